@@ -7,8 +7,8 @@
 
 /** Every basic reply code a Mailway server may send. */
 export const replyCodes = [
-  211, 214, 220, 221, 235, 250, 251, 252, 334, 354,
-  421, 432, 450, 451, 452, 454, 455,
+  211, 214, 220, 221, 235, 250, 251, 252, 253, 334, 354,
+  421, 432, 450, 451, 452, 454, 455, 458, 459,
   500, 501, 502, 503, 504, 521, 530, 534, 535, 538, 550, 551, 552, 553, 554, 555, 556,
 ] as const;
 export type ReplyCode = (typeof replyCodes)[number];

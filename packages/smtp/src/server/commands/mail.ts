@@ -1,0 +1,54 @@
+/**
+ * MAIL FROM (RFC 5321 §4.1.1.2): opens a transaction with a reverse-path and its ESMTP
+ * parameters (SIZE, BODY, SMTPUTF8, RET, ENVID, AUTH, REQUIRETLS).
+ */
+import { parseMailParams, parseParams, parseReversePath, splitPathAndParams } from '../../address/index.js';
+import { reply } from '../../reply/reply.js';
+import type { Connection } from '../connection.js';
+import { TransactionState } from '../state.js';
+
+const senderOk = reply(250, '2.1.0', 'Sender OK');
+
+export async function mail(connection: Connection, argument: string): Promise<void> {
+  const { session, config } = connection;
+
+  // Sequence checks.
+  if (session.helo === null) return connection.protocolError(reply(503, '5.5.1', `Send ${config.lmtp ? 'LHLO' : 'EHLO/HELO'} first`));
+  if (connection.transaction !== null) return connection.protocolError(reply(503, '5.5.1', 'Nested MAIL command'));
+  if (config.auth.required && session.user === null) return connection.send(reply(530, '5.7.0', 'Authentication required'));
+
+  // Syntax: FROM:<path> [params].
+  if (!/^from:/i.test(argument)) return connection.protocolError(reply(501, '5.5.4', 'Syntax: MAIL FROM:<address> [parameters]'));
+  const split = splitPathAndParams(argument.slice(5));
+  if (!split.ok) return connection.protocolError(split.reply);
+  if (split.value.params.length > 0 && !session.extended) {
+    return connection.protocolError(reply(555, '5.5.4', 'Parameters need EHLO'));
+  }
+  const params = parseParams(split.value.params);
+  if (!params.ok) return connection.protocolError(params.reply);
+  const { features, limits } = config;
+  const mailParams = parseMailParams(params.value, {
+    size: limits.messageSize,
+    eightBitMime: features.eightBitMime,
+    binaryMime: features.chunking && features.binaryMime,
+    smtputf8: features.smtputf8,
+    dsn: features.dsn,
+    auth: config.auth.enabled,
+    requireTls: features.requireTls && session.tls !== null,
+  });
+  if (!mailParams.ok) return connection.protocolError(mailParams.reply);
+  const from = parseReversePath(split.value.path, { smtputf8: mailParams.value.smtputf8 });
+  if (!from.ok) return connection.protocolError(from.reply);
+
+  // Policy.
+  const transaction = new TransactionState(from.value, mailParams.value);
+  const { onMailFrom } = config.hooks;
+  if (onMailFrom) {
+    const verdict = await connection.consult(() => onMailFrom(session, transaction, from.value));
+    if (!connection.answer(verdict, senderOk)) return;
+  } else {
+    connection.send(senderOk);
+  }
+  connection.transaction = transaction;
+  connection.idleCommands = 0;
+}

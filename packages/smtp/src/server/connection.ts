@@ -1,0 +1,478 @@
+/**
+ * One SMTP/LMTP connection: the byte-level input loop, reply batching, the TLS switch,
+ * timeouts and limits. Commands themselves live in `commands/`; this module only moves
+ * bytes, keeps modes (command, SASL, DATA, BDAT) and runs hooks.
+ *
+ * Reads: raw socket bytes. Emits: replies, batched so that a pipelined group of commands
+ * (RFC 2920) is answered with one write; message octets to the onData hook's stream.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { isUtf8 } from 'node:buffer';
+import { type Reply, reply } from '../reply/reply.js';
+import { formatReply } from '../reply/format.js';
+import { ChunkReader, DotDataReader } from '../wire/data-reader.js';
+import type { ServerConfig } from './config.js';
+import { saslResponse } from './commands/auth.js';
+import { commandTable } from './commands/table.js';
+import { type BodyPhase, startBodyPhase } from './body.js';
+import type { SaslExchange } from './sasl/mechanism.js';
+import { SessionState, type TransactionState } from './state.js';
+import type { HookResult, Verdict } from './verdict.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+type Mode = 'greeting' | 'handshake' | 'command' | 'sasl' | 'data' | 'bdat' | 'discard' | 'closed';
+
+/** Input held while a hook runs before the socket is paused (pipelined floods stay bounded). */
+const maxPendingInput = 256 * 1024;
+
+export const temporaryFailure = reply(451, '4.3.0', 'Temporary local problem, try again later');
+
+export class Connection {
+  readonly session: SessionState;
+  transaction: TransactionState | null = null;
+  /** Commands since the last MAIL (NOOP/RSET/VRFY floods are cut off). */
+  idleCommands = 0;
+  private badCommands = 0;
+
+  private socket: Socket;
+  private mode: Mode = 'greeting';
+  private pending: Buffer | null = null;
+  private busy = false;
+  private out = '';
+  private discardingLine = false;
+  private inputPaused = false;
+  private sasl: { exchange: SaslExchange; mechanism: string } | null = null;
+  private body: BodyPhase | null = null;
+  private closeAfterTransaction = false;
+  private discard: { reader: ChunkReader; refusal: Reply } | null = null;
+
+  constructor(
+    socket: Socket,
+    readonly config: ServerConfig,
+    id: string,
+    private readonly onClosed: (connection: Connection) => void,
+  ) {
+    this.socket = socket;
+    this.session = new SessionState(id, socket, config.lmtp);
+    socket.setNoDelay(true);
+    this.attach(socket);
+  }
+
+  /** Starts the conversation (an implicit-TLS socket arrives with its handshake done). */
+  start(): void {
+    if (this.socket instanceof TLSSocket) this.session.tls = tlsInfo(this.socket);
+    void this.greet();
+  }
+
+  /** True once the connection is closing or closed. */
+  get isClosed(): boolean {
+    return this.mode === 'closed';
+  }
+
+  // ---- Output ----
+
+  /** Queues a reply; replies go out together at the next flush. */
+  send(r: Reply): void {
+    this.out += formatReply(r);
+  }
+
+  /** Queues a reply to a malformed or out-of-sequence command and counts it. */
+  protocolError(r: Reply): void {
+    this.send(r);
+    this.badCommands += 1;
+    if (this.badCommands >= this.config.limits.badCommands) {
+      this.shutdown(reply(421, '4.7.0', `${this.config.hostname} Too many errors, closing connection`));
+    }
+  }
+
+  /** Writes queued replies in one write. */
+  flush(): void {
+    if (this.out.length === 0 || this.mode === 'closed') return;
+    this.socket.write(this.out);
+    this.out = '';
+  }
+
+  /** Sends a final reply and closes the connection. */
+  shutdown(r: Reply): void {
+    if (this.mode === 'closed') return;
+    this.send(r);
+    this.flush();
+    this.close();
+  }
+
+  /** Closes the connection; anything in flight is abandoned (never accepted). */
+  close(): void {
+    if (this.mode === 'closed') return;
+    this.mode = 'closed';
+    this.pending = null;
+    this.body?.abort(new Error('connection closed before end of data'));
+    this.body = null;
+    this.socket.end();
+    // A peer that never reads must not keep the socket open forever.
+    this.socket.setTimeout(5_000, () => this.socket.destroy());
+  }
+
+  /** Called by the server on shutdown: close now if idle, else after the current transaction. */
+  drain(): void {
+    if (!this.busy && this.transaction === null && this.body === null && this.mode === 'command') {
+      this.shutdown(reply(421, '4.3.2', `${this.config.hostname} Service shutting down`));
+    } else {
+      this.closeAfterTransaction = true;
+    }
+  }
+
+  // ---- Hooks ----
+
+  /** Runs a hook; a hook that throws is a temporary failure, never a crash. */
+  async consult<T extends HookResult | readonly Verdict[]>(call: () => T | Promise<T>): Promise<T | Verdict> {
+    try {
+      return await call();
+    } catch (error) {
+      this.config.onError(asError(error), this.session);
+      return { kind: 'defer', reply: temporaryFailure };
+    }
+  }
+
+  /**
+   * Sends the reply a verdict calls for, `positive` when it accepts. Returns whether it
+   * accepted; a disconnect verdict also closes the connection.
+   */
+  answer(verdict: HookResult, positive: Reply): boolean {
+    if (!verdict || verdict.kind === 'accept') {
+      this.send(verdict?.reply ?? positive);
+      return true;
+    }
+    if (verdict.kind === 'disconnect') this.shutdown(verdict.reply);
+    else this.send(verdict.reply);
+    return false;
+  }
+
+  // ---- Mode switches, called by commands ----
+
+  /** After 354: the following octets are message data. */
+  beginData(transaction: TransactionState): void {
+    const reader = new DotDataReader({ maxBytes: this.config.limits.messageSize, strictLineEndings: this.config.strictLineEndings });
+    this.body = startBodyPhase(this, transaction, reader);
+    this.mode = 'data';
+    this.socket.setTimeout(this.config.timeouts.data);
+  }
+
+  /** After a BDAT command: the next `length` octets belong to the message. */
+  beginChunk(transaction: TransactionState, length: number, last: boolean): void {
+    if (this.body === null || this.body.transaction !== transaction) {
+      this.body = startBodyPhase(this, transaction, null);
+    }
+    this.body.beginChunk(new ChunkReader(length), last);
+    this.mode = 'bdat';
+    this.socket.setTimeout(this.config.timeouts.data);
+  }
+
+  /** A BDAT chunk that is refused: its octets are read and dropped, then `refusal` is sent. */
+  discardChunk(length: number, refusal: Reply): void {
+    this.discard = { reader: new ChunkReader(length), refusal };
+    this.mode = 'discard';
+  }
+
+  /** The BDAT sequence in progress, if any (RSET and MAIL must know). */
+  get chunkedBody(): BodyPhase | null {
+    return this.body;
+  }
+
+  /** Abandons a BDAT sequence (RSET, or an error ending the transaction). */
+  abandonBody(): void {
+    this.body?.abort(new Error('transaction reset'));
+    this.body = null;
+  }
+
+  /** After a 334 challenge: the next line is a SASL response. */
+  beginSasl(exchange: SaslExchange, mechanism: string): void {
+    this.sasl = { exchange, mechanism };
+    this.mode = 'sasl';
+  }
+
+  /** The SASL exchange in progress. */
+  takeSasl(): { exchange: SaslExchange; mechanism: string } | null {
+    const current = this.sasl;
+    this.sasl = null;
+    if (this.mode === 'sasl') this.mode = 'command';
+    return current;
+  }
+
+  /** Ends a transaction (after end of data, RSET, EHLO): the session stays as it is. */
+  endTransaction(): void {
+    this.transaction = null;
+    if (this.closeAfterTransaction && this.mode !== 'closed') {
+      this.shutdown(reply(421, '4.3.2', `${this.config.hostname} Service shutting down`));
+    }
+  }
+
+  /**
+   * STARTTLS after the 220 reply (RFC 3207 §4.2): input the client sent before the handshake
+   * is discarded (no plaintext injection), then the session starts over.
+   */
+  upgradeToTls(): void {
+    const context = this.config.secureContext;
+    if (!context) return;
+    this.flush();
+    this.pending = null;
+    this.detach(this.socket);
+    const secure = new TLSSocket(this.socket, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.mode = 'handshake';
+    this.attach(secure);
+    secure.setTimeout(this.config.timeouts.handshake);
+    secure.once('secure', () => {
+      this.session.tls = tlsInfo(secure);
+      this.session.helo = null;
+      this.transaction = null;
+      this.mode = 'command';
+      secure.setTimeout(this.config.timeouts.command);
+      this.resumeAfterPump();
+    });
+  }
+
+  /** Pauses socket reading (message stream back-pressure). */
+  pauseInput(): void {
+    if (!this.inputPaused) {
+      this.inputPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** Resumes socket reading. */
+  resumeInput(): void {
+    if (this.inputPaused) {
+      this.inputPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  // ---- Input ----
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    if (this.mode === 'closed') return;
+    if (this.mode === 'greeting') {
+      // Early talker: input before the greeting (RFC 5321 §4.3.1 says wait for it).
+      this.shutdown(reply(554, '5.5.1', `${this.config.hostname} Protocol error: input before greeting`));
+      return;
+    }
+    if (this.mode === 'handshake') return;
+    this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    if (!this.busy) void this.pump();
+    else if (this.pending.length > maxPendingInput) this.pauseInput();
+  };
+
+  private readonly onSocketTimeout = (): void => {
+    if (this.mode === 'handshake') {
+      this.socket.destroy();
+      return;
+    }
+    this.shutdown(reply(421, '4.4.2', `${this.config.hostname} Timeout exceeded, closing connection`));
+  };
+
+  private readonly onSocketError = (error: Error): void => {
+    // Resets and broken pipes are everyday events for a mail server, not faults.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE' && code !== 'ETIMEDOUT') this.config.onError(error, this.session);
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.mode !== 'closed') {
+      this.mode = 'closed';
+      this.body?.abort(new Error('connection closed before end of data'));
+      this.body = null;
+    }
+    this.pending = null;
+    this.onClosed(this);
+    try {
+      this.config.hooks.onClose?.(this.session);
+    } catch (error) {
+      this.config.onError(asError(error), this.session);
+    }
+  };
+
+  private attach(socket: Socket): void {
+    socket.on('data', this.onSocketData);
+    socket.on('timeout', this.onSocketTimeout);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off('data', this.onSocketData);
+    socket.off('timeout', this.onSocketTimeout);
+    socket.off('error', this.onSocketError);
+    socket.off('close', this.onSocketClose);
+  }
+
+  /** Sends the greeting after the onConnect hook and the optional pre-greeting delay. */
+  private async greet(): Promise<void> {
+    const { hooks, greetingDelay, hostname, lmtp, timeouts } = this.config;
+    this.socket.setTimeout(timeouts.command);
+    if (greetingDelay > 0) await new Promise((resolve) => setTimeout(resolve, greetingDelay));
+    if (this.mode !== 'greeting') return;
+    if (hooks.onConnect) {
+      const verdict = await this.consult(() => hooks.onConnect?.(this.session));
+      if (this.mode !== 'greeting') return;
+      if (verdict && verdict.kind !== 'accept') {
+        // RFC 5321 §3.1: a server that refuses service answers 554 and waits for QUIT; closing is kinder to both.
+        this.shutdown(verdict.kind === 'defer' ? { ...verdict.reply, code: 421 } : verdict.reply);
+        return;
+      }
+    }
+    this.mode = 'command';
+    this.send(reply(220, null, `${hostname} ${lmtp ? 'LMTP' : 'ESMTP'} ready`));
+    this.flush();
+  }
+
+  /** Resumes processing input that arrived while a phase was switching. */
+  private resumeAfterPump(): void {
+    if (!this.busy && this.pending !== null) void this.pump();
+  }
+
+  /** Processes buffered input until it runs out or the connection closes. */
+  private async pump(): Promise<void> {
+    this.busy = true;
+    try {
+      while (true) {
+        const mode = this.mode;
+        if (mode === 'data' || mode === 'bdat') {
+          if (!(await this.pumpBody())) break;
+        } else if (mode === 'discard') {
+          if (!this.pumpDiscard()) break;
+        } else if ((mode === 'command' || mode === 'sasl') && this.pending !== null) {
+          if (!(await this.pumpLine())) break;
+        } else {
+          break;
+        }
+      }
+    } catch (error) {
+      this.config.onError(asError(error), this.session);
+      this.shutdown(reply(421, '4.3.0', `${this.config.hostname} Internal error, closing connection`));
+    } finally {
+      this.busy = false;
+      this.flush();
+      if (this.inputPaused && (this.body === null || !this.body.wantsPause)) this.resumeInput();
+    }
+  }
+
+  /** Feeds message octets; returns whether to keep pumping. */
+  private async pumpBody(): Promise<boolean> {
+    const body = this.body;
+    if (body === null) return false;
+    if (!body.chunkDone) {
+      const input = this.pending;
+      if (input === null) return false;
+      const used = body.feed(input);
+      this.pending = used < input.length ? input.subarray(used) : null;
+      if (!body.chunkDone) return false;
+    }
+
+    // End of data (or of one BDAT chunk): reply, then back to commands.
+    this.mode = 'command';
+    this.socket.setTimeout(this.config.timeouts.command);
+    if (body.last) this.body = null;
+    await body.complete();
+    return !this.isClosed;
+  }
+
+  /** Drops the octets of a refused BDAT chunk; returns whether to keep pumping. */
+  private pumpDiscard(): boolean {
+    const discard = this.discard;
+    if (discard === null) return false;
+    if (!discard.reader.done) {
+      const input = this.pending;
+      if (input === null) return false;
+      const used = discard.reader.feed(input, () => {});
+      this.pending = used < input.length ? input.subarray(used) : null;
+      if (!discard.reader.done) return false;
+    }
+    this.discard = null;
+    this.mode = 'command';
+    this.protocolError(discard.refusal);
+    return !this.isClosed;
+  }
+
+  /** Takes one line off the input and runs it; returns whether to keep pumping. */
+  private async pumpLine(): Promise<boolean> {
+    const input = this.pending;
+    if (input === null) return false;
+    const limit = this.config.limits.commandLine;
+    const lf = input.indexOf(LF);
+
+    // Incomplete line: wait for more, unless it is already too long.
+    if (lf === -1) {
+      if (input.length > limit) {
+        this.pending = null;
+        if (!this.discardingLine) this.protocolError(reply(500, '5.5.2', 'Line too long'));
+        this.discardingLine = true;
+        this.sasl = null;
+        if (this.mode === 'sasl') this.mode = 'command';
+      }
+      return false;
+    }
+    const raw = input.subarray(0, lf);
+    this.pending = lf + 1 < input.length ? input.subarray(lf + 1) : null;
+
+    // Sanity checks: length, CRLF only (no bare CR or LF), valid UTF-8.
+    if (this.discardingLine) {
+      this.discardingLine = false;
+      return true;
+    }
+    const isSasl = this.mode === 'sasl';
+    const fail = (r: Reply): boolean => {
+      if (isSasl) this.takeSasl();
+      this.protocolError(r);
+      return true;
+    };
+    if (raw.length + 1 > limit) return fail(reply(500, '5.5.2', 'Line too long'));
+    if (raw.length === 0 || raw[raw.length - 1] !== CR) return fail(reply(500, '5.5.2', 'Bare <LF> received; lines must end with <CR><LF>'));
+    const line = raw.subarray(0, raw.length - 1);
+    if (line.indexOf(CR) !== -1) return fail(reply(500, '5.5.2', 'Bare <CR> received; lines must end with <CR><LF>'));
+    if (!isUtf8(line)) return fail(reply(500, '5.5.2', 'Command is not valid UTF-8'));
+    const text = line.toString('utf8');
+
+    if (isSasl) await saslResponse(this, text);
+    else await this.command(text);
+    return !this.isClosed;
+  }
+
+  /** Dispatches one command line through the command table. */
+  private async command(text: string): Promise<void> {
+    const space = text.indexOf(' ');
+    const verb = (space === -1 ? text : text.slice(0, space)).toUpperCase();
+    const argument = space === -1 ? '' : text.slice(space + 1);
+    const table = commandTable(this.config.lmtp);
+    const spec = Object.hasOwn(table, verb) ? table[verb as keyof typeof table] : undefined;
+
+    // Guard clauses: unknown verb, TLS required, command floods.
+    if (spec === undefined) {
+      this.protocolError(reply(500, '5.5.1', 'Command not recognized'));
+      return;
+    }
+    if (this.config.requireTls && this.session.tls === null && !spec.beforeTls) {
+      this.protocolError(reply(530, '5.7.0', 'Must issue a STARTTLS command first'));
+      return;
+    }
+    if (!spec.transaction) {
+      this.idleCommands += 1;
+      if (this.idleCommands > this.config.limits.commandsWithoutMail) {
+        this.shutdown(reply(421, '4.7.0', `${this.config.hostname} Too many commands without a transaction`));
+        return;
+      }
+    }
+    await spec.handle(this, argument);
+  }
+}
+
+/** TLS details of an established session, for Received headers and policy. */
+function tlsInfo(socket: TLSSocket): { protocol: string | null; cipher: string } {
+  return { protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? 'unknown' };
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

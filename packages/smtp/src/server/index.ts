@@ -1,0 +1,15 @@
+/**
+ * @module @mailway/smtp/server
+ *
+ * A hook-driven SMTP/LMTP server: `createServer({ hooks, limits, tls, auth, lmtp })`.
+ * Hooks answer with verdicts (`accept`, `reject`, `defer`, `disconnect`); the session alone
+ * writes replies.
+ */
+export { createServer, type SmtpServer } from './server.js';
+export type { ServerOptions, ServerLimits, ServerTimeouts, ServerFeatures, AuthOptions } from './options.js';
+export type { ServerHooks, MessageBody } from './hooks.js';
+export type { Session, Transaction, Recipient, Credentials, TlsInfo, Endpoint } from './types.js';
+export { type Verdict, type HookResult, accept, reject, defer, disconnect } from './verdict.js';
+export type { SaslMechanism, SaslExchange, SaslStep } from './sasl/mechanism.js';
+export { plainMechanism } from './sasl/plain.js';
+export { loginMechanism } from './sasl/login.js';

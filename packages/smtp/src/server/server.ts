@@ -1,0 +1,80 @@
+/**
+ * createServer: listens (TCP, implicit TLS or a UNIX socket), gives every connection its own
+ * session state machine, and shuts down gracefully (stop accepting, let transactions finish).
+ */
+import { type AddressInfo, type ListenOptions, type Server, type Socket, createServer as createNetServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { type ServerConfig, resolveConfig } from './config.js';
+import { Connection } from './connection.js';
+import type { ServerOptions } from './options.js';
+
+export interface SmtpServer {
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  listen(options: ListenOptions): Promise<AddressInfo | string>;
+  /** Serves an already accepted socket (a custom listener, socket activation, tests). */
+  handle(socket: Socket): void;
+  /**
+   * Stops accepting; idle sessions get 421, sessions in a transaction finish it first.
+   * After `timeout` ms the remaining connections are cut.
+   */
+  close(options?: { timeout?: number }): Promise<void>;
+  /** Connections open now. */
+  readonly connections: number;
+  /** The resolved configuration. */
+  readonly config: ServerConfig;
+}
+
+export function createServer(options: ServerOptions = {}): SmtpServer {
+  const config = resolveConfig(options);
+  const open = new Set<Connection>();
+  // Session ids: a per-process random prefix and a counter, unique and cheap.
+  const prefix = randomBytes(4).toString('hex');
+  let counter = 0;
+
+  const accept = (socket: Socket): void => {
+    counter += 1;
+    const connection = new Connection(socket, config, `${prefix}${counter.toString(36)}`, (c) => {
+      open.delete(c);
+    });
+    open.add(connection);
+    connection.start();
+  };
+
+  // Implicit TLS: the handshake runs before the greeting; its failures are the client's problem.
+  let listener: Server;
+  if (config.implicitTls && options.tls) {
+    const tlsServer = createTlsServer({ ...options.tls, handshakeTimeout: config.timeouts.handshake }, accept);
+    tlsServer.on('tlsClientError', (error) => config.onError(error, null));
+    listener = tlsServer;
+  } else {
+    listener = createNetServer(accept);
+  }
+  listener.on('error', (error) => config.onError(error, null));
+
+  return {
+    config,
+    get connections() {
+      return open.size;
+    },
+    handle: accept,
+    listen(listenOptions) {
+      return new Promise((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(listenOptions, () => {
+          listener.off('error', reject);
+          const address = listener.address();
+          resolve(address ?? '');
+        });
+      });
+    },
+    async close({ timeout = 30_000 } = {}) {
+      const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
+      for (const connection of open) connection.drain();
+      const deadline = Date.now() + timeout;
+      while (open.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const connection of open) connection.close();
+      if (listener.listening) await stopped;
+    },
+  };
+}

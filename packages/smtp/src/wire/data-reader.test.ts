@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { DotDataReader, type LineEndingViolation } from './data-reader.js';
+
+interface Outcome {
+  body: string;
+  end: number;
+  violation: LineEndingViolation | null;
+  oversized: boolean;
+}
+
+/** Feeds `input` split at the given offsets and collects what the reader emits. */
+function read(input: string, splits: number[] = [], options = { maxBytes: 1 << 20, strictLineEndings: false }): Outcome {
+  const reader = new DotDataReader(options);
+  const bytes = Buffer.from(input, 'latin1');
+  const out: Buffer[] = [];
+  const cuts = [0, ...splits, bytes.length];
+  let consumed = 0;
+  for (let i = 0; i + 1 < cuts.length; i += 1) {
+    const piece = bytes.subarray(cuts[i], cuts[i + 1]);
+    const end = reader.feed(piece, (s) => out.push(Buffer.from(s)));
+    if (end !== -1) {
+      consumed += end;
+      return { body: Buffer.concat(out).toString('latin1'), end: consumed, violation: reader.violation, oversized: reader.oversized };
+    }
+    consumed += piece.length;
+  }
+  return { body: Buffer.concat(out).toString('latin1'), end: -1, violation: reader.violation, oversized: reader.oversized };
+}
+
+describe('DotDataReader', () => {
+  it.each([
+    ['plain message', 'Subject: x\r\n\r\nhello\r\n.\r\n', 'Subject: x\r\n\r\nhello\r\n'],
+    ['empty message', '.\r\n', ''],
+    ['stuffed dot removed', '..hidden\r\n.\r\n', '.hidden\r\n'],
+    ['dot line that is not the end', '...\r\n.\r\n', '..\r\n'],
+    ['dot inside a line kept', 'a.b\r\n. x\r\n.\r\n', 'a.b\r\n x\r\n'],
+    ['8-bit octets untouched', 'caf\xe9 \xff\x00\x80\r\n.\r\n', 'caf\xe9 \xff\x00\x80\r\n'],
+  ])('%s', (_name, input, body) => {
+    const outcome = read(input);
+    expect(outcome.body).toBe(body);
+    expect(outcome.end).toBe(input.length);
+    expect(outcome.violation).toBeNull();
+  });
+
+  // Every smuggling variant: none of these may end the data; only the final CRLF.CRLF does.
+  it.each([
+    ['\\n.\\n', 'a\n.\nMAIL FROM:<x@evil>\r\n', 'bare-lf'],
+    ['\\r.\\r', 'a\r.\rMAIL FROM:<x@evil>\r\n', 'bare-cr'],
+    ['\\n.\\r\\n', 'a\n.\r\nMAIL FROM:<x@evil>\r\n', 'bare-lf'],
+    ['\\r\\n.\\n', 'a\r\n.\nMAIL FROM:<x@evil>\r\n', 'bare-lf'],
+    ['\\r\\n.\\r', 'a\r\n.\rMAIL FROM:<x@evil>\r\n', 'bare-cr'],
+    ['\\r.\\r\\n', 'a\r.\r\nMAIL FROM:<x@evil>\r\n', 'bare-cr'],
+    ['\\n.\\r', 'a\n.\rMAIL FROM:<x@evil>\r\n', 'bare-lf'],
+  ])('smuggling variant %s does not end the data', (_name, smuggled, violation) => {
+    const input = `${smuggled}.\r\n`;
+    const outcome = read(input);
+    expect(outcome.end).toBe(input.length);
+    expect(outcome.violation).toBe(violation);
+  });
+
+  it('a real CRLF.CRLF after a bare CR still ends the data (every server agrees on it)', () => {
+    const outcome = read('a\r\r\n.\r\nQUIT\r\n');
+    expect(outcome.end).toBe(7);
+    expect(outcome.violation).toBe('bare-cr');
+  });
+
+  it('passes bare line endings through unchanged when not strict', () => {
+    const outcome = read('a\nb\rc\r\n.\r\n');
+    expect(outcome.body).toBe('a\nb\rc\r\n');
+  });
+
+  it('stops emitting after a violation when strict', () => {
+    const outcome = read('ok\r\nbad\nmore\r\n.\r\n', [], { maxBytes: 1000, strictLineEndings: true });
+    expect(outcome.violation).toBe('bare-lf');
+    expect(outcome.body).not.toContain('more');
+    expect(outcome.end).toBe(17);
+  });
+
+  it('counts past the size limit and marks the message oversized', () => {
+    const outcome = read('0123456789\r\n.\r\n', [], { maxBytes: 5, strictLineEndings: true });
+    expect(outcome.oversized).toBe(true);
+    expect(outcome.end).toBe(15);
+  });
+
+  it('reports the offset just past the end marker, leaving pipelined commands', () => {
+    const input = 'x\r\n.\r\nQUIT\r\n';
+    expect(read(input).end).toBe(6);
+  });
+
+  it('gives the same result for every split point (two and three pieces)', () => {
+    const input = '..a\r\n.\r\r\n\r\n..\r\n.b\r\nc\r\n.\r\nNEXT';
+    const whole = read(input);
+    expect(whole.body).toBe('.a\r\n\r\r\n\r\n.\r\nb\r\nc\r\n');
+    for (let i = 1; i < input.length; i += 1) {
+      expect(read(input, [i])).toEqual(whole);
+      for (let j = i + 1; j < input.length; j += 1) expect(read(input, [i, j])).toEqual(whole);
+    }
+  });
+
+  it('gives the same result when fed one octet at a time', () => {
+    const input = 'a\r\n..b\r\n\n.\n\r\n.\r\n';
+    const splits = Array.from({ length: input.length - 1 }, (_, i) => i + 1);
+    expect(read(input, splits)).toEqual(read(input));
+  });
+});
