@@ -6,6 +6,7 @@ import { parseMailParams, parseParams, parseReversePath, splitPathAndParams } fr
 import { reply } from '../../reply/reply.js';
 import type { Connection } from '../connection.js';
 import { TransactionState } from '../state.js';
+import { sessionExtensions } from './extensions.js';
 
 const senderOk = reply(250, '2.1.0', 'Sender OK');
 
@@ -20,24 +21,15 @@ export async function mail(connection: Connection, argument: string): Promise<vo
   // Syntax: FROM:<path> [params].
   if (!/^from:/i.test(argument)) return connection.protocolError(reply(501, '5.5.4', 'Syntax: MAIL FROM:<address> [parameters]'));
   const split = splitPathAndParams(argument.slice(5));
-  if (!split.ok) return connection.protocolError(split.reply);
-  if (split.value.params.length > 0 && !session.extended) {
+  if (split.params.length > 0 && !session.extended) {
     return connection.protocolError(reply(555, '5.5.4', 'Parameters need EHLO'));
   }
-  const params = parseParams(split.value.params);
+  const extensions = sessionExtensions(connection);
+  const params = parseParams(split.params, { utf8: extensions.smtputf8 });
   if (!params.ok) return connection.protocolError(params.reply);
-  const { features, limits } = config;
-  const mailParams = parseMailParams(params.value, {
-    size: limits.messageSize,
-    eightBitMime: features.eightBitMime,
-    binaryMime: features.chunking && features.binaryMime,
-    smtputf8: features.smtputf8,
-    dsn: features.dsn,
-    auth: config.auth.enabled,
-    requireTls: features.requireTls && session.tls !== null,
-  });
+  const mailParams = parseMailParams(params.value, extensions);
   if (!mailParams.ok) return connection.protocolError(mailParams.reply);
-  const from = parseReversePath(split.value.path, { smtputf8: mailParams.value.smtputf8 });
+  const from = parseReversePath(split.path, { smtputf8: mailParams.value.smtputf8 });
   if (!from.ok) return connection.protocolError(from.reply);
 
   // Policy.

@@ -6,6 +6,7 @@ import { parseForwardPath, parseParams, parseRcptParams, splitPathAndParams } fr
 import { reply } from '../../reply/reply.js';
 import type { Connection } from '../connection.js';
 import type { Recipient } from '../types.js';
+import { sessionExtensions } from './extensions.js';
 
 const recipientOk = reply(250, '2.1.5', 'Recipient OK');
 const tooManyRecipients = reply(452, '4.5.3', 'Too many recipients');
@@ -20,15 +21,15 @@ export async function rcpt(connection: Connection, argument: string): Promise<vo
   // Syntax: TO:<path> [params].
   if (!/^to:/i.test(argument)) return connection.protocolError(reply(501, '5.5.4', 'Syntax: RCPT TO:<address> [parameters]'));
   const split = splitPathAndParams(argument.slice(3));
-  if (!split.ok) return connection.protocolError(split.reply);
-  if (split.value.params.length > 0 && !session.extended) {
+  if (split.params.length > 0 && !session.extended) {
     return connection.protocolError(reply(555, '5.5.4', 'Parameters need EHLO'));
   }
-  const params = parseParams(split.value.params);
+  const extensions = sessionExtensions(connection);
+  const params = parseParams(split.params, { utf8: extensions.smtputf8 });
   if (!params.ok) return connection.protocolError(params.reply);
-  const rcptParams = parseRcptParams(params.value, { dsn: config.features.dsn });
+  const rcptParams = parseRcptParams(params.value, extensions);
   if (!rcptParams.ok) return connection.protocolError(rcptParams.reply);
-  const to = parseForwardPath(split.value.path, { smtputf8: transaction.mailParams.smtputf8 });
+  const to = parseForwardPath(split.path, { smtputf8: transaction.mailParams.smtputf8 });
   if (!to.ok) return connection.protocolError(to.reply);
   if (to.value === null) return connection.protocolError(reply(501, '5.1.3', 'Null recipient not allowed'));
 

@@ -1,0 +1,23 @@
+/**
+ * The service extensions in force for a session, as the parameter parsers need them: what
+ * EHLO offered, and nothing at all after HELO.
+ */
+import type { Extensions } from '../../address/index.js';
+import type { Connection } from '../connection.js';
+
+const none: Extensions = { size: null, eightBitMime: false, binaryMime: false, smtputf8: false, dsn: false, auth: false, requireTls: false };
+
+export function sessionExtensions(connection: Connection): Extensions {
+  const { session, config } = connection;
+  if (!session.extended) return none;
+  const { features, limits } = config;
+  return {
+    size: limits.messageSize,
+    eightBitMime: features.eightBitMime,
+    binaryMime: features.chunking && features.binaryMime,
+    smtputf8: features.smtputf8,
+    dsn: features.dsn,
+    auth: config.auth.enabled,
+    requireTls: features.requireTls && session.tls !== null,
+  };
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prepares a machine for Mailway: pnpm, the Debian packages the tests talk to (redis-server,
+# Postfix's smtp-sink/smtp-source), and the workspace's dependencies from the lockfile.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# pnpm, pinned to the version in package.json.
+want_pnpm=$(node -p "require('./package.json').packageManager.split('@')[1]")
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$want_pnpm" ]; then
+  echo "setup: installing pnpm@$want_pnpm"
+  npm install -g "pnpm@$want_pnpm" >/dev/null
+fi
+
+# Debian packages: redis-server for the agents' tests, postfix for smtp-sink/smtp-source.
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Workspace dependencies, exactly as locked.
+pnpm install --frozen-lockfile
