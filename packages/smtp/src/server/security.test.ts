@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { play } from '../../test/support/transcript.js';
 import { startServer, type TestServer } from '../../test/support/server.js';
-import { testCertificate } from '../../test/support/tls.js';
+import { selfSignedCert } from '../../test/helpers/certs.js';
 import { accept, reject, type ServerOptions } from './index.js';
 
 let current: TestServer | null = null;
@@ -25,7 +25,7 @@ const authHooks: ServerOptions['hooks'] = {
 };
 
 async function tlsServer(options: ServerOptions = {}): Promise<TestServer> {
-  const { key, cert } = await testCertificate();
+  const { key, cert } = await selfSignedCert();
   current = await startServer({ tls: { key, cert }, auth: {}, ...options, hooks: { ...authHooks, ...options.hooks } });
   return current;
 }
@@ -182,7 +182,7 @@ describe('AUTH (RFC 4954)', () => {
   });
 
   it('fails closed when no onAuth hook exists', async () => {
-    const { key, cert } = await testCertificate();
+    const { key, cert } = await selfSignedCert();
     current = await startServer({ tls: { key, cert }, secure: true, auth: {} });
     const client = await current.connect(true);
     await play(client, `S: 220...\nC: EHLO c.test`);
