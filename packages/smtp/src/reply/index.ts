@@ -6,3 +6,4 @@
 export { replyCodes, type ReplyCode, type EnhancedCode, type ReplyClass, Enhanced, isEnhancedCode, replyClass } from './codes.js';
 export { type Reply, reply, isPositive, isIntermediate, isTransient, isPermanent, describeReply } from './reply.js';
 export { formatReply } from './format.js';
+export { ReplyParser, ReplyProtocolError, defaultReplyParserLimits } from './parse.js';
