@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseExtensions } from './extensions.js';
-import { xtext } from './transaction.js';
 
 describe('parseExtensions', () => {
   it('reads keywords, parameters and typed flags', () => {
@@ -20,7 +19,4 @@ describe('parseExtensions', () => {
     expect(parseExtensions(null)).toMatchObject({ pipelining: false, auth: [] });
   });
 
-  it('xtext-encodes DSN values', () => {
-    expect(xtext('a+b=c d@é')).toBe('a+2Bb+3Dc+20d@+C3+A9');
-  });
 });

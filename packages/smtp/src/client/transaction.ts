@@ -9,6 +9,7 @@
  * delivered; otherwise throws `SmtpSendError`, which carries the same result. Leaves the
  * session ready for the next transaction (RSET after any transaction left open).
  */
+import { xtextEncode } from '../address/xtext.js';
 import type { Readable } from 'node:stream';
 import type { Reply } from '../reply/reply.js';
 import { describeReply, isPositive, isTransient } from '../reply/reply.js';
@@ -215,7 +216,7 @@ export function planTransaction(options: ResolvedClientOptions, session: Session
   else if (message.body8bit === '8BITMIME') params.push('BODY=8BITMIME');
   if (utf8) params.push('SMTPUTF8');
   if (ext.dsn && message.ret) params.push(`RET=${message.ret}`);
-  if (ext.dsn && message.envid) params.push(`ENVID=${xtext(message.envid)}`);
+  if (ext.dsn && message.envid) params.push(`ENVID=${xtextEncode(message.envid)}`);
   if (message.requireTls) params.push('REQUIRETLS');
   const mailLine = [`MAIL FROM:<${message.from ?? ''}>`, ...params].join(' ');
 
@@ -364,18 +365,9 @@ function isAscii(text: string): boolean {
   return /^[\x00-\x7f]*$/.test(text);
 }
 
-/** xtext (RFC 3461 §4): `+XX` for '+', '=', and anything outside printable ASCII. */
-export function xtext(text: string): string {
-  let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
-    out += byte < 0x21 || byte > 0x7e || byte === 0x2b || byte === 0x3d ? `+${byte.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(byte);
-  }
-  return out;
-}
-
 /** ORCPT value: `rfc822;` + xtext(address) unless the caller gave a type already. */
 function orcpt(value: string): string {
   const semi = value.indexOf(';');
-  if (semi > 0) return `${value.slice(0, semi)};${xtext(value.slice(semi + 1))}`;
-  return `rfc822;${xtext(value)}`;
+  if (semi > 0) return `${value.slice(0, semi)};${xtextEncode(value.slice(semi + 1))}`;
+  return `rfc822;${xtextEncode(value)}`;
 }
