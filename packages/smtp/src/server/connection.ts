@@ -48,6 +48,8 @@ export class Connection {
   private body: BodyPhase | null = null;
   private closeAfterTransaction = false;
   private discard: { reader: ChunkReader; refusal: Reply } | null = null;
+  // A command line must arrive whole within the command timeout, however slowly it trickles.
+  private lineDeadline: NodeJS.Timeout | null = null;
 
   constructor(
     socket: Socket,
@@ -108,6 +110,7 @@ export class Connection {
     if (this.mode === 'closed') return;
     this.mode = 'closed';
     this.pending = null;
+    this.clearLineDeadline();
     this.body?.abort(new Error('connection closed before end of data'));
     this.body = null;
     this.socket.end();
@@ -280,6 +283,7 @@ export class Connection {
   };
 
   private readonly onSocketClose = (): void => {
+    this.clearLineDeadline();
     if (this.mode !== 'closed') {
       this.mode = 'closed';
       this.body?.abort(new Error('connection closed before end of data'));
@@ -379,6 +383,14 @@ export class Connection {
     return !this.isClosed;
   }
 
+  /** Stops the partial-line deadline once a line is complete (or the connection ends). */
+  private clearLineDeadline(): void {
+    if (this.lineDeadline !== null) {
+      clearTimeout(this.lineDeadline);
+      this.lineDeadline = null;
+    }
+  }
+
   /** Drops the octets of a refused BDAT chunk; returns whether to keep pumping. */
   private pumpDiscard(): boolean {
     const discard = this.discard;
@@ -412,8 +424,10 @@ export class Connection {
         this.sasl = null;
         if (this.mode === 'sasl') this.mode = 'command';
       }
+      this.lineDeadline ??= setTimeout(this.onSocketTimeout, this.config.timeouts.command);
       return false;
     }
+    this.clearLineDeadline();
     const raw = input.subarray(0, lf);
     this.pending = lf + 1 < input.length ? input.subarray(lf + 1) : null;
 

@@ -256,6 +256,18 @@ describe('abuse', () => {
     await play(client, `S: 220 mx.test ESMTP ready\nS: 421 4.4.2 mx.test Timeout exceeded, closing connection\nS: <closed>`);
   });
 
+  it('closes a slow client that trickles a command byte by byte past the command timeout', async () => {
+    current = await startServer({ timeouts: { command: 400 } });
+    const client = await current.connect();
+    await play(client, `S: 220 mx.test ESMTP ready`);
+    const trickle = setInterval(() => client.write('x'), 50);
+    try {
+      await play(client, `S: 421 4.4.2 mx.test Timeout exceeded, closing connection\nS: <closed>`);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
   it('times out a stalled DATA phase and never accepts the partial message', async () => {
     const outcomes: string[] = [];
     current = await startServer({
