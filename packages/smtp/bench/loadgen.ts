@@ -1,0 +1,386 @@
+/**
+ * SMTP load generator for the bench: raw `net` sockets, no SMTP library.
+ *
+ * Reads one JSON job from argv[2]; emits one JSON result line on stdout. Runs in its own
+ * process so that it never competes with the server under test for an event loop.
+ *
+ * `throughput` job: `clients` connections each read the greeting, send EHLO, then loop: write
+ * MAIL FROM, RCPT TO and DATA in one segment (PIPELINING, as Postfix's smtp-source does), wait
+ * for 250 250 354, write the dot-terminated message, wait for the 250. Messages whose 250 lands
+ * inside the measuring window (after the warm-up) are counted; latency runs from writing MAIL
+ * FROM to reading that 250.
+ *
+ * `idle` job: opens `count` connections (greeting + EHLO each), prints `{"established":…}`,
+ * holds them until stdin says `close` (or ends), then closes them all and prints `{"closed":…}`.
+ */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+/** Measure messages per second and latency. */
+export interface ThroughputJob {
+  readonly mode: 'throughput';
+  readonly port: number;
+  readonly clients: number;
+  /** Message size in bytes, header and body, without the terminating dot line. */
+  readonly size: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** The server's pid, to read its CPU time over the measuring window (Linux /proc). */
+  readonly serverPid?: number;
+  /** Clock ticks per second of /proc/PID/stat times. */
+  readonly clockTicks?: number;
+}
+
+/** Hold idle connections open. */
+export interface IdleJob {
+  readonly mode: 'idle';
+  readonly port: number;
+  readonly count: number;
+  /** Connections being set up at once. */
+  readonly parallel: number;
+}
+
+export type LoadJob = ThroughputJob | IdleJob;
+
+export interface ThroughputResult {
+  readonly messages: number;
+  readonly seconds: number;
+  readonly rate: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  readonly firstError: string | null;
+  /** CPU used by this load generator over the window, in percent of one core. */
+  readonly loadgenCpu: number;
+  /** CPU used by the server over the window, in percent of one core; NaN when unknown. */
+  readonly serverCpu: number;
+}
+
+export interface IdleResult {
+  readonly established: number;
+  readonly failed: number;
+  readonly firstError: string | null;
+}
+
+const host = '127.0.0.1';
+const envelope = Buffer.from('MAIL FROM:<sender@bench.local>\r\nRCPT TO:<rcpt@bench.local>\r\nDATA\r\n', 'latin1');
+const ehlo = Buffer.from('EHLO loadgen.bench.local\r\n', 'latin1');
+const quit = Buffer.from('QUIT\r\n', 'latin1');
+
+/** A plain-text message of exactly `size` bytes followed by the end-of-data line. No line starts with a dot. */
+export function buildMessage(size: number): Buffer {
+  const header = 'From: <sender@bench.local>\r\nTo: <rcpt@bench.local>\r\nSubject: bench\r\nMessage-ID: <bench@bench.local>\r\n\r\n';
+  const line = 'The quick brown fox jumps over the lazy dog. 0123456789 abcdefghijklmnopqrst\r\n';
+  let text = header;
+  while (text.length + line.length <= size) text += line;
+  text += 'x'.repeat(Math.max(0, size - text.length - 2));
+  text += '\r\n';
+  return Buffer.from(`${text}.\r\n`, 'latin1');
+}
+
+/** Where a connection is in its conversation; each value names the reply awaited. */
+const Phase = { Greeting: 0, Ehlo: 1, Mail: 2, Rcpt: 3, Data: 4, EndOfData: 5, Quit: 6, Done: 7 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+/** What a connection reports to its job. */
+interface ClientEvents {
+  ready(client: BenchClient): void;
+  delivered(client: BenchClient, latencyMs: number, at: number): void;
+  failed(client: BenchClient, reason: string): void;
+}
+
+/** One SMTP connection driven by replies: a small state machine, no promise per message. */
+class BenchClient {
+  phase: Phase = Phase.Greeting;
+  /** Set once EHLO was answered. */
+  isReady = false;
+  private readonly socket: net.Socket;
+  private pending = '';
+  private started = 0;
+
+  constructor(port: number, private readonly message: Buffer | null, private readonly events: ClientEvents) {
+    this.socket = net.connect({ port, host, noDelay: true });
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (error) => this.fail(error.message));
+    this.socket.on('close', () => {
+      if (this.phase !== Phase.Done && this.phase !== Phase.Quit) this.fail('connection closed by server');
+      this.phase = Phase.Done;
+    });
+  }
+
+  /** Start the next transaction. */
+  send(): void {
+    if (this.message === null) return;
+    this.phase = Phase.Mail;
+    this.started = performance.now();
+    this.socket.write(envelope);
+  }
+
+  /** Say QUIT and let the server close. */
+  quit(): void {
+    if (this.phase === Phase.Done) return;
+    this.phase = Phase.Quit;
+    this.socket.end(quit);
+  }
+
+  /** Drop the connection at once. */
+  destroy(): void {
+    this.phase = Phase.Done;
+    this.socket.destroy();
+  }
+
+  /** Split replies off the byte stream: a reply ends at a line whose fourth character is not `-`. */
+  private onData(chunk: Buffer): void {
+    this.pending += chunk.toString('latin1');
+    let eol = this.pending.indexOf('\r\n');
+    let start = 0;
+    while (eol >= 0) {
+      const line = this.pending.slice(start, eol);
+      start = eol + 2;
+      if (line.charCodeAt(3) !== 0x2d) {
+        const code = /^[2-5]\d\d$/.test(line.slice(0, 3)) ? Number(line.slice(0, 3)) : 0;
+        this.onReply(code, line);
+        if (this.phase === Phase.Done) return;
+      }
+      eol = this.pending.indexOf('\r\n', start);
+    }
+    this.pending = this.pending.slice(start);
+    if (this.pending.length > 4096) this.fail('reply line too long');
+  }
+
+  private onReply(code: number, line: string): void {
+    switch (this.phase) {
+      case Phase.Greeting:
+        if (code !== 220) return this.fail(`greeting: ${line}`);
+        this.phase = Phase.Ehlo;
+        this.socket.write(ehlo);
+        return;
+      case Phase.Ehlo:
+        if (code !== 250) return this.fail(`EHLO: ${line}`);
+        this.isReady = true;
+        this.events.ready(this);
+        return;
+      case Phase.Mail:
+        if (code !== 250) return this.fail(`MAIL: ${line}`);
+        this.phase = Phase.Rcpt;
+        return;
+      case Phase.Rcpt:
+        if (code !== 250) return this.fail(`RCPT: ${line}`);
+        this.phase = Phase.Data;
+        return;
+      case Phase.Data:
+        if (code !== 354) return this.fail(`DATA: ${line}`);
+        this.phase = Phase.EndOfData;
+        if (this.message !== null) this.socket.write(this.message);
+        return;
+      case Phase.EndOfData: {
+        if (code !== 250) return this.fail(`end of data: ${line}`);
+        const now = performance.now();
+        this.events.delivered(this, now - this.started, now);
+        return;
+      }
+      case Phase.Quit:
+      case Phase.Done:
+        return;
+    }
+  }
+
+  private fail(reason: string): void {
+    if (this.phase === Phase.Done) return;
+    // After QUIT the job has already counted this connection as finished.
+    const quitting = this.phase === Phase.Quit;
+    this.phase = Phase.Done;
+    this.socket.destroy();
+    if (!quitting) this.events.failed(this, reason);
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat; NaN when unreadable. */
+function processCpuSeconds(pid: number | undefined, clockTicks: number): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    // The command name (field 2) may hold spaces; fields count from the closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU use of this process and of the server between `start()` and `stop()`, in percent of one core. */
+function cpuMeter(serverPid: number | undefined, clockTicks: number): { start(): void; stop(): { loadgen: number; server: number } } {
+  let wall = 0;
+  let own = process.cpuUsage();
+  let server = Number.NaN;
+  return {
+    start() {
+      wall = performance.now();
+      own = process.cpuUsage();
+      server = processCpuSeconds(serverPid, clockTicks);
+    },
+    stop() {
+      const seconds = (performance.now() - wall) / 1000;
+      const used = process.cpuUsage(own);
+      return {
+        loadgen: ((used.user + used.system) / 1e6 / seconds) * 100,
+        server: ((processCpuSeconds(serverPid, clockTicks) - server) / seconds) * 100,
+      };
+    },
+  };
+}
+
+/** Run a throughput job to completion. */
+function runThroughput(job: ThroughputJob): Promise<ThroughputResult> {
+  const message = buildMessage(job.size);
+  const latencies: number[] = [];
+  const clients: BenchClient[] = [];
+  let errors = 0;
+  let firstError: string | null = null;
+  let windowStart = Number.POSITIVE_INFINITY;
+  let windowEnd = Number.POSITIVE_INFINITY;
+  let ready = 0;
+  let running = true;
+  let open = job.clients;
+  const cpu = cpuMeter(job.serverPid, job.clockTicks ?? 100);
+  let cpuFigures = { loadgen: Number.NaN, server: Number.NaN };
+
+  return new Promise((resolve) => {
+    const finish = (): void => {
+      clearTimeout(hardStop);
+      latencies.sort((a, b) => a - b);
+      const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+      const seconds = job.durationMs / 1000;
+      resolve({
+        messages: latencies.length,
+        seconds,
+        rate: latencies.length / seconds,
+        p50Ms: pick(0.5),
+        p99Ms: pick(0.99),
+        errors,
+        firstError,
+        loadgenCpu: cpuFigures.loadgen,
+        serverCpu: cpuFigures.server,
+      });
+    };
+    // The window closes on its timer or on the first reply past its end, whichever comes first.
+    const endWindow = (): void => {
+      if (!running) return;
+      running = false;
+      cpuFigures = cpu.stop();
+    };
+    const closed = (): void => {
+      open -= 1;
+      if (open === 0) finish();
+    };
+
+    const events: ClientEvents = {
+      ready(client) {
+        // The clock starts once every connection is up, so all cells measure the same thing.
+        ready += 1;
+        if (ready === job.clients) {
+          windowStart = performance.now() + job.warmupMs;
+          windowEnd = windowStart + job.durationMs;
+          setTimeout(() => cpu.start(), job.warmupMs);
+          setTimeout(endWindow, job.warmupMs + job.durationMs);
+          for (const each of clients) each.send();
+        }
+        void client;
+      },
+      delivered(client, latencyMs, at) {
+        if (at >= windowStart && at <= windowEnd) latencies.push(latencyMs);
+        if (at > windowEnd) endWindow();
+        if (running) return client.send();
+        client.quit();
+        closed();
+      },
+      failed(_client, reason) {
+        errors += 1;
+        firstError ??= reason;
+        closed();
+      },
+    };
+
+    // Whatever happens, the job ends: a server that stops answering cannot hang the bench.
+    const hardStop = setTimeout(() => {
+      errors += 1;
+      firstError ??= 'timed out';
+      for (const client of clients) client.destroy();
+      finish();
+    }, job.warmupMs + job.durationMs + 20_000);
+
+    for (let i = 0; i < job.clients; i += 1) clients.push(new BenchClient(job.port, message, events));
+  });
+}
+
+/** Open the idle connections, report, hold them until told to close. */
+async function runIdle(job: IdleJob): Promise<void> {
+  const clients: BenchClient[] = [];
+  let established = 0;
+  let failed = 0;
+  let firstError: string | null = null;
+
+  // Set up at most `parallel` connections at a time, so the listen backlog never overflows.
+  await new Promise<void>((resolve) => {
+    let started = 0;
+    let settled = 0;
+    const next = (): void => {
+      if (settled === job.count) return resolve();
+      if (started < job.count) {
+        started += 1;
+        clients.push(new BenchClient(job.port, null, events));
+      }
+    };
+    const events: ClientEvents = {
+      ready() {
+        established += 1;
+        settled += 1;
+        next();
+      },
+      delivered() {},
+      failed(client, reason) {
+        // A connection that dies after it was counted stays counted; only setup failures count here.
+        if (!client.isReady) {
+          failed += 1;
+          settled += 1;
+          firstError ??= reason;
+          next();
+        }
+      },
+    };
+    for (let i = 0; i < Math.min(job.parallel, job.count); i += 1) next();
+    setTimeout(resolve, 120_000).unref();
+  });
+  report({ established, failed, firstError } satisfies IdleResult);
+
+  // Hold until run.ts says so, then close every socket.
+  await new Promise<void>((resolve) => {
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (text: string) => {
+      if (text.includes('close')) resolve();
+    });
+    process.stdin.on('end', resolve);
+    process.stdin.on('error', () => resolve());
+  });
+  for (const client of clients) client.destroy();
+  report({ closed: clients.length });
+}
+
+function report(value: object): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Entry point: run the job in argv[2] and exit. */
+async function main(): Promise<void> {
+  const job = JSON.parse(process.argv[2] ?? '{}') as LoadJob;
+  if (job.mode === 'throughput') report(await runThroughput(job));
+  else if (job.mode === 'idle') await runIdle(job);
+  else throw new Error(`unknown job: ${process.argv[2] ?? ''}`);
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`loadgen: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

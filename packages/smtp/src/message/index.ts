@@ -1,0 +1,24 @@
+/**
+ * @module @mailway/smtp/message
+ *
+ * Message helpers: the header block as bytes (split, read, stream, prepend), trace fields
+ * (Received, Return-Path, Delivered-To), and Message-ID / Date generation. Bodies are never
+ * decoded: every helper cuts or joins Buffers at byte offsets.
+ */
+export {
+  headerBlockEnd,
+  splitHeaderBlock,
+  readHeaderFields,
+  hasHeader,
+  readHeaderBlock,
+  encodeFields,
+  prependFields,
+  HeaderTooLargeError,
+  type HeaderSplit,
+  type HeaderField,
+  type ReadHeaderFieldsOptions,
+  type ReadHeaderBlockOptions,
+  type StreamedHeaderSplit,
+} from './headers.js';
+export { receivedField, returnPathField, deliveredToField, withProtocols, type WithProtocol, type ReceivedInfo } from './trace.js';
+export { generateMessageId, formatDate, type DateZone } from './ids.js';
