@@ -13,6 +13,8 @@ import { type Reply, reply } from '../reply/reply.js';
 import { formatReply } from '../reply/format.js';
 import { ChunkReader, DotDataReader } from '../wire/data-reader.js';
 import type { ServerConfig } from './config.js';
+import type { Extensions } from '../address/index.js';
+import { noExtensions } from './commands/extensions.js';
 import { saslResponse } from './commands/auth.js';
 import { commandTable } from './commands/table.js';
 import { type BodyPhase, startBodyPhase } from './body.js';
@@ -33,6 +35,8 @@ export const temporaryFailure = reply(451, '4.3.0', 'Temporary local problem, tr
 export class Connection {
   readonly session: SessionState;
   transaction: TransactionState | null = null;
+  /** The service extensions in force, set at EHLO/HELO/LHLO (parameter parsing reads them). */
+  extensions: Extensions = noExtensions;
   /** Commands since the last MAIL (NOOP/RSET/VRFY floods are cut off). */
   idleCommands = 0;
   private badCommands = 0;
@@ -160,7 +164,7 @@ export class Connection {
     const reader = new DotDataReader({ maxBytes: this.config.limits.messageSize, strictLineEndings: this.config.strictLineEndings });
     this.body = startBodyPhase(this, transaction, reader);
     this.mode = 'data';
-    this.socket.setTimeout(this.config.timeouts.data);
+    this.switchTimeout('data');
   }
 
   /** After a BDAT command: the next `length` octets belong to the message. */
@@ -170,7 +174,7 @@ export class Connection {
     }
     this.body.beginChunk(new ChunkReader(length), last);
     this.mode = 'bdat';
-    this.socket.setTimeout(this.config.timeouts.data);
+    this.switchTimeout('data');
   }
 
   /** A BDAT chunk that is refused: its octets are read and dropped, then `refusal` is sent. */
@@ -235,6 +239,12 @@ export class Connection {
       secure.setTimeout(this.config.timeouts.command);
       this.resumeAfterPump();
     });
+  }
+
+  /** Re-arms the inactivity timer for commands or data; a no-op when both are equal (the default). */
+  private switchTimeout(phase: 'command' | 'data'): void {
+    const { command, data } = this.config.timeouts;
+    if (command !== data) this.socket.setTimeout(phase === 'data' ? data : command);
   }
 
   /** Pauses socket reading (message stream back-pressure). */
@@ -348,7 +358,9 @@ export class Connection {
         } else if (mode === 'discard') {
           if (!this.pumpDiscard()) break;
         } else if ((mode === 'command' || mode === 'sasl') && this.pending !== null) {
-          if (!(await this.pumpLine())) break;
+          // Commands without hooks run synchronously: no promise per pipelined line.
+          const next = this.pumpLine();
+          if (!(next === true || (next !== false && (await next)))) break;
         } else {
           break;
         }
@@ -377,7 +389,7 @@ export class Connection {
 
     // End of data (or of one BDAT chunk): reply, then back to commands.
     this.mode = 'command';
-    this.socket.setTimeout(this.config.timeouts.command);
+    this.switchTimeout('command');
     if (body.last) this.body = null;
     await body.complete();
     return !this.isClosed;
@@ -409,7 +421,7 @@ export class Connection {
   }
 
   /** Takes one line off the input and runs it; returns whether to keep pumping. */
-  private async pumpLine(): Promise<boolean> {
+  private pumpLine(): boolean | Promise<boolean> {
     const input = this.pending;
     if (input === null) return false;
     const limit = this.config.limits.commandLine;
@@ -449,13 +461,12 @@ export class Connection {
     if (!isUtf8(line)) return fail(reply(500, '5.5.2', 'Command is not valid UTF-8'));
     const text = line.toString('utf8');
 
-    if (isSasl) await saslResponse(this, text);
-    else await this.command(text);
-    return !this.isClosed;
+    const done = isSasl ? saslResponse(this, text) : this.command(text);
+    return done instanceof Promise ? done.then(() => !this.isClosed) : !this.isClosed;
   }
 
   /** Dispatches one command line through the command table. */
-  private async command(text: string): Promise<void> {
+  private command(text: string): void | Promise<void> {
     const space = text.indexOf(' ');
     const verb = (space === -1 ? text : text.slice(0, space)).toUpperCase();
     const argument = space === -1 ? '' : text.slice(space + 1);
@@ -478,7 +489,7 @@ export class Connection {
         return;
       }
     }
-    await spec.handle(this, argument);
+    return spec.handle(this, argument);
   }
 }
 

@@ -5,11 +5,11 @@
 import type { Extensions } from '../../address/index.js';
 import type { Connection } from '../connection.js';
 
-const none: Extensions = { size: null, eightBitMime: false, binaryMime: false, smtputf8: false, dsn: false, auth: false, requireTls: false };
+export const noExtensions: Extensions = { size: null, eightBitMime: false, binaryMime: false, smtputf8: false, dsn: false, auth: false, requireTls: false };
 
 export function sessionExtensions(connection: Connection): Extensions {
   const { session, config } = connection;
-  if (!session.extended) return none;
+  if (!session.extended) return noExtensions;
   const { features, limits } = config;
   return {
     size: limits.messageSize,

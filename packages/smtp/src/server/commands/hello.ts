@@ -4,11 +4,12 @@
  */
 import { reply } from '../../reply/reply.js';
 import type { Connection } from '../connection.js';
+import { sessionExtensions } from './extensions.js';
 
 /** A client name: a domain or an address literal. Lenient, as real clients are untidy. */
 const namePattern = /^(?:\[[^\]\s]+\]|[^\s[\]]+)$/;
 
-async function greet(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', argument: string): Promise<void> {
+function greet(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', argument: string): void | Promise<void> {
   const name = argument.trim();
 
   // Sanity checks.
@@ -17,20 +18,24 @@ async function greet(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', arg
     return;
   }
 
-  // Policy.
-  const { hooks, hostname } = connection.config;
-  if (hooks.onHelo) {
-    const verdict = await connection.consult(() => hooks.onHelo?.(connection.session, name));
-    if (verdict && verdict.kind !== 'accept') {
-      connection.answer(verdict, reply(250, null, hostname));
-      return;
-    }
-  }
+  // Policy: synchronous unless a hook has a say.
+  const { onHelo } = connection.config.hooks;
+  if (!onHelo) return welcome(connection, verb, name);
+  return connection.consult(() => onHelo(connection.session, name)).then((verdict) => {
+    if (verdict && verdict.kind !== 'accept') connection.answer(verdict, reply(250, null, connection.config.hostname));
+    else welcome(connection, verb, name);
+  });
+}
+
+/** Starts the session over with the new name and lists the extensions in force. */
+function welcome(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', name: string): void {
+  const { hostname } = connection.config;
 
   // A new greeting starts over: no transaction, no half-finished BDAT.
   connection.abandonBody();
   connection.endTransaction();
   connection.session.helo = { verb, name };
+  connection.extensions = sessionExtensions(connection);
   if (verb === 'HELO') {
     connection.send(reply(250, null, hostname));
     return;
@@ -40,6 +45,6 @@ async function greet(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', arg
   connection.send(reply(250, null, [`${hostname} Hello ${name}`, ...keywords]));
 }
 
-export const ehlo = (c: Connection, argument: string): Promise<void> => greet(c, 'EHLO', argument);
-export const helo = (c: Connection, argument: string): Promise<void> => greet(c, 'HELO', argument);
-export const lhlo = (c: Connection, argument: string): Promise<void> => greet(c, 'LHLO', argument);
+export const ehlo = (c: Connection, argument: string): void | Promise<void> => greet(c, 'EHLO', argument);
+export const helo = (c: Connection, argument: string): void | Promise<void> => greet(c, 'HELO', argument);
+export const lhlo = (c: Connection, argument: string): void | Promise<void> => greet(c, 'LHLO', argument);

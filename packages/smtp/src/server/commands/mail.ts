@@ -6,11 +6,11 @@ import { parseMailParams, parseParams, parseReversePath, splitPathAndParams } fr
 import { reply } from '../../reply/reply.js';
 import type { Connection } from '../connection.js';
 import { TransactionState } from '../state.js';
-import { sessionExtensions } from './extensions.js';
+import type { HookResult } from '../verdict.js';
 
 const senderOk = reply(250, '2.1.0', 'Sender OK');
 
-export async function mail(connection: Connection, argument: string): Promise<void> {
+export function mail(connection: Connection, argument: string): void | Promise<void> {
   const { session, config } = connection;
 
   // Sequence checks.
@@ -24,7 +24,7 @@ export async function mail(connection: Connection, argument: string): Promise<vo
   if (split.params.length > 0 && !session.extended) {
     return connection.protocolError(reply(555, '5.5.4', 'Parameters need EHLO'));
   }
-  const extensions = sessionExtensions(connection);
+  const { extensions } = connection;
   const params = parseParams(split.params, { utf8: extensions.smtputf8 });
   if (!params.ok) return connection.protocolError(params.reply);
   const mailParams = parseMailParams(params.value, extensions);
@@ -32,15 +32,16 @@ export async function mail(connection: Connection, argument: string): Promise<vo
   const from = parseReversePath(split.path, { smtputf8: mailParams.value.smtputf8 });
   if (!from.ok) return connection.protocolError(from.reply);
 
-  // Policy.
+  // Policy: synchronous unless a hook has a say.
   const transaction = new TransactionState(from.value, mailParams.value);
   const { onMailFrom } = config.hooks;
-  if (onMailFrom) {
-    const verdict = await connection.consult(() => onMailFrom(session, transaction, from.value));
-    if (!connection.answer(verdict, senderOk)) return;
-  } else {
-    connection.send(senderOk);
-  }
+  if (!onMailFrom) return open(connection, transaction, undefined);
+  return connection.consult(() => onMailFrom(session, transaction, from.value)).then((verdict) => open(connection, transaction, verdict));
+}
+
+/** Answers MAIL and, when accepted, makes the transaction current. */
+function open(connection: Connection, transaction: TransactionState, verdict: HookResult): void {
+  if (!connection.answer(verdict, senderOk)) return;
   connection.transaction = transaction;
   connection.idleCommands = 0;
 }

@@ -6,12 +6,13 @@ import { parseForwardPath, parseParams, parseRcptParams, splitPathAndParams } fr
 import { reply } from '../../reply/reply.js';
 import type { Connection } from '../connection.js';
 import type { Recipient } from '../types.js';
-import { sessionExtensions } from './extensions.js';
+import type { TransactionState } from '../state.js';
+import type { HookResult } from '../verdict.js';
 
 const recipientOk = reply(250, '2.1.5', 'Recipient OK');
 const tooManyRecipients = reply(452, '4.5.3', 'Too many recipients');
 
-export async function rcpt(connection: Connection, argument: string): Promise<void> {
+export function rcpt(connection: Connection, argument: string): void | Promise<void> {
   const { session, config, transaction } = connection;
 
   // Sequence checks.
@@ -24,7 +25,7 @@ export async function rcpt(connection: Connection, argument: string): Promise<vo
   if (split.params.length > 0 && !session.extended) {
     return connection.protocolError(reply(555, '5.5.4', 'Parameters need EHLO'));
   }
-  const extensions = sessionExtensions(connection);
+  const { extensions } = connection;
   const params = parseParams(split.params, { utf8: extensions.smtputf8 });
   if (!params.ok) return connection.protocolError(params.reply);
   const rcptParams = parseRcptParams(params.value, extensions);
@@ -36,14 +37,15 @@ export async function rcpt(connection: Connection, argument: string): Promise<vo
   // Limits (RFC 5321 §4.5.3.1.10: 452, and the client sends the rest later).
   if (transaction.recipients.length >= config.limits.recipients) return connection.send(tooManyRecipients);
 
-  // Policy.
+  // Policy: synchronous unless a hook has a say.
   const recipient: Recipient = { address: to.value, params: rcptParams.value };
   const { onRcptTo } = config.hooks;
-  if (onRcptTo) {
-    const verdict = await connection.consult(() => onRcptTo(session, transaction, recipient));
-    if (connection.transaction !== transaction || !connection.answer(verdict, recipientOk)) return;
-  } else {
-    connection.send(recipientOk);
-  }
-  transaction.recipients.push(recipient);
+  if (!onRcptTo) return add(connection, transaction, recipient, undefined);
+  return connection.consult(() => onRcptTo(session, transaction, recipient)).then((verdict) => add(connection, transaction, recipient, verdict));
+}
+
+/** Answers RCPT and, when accepted, adds the recipient to the transaction. */
+function add(connection: Connection, transaction: TransactionState, recipient: Recipient, verdict: HookResult): void {
+  if (connection.transaction !== transaction) return;
+  if (connection.answer(verdict, recipientOk)) transaction.recipients.push(recipient);
 }
