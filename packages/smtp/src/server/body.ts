@@ -90,7 +90,9 @@ export class BodyPhase {
     if (failure) {
       this.abort(new Error(failure.lines[0]));
       await this.verdict;
-      connection.send(failure);
+      // LMTP (RFC 2033 §4.2): one reply per accepted recipient, refusals included.
+      const replies = connection.config.lmtp && this.last ? this.transaction.recipients.length : 1;
+      for (let i = 0; i < replies; i += 1) connection.send(failure);
       connection.abandonBody();
       connection.endTransaction();
       return;

@@ -45,7 +45,7 @@ export async function etrn(connection: Connection, argument: string): Promise<vo
   if (connection.session.helo === null) return connection.protocolError(reply(503, '5.5.1', 'Send EHLO/HELO first'));
   if (connection.transaction !== null) return connection.protocolError(reply(503, '5.5.1', 'ETRN not allowed during a mail transaction'));
   // RFC 1985 §5: a domain, @domain (subdomains too) or #queue-name.
-  if (!/^[@#]?[A-Za-z0-9][A-Za-z0-9.\-_]*$/.test(node)) return connection.protocolError(reply(501, '5.5.4', 'Syntax: ETRN node'));
+  if (node.length > 255 || !/^[@#]?[A-Za-z0-9][A-Za-z0-9.\-_]*$/.test(node)) return connection.protocolError(reply(501, '5.5.4', 'Syntax: ETRN node'));
   const verdict = await connection.consult(() => onEtrn(connection.session, node));
   connection.answer(verdict, reply(250, '2.0.0', `Queuing for node ${node} started`));
 }

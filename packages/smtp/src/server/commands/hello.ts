@@ -13,7 +13,8 @@ function greet(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', argument:
   const name = argument.trim();
 
   // Sanity checks.
-  if (!namePattern.test(name)) {
+  // RFC 5321 §4.5.3.1.2: a domain has at most 255 octets; the name is echoed in the reply.
+  if (name.length > 255 || !namePattern.test(name)) {
     connection.protocolError(reply(501, '5.5.4', `Syntax: ${verb} hostname`));
     return;
   }
