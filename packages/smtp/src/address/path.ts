@@ -171,7 +171,8 @@ function parsePath(text: string, role: PathRole, options: PathOptions): Parsed<A
 
   // Lengths (RFC 5321 §4.5.3.1), in octets.
   if (octets(address.local) > limits.localOctets) return fail(replies.localTooLong);
-  if (octets(address.domain) > limits.domainOctets || asciiDomain(address.domain).length > limits.domainOctets) {
+  // Only a U-label domain changes length on the way to its A-label form.
+  if (octets(address.domain) > limits.domainOctets || (address.utf8 && asciiDomain(address.domain).length > limits.domainOctets)) {
     return fail(replies.domainTooLong);
   }
   if (octets(text) > limits.pathOctets) return fail(replies.pathTooLong);

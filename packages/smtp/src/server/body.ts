@@ -18,7 +18,8 @@ const bareLineEnding = reply(554, '5.6.0', 'Message contains bare <CR> or <LF>; 
 /** The stream handed to onData; reading from it resumes the socket. */
 class MessageStream extends Readable {
   constructor(private readonly onDemand: () => void) {
-    super({ highWaterMark: 256 * 1024 });
+    // No auto-destroy and no 'close': two fewer ticks per message, and the end is 'end'.
+    super({ highWaterMark: 256 * 1024, autoDestroy: false, emitClose: false });
   }
 
   override _read(): void {
@@ -57,7 +58,8 @@ export class BodyPhase {
     const body = this.stream as MessageBody;
     this.verdict = connection.consult(() => (onData ? onData(connection.session, transaction, body) : drain(body)));
     // Whatever the hook left unread is discarded, so the client is never stalled.
-    void this.verdict.finally(() => this.stream.resume());
+    const discardRest = (): void => void this.stream.resume();
+    void this.verdict.then(discardRest, discardRest);
   }
 
   /** Starts the next BDAT chunk. */

@@ -274,7 +274,7 @@ export class Connection {
     }
     if (this.mode === 'handshake') return;
     this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-    if (!this.busy) void this.pump();
+    if (!this.busy) this.pump();
     else if (this.pending.length > maxPendingInput) this.pauseInput();
   };
 
@@ -344,39 +344,58 @@ export class Connection {
 
   /** Resumes processing input that arrived while a phase was switching. */
   private resumeAfterPump(): void {
-    if (!this.busy && this.pending !== null) void this.pump();
+    if (!this.busy && this.pending !== null) this.pump();
   }
 
-  /** Processes buffered input until it runs out or the connection closes. */
-  private async pump(): Promise<void> {
+  /**
+   * Processes buffered input until it runs out or the connection closes. Runs synchronously
+   * until a step must wait (a hook, the end of a message), then continues from that promise.
+   */
+  private pump(): void {
     this.busy = true;
     try {
-      while (true) {
-        const mode = this.mode;
-        if (mode === 'data' || mode === 'bdat') {
-          if (!(await this.pumpBody())) break;
-        } else if (mode === 'discard') {
-          if (!this.pumpDiscard()) break;
-        } else if ((mode === 'command' || mode === 'sasl') && this.pending !== null) {
-          // Commands without hooks run synchronously: no promise per pipelined line.
-          const next = this.pumpLine();
-          if (!(next === true || (next !== false && (await next)))) break;
-        } else {
-          break;
-        }
+      for (;;) {
+        const step = this.step();
+        if (step === true) continue;
+        if (step === false) break;
+        step.then(
+          (more) => (more ? this.pump() : this.pumpDone()),
+          (error: unknown) => this.pumpFailed(error),
+        );
+        return;
       }
     } catch (error) {
-      this.config.onError(asError(error), this.session);
-      this.shutdown(reply(421, '4.3.0', `${this.config.hostname} Internal error, closing connection`));
-    } finally {
-      this.busy = false;
-      this.flush();
-      if (this.inputPaused && (this.body === null || !this.body.wantsPause)) this.resumeInput();
+      this.pumpFailed(error);
+      return;
     }
+    this.pumpDone();
+  }
+
+  /** One unit of input work: a line, a body slice, or the end of a message. */
+  private step(): boolean | Promise<boolean> {
+    const mode = this.mode;
+    if (mode === 'data' || mode === 'bdat') return this.pumpBody();
+    if (mode === 'discard') return this.pumpDiscard();
+    if ((mode === 'command' || mode === 'sasl') && this.pending !== null) return this.pumpLine();
+    return false;
+  }
+
+  /** Input exhausted: send the batched replies and read again. */
+  private pumpDone(): void {
+    this.busy = false;
+    this.flush();
+    if (this.inputPaused && (this.body === null || !this.body.wantsPause)) this.resumeInput();
+  }
+
+  /** A bug, not a client error: log it and end the session with 421. */
+  private pumpFailed(error: unknown): void {
+    this.config.onError(asError(error), this.session);
+    this.shutdown(reply(421, '4.3.0', `${this.config.hostname} Internal error, closing connection`));
+    this.pumpDone();
   }
 
   /** Feeds message octets; returns whether to keep pumping. */
-  private async pumpBody(): Promise<boolean> {
+  private pumpBody(): boolean | Promise<boolean> {
     const body = this.body;
     if (body === null) return false;
     if (!body.chunkDone) {
@@ -391,8 +410,7 @@ export class Connection {
     this.mode = 'command';
     this.switchTimeout('command');
     if (body.last) this.body = null;
-    await body.complete();
-    return !this.isClosed;
+    return body.complete().then(() => !this.isClosed);
   }
 
   /** Stops the partial-line deadline once a line is complete (or the connection ends). */
