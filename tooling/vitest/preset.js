@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 const summaryReporter = fileURLToPath(new URL('./summary-reporter.js', import.meta.url));
 
+/** globalSetup entry that starts a private redis-server for the run (see redis-setup.js). */
+export const redisSetup = fileURLToPath(new URL('./redis-setup.js', import.meta.url));
+
 /** @param {{ include?: string[], globalSetup?: string[], testTimeout?: number }} [options] */
 export function mailwayVitest(options = {}) {
   return {
