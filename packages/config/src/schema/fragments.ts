@@ -1,0 +1,42 @@
+/**
+ * Setting fragments every agent shares: Redis, logging, the HTTP endpoint (metrics and
+ * health), TLS certificate files and the host name used in greetings and trace headers.
+ * Agents compose them into their own schema, e.g. `z.object({ redis: redisSettings, … })`.
+ */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { setting } from './setting.js';
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export const redisSettings = z.object({
+  url: setting.string('REDIS_URL', 'redis://127.0.0.1:6379'),
+  prefix: setting.string('MAILWAY_REDIS_PREFIX', 'mailway:'),
+});
+
+export const logSettings = z.object({
+  level: setting.oneOf('LOG_LEVEL', logLevels, 'info'),
+});
+
+/** The metrics and health endpoint of one agent; `agent` is the env prefix, e.g. `SUBMISSION`. */
+export function httpSettings(agent: string, fallbackPort: number) {
+  return z.object({
+    host: setting.string(`${agent}_HTTP_HOST`, '127.0.0.1'),
+    port: setting.port(`${agent}_HTTP_PORT`, fallbackPort),
+  });
+}
+
+/** Certificate and key files (PEM) of one agent: both or neither. */
+export function tlsSettings(agent: string) {
+  const cert = `${agent}_TLS_CERT`;
+  const key = `${agent}_TLS_KEY`;
+  return z
+    .object({ certFile: setting.optionalString(cert), keyFile: setting.optionalString(key) })
+    .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), {
+      message: `set both ${cert} and ${key} (certFile and keyFile), or neither`,
+    });
+}
+
+/** The name this host gives itself in SMTP greetings and Received headers. */
+export const hostnameSetting = setting.string('MAILWAY_HOSTNAME', hostname());

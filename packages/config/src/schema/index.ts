@@ -1,0 +1,9 @@
+/**
+ * @module @mailway/config/schema
+ *
+ * Setting builders (each bound to its environment variable and default) and the fragments
+ * every agent shares.
+ */
+export { setting } from './setting.js';
+export { redisSettings, logSettings, httpSettings, tlsSettings, hostnameSetting, logLevels, type LogLevel } from './fragments.js';
+export { parseBoolean, parseBytes, parseDuration, parseInteger, parseList } from './units.js';
