@@ -1,0 +1,42 @@
+/**
+ * @module @mailway/queue
+ *
+ * Mailway's queues and spool: the job schemas that are the contract between agents, the Redis
+ * connection and its start-up checks, the content spool, and typed BullMQ factories. Schema-only
+ * consumers import `@mailway/queue/jobs`, which loads neither BullMQ nor ioredis.
+ */
+export {
+  queueNames,
+  jobSpecs,
+  type QueueName,
+  type JobTypes,
+  type JobSpec,
+  DsnNotify,
+  EnvelopeRecipient,
+  Envelope,
+  Origin,
+  TransferJob,
+  DeliveryJob,
+  QueueId,
+  queueIdPattern,
+  newQueueId,
+  queueIdTime,
+  transferJobId,
+  deliveryJobId,
+} from './jobs/index.js';
+export { createRedis, describeRedis, type RedisRole, checkRedis, RedisSetupError, type RedisFacts, waitForRedis } from './redis/index.js';
+export {
+  type Spool,
+  type SpoolWriteOptions,
+  type SpoolEntryInfo,
+  SpoolNotFoundError,
+  SpoolExistsError,
+  defaultSpoolTtlMs,
+  assertSpoolId,
+  isSpoolId,
+  createRedisSpool,
+  type RedisSpoolOptions,
+  createFsSpool,
+  type FsSpool,
+} from './spool/index.js';
+export { createMailQueue, type MailQueue, createMailWorker, type MailProcessor, type MailWorkerOptions, defaultJobOptions } from './queues/index.js';

@@ -1,0 +1,37 @@
+/**
+ * The job payloads: what one agent hands to the next through a queue. Jobs carry a spool
+ * reference (`spoolId`), never the message body.
+ */
+import { z } from 'zod';
+import { Envelope, EnvelopeRecipient } from './envelope.js';
+import { QueueId } from './ids.js';
+import { Origin } from './origin.js';
+
+/** Fields every job about one spooled message carries. */
+const spooledMessage = {
+  queueId: QueueId,
+  spoolId: z.string().min(1),
+  /** Octets in the spool. */
+  size: z.number().int().nonnegative(),
+  /** The Message-ID header value, for logs; null when the message has none. */
+  messageId: z.string().nullable(),
+};
+
+/** Queue `transfer`: one accepted message with its whole envelope, for the relay to route. */
+export const TransferJob = z.object({
+  ...spooledMessage,
+  envelope: Envelope,
+  origin: Origin,
+});
+export type TransferJob = z.infer<typeof TransferJob>;
+
+/** Queue `delivery`: one local recipient of a message, for the delivery agent. */
+export const DeliveryJob = z.object({
+  ...spooledMessage,
+  /** Reverse-path without <> ('' for the null sender), for Return-Path. */
+  from: z.string(),
+  /** The local recipient as addressed (before alias expansion). */
+  recipient: EnvelopeRecipient,
+  origin: Origin,
+});
+export type DeliveryJob = z.infer<typeof DeliveryJob>;

@@ -1,0 +1,10 @@
+/**
+ * @module @mailway/queue/queues
+ *
+ * Typed BullMQ factories: a producer that validates and adds under deterministic job ids, and a
+ * worker that hands its processor parsed payloads.
+ */
+export { createMailQueue, type MailQueue } from './queue.js';
+export { createMailWorker, type MailProcessor, type MailWorkerOptions } from './worker.js';
+export { defaultJobOptions } from './options.js';
+export type { JobTypes, QueueName } from '../jobs/registry.js';

@@ -1,0 +1,39 @@
+/**
+ * createMailWorker: the consumer side of a Mailway queue. Parses each job's payload with its zod
+ * schema before the processor sees it; a payload that does not parse can never succeed, so it
+ * fails at once with BullMQ's UnrecoverableError carrying the zod issues (no retries).
+ */
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { type JobSpec, type JobTypes, type QueueName, jobSpecs } from '../jobs/registry.js';
+
+/** Handles one job's parsed payload; throwing fails the attempt (retried unless unrecoverable). */
+export type MailProcessor<N extends QueueName> = (data: JobTypes[N], job: Job) => Promise<void>;
+
+export interface MailWorkerOptions {
+  /** BullMQ key prefix, default 'mailway'. */
+  prefix?: string;
+  /** Jobs processed at once, default 1. */
+  concurrency?: number;
+  /** Start fetching jobs at once (default true); otherwise call worker.run(). */
+  autorun?: boolean;
+}
+
+/**
+ * A worker for queue `name`. `connection` must be a 'worker' role client (BullMQ refuses one
+ * that gives up on commands); the worker opens its own blocking connection from it.
+ */
+export function createMailWorker<N extends QueueName>(name: N, connection: Redis, processor: MailProcessor<N>, options: MailWorkerOptions = {}): Worker {
+  const { prefix = 'mailway', concurrency = 1, autorun = true } = options;
+  const { schema } = jobSpecs[name] as JobSpec<N>;
+  return new Worker(
+    name,
+    async (job: Job) => {
+      const parsed = schema.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`invalid ${name} job ${job.id ?? '?'}: ${z.prettifyError(parsed.error)}`);
+      await processor(parsed.data, job);
+    },
+    { connection, prefix, concurrency, autorun },
+  );
+}

@@ -1,0 +1,37 @@
+/**
+ * Chunking of spool content: bytes or an async iterable of chunks in, Buffers of a fixed size
+ * out (the last one shorter), holding at most one chunk in memory. Each chunk yielded is a
+ * buffer of its own, never a view of the caller's memory once the caller may reuse it.
+ */
+
+/** The content as Buffers of exactly `size` bytes, the last one shorter; nothing for empty content. */
+export async function* chunked(content: Uint8Array | AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
+  if (content instanceof Uint8Array) {
+    const bytes = asBuffer(content);
+    for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
+    return;
+  }
+
+  // Copy into a fresh chunk: the source may reuse its buffer once we ask for the next piece.
+  let chunk = Buffer.allocUnsafe(size);
+  let filled = 0;
+  for await (const piece of content) {
+    let bytes = asBuffer(piece);
+    while (bytes.length > 0) {
+      const copied = bytes.copy(chunk, filled, 0, Math.min(bytes.length, size - filled));
+      filled += copied;
+      bytes = bytes.subarray(copied);
+      if (filled === size) {
+        yield chunk;
+        chunk = Buffer.allocUnsafe(size);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield chunk.subarray(0, filled);
+}
+
+/** A Buffer view of the same memory, without copying. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

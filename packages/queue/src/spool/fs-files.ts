@@ -1,0 +1,80 @@
+/**
+ * Durable file operations for the filesystem spool: write everything and fsync, fsync a
+ * directory after a rename, and the entry's meta.json (read and validated, written atomically).
+ */
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/** meta.json of one entry. Times are milliseconds since the epoch. */
+export const FsMeta = z.object({
+  size: z.number().int().nonnegative(),
+  refs: z.number().int(),
+  createdAt: z.number().int(),
+  claimed: z.boolean(),
+  /** When an unclaimed entry expires; null once claimed. */
+  expiresAt: z.number().int().nullable(),
+  /** releaseOnce tokens already counted. */
+  released: z.array(z.string()),
+});
+export type FsMeta = z.infer<typeof FsMeta>;
+
+/** Writes all of `bytes` at the current position (a write may be short). */
+export async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, offset, bytes.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** Makes a directory's entries (created, renamed, removed names) durable. */
+export async function fsyncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Creates `path` with `text`, fsynced. Fails if it exists. */
+export async function writeDurably(path: string, text: string): Promise<void> {
+  const file = await open(path, 'wx');
+  try {
+    await writeAll(file, Buffer.from(text, 'utf8'));
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** The entry's meta, or null when the entry (or its meta.json) does not exist. */
+export async function readMeta(entryDir: string): Promise<FsMeta | null> {
+  let text: string;
+  try {
+    text = await readFile(join(entryDir, 'meta.json'), 'utf8');
+  } catch (error) {
+    if (isCode(error, 'ENOENT', 'ENOTDIR')) return null;
+    throw error;
+  }
+  return FsMeta.parse(JSON.parse(text));
+}
+
+/** Replaces meta.json atomically and durably: temp file, fsync, rename, fsync the directory. */
+export async function replaceMeta(entryDir: string, meta: FsMeta): Promise<void> {
+  const temp = join(entryDir, `.meta-${randomBytes(6).toString('hex')}.json`);
+  try {
+    await writeDurably(temp, JSON.stringify(meta));
+    await rename(temp, join(entryDir, 'meta.json'));
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await fsyncDirectory(entryDir);
+}
+
+/** Whether `error` is a Node system error with one of these codes. */
+export function isCode(error: unknown, ...codes: string[]): boolean {
+  return error instanceof Error && codes.includes((error as NodeJS.ErrnoException).code ?? '');
+}

@@ -1,0 +1,241 @@
+/**
+ * The filesystem spool backend, for one host or a shared volume. Layout under `directory`:
+ * `${id}/data` (the content) and `${id}/meta.json` (size, refs, times, releaseOnce tokens).
+ *
+ * A write fills `.tmp-${id}-${nonce}/`, fsyncs file and directory, then renames it into place
+ * and fsyncs `directory`: an entry is either complete or absent. Deletion renames the entry
+ * back to a `.tmp-` name before removing it, and sweep() clears what a crash left behind.
+ *
+ * Reference changes are serialized per id within this process. Processes (or hosts) sharing a
+ * directory must not update the same id at once: keep one writer per id, e.g. by routing each
+ * message's jobs to one worker.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat as statPath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { asBuffer } from './chunks.js';
+import { type FsMeta, fsyncDirectory, isCode, readMeta, replaceMeta, writeAll, writeDurably } from './fs-files.js';
+import { KeyedLock } from './keyed-lock.js';
+import {
+  type Spool,
+  type SpoolEntryInfo,
+  type SpoolWriteOptions,
+  SpoolExistsError,
+  SpoolNotFoundError,
+  assertCount,
+  assertSpoolId,
+  isSpoolId,
+  writeOptions,
+} from './spool.js';
+
+/** A filesystem spool, plus the clean-up a host runs periodically. */
+export interface FsSpool extends Spool {
+  /** Removes expired unclaimed entries and stale temporary directories; returns entries removed. */
+  sweep(now?: Date): Promise<number>;
+}
+
+/** Temporary directories untouched this long belong to a crashed writer. */
+const staleTmpMs = 60 * 60 * 1000;
+const readChunkSize = 256 * 1024;
+
+/** A spool in `directory` (created when missing). */
+export function createFsSpool(options: { directory: string }): FsSpool {
+  const { directory } = options;
+  const lock = new KeyedLock();
+  let ready: Promise<unknown> | undefined;
+  const entryDir = (id: string): string => {
+    assertSpoolId(id);
+    return join(directory, id);
+  };
+  const tmpDir = (id: string): string => join(directory, `.tmp-${id}-${randomBytes(6).toString('hex')}`);
+
+  /** Meta of a live entry: null when absent or expired (an expired entry only waits for sweep). */
+  async function liveMeta(id: string, now = Date.now()): Promise<FsMeta | null> {
+    const meta = await readMeta(entryDir(id));
+    return meta && !isExpired(meta, now) ? meta : null;
+  }
+
+  /** Deletes an entry: rename it out of sight (atomic), then remove the files. */
+  async function deleteEntry(id: string): Promise<void> {
+    const doomed = tmpDir(id);
+    try {
+      await rename(entryDir(id), doomed);
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return;
+      throw error;
+    }
+    await fsyncDirectory(directory);
+    await rm(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Changes a live entry's meta under the id's lock. `change` edits the meta and returns the
+   * result, or 'delete'; `absent` is the result when there is no live entry.
+   */
+  function update<T>(id: string, absent: () => T, change: (meta: FsMeta) => { meta: FsMeta | 'delete'; result: T }): Promise<T> {
+    return lock.run(id, async () => {
+      const meta = await liveMeta(id);
+      if (!meta) return absent();
+      const next = change(meta);
+      if (next.meta === 'delete') await deleteEntry(id);
+      else await replaceMeta(entryDir(id), next.meta);
+      return next.result;
+    });
+  }
+
+  async function write(id: string, content: Uint8Array | AsyncIterable<Uint8Array>, options: SpoolWriteOptions): Promise<SpoolEntryInfo> {
+    const final = entryDir(id);
+    const { refs, ttlMs } = writeOptions(options);
+
+    // Sanity checks: an existing live entry is refused before any byte is written.
+    ready ??= mkdir(directory, { recursive: true });
+    await ready;
+    await lock.run(id, async () => {
+      const meta = await readMeta(final);
+      if (meta && !isExpired(meta, Date.now())) throw new SpoolExistsError(id);
+      if (meta) await deleteEntry(id);
+    });
+
+    // Fill a temporary directory and make it durable.
+    const temp = tmpDir(id);
+    const createdAt = new Date();
+    try {
+      await mkdir(temp);
+      const file = await open(join(temp, 'data'), 'wx');
+      let size = 0;
+      try {
+        const chunks = content instanceof Uint8Array ? [content] : content;
+        for await (const chunk of chunks) {
+          await writeAll(file, asBuffer(chunk));
+          size += chunk.byteLength;
+        }
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      const meta: FsMeta = { size, refs, createdAt: createdAt.getTime(), claimed: false, expiresAt: createdAt.getTime() + ttlMs, released: [] };
+      await writeDurably(join(temp, 'meta.json'), JSON.stringify(meta));
+      await fsyncDirectory(temp);
+
+      // Publish: the rename fails when another writer got there first.
+      try {
+        await rename(temp, final);
+      } catch (error) {
+        if (isCode(error, 'ENOTEMPTY', 'EEXIST')) throw new SpoolExistsError(id);
+        throw error;
+      }
+      await fsyncDirectory(directory);
+      return { id, size, refs, createdAt, claimed: false };
+    } catch (error) {
+      await rm(temp, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  async function* read(id: string): AsyncGenerator<Buffer> {
+    if (!(await liveMeta(id))) throw new SpoolNotFoundError(id);
+    try {
+      for await (const chunk of createReadStream(join(entryDir(id), 'data'), { highWaterMark: readChunkSize })) yield chunk as Buffer;
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) throw new SpoolNotFoundError(id);
+      throw error;
+    }
+  }
+
+  async function readAll(id: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of read(id)) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+
+  async function stat(id: string): Promise<SpoolEntryInfo | null> {
+    const meta = await liveMeta(id);
+    return meta && { id, size: meta.size, refs: meta.refs, createdAt: new Date(meta.createdAt), claimed: meta.claimed };
+  }
+
+  async function claim(id: string): Promise<void> {
+    await update(
+      id,
+      () => {
+        throw new SpoolNotFoundError(id);
+      },
+      (meta) => ({ meta: meta.claimed ? meta : { ...meta, claimed: true, expiresAt: null }, result: undefined }),
+    );
+  }
+
+  async function retain(id: string, count: number): Promise<number> {
+    assertCount(count);
+    return update(
+      id,
+      () => {
+        throw new SpoolNotFoundError(id);
+      },
+      (meta) => ({ meta: { ...meta, refs: meta.refs + count }, result: meta.refs + count }),
+    );
+  }
+
+  async function release(id: string, count = 1): Promise<number> {
+    assertCount(count);
+    return update(id, () => 0, (meta) => drop(meta, count));
+  }
+
+  async function releaseOnce(id: string, token: string): Promise<number> {
+    if (token.length === 0) throw new TypeError('releaseOnce needs a non-empty token');
+    return update(
+      id,
+      () => 0,
+      (meta) => (meta.released.includes(token) ? { meta, result: meta.refs } : drop({ ...meta, released: [...meta.released, token] }, 1)),
+    );
+  }
+
+  async function remove(id: string): Promise<void> {
+    assertSpoolId(id);
+    await lock.run(id, () => deleteEntry(id));
+  }
+
+  async function sweep(now = new Date()): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(directory);
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return 0;
+      throw error;
+    }
+    let removed = 0;
+    for (const name of names) {
+      if (name.startsWith('.tmp-')) {
+        if (now.getTime() - (await lastTouched(join(directory, name))) > staleTmpMs) await rm(join(directory, name), { recursive: true, force: true });
+        continue;
+      }
+      if (!isSpoolId(name)) continue;
+      const gone = await lock.run(name, async () => {
+        const meta = await readMeta(join(directory, name)).catch(() => null);
+        if (!meta || !isExpired(meta, now.getTime())) return false;
+        await deleteEntry(name);
+        return true;
+      });
+      if (gone) removed += 1;
+    }
+    return removed;
+  }
+
+  return { write, read, readAll, stat, claim, retain, release, releaseOnce, remove, sweep };
+}
+
+/** An unclaimed entry past its expiry. */
+function isExpired(meta: FsMeta, now: number): boolean {
+  return !meta.claimed && meta.expiresAt !== null && meta.expiresAt <= now;
+}
+
+/** `count` fewer references; at zero the entry goes. */
+function drop(meta: FsMeta, count: number): { meta: FsMeta | 'delete'; result: number } {
+  const refs = meta.refs - count;
+  return refs <= 0 ? { meta: 'delete', result: 0 } : { meta: { ...meta, refs }, result: refs };
+}
+
+/** Last change to a temporary directory or the data file being written in it (ms). */
+async function lastTouched(path: string): Promise<number> {
+  const [dir, data] = await Promise.all([statPath(path).catch(() => null), statPath(join(path, 'data')).catch(() => null)]);
+  return Math.max(dir?.mtimeMs ?? 0, data?.mtimeMs ?? 0);
+}

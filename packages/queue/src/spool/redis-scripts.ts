@@ -1,0 +1,110 @@
+/**
+ * The Lua scripts of the Redis spool. Each changes one entry's keys atomically; all keys of an
+ * entry share the `{id}` hash tag, so each script runs on one Cluster slot.
+ *
+ * Keys, in this order wherever used: meta (hash: size, refs, createdAt, claimed), data (list of
+ * chunks), released (set of releaseOnce tokens), then a temporary data key where noted.
+ */
+import type { Redis } from 'ioredis';
+
+/** Drops ARGV-given references from KEYS[1]; deletes the entry at zero. Returns refs left. */
+const drop = (count: string): string => `
+local refs = redis.call('HINCRBY', KEYS[1], 'refs', -${count})
+if refs <= 0 then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  return 0
+end
+return refs`;
+
+/** Sets the meta hash and the expiry of meta and data (ARGV size, refs, createdAt, ttlMs). */
+const commitMeta = (at: number): string => `
+redis.call('HSET', KEYS[1], 'size', ARGV[${at}], 'refs', ARGV[${at + 1}], 'createdAt', ARGV[${at + 2}], 'claimed', '0')
+redis.call('PEXPIRE', KEYS[1], ARGV[${at + 3}])
+redis.call('PEXPIRE', KEYS[2], ARGV[${at + 3}])
+return 1`;
+
+const scripts = {
+  /** One-chunk message in one step. ARGV chunk, size, refs, createdAt, ttlMs. 0 = exists. */
+  write: {
+    keys: 3,
+    // Stale data or tokens can outlive an expired meta by a moment: start clean.
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('RPUSH', KEYS[2], ARGV[1])
+${commitMeta(2)}`,
+  },
+  /** One more chunk into the temporary key. ARGV chunk, ttlMs of the temporary key. */
+  append: {
+    keys: 1,
+    lua: `
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`,
+  },
+  /** Temporary key (KEYS[4]) becomes the data. ARGV size, refs, createdAt, ttlMs. 0 = exists, -1 = temporary key gone. */
+  commit: {
+    keys: 4,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('DEL', KEYS[4])
+  return 0
+end
+if redis.call('EXISTS', KEYS[4]) == 0 then return -1 end
+redis.call('DEL', KEYS[3])
+redis.call('RENAME', KEYS[4], KEYS[2])
+${commitMeta(1)}`,
+  },
+  /** Stop expiry. 0 = absent. */
+  claim: {
+    keys: 3,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('PERSIST', KEYS[1])
+redis.call('PERSIST', KEYS[2])
+redis.call('PERSIST', KEYS[3])
+redis.call('HSET', KEYS[1], 'claimed', '1')
+return 1`,
+  },
+  /** ARGV count. Returns the new count, -1 = absent. */
+  retain: {
+    keys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+return redis.call('HINCRBY', KEYS[1], 'refs', ARGV[1])`,
+  },
+  /** ARGV count. Returns refs left, 0 = deleted or absent. */
+  release: {
+    keys: 3,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+${drop('tonumber(ARGV[1])')}`,
+  },
+  /** ARGV token. Drops one reference unless the token was seen. Returns refs left. */
+  releaseOnce: {
+    keys: 3,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then
+  return tonumber(redis.call('HGET', KEYS[1], 'refs'))
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+${drop('1')}`,
+  },
+} as const satisfies Record<string, { keys: number; lua: string }>;
+
+type ScriptName = keyof typeof scripts;
+type Script = (...keysAndArgs: (string | number | Buffer)[]) => Promise<number>;
+
+/** The scripts bound to `redis`, defined on it once (EVALSHA with EVAL fallback by ioredis). */
+export function spoolScripts(redis: Redis): Record<ScriptName, Script> {
+  const commands = redis as unknown as Record<string, Script>;
+  const bound = {} as Record<ScriptName, Script>;
+  for (const [name, { keys, lua }] of Object.entries(scripts) as [ScriptName, { keys: number; lua: string }][]) {
+    const command = `mailwaySpool_${name}`;
+    if (typeof commands[command] !== 'function') redis.defineCommand(command, { numberOfKeys: keys, lua });
+    bound[name] = (...keysAndArgs) => commands[command]!(...keysAndArgs);
+  }
+  return bound;
+}

@@ -1,0 +1,230 @@
+/**
+ * The spool conformance suite: every backend passes the same cases. A backend's test file calls
+ * describeSpool() with a factory for a fresh, empty spool, then adds its own cases.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, it, expect } from 'vitest';
+import { type Spool, SpoolExistsError, SpoolNotFoundError } from './spool.js';
+
+/** A fresh spool and what the suite needs to know about its backend. */
+export interface SpoolHarness {
+  readonly spool: Spool;
+  /** Bytes the backend stores per chunk: the cases probe both sides of it. */
+  readonly chunkSize: number;
+  /** Temporary artifacts of writes (keys, directories) that are still there and not expiring. */
+  leftovers(): Promise<string[]>;
+  /** Removes everything the spool stored and closes connections. */
+  close(): Promise<void>;
+}
+
+/** Yields `bytes` in pieces of the given sizes (cycled), as a network stream would. */
+export async function* pieces(bytes: Buffer, sizes: number[] = [1, 7, 1000, 4096]): AsyncGenerator<Uint8Array> {
+  let offset = 0;
+  for (let i = 0; offset < bytes.length; i += 1) {
+    const size = sizes[i % sizes.length]!;
+    // Plain Uint8Array copies: the spool must not rely on Buffer-only methods.
+    yield new Uint8Array(bytes.subarray(offset, offset + size));
+    offset += size;
+  }
+}
+
+/** Yields `good` bytes, then throws, as a client dropping mid-DATA does. */
+export async function* failingAfter(good: Buffer, error: Error): AsyncGenerator<Uint8Array> {
+  yield* pieces(good, [good.length > 0 ? Math.ceil(good.length / 3) : 1]);
+  throw error;
+}
+
+/** `size` bytes of a repeating, position-dependent pattern (so misplaced chunks show). */
+export function patterned(size: number, seed = 0): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 1) bytes[i] = (i * 31 + (i >> 8) + seed) & 0xff;
+  return bytes;
+}
+
+export function describeSpool(name: string, factory: () => Promise<SpoolHarness>): void {
+  describe(`spool conformance: ${name}`, () => {
+    let harness: SpoolHarness;
+    let spool: Spool;
+    beforeEach(async () => {
+      harness = await factory();
+      spool = harness.spool;
+    });
+    afterEach(async () => {
+      await harness.close();
+    });
+    const newId = (): string => randomUUID();
+
+    const contents = (): { name: string; bytes: Buffer }[] => [
+      { name: 'empty', bytes: Buffer.alloc(0) },
+      { name: '1 byte', bytes: Buffer.from('x') },
+      { name: 'binary 0-255', bytes: Buffer.from(Array.from({ length: 512 }, (_, i) => i & 0xff)) },
+      { name: 'CRLF and dot lines', bytes: Buffer.from('Subject: hi\r\n\r\n.\r\n..\r\n.x\r\nbare\nLF and bare\rCR\r\n\r\n') },
+      { name: 'exactly chunkSize', bytes: patterned(harness.chunkSize) },
+      { name: 'chunkSize + 1', bytes: patterned(harness.chunkSize + 1) },
+      { name: '3 chunks and a bit', bytes: patterned(harness.chunkSize * 3 + 17) },
+    ];
+
+    describe('round trip, byte-exact', () => {
+      for (const form of ['bytes', 'stream'] as const) {
+        it(`every content kind as ${form}`, async () => {
+          for (const { name: kind, bytes } of contents()) {
+            const id = newId();
+            const info = await spool.write(id, form === 'bytes' ? bytes : pieces(bytes), { refs: 2 });
+            expect(info, kind).toMatchObject({ id, size: bytes.length, refs: 2, claimed: false });
+            expect((await spool.readAll(id)).equals(bytes), kind).toBe(true);
+            const streamed: Buffer[] = [];
+            for await (const chunk of spool.read(id)) streamed.push(chunk);
+            expect(Buffer.concat(streamed).equals(bytes), kind).toBe(true);
+            const stat = await spool.stat(id);
+            expect(stat, kind).toEqual({ id, size: bytes.length, refs: 2, createdAt: info.createdAt, claimed: false });
+          }
+        });
+      }
+
+      it('a 50 MB stream, read back in chunks', async () => {
+        const id = newId();
+        const piece = patterned(64 * 1024 + 3);
+        const total = 50 * 1024 * 1024;
+        const written = createHash('sha256');
+        async function* source(): AsyncGenerator<Uint8Array> {
+          for (let sent = 0, n = 0; sent < total; n += 1) {
+            const part = piece.subarray(0, Math.min(piece.length - (n % 5), total - sent));
+            // One buffer reused for every piece, as some streams do: the spool must be done with a
+            // piece when it asks for the next.
+            part[0] = n & 0xff;
+            written.update(part);
+            sent += part.length;
+            yield part;
+          }
+        }
+        const info = await spool.write(id, source(), { refs: 1 });
+        expect(info.size).toBe(total);
+        const read = createHash('sha256');
+        let chunks = 0;
+        let size = 0;
+        for await (const chunk of spool.read(id)) {
+          read.update(chunk);
+          size += chunk.length;
+          chunks += 1;
+        }
+        expect(size).toBe(total);
+        expect(chunks).toBeGreaterThan(1);
+        expect(read.digest('hex')).toBe(written.digest('hex'));
+      });
+    });
+
+    describe('ids', () => {
+      it('refuses a second write under an id, leaving the first intact', async () => {
+        const id = newId();
+        const original = patterned(100);
+        await spool.write(id, original, { refs: 1 });
+        await expect(spool.write(id, Buffer.from('other'), { refs: 1 })).rejects.toBeInstanceOf(SpoolExistsError);
+        await expect(spool.write(id, pieces(patterned(harness.chunkSize * 2 + 1, 9)), { refs: 1 })).rejects.toBeInstanceOf(SpoolExistsError);
+        expect((await spool.readAll(id)).equals(original)).toBe(true);
+        expect(await spool.stat(id)).toMatchObject({ size: 100, refs: 1 });
+        expect(await harness.leftovers()).toEqual([]);
+      });
+
+      it('reports a missing entry: read rejects, stat is null', async () => {
+        const id = newId();
+        await expect(spool.readAll(id)).rejects.toBeInstanceOf(SpoolNotFoundError);
+        const reader = spool.read(id)[Symbol.asyncIterator]();
+        await expect(reader.next()).rejects.toBeInstanceOf(SpoolNotFoundError);
+        expect(await spool.stat(id)).toBeNull();
+        await expect(spool.claim(id)).rejects.toBeInstanceOf(SpoolNotFoundError);
+        await expect(spool.retain(id, 1)).rejects.toBeInstanceOf(SpoolNotFoundError);
+      });
+
+      it.each(['', '../etc', 'a/b', '.hidden', 'a{b}', 'a:b', 'x'.repeat(129)])('refuses the id %j', async (id) => {
+        await expect(spool.write(id, Buffer.from('x'), { refs: 1 })).rejects.toBeInstanceOf(TypeError);
+        await expect(spool.stat(id)).rejects.toBeInstanceOf(TypeError);
+      });
+
+      it.each([0, -1, 1.5])('refuses refs %d', async (refs) => {
+        await expect(spool.write(newId(), Buffer.from('x'), { refs })).rejects.toBeInstanceOf(RangeError);
+      });
+    });
+
+    describe('references', () => {
+      it('counts down to zero, then the content is gone', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('hello'), { refs: 3 });
+        expect(await spool.release(id)).toBe(2);
+        expect(await spool.stat(id)).toMatchObject({ refs: 2 });
+        expect(await spool.release(id, 2)).toBe(0);
+        expect(await spool.stat(id)).toBeNull();
+        await expect(spool.readAll(id)).rejects.toBeInstanceOf(SpoolNotFoundError);
+        expect(await spool.release(id)).toBe(0);
+      });
+
+      it('releaseOnce counts each token once, however often it is retried', async () => {
+        const id = newId();
+        await spool.write(id, pieces(patterned(harness.chunkSize + 5)), { refs: 2 });
+        expect(await spool.releaseOnce(id, 'job-1')).toBe(1);
+        expect(await spool.releaseOnce(id, 'job-1')).toBe(1);
+        expect(await spool.releaseOnce(id, 'job-1')).toBe(1);
+        expect(await spool.readAll(id)).toHaveLength(harness.chunkSize + 5);
+        expect(await spool.releaseOnce(id, 'job-2')).toBe(0);
+        expect(await spool.stat(id)).toBeNull();
+        expect(await spool.releaseOnce(id, 'job-2')).toBe(0);
+      });
+
+      it('retain adds references', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('fan-out'), { refs: 1 });
+        expect(await spool.retain(id, 2)).toBe(3);
+        expect(await spool.release(id)).toBe(2);
+        expect(await spool.releaseOnce(id, 'a')).toBe(1);
+        expect(await spool.readAll(id)).toEqual(Buffer.from('fan-out'));
+        await expect(spool.retain(id, 0)).rejects.toBeInstanceOf(RangeError);
+      });
+
+      it('50 concurrent releaseOnce with distinct tokens end at exactly 0', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('popular'), { refs: 50 });
+        const left = await Promise.all(Array.from({ length: 50 }, (_, i) => spool.releaseOnce(id, `token-${i}`)));
+        expect([...left].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+        expect(await spool.stat(id)).toBeNull();
+      });
+
+      it('remove deletes whatever the references', async () => {
+        const id = newId();
+        await spool.write(id, pieces(patterned(harness.chunkSize * 2)), { refs: 5 });
+        await spool.remove(id);
+        expect(await spool.stat(id)).toBeNull();
+        await expect(spool.readAll(id)).rejects.toBeInstanceOf(SpoolNotFoundError);
+        await spool.remove(id);
+        // The id is free again.
+        await spool.write(id, Buffer.from('again'), { refs: 1 });
+        expect(await spool.readAll(id)).toEqual(Buffer.from('again'));
+      });
+
+      it('claim marks the entry, idempotently', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('mine'), { refs: 1 });
+        await spool.claim(id);
+        await spool.claim(id);
+        expect(await spool.stat(id)).toMatchObject({ claimed: true, refs: 1 });
+        expect(await spool.release(id)).toBe(0);
+      });
+    });
+
+    describe('failed writes', () => {
+      it.each([
+        { name: 'before the first chunk fills', size: 10 },
+        { name: 'after several chunks', size: 3 },
+      ])('a source that throws $name leaves nothing behind', async ({ size }) => {
+        const id = newId();
+        const good = size === 10 ? patterned(10) : patterned(harness.chunkSize * size + 1);
+        const boom = new Error('client went away');
+        await expect(spool.write(id, failingAfter(good, boom), { refs: 1 })).rejects.toBe(boom);
+        expect(await spool.stat(id)).toBeNull();
+        await expect(spool.readAll(id)).rejects.toBeInstanceOf(SpoolNotFoundError);
+        expect(await harness.leftovers()).toEqual([]);
+        // And the id can be written properly afterwards.
+        await spool.write(id, good, { refs: 1 });
+        expect((await spool.readAll(id)).equals(good)).toBe(true);
+      });
+    });
+  });
+}
