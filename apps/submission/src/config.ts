@@ -1,0 +1,64 @@
+/**
+ * The submission agent's configuration: the shared fragments (Redis, log, HTTP endpoint,
+ * host name) and its own section, each setting beside its environment variable and default.
+ * Read once in main.ts; everything below receives the typed result.
+ */
+import { z } from 'zod';
+import { hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { type LoadOptions, loadConfig } from '@mailway/config/load';
+
+export const submissionSettings = z.object({
+  /** Address the listeners bind to. */
+  host: setting.string('SUBMISSION_HOST', '0.0.0.0'),
+  /** Submission with STARTTLS (RFC 6409). */
+  port: setting.port('SUBMISSION_PORT', 587),
+  /** Submission over implicit TLS (RFC 8314). */
+  tlsPort: setting.port('SUBMISSION_TLS_PORT', 465),
+  tls: tlsSettings('SUBMISSION'),
+  /** Offer AUTH before TLS: for local development only. */
+  allowInsecureAuth: setting.bool('SUBMISSION_ALLOW_INSECURE_AUTH', false),
+  maxMessageSize: setting.bytes('SUBMISSION_MAX_MESSAGE_SIZE', 25 * 1024 * 1024),
+  /** Recipients per message, per user. */
+  maxRecipients: setting.int('SUBMISSION_MAX_RECIPIENTS', 100, { min: 1, max: 10_000 }),
+  /** Messages per user per hour; 0 for no limit. */
+  messagesPerHour: setting.int('SUBMISSION_MESSAGES_PER_HOUR', 1000, { min: 0 }),
+  authFailures: z.object({
+    /** Failed logins from one IP address within the window before AUTH is refused. */
+    perIp: setting.int('SUBMISSION_AUTH_MAX_FAILURES_PER_IP', 10, { min: 1 }),
+    /** Failed logins for one user within the window before AUTH is refused. */
+    perUser: setting.int('SUBMISSION_AUTH_MAX_FAILURES_PER_USER', 5, { min: 1 }),
+    window: setting.duration('SUBMISSION_AUTH_FAILURE_WINDOW', 15 * 60_000),
+    /** Pause before answering a failed login, slowing password guessing. */
+    delay: setting.duration('SUBMISSION_AUTH_FAILURE_DELAY', 1_000),
+  }),
+  dkim: z.object({
+    /** Sign mail whose From domain is one of these; empty for no signing. */
+    domains: setting.list('SUBMISSION_DKIM_DOMAINS', []),
+    selector: setting.string('SUBMISSION_DKIM_SELECTOR', 'mailway'),
+    /** PEM private key (RSA or Ed25519) used for every listed domain. */
+    keyFile: setting.optionalString('SUBMISSION_DKIM_KEY_FILE'),
+  }),
+  /** Directory seed (JSON) applied at start-up, for config-as-code setups. */
+  directorySeed: setting.optionalString('MAILWAY_DIRECTORY_SEED'),
+  spool: z.object({
+    backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
+    directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
+  }),
+  /** How long shutdown waits for sessions in a transaction. */
+  shutdownTimeout: setting.duration('SUBMISSION_SHUTDOWN_TIMEOUT', 30_000),
+});
+
+export const submissionConfigSchema = z.object({
+  hostname: hostnameSetting,
+  redis: redisSettings,
+  log: logSettings,
+  http: httpSettings('SUBMISSION', 9091),
+  submission: submissionSettings,
+});
+
+export type SubmissionConfig = z.infer<typeof submissionConfigSchema>;
+
+/** Load and validate the configuration; throws ConfigError naming every bad key. */
+export function loadSubmissionConfig(options?: LoadOptions): SubmissionConfig {
+  return loadConfig(submissionConfigSchema, options);
+}

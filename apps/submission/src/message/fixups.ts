@@ -1,0 +1,60 @@
+/**
+ * RFC 6409 §8 fix-ups and the trace field for one submitted message.
+ *
+ * Reads the original header fields and the session's facts; emits the fields to put in front
+ * of the message, in order: Received (trace fields go first, RFC 5322 §3.6.7), then Date,
+ * Message-ID and From where the message lacks them. The original bytes are never changed.
+ */
+import { formatDate, generateMessageId, receivedField } from '@mailway/smtp/message';
+import type { WithProtocol } from '@mailway/smtp/message';
+import type { Session } from '@mailway/smtp/server';
+
+export interface FixupFacts {
+  readonly session: Session;
+  /** This host's name, for Received and generated Message-IDs. */
+  readonly hostname: string;
+  readonly queueId: string;
+  /** The single recipient, recorded in Received only when there is exactly one. */
+  readonly recipients: readonly string[];
+  /** The transaction used SMTPUTF8. */
+  readonly utf8: boolean;
+  readonly date: Date;
+  /** What the message already has. */
+  readonly has: { readonly date: boolean; readonly messageId: boolean; readonly from: boolean };
+  /** The reverse-path, used for a missing From. */
+  readonly reversePath: string | null;
+}
+
+export interface Fixups {
+  readonly fields: string[];
+  /** The Message-ID the agent added, if it added one. */
+  readonly messageId: string | null;
+}
+
+/** The fields to prepend. */
+export function fixupFields(facts: FixupFacts): Fixups {
+  const { session } = facts;
+  const fields = [
+    receivedField({
+      from: { helo: session.helo?.name ?? '', ip: session.remote.address },
+      by: facts.hostname,
+      with: protocolOf(session, facts.utf8),
+      id: facts.queueId,
+      ...(facts.recipients.length === 1 && facts.recipients[0] !== undefined ? { for: facts.recipients[0] } : {}),
+      tls: session.tls ? { protocol: session.tls.protocol ?? 'TLS', cipher: session.tls.cipher } : null,
+      date: facts.date,
+    }),
+  ];
+  if (!facts.has.date) fields.push(`Date: ${formatDate(facts.date)}`);
+  const messageId = facts.has.messageId ? null : generateMessageId(facts.hostname);
+  if (messageId !== null) fields.push(`Message-ID: ${messageId}`);
+  if (!facts.has.from && facts.reversePath !== null) fields.push(`From: <${facts.reversePath}>`);
+  return { fields, messageId };
+}
+
+/** The WITH keyword (RFC 3848, RFC 6531) for an authenticated session. */
+function protocolOf(session: Session, utf8: boolean): WithProtocol {
+  const secure = session.tls !== null;
+  if (utf8) return secure ? 'UTF8SMTPSA' : 'UTF8SMTPA';
+  return secure ? 'ESMTPSA' : 'ESMTPA';
+}

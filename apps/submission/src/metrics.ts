@@ -1,0 +1,36 @@
+/**
+ * The submission agent's Prometheus metrics, created once per agent on its registry.
+ */
+import type { Metrics } from '@mailway/runtime';
+
+export type RejectionReason =
+  | 'auth_required'
+  | 'auth_failed'
+  | 'auth_limited'
+  | 'sender_not_owned'
+  | 'from_not_owned'
+  | 'too_many_recipients'
+  | 'rate_limited'
+  | 'queue_unavailable'
+  | 'message_invalid';
+
+export interface SubmissionMetrics {
+  readonly connections: ReturnType<Metrics['counter']>;
+  readonly authFailures: ReturnType<Metrics['counter']>;
+  readonly messages: ReturnType<Metrics['counter']>;
+  readonly bytes: ReturnType<Metrics['counter']>;
+  readonly rejections: ReturnType<Metrics['counter']>;
+  readonly handoffSeconds: ReturnType<Metrics['histogram']>;
+}
+
+/** Register the agent's metrics. */
+export function createSubmissionMetrics(metrics: Metrics): SubmissionMetrics {
+  return {
+    connections: metrics.counter('submission_connections_total', 'Client connections accepted', ['listener']),
+    authFailures: metrics.counter('submission_auth_failures_total', 'Failed AUTH attempts', ['reason']),
+    messages: metrics.counter('submission_messages_total', 'Messages accepted and queued'),
+    bytes: metrics.counter('submission_bytes_total', 'Octets of messages accepted and queued'),
+    rejections: metrics.counter('submission_rejections_total', 'Commands or messages refused, by reason', ['reason']),
+    handoffSeconds: metrics.histogram('submission_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
+  };
+}
