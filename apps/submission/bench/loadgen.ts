@@ -1,0 +1,286 @@
+/**
+ * Pipelining-free SMTP load generator for any server on a loopback port: raw sockets, no SMTP library.
+ *
+ * Reads LoadOptions (run as a script: one JSON object in argv[2]); emits a LoadResult (the script
+ * prints it as one JSON line, NaN as null). `clients` sessions each read the greeting, send EHLO,
+ * optionally STARTTLS (certificate not checked) and EHLO again, optionally AUTH PLAIN, then loop
+ * MAIL FROM, RCPT TO, DATA, message, each command waiting for its reply. The clock starts when
+ * every session is ready; a message counts once its final 250 lands inside the measuring window
+ * after the warm-up, and its latency runs from writing MAIL FROM to reading that 250.
+ *
+ * A session that meets an unexpected reply, an error or 30 s of silence is dropped and counted
+ * in `errors`; the others carry on.
+ */
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import { pathToFileURL } from 'node:url';
+
+export interface LoadOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly clients: number;
+  /** Message size in bytes, header and body, without the terminating dot line. */
+  readonly size: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  /** AUTH PLAIN after EHLO (after STARTTLS when `tls` is set, else on the plaintext connection). */
+  readonly auth?: { readonly user: string; readonly pass: string };
+  /** STARTTLS before anything else; the server's certificate is not verified. */
+  readonly tls?: boolean;
+  readonly from?: string;
+  readonly to?: string;
+}
+
+export interface LoadResult {
+  /** Messages accepted inside the measuring window. */
+  readonly messages: number;
+  readonly seconds: number;
+  readonly rate: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  readonly firstError: string | null;
+  /** Every message the server accepted, warm-up and overrun included: what it should have queued. */
+  readonly accepted: number;
+}
+
+const replyTimeoutMs = 30_000;
+const maxReplyBytes = 4096;
+
+/** A complete SMTP reply: its code and its last line. */
+interface Reply {
+  readonly code: number;
+  readonly line: string;
+}
+
+/** One SMTP connection that hands out whole replies, one `next()` at a time. */
+class ReplyStream {
+  private socket: net.Socket;
+  private pending = '';
+  private readonly replies: Reply[] = [];
+  private waiter: { resolve(reply: Reply): void; reject(error: Error): void } | null = null;
+  private failure: Error | null = null;
+
+  constructor(port: number, host: string) {
+    this.socket = net.connect({ port, host });
+    this.attach(this.socket);
+  }
+
+  /** Write a command line. */
+  write(text: string | Buffer): void {
+    this.socket.write(text);
+  }
+
+  /** The next reply, as soon as it is complete. */
+  next(): Promise<Reply> {
+    const reply = this.replies.shift();
+    if (reply) return Promise.resolve(reply);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  /** Hand the connection to TLS; anything buffered from before is discarded (RFC 3207). */
+  async startTls(): Promise<void> {
+    const plain = this.socket;
+    this.detach(plain);
+    this.pending = '';
+    this.replies.length = 0;
+    const secure = tls.connect({ socket: plain, rejectUnauthorized: false });
+    this.socket = secure;
+    this.attach(secure);
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+    });
+  }
+
+  /** Close politely. */
+  end(): void {
+    this.failure ??= new Error('closed');
+    this.socket.end();
+  }
+
+  /** Drop the connection. */
+  destroy(): void {
+    this.failure ??= new Error('closed');
+    this.socket.destroy();
+  }
+
+  private attach(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    socket.setTimeout(replyTimeoutMs);
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('timeout', this.onTimeout);
+    socket.on('close', this.onClose);
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.setTimeout(0);
+    socket.off('data', this.onData);
+    socket.off('error', this.onError);
+    socket.off('timeout', this.onTimeout);
+    socket.off('close', this.onClose);
+  }
+
+  /** Split replies off the byte stream: a reply ends at a line whose fourth character is not `-`. */
+  private readonly onData = (chunk: Buffer): void => {
+    this.pending += chunk.toString('latin1');
+    let start = 0;
+    for (let eol = this.pending.indexOf('\r\n'); eol >= 0; eol = this.pending.indexOf('\r\n', start)) {
+      const line = this.pending.slice(start, eol);
+      start = eol + 2;
+      if (line.charAt(3) === '-') continue;
+      const code = /^[2-5]\d\d$/.test(line.slice(0, 3)) ? Number(line.slice(0, 3)) : 0;
+      this.deliver({ code, line });
+    }
+    this.pending = this.pending.slice(start);
+    if (this.pending.length > maxReplyBytes) this.fail(new Error('reply line too long'));
+  };
+
+  private readonly onError = (error: Error): void => this.fail(error);
+  private readonly onTimeout = (): void => this.fail(new Error(`no reply within ${replyTimeoutMs / 1000} s`));
+  private readonly onClose = (): void => this.fail(new Error('connection closed by server'));
+
+  private deliver(reply: Reply): void {
+    const waiter = this.waiter;
+    this.waiter = null;
+    if (waiter) waiter.resolve(reply);
+    else this.replies.push(reply);
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.socket.destroy();
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.reject(error);
+  }
+}
+
+/** Send a command (or message) and require a reply code. */
+async function exchange(stream: ReplyStream, text: string | Buffer, expect: number, what: string): Promise<void> {
+  stream.write(text);
+  const reply = await stream.next();
+  if (reply.code !== expect) throw new Error(`${what}: ${reply.line}`);
+}
+
+/** Greeting, EHLO, and the optional STARTTLS and AUTH PLAIN. */
+async function open(stream: ReplyStream, options: LoadOptions): Promise<void> {
+  const greeting = await stream.next();
+  if (greeting.code !== 220) throw new Error(`greeting: ${greeting.line}`);
+  const ehlo = 'EHLO loadgen.bench.invalid\r\n';
+  await exchange(stream, ehlo, 250, 'EHLO');
+  if (options.tls) {
+    await exchange(stream, 'STARTTLS\r\n', 220, 'STARTTLS');
+    await stream.startTls();
+    await exchange(stream, ehlo, 250, 'EHLO after STARTTLS');
+  }
+  if (options.auth) {
+    const token = Buffer.from(`\0${options.auth.user}\0${options.auth.pass}`, 'utf8').toString('base64');
+    await exchange(stream, `AUTH PLAIN ${token}\r\n`, 235, 'AUTH PLAIN');
+  }
+}
+
+/** A plain-text message of exactly `size` bytes, then the end-of-data line. No line starts with a dot. */
+export function buildMessage(size: number, from: string, to: string): Buffer {
+  const header = `From: <${from}>\r\nTo: <${to}>\r\nSubject: bench\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <bench@loadgen.bench.invalid>\r\n\r\n`;
+  const line = 'The quick brown fox jumps over the lazy dog. 0123456789 abcdefghijklmnopqrst\r\n';
+  let text = header;
+  while (text.length + line.length <= size) text += line;
+  text += `${'x'.repeat(Math.max(0, size - text.length - 2))}\r\n`;
+  return Buffer.from(`${text}.\r\n`, 'latin1');
+}
+
+/** The value at quantile `q` of sorted values (nearest rank); NaN when empty. */
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** Drive `clients` sessions through warm-up and the measuring window; resolves when all have ended. */
+export async function runLoadgen(options: LoadOptions): Promise<LoadResult> {
+  if (!Number.isInteger(options.clients) || options.clients < 1) throw new Error('clients must be a positive integer');
+  const host = options.host ?? '127.0.0.1';
+  const from = options.from ?? 'sender@bench.invalid';
+  const to = options.to ?? 'rcpt@bench.invalid';
+  const commands = { mail: `MAIL FROM:<${from}>\r\n`, rcpt: `RCPT TO:<${to}>\r\n`, data: 'DATA\r\n' };
+  const message = buildMessage(options.size, from, to);
+  const latencies: number[] = [];
+  let accepted = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+
+  // The window opens once every session is ready or has failed, so it measures full load.
+  let windowStart = Number.POSITIVE_INFINITY;
+  let windowEnd = Number.POSITIVE_INFINITY;
+  let settled = 0;
+  let release = (): void => {};
+  const allReady = new Promise<void>((resolve) => (release = resolve));
+  const settle = (): void => {
+    settled += 1;
+    if (settled < options.clients) return;
+    windowStart = performance.now() + options.warmupMs;
+    windowEnd = windowStart + options.durationMs;
+    release();
+  };
+
+  const session = async (): Promise<void> => {
+    const stream = new ReplyStream(options.port, host);
+    let ready = false;
+    try {
+      await open(stream, options);
+      ready = true;
+      settle();
+      await allReady;
+
+      // Transactions until the window has closed.
+      while (performance.now() < windowEnd) {
+        const started = performance.now();
+        await exchange(stream, commands.mail, 250, 'MAIL');
+        await exchange(stream, commands.rcpt, 250, 'RCPT');
+        await exchange(stream, commands.data, 354, 'DATA');
+        await exchange(stream, message, 250, 'end of data');
+        const now = performance.now();
+        accepted += 1;
+        if (now >= windowStart && now <= windowEnd) latencies.push(now - started);
+      }
+      await exchange(stream, 'QUIT\r\n', 221, 'QUIT');
+      stream.end();
+    } catch (error) {
+      errors += 1;
+      firstError ??= error instanceof Error ? error.message : String(error);
+      stream.destroy();
+      if (!ready) settle();
+    }
+  };
+  await Promise.all(Array.from({ length: options.clients }, session));
+
+  latencies.sort((a, b) => a - b);
+  const seconds = options.durationMs / 1000;
+  return {
+    messages: latencies.length,
+    seconds,
+    rate: latencies.length / seconds,
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    errors,
+    firstError,
+    accepted,
+  };
+}
+
+// Run as a script, so that the load runs in a process of its own: options in, one JSON line out.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runLoadgen(JSON.parse(process.argv[2] ?? '{}') as LoadOptions).then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.exit(0);
+    },
+    (error: unknown) => {
+      process.stderr.write(`loadgen: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
