@@ -6,10 +6,10 @@
  */
 import type { Redis } from 'ioredis';
 import { type Directory, applySeed, createDirectory, readSeedFile } from '@mailway/directory';
-import { createMailQueue } from '@mailway/queue/queues';
+import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
-import type { AgentContext, RunningAgent } from '@mailway/runtime';
+import { type AgentContext, type Certificate, type RunningAgent, loadCertificate } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, createServer } from '@mailway/smtp/server';
 import { authHook } from './auth/authenticate.js';
 import { createAuthLimiter } from './auth/limiter.js';
@@ -19,7 +19,6 @@ import { createDkimSigner } from './message/dkim.js';
 import { createSubmissionMetrics } from './metrics.js';
 import { mailFromHook, rcptToHook } from './policy/envelope.js';
 import { createRateLimiter } from './policy/rate.js';
-import { type Certificate, loadCertificate } from './tls.js';
 
 export interface SubmissionAgent extends RunningAgent {
   /** Bound ports (useful when configured as 0). */
@@ -112,11 +111,6 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
     await quit(redis);
     throw error;
   }
-}
-
-/** BullMQ's key prefix for the Mailway key prefix (`mailway:` → `mailway`). */
-export function bullPrefix(prefix: string): string {
-  return prefix.replace(/:+$/, '') || 'mailway';
 }
 
 /** Log the connection's ups and downs once each; the errors of every reconnect attempt only at debug level. */

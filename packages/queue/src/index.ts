@@ -17,12 +17,14 @@ export {
   Origin,
   TransferJob,
   DeliveryJob,
+  OutboundJob,
   QueueId,
   queueIdPattern,
   newQueueId,
   queueIdTime,
   transferJobId,
   deliveryJobId,
+  outboundJobId,
 } from './jobs/index.js';
 export { createRedis, describeRedis, type RedisRole, checkRedis, RedisSetupError, type RedisFacts, waitForRedis } from './redis/index.js';
 export {
@@ -39,4 +41,4 @@ export {
   createFsSpool,
   type FsSpool,
 } from './spool/index.js';
-export { createMailQueue, type MailQueue, createMailWorker, type MailProcessor, type MailWorkerOptions, defaultJobOptions } from './queues/index.js';
+export { createMailQueue, type MailQueue, createMailWorker, type MailProcessor, type MailWorkerOptions, defaultJobOptions, bullPrefix } from './queues/index.js';

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import type { TransferJob } from '@mailway/queue/jobs';
 import { createRedisSpool, type Spool } from '@mailway/queue/spool';
 import { createLogger, createMetrics, type Metrics } from '@mailway/runtime';
-import { bullPrefix } from '../../src/agent.js';
+import { bullPrefix } from '@mailway/queue/queues';
 import { createSubmissionAgent, loadSubmissionConfig, type SubmissionAgent, type SubmissionConfig } from '../../src/index.js';
 
 export const alice = { user: 'alice@example.org', pass: 'alice-secret' } as const;

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { QueueId, deliveryJobId, newQueueId, queueIdTime, transferJobId } from './ids.js';
+import { QueueId, deliveryJobId, newQueueId, outboundJobId, queueIdTime, transferJobId } from './ids.js';
 
 describe('newQueueId', () => {
   it('is 20 Crockford base 32 characters that QueueId accepts', () => {
@@ -80,5 +80,23 @@ describe('job ids', () => {
 
   it('never contains a colon', () => {
     expect(deliveryJobId(newQueueId(), 'a:b@[IPv6:::1]')).not.toContain(':');
+  });
+});
+
+describe('derived job ids', () => {
+  const queueId = newQueueId();
+
+  it('gives a derived transfer job its own stable id, apart from the original', () => {
+    expect(transferJobId(queueId, 'alias-job-1')).toBe(transferJobId(queueId, 'alias-job-1'));
+    expect(transferJobId(queueId, 'alias-job-1')).not.toBe(transferJobId(queueId, 'alias-job-2'));
+    expect(transferJobId(queueId, 'alias-job-1')).not.toBe(transferJobId(queueId));
+    expect(transferJobId(queueId, 'alias-job-1')).toMatch(new RegExp(`^${queueId}\\.[0-9a-f]{16}$`));
+  });
+
+  it('gives one outbound job per transfer job and domain, whatever the case of the domain', () => {
+    expect(outboundJobId(queueId, queueId, 'Example.ORG')).toBe(outboundJobId(queueId, queueId, 'example.org'));
+    expect(outboundJobId(queueId, queueId, 'example.org')).not.toBe(outboundJobId(queueId, queueId, 'example.net'));
+    expect(outboundJobId(queueId, queueId, 'example.org')).not.toBe(outboundJobId(queueId, `${queueId}.x`, 'example.org'));
+    expect(outboundJobId(queueId, queueId, 'example.org')).not.toContain(':');
   });
 });

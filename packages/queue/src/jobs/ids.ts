@@ -56,10 +56,24 @@ export function queueIdTime(queueId: string): Date {
   return new Date(time);
 }
 
-/** Job id of a message's transfer job: the queue id itself (one transfer job per message). */
-export function transferJobId(queueId: string): string {
+/**
+ * Job id of a message's transfer job: the queue id itself (one transfer job per message), or
+ * for a job derived from another (`parent`, e.g. an expanded alias) `${queueId}.${16 hex}`.
+ */
+export function transferJobId(queueId: string, parent?: string): string {
   assertQueueId(queueId);
-  return queueId;
+  return parent === undefined ? queueId : `${queueId}.${shortDigest(`transfer|${parent}`)}`;
+}
+
+/** Job id of a message's outbound job for one destination domain of one transfer job. */
+export function outboundJobId(queueId: string, parent: string, domain: string): string {
+  assertQueueId(queueId);
+  return `${queueId}.${shortDigest(`outbound|${parent}|${domain.toLowerCase()}`)}`;
+}
+
+/** 16 hex digits of SHA-256: enough to keep the ids of one message apart. */
+function shortDigest(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
 }
 
 /**

@@ -22,6 +22,12 @@ export const TransferJob = z.object({
   ...spooledMessage,
   envelope: Envelope,
   origin: Origin,
+  /**
+   * The job this one was derived from (an alias expanded by the delivery agent sends its
+   * targets back through `transfer`); absent for mail received from a client. Part of the job
+   * id, so each expansion is queued once however often it is retried.
+   */
+  parent: z.string().min(1).optional(),
 });
 export type TransferJob = z.infer<typeof TransferJob>;
 
@@ -35,3 +41,15 @@ export const DeliveryJob = z.object({
   origin: Origin,
 });
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
+
+/** Queue `outbound`: the recipients of a message in one remote domain, for the outbound worker. */
+export const OutboundJob = z.object({
+  ...spooledMessage,
+  /** The transfer job these recipients came from (with `domain`, the job id). */
+  parent: z.string().min(1),
+  /** The destination domain, lower-case (ASCII, A-labels). */
+  domain: z.string().min(1),
+  envelope: Envelope,
+  origin: Origin,
+});
+export type OutboundJob = z.infer<typeof OutboundJob>;

@@ -6,5 +6,5 @@
  */
 export { createMailQueue, type MailQueue } from './queue.js';
 export { createMailWorker, type MailProcessor, type MailWorkerOptions } from './worker.js';
-export { defaultJobOptions } from './options.js';
+export { defaultJobOptions, bullPrefix } from './options.js';
 export type { JobTypes, QueueName } from '../jobs/registry.js';

@@ -18,3 +18,8 @@ export const defaultJobOptions = {
   removeOnComplete: { age: day, count: 100_000 },
   removeOnFail: { age: 14 * day },
 } as const satisfies DefaultJobOptions;
+
+/** BullMQ's key prefix for a Mailway key prefix (`mailway:` → `mailway`), so every agent finds the same queues. */
+export function bullPrefix(prefix: string): string {
+  return prefix.replace(/:+$/, '') || 'mailway';
+}

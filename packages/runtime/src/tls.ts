@@ -1,5 +1,5 @@
 /**
- * The listeners' certificate: read from the configured PEM files, or, when none are given,
+ * An agent's TLS certificate: read from the configured PEM files, or, when none are given,
  * a self-signed one generated at start-up for local development (clients must then skip
  * verification or trust it explicitly; the agent logs a warning).
  */
