@@ -1,0 +1,88 @@
+/**
+ * The agent as a process, started from its entry point the way operators run it: a bad setting
+ * stops start-up with one line naming the key (exit 78); a good configuration serves
+ * /readyz and /metrics, and SIGTERM shuts it down cleanly (exit 0).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Dialog } from './support/dialog.js';
+
+const appDir = fileURLToPath(new URL('..', import.meta.url));
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly exit: Promise<number | null>;
+  readonly stderr: () => string;
+  readonly stdout: () => string;
+}
+
+/** Run src/main.ts with `env` on top of a clean environment. */
+function startMain(env: Record<string, string>): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts'], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exit, stderr: () => stderr, stdout: () => stdout };
+}
+
+/** The value of a "submission listening" log field, once it has been logged. */
+async function listening(started: Started): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const line = started.stdout().split('\n').find((l) => l.includes('"submission listening"'));
+    if (line) return JSON.parse(line) as Record<string, unknown>;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`agent did not start: ${started.stderr()}${started.stdout()}`);
+}
+
+describe('submission main', () => {
+  it('refuses an invalid setting with one line naming it, exit code 78', async () => {
+    const started = startMain({ SUBMISSION_PORT: 'smtp', SUBMISSION_AUTH_FAILURE_WINDOW: 'soon' });
+    expect(await started.exit).toBe(78);
+    const lines = started.stderr().trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines.some((l) => l.includes('SUBMISSION_PORT="smtp"') && l.includes('submission.port'))).toBe(true);
+    expect(lines.some((l) => l.includes('SUBMISSION_AUTH_FAILURE_WINDOW="soon"'))).toBe(true);
+  });
+
+  it('serves /readyz and /metrics, and stops cleanly on SIGTERM', async () => {
+    const redisUrl = process.env.MAILWAY_TEST_REDIS_URL ?? '';
+    const started = startMain({
+      REDIS_URL: redisUrl,
+      MAILWAY_REDIS_PREFIX: `mailway-test:${randomUUID()}:`,
+      SUBMISSION_HOST: '127.0.0.1',
+      SUBMISSION_PORT: '0',
+      SUBMISSION_TLS_PORT: '0',
+      SUBMISSION_HTTP_PORT: '0',
+      MAILWAY_HOSTNAME: 'msa.test.example',
+    });
+    try {
+      const facts = await listening(started);
+      const startedLine = started.stdout().split('\n').find((l) => l.includes('"started"'));
+      const httpPort = Number((JSON.parse(startedLine ?? '{}') as { http?: { port?: number } }).http?.port);
+      expect(httpPort).toBeGreaterThan(0);
+
+      expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
+      const { dialog } = await Dialog.open(Number(facts.starttls));
+      await dialog.command('EHLO probe.example');
+      await dialog.close();
+      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      expect(metrics).toMatch(/mailway_submission_connections_total\{[^}]*listener="starttls"[^}]*\} 1/);
+
+      started.child.kill('SIGTERM');
+      expect(await started.exit).toBe(0);
+      expect(started.stdout()).toContain('"stopped"');
+    } finally {
+      started.child.kill('SIGKILL');
+    }
+  });
+});
