@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startRedis } from '@mailway/vitest-config/redis';
-import { freePort } from './port.js';
+import { freePort } from '@mailway/bench-tools/port';
 
 export const benchUser = { user: 'sender@bench.example', pass: 'bench-password' } as const;
 

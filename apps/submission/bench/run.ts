@@ -12,11 +12,11 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import type { LoadOptions, LoadResult } from './loadgen.js';
+import type { LoadOptions, LoadResult } from '@mailway/bench-tools/loadgen';
 import { benchUser, startMailway } from './mailway.js';
-import { freePort } from './port.js';
-import { startPostfix } from './postfix/postfix.js';
-import { runSmtpSource, type SourceResult } from './postfix/smtp-source.js';
+import { freePort } from '@mailway/bench-tools/port';
+import { startPostfix } from '@mailway/bench-tools/postfix';
+import { runSmtpSource, type SourceResult } from '@mailway/bench-tools/smtp-source';
 
 const usage = `usage: pnpm bench [-- options]
   --clients <n>      concurrent clients (default 20)
@@ -68,7 +68,8 @@ function readOptions(): Options {
 
 /** Run the load generator in a process of its own, so it never shares an event loop with a server. */
 async function loadgen(options: LoadOptions): Promise<LoadResult> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', JSON.stringify(options)], { cwd: appDir, maxBuffer: 1 << 20 });
+  const script = fileURLToPath(import.meta.resolve('@mailway/bench-tools/loadgen'));
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], { cwd: appDir, maxBuffer: 1 << 20 });
   return JSON.parse(stdout) as LoadResult;
 }
 
