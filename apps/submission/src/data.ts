@@ -11,7 +11,7 @@ import type { Logger } from '@mailway/runtime';
 import { HeaderTooLargeError, prependFields, readHeaderBlock, readHeaderFields } from '@mailway/smtp/message';
 import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { MessageBody, Session, Transaction } from '@mailway/smtp/server';
-import { type HandoffTargets, handOff } from './handoff.js';
+import { type HandoffTargets, handOff } from '@mailway/queue/queues';
 import { mailboxesOf } from './message/address-list.js';
 import type { DkimSigner } from './message/dkim.js';
 import { fixupFields } from './message/fixups.js';

@@ -41,4 +41,4 @@ export {
   createFsSpool,
   type FsSpool,
 } from './spool/index.js';
-export { createMailQueue, type MailQueue, createMailWorker, type MailProcessor, type MailWorkerOptions, defaultJobOptions, bullPrefix } from './queues/index.js';
+export { createMailQueue, type MailQueue, createMailWorker, type MailProcessor, type MailWorkerOptions, defaultJobOptions, bullPrefix, handOff, type HandoffTargets } from './queues/index.js';

@@ -1,26 +1,22 @@
 /**
- * The hand-off to the relay agent: the message goes into the spool once, then a `transfer`
- * job referencing it goes on the queue. Only when both are acknowledged by Redis (durable,
- * with AOF appendfsync always) may the session answer 250 (RFC 5321 §6.1).
+ * The hand-off every receiving agent makes: the message goes into the spool once (one
+ * reference per recipient), then a `transfer` job referencing it goes on the queue. Only when
+ * both are acknowledged by Redis may an SMTP session answer 250 (RFC 5321 §6.1).
  *
  * If the job cannot be added, the spooled copy is removed (best effort; an unclaimed spool
  * entry also expires on its own), so a failed hand-off leaves nothing behind.
  */
-import type { MailQueue } from '@mailway/queue/queues';
-import type { Spool } from '@mailway/queue/spool';
-import type { TransferJob } from '@mailway/queue/jobs';
+import type { TransferJob } from '../jobs/payloads.js';
+import type { Spool } from '../spool/spool.js';
+import type { MailQueue } from './queue.js';
 
 export interface HandoffTargets {
   readonly spool: Spool;
   readonly transfer: MailQueue<'transfer'>;
 }
 
-/** Spool `content` and enqueue its transfer job; resolves with the queued size in octets. */
-export async function handOff(
-  targets: HandoffTargets,
-  job: Omit<TransferJob, 'spoolId' | 'size'>,
-  content: Buffer | AsyncIterable<Uint8Array>,
-): Promise<number> {
+/** Spool `content` under the job's queue id and enqueue its transfer job; resolves with the size in octets. */
+export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 'spoolId' | 'size'>, content: Buffer | AsyncIterable<Uint8Array>): Promise<number> {
   // Store the content, one reference per recipient still to be delivered.
   const spoolId = job.queueId;
   const entry = await targets.spool.write(spoolId, content, { refs: job.envelope.recipients.length });

@@ -1,0 +1,151 @@
+/**
+ * The message data of one inbound transaction: read the header block, put the Received field
+ * (and, when verification is on, Authentication-Results) in front of the untouched message,
+ * then hand off to the transfer queue. The reply to end of data is 250 with the queue id only
+ * once the spool write and the job are durable; 451 4.3.0 when Redis cannot take them.
+ */
+import type { TransferJob } from '@mailway/queue/jobs';
+import { newQueueId } from '@mailway/queue/jobs';
+import type { Logger } from '@mailway/runtime';
+import { HeaderTooLargeError, prependFields, readHeaderBlock, readHeaderFields } from '@mailway/smtp/message';
+import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
+import type { MessageBody, Session, Transaction } from '@mailway/smtp/server';
+import { envelopeAddress } from './address.js';
+import { type HandoffTargets, handOff } from '@mailway/queue/queues';
+import { relayReceived } from './message/trace.js';
+import type { Verifier } from './message/verify.js';
+import type { RelayMetrics } from './metrics.js';
+import { unmapped } from './policy/networks.js';
+
+export interface DataPolicy {
+  readonly hostname: string;
+  readonly targets: HandoffTargets;
+  /** null when RELAY_VERIFY is off. */
+  readonly verifier: Verifier | null;
+  readonly logger: Logger;
+  readonly metrics: RelayMetrics;
+}
+
+/** Largest header block accepted (the body may be as large as the size limit allows). */
+const maxHeaderBytes = 1024 * 1024;
+
+const notQueued = defer(451, '4.3.0', 'Temporary failure, message not queued; try again later');
+const headerTooLarge = reject(552, '5.3.4', 'Message header too large');
+
+/** The onData hook. */
+export function dataHook(policy: DataPolicy): (session: Session, transaction: Transaction, body: MessageBody) => Promise<HookResult> {
+  const { hostname, logger, metrics } = policy;
+
+  return async (session, transaction, body) => {
+    const queueId = newQueueId();
+    const date = new Date();
+    const from = transaction.from === null ? '' : envelopeAddress(transaction.from, hostname);
+    const recipients = transaction.recipients.map((r) => envelopeAddress(r.address, hostname));
+    const log = { session: session.id, queueId, ip: session.remote.address, helo: session.helo?.name ?? null, user: session.user, from, recipients: recipients.length };
+
+    try {
+      // Read the header block; the body keeps streaming behind it.
+      const { header, rest } = await readHeaderBlock(body, { maxHeaderBytes });
+      const messageId = readHeaderFields(header).find((f) => f.name.toLowerCase() === 'message-id')?.value ?? null;
+      const received = relayReceived({ session, hostname, queueId, recipients, utf8: transaction.mailParams.smtputf8, date });
+
+      // Verification needs the whole message; otherwise it streams through.
+      let message: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = concat(header, rest);
+      let verdicts: string | null = null;
+      if (policy.verifier !== null) {
+        const whole = await collect(message);
+        verdicts = await verify(policy.verifier, whole, { ip: unmapped(session.remote.address), helo: session.helo?.name ?? '', sender: from, hostname });
+        message = [whole];
+      }
+      const content = prependFields(verdicts === null ? [received] : [verdicts, received], message);
+
+      // Hand off: spool, then the transfer job.
+      const started = process.hrtime.bigint();
+      const size = await handOff(policy.targets, transferJob(session, transaction, { queueId, messageId, from, recipients, date }), content);
+      metrics.handoffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+
+      // Account for it: one line per transaction.
+      metrics.messages.inc();
+      metrics.bytes.inc(size);
+      logger.info({ ...log, size, messageId, tls: session.tls?.protocol ?? null, authResults: verdicts === null ? null : summary(verdicts) }, 'queued');
+      return accept(`Ok: queued as ${queueId}`, 250, '2.0.0');
+    } catch (error) {
+      // The session already answers a broken or oversized message itself; only log the rest.
+      if (body.errored !== null) return notQueued;
+      if (error instanceof HeaderTooLargeError) {
+        metrics.rejections.inc({ reason: 'message_invalid' });
+        logger.info(log, 'message refused: header too large');
+        return headerTooLarge;
+      }
+      metrics.rejections.inc({ reason: 'queue_unavailable' });
+      logger.error({ ...log, err: error }, 'message not queued');
+      return notQueued;
+    }
+  };
+
+  /** The Authentication-Results field, or null when the checks could not be run. */
+  async function verify(verifier: Verifier, message: Buffer, facts: Parameters<Verifier>[1]): Promise<string | null> {
+    try {
+      return await verifier(message, facts);
+    } catch (error) {
+      logger.warn({ err: error, ip: facts.ip }, 'sender authentication not checked');
+      return null;
+    }
+  }
+}
+
+/** What the transaction needs beyond the session to make its job. */
+interface Accepted {
+  readonly queueId: string;
+  readonly messageId: string | null;
+  readonly from: string;
+  readonly recipients: readonly string[];
+  readonly date: Date;
+}
+
+/** The job for the transfer worker: the whole envelope, DSN parameters and where it came from. */
+function transferJob(session: Session, transaction: Transaction, accepted: Accepted): Omit<TransferJob, 'spoolId' | 'size'> {
+  const params = transaction.mailParams;
+  return {
+    queueId: accepted.queueId,
+    messageId: accepted.messageId,
+    envelope: {
+      from: accepted.from,
+      recipients: transaction.recipients.map((r, i) => ({
+        address: accepted.recipients[i] ?? '',
+        notify: r.params.notify === null ? null : r.params.notify === 'NEVER' ? 'NEVER' : [...r.params.notify],
+        orcpt: r.params.orcpt === null ? null : { type: r.params.orcpt.type, address: r.params.orcpt.address },
+      })),
+      body: params.body,
+      smtputf8: params.smtputf8,
+      ret: params.ret,
+      envid: params.envid,
+      requireTls: params.requireTls,
+    },
+    origin: {
+      agent: 'relay',
+      client: { address: session.remote.address, port: session.remote.port, helo: session.helo?.name ?? null },
+      user: session.user,
+      tls: session.tls === null ? null : { protocol: session.tls.protocol, cipher: session.tls.cipher },
+      receivedAt: accepted.date.toISOString(),
+    },
+  };
+}
+
+/** `dkim=pass spf=pass dmarc=pass` from an Authentication-Results field, for the log. */
+function summary(field: string): string {
+  return [...field.matchAll(/\b(dkim|spf|dmarc)=(\w+)/g)].map((m) => `${m[1]}=${m[2]}`).join(' ');
+}
+
+/** The header block followed by the rest of the body. */
+async function* concat(header: Buffer, rest: AsyncIterable<Buffer>): AsyncGenerator<Buffer, void, undefined> {
+  yield header;
+  yield* rest;
+}
+
+/** A stream read whole. */
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of source) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,42 @@
+/**
+ * The relay agent's Prometheus metrics, created once per agent on its registry.
+ */
+import type { Metrics } from '@mailway/runtime';
+
+export type RejectionReason =
+  | 'unknown_user'
+  | 'relay_denied'
+  | 'too_many_recipients'
+  | 'greylisted'
+  | 'lookup_failed'
+  | 'auth_failed'
+  | 'queue_unavailable'
+  | 'message_invalid';
+
+/** Greylisting decisions: first sighting, retried too early, retried after the delay, already known, trusted client. */
+export type GreylistOutcome = 'new' | 'early' | 'passed' | 'known' | 'exempt';
+
+export type Route = 'local' | 'remote';
+
+export interface RelayMetrics {
+  readonly connections: ReturnType<Metrics['counter']>;
+  readonly messages: ReturnType<Metrics['counter']>;
+  readonly bytes: ReturnType<Metrics['counter']>;
+  readonly rejections: ReturnType<Metrics['counter']>;
+  readonly greylist: ReturnType<Metrics['counter']>;
+  readonly routed: ReturnType<Metrics['counter']>;
+  readonly handoffSeconds: ReturnType<Metrics['histogram']>;
+}
+
+/** Register the agent's metrics. */
+export function createRelayMetrics(metrics: Metrics): RelayMetrics {
+  return {
+    connections: metrics.counter('relay_connections_total', 'Inbound SMTP connections accepted'),
+    messages: metrics.counter('relay_messages_total', 'Inbound messages accepted and queued'),
+    bytes: metrics.counter('relay_bytes_total', 'Octets of inbound messages accepted and queued'),
+    rejections: metrics.counter('relay_rejections_total', 'Inbound commands or messages refused, by reason', ['reason']),
+    greylist: metrics.counter('relay_greylist_total', 'Greylisting decisions at RCPT, by outcome', ['outcome']),
+    routed: metrics.counter('relay_routed_recipients_total', 'Recipients routed by the transfer worker, by route', ['route']),
+    handoffSeconds: metrics.histogram('relay_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The transfer worker: consumes `transfer` jobs (from submission, inbound SMTP and alias
+ * expansion) and routes each recipient. A local recipient becomes one `delivery` job; the
+ * remote recipients of each destination domain become one `outbound` job, which waits for the
+ * outbound worker of a later release (logged, never dropped).
+ *
+ * Every add uses its deterministic job id, so a transfer job retried after a crash adds
+ * nothing twice. Spool references are not touched: each recipient's reference passes to the
+ * job that now carries it (delivery releases it once its copy is stored); only the spare
+ * reference of a recipient named twice is released here.
+ */
+import { type Job, UnrecoverableError, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Directory } from '@mailway/directory';
+import { type TransferJob, deliveryJobId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
+import { type MailQueue, createMailWorker } from '@mailway/queue/queues';
+import { type Spool, SpoolNotFoundError } from '@mailway/queue/spool';
+import type { Logger } from '@mailway/runtime';
+import type { RelayMetrics } from '../metrics.js';
+import { routeRecipients } from './route.js';
+
+export interface TransferTargets {
+  readonly spool: Spool;
+  readonly delivery: MailQueue<'delivery'>;
+  readonly outbound: MailQueue<'outbound'>;
+}
+
+export interface TransferWorkerOptions {
+  readonly directory: Directory;
+  readonly targets: TransferTargets;
+  readonly logger: Logger;
+  readonly metrics: RelayMetrics;
+  /** BullMQ key prefix. */
+  readonly prefix: string;
+  readonly concurrency: number;
+}
+
+/** Route one transfer job (exported for tests that drive it without a worker). */
+export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' | 'concurrency'>): (data: TransferJob, job?: Job) => Promise<void> {
+  const { directory, targets, logger, metrics } = options;
+
+  return async (data) => {
+    const jobId = transferJobId(data.queueId, data.parent);
+    const log = { queueId: data.queueId, job: jobId, messageId: data.messageId, from: data.envelope.from };
+
+    // The content must be there; from now on it no longer expires on its own.
+    try {
+      await targets.spool.claim(data.spoolId);
+    } catch (error) {
+      if (!(error instanceof SpoolNotFoundError)) throw error;
+      logger.error({ ...log, spoolId: data.spoolId }, 'transfer job without spooled content: not routed');
+      throw new UnrecoverableError(`spool entry ${data.spoolId} not found`);
+    }
+
+    // Route.
+    const routes = await routeRecipients(directory, data.envelope.recipients);
+    const { queueId, spoolId, size, messageId, origin } = data;
+
+    // Local recipients: one delivery job each.
+    for (const recipient of routes.local) {
+      await targets.delivery.add({ queueId, spoolId, size, messageId, from: data.envelope.from, recipient, origin });
+      logger.info({ ...log, to: recipient.address, delivery: deliveryJobId(queueId, recipient.address) }, 'queued for local delivery');
+    }
+
+    // Remote recipients: one outbound job per destination domain.
+    for (const [domain, recipients] of routes.remote) {
+      await targets.outbound.add({ queueId, spoolId, size, messageId, parent: jobId, domain, envelope: { ...data.envelope, recipients: [...recipients] }, origin });
+      logger.info(
+        { ...log, domain, recipients: recipients.map((r) => r.address), outbound: outboundJobId(queueId, jobId, domain) },
+        `queued for outbound delivery to ${domain} (outbound delivery is not implemented yet; the job waits)`,
+      );
+    }
+
+    // A recipient named twice was routed once: its spare reference goes (once, however often this job runs).
+    for (let i = 0; i < routes.duplicates; i += 1) await targets.spool.releaseOnce(spoolId, `duplicate.${jobId}.${i}`);
+
+    // Count once everything is queued, so a retried job is not counted twice for a failed add.
+    const remoteCount = [...routes.remote.values()].reduce((sum, list) => sum + list.length, 0);
+    if (routes.local.length > 0) metrics.routed.inc({ route: 'local' }, routes.local.length);
+    if (remoteCount > 0) metrics.routed.inc({ route: 'remote' }, remoteCount);
+  };
+}
+
+/** Start consuming the `transfer` queue over `connection` (a 'worker' role client). */
+export function createTransferWorker(connection: Redis, options: TransferWorkerOptions): Worker {
+  const process = transferProcessor(options);
+  return createMailWorker('transfer', connection, (data, job) => process(data, job), { prefix: options.prefix, concurrency: options.concurrency });
+}

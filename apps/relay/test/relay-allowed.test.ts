@@ -1,0 +1,77 @@
+/**
+ * Who may relay: a client in RELAY_NETWORKS, and a client that authenticated after STARTTLS
+ * (nodemailer). Their mail to other domains is accepted and routed by the transfer worker into
+ * one outbound job per destination domain. A failed login does not open the relay.
+ */
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outboundJobId } from '@mailway/queue/jobs';
+import { Dialog } from './support/dialog.js';
+import { type Harness, bob, message, queueIdOf, startRelay } from './support/harness.js';
+
+describe('a client in RELAY_NETWORKS', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startRelay({ env: { RELAY_NETWORKS: '192.0.2.0/24, 127.0.0.0/8, 2001:db8::/32' } });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('may relay to a remote domain; the worker queues an outbound job and says so', async () => {
+    const { dialog } = await Dialog.open(h.agent.port);
+    await dialog.command('EHLO app.internal.example');
+    await dialog.command('MAIL FROM:<app@local.example>');
+    expect((await dialog.command('RCPT TO:<carol@remote.example>')).status).toBe('250 2.1.5');
+    const reply = await dialog.data(message({ to: 'carol@remote.example' }));
+    expect(reply.status).toBe('250 2.0.0');
+    await dialog.close();
+
+    const queueId = queueIdOf(reply.text);
+    const [outbound] = await h.waitForJobs('outbound', 1, queueId);
+    expect(outbound?.id).toBe(outboundJobId(queueId, queueId, 'remote.example'));
+    expect(outbound?.data).toMatchObject({ queueId, parent: queueId, domain: 'remote.example', envelope: { from: 'app@local.example', recipients: [{ address: 'carol@remote.example' }] }, origin: { agent: 'relay', user: null } });
+    expect(h.logs.some((l) => l.msg === 'queued for outbound delivery to remote.example (outbound delivery is not implemented yet; the job waits)')).toBe(true);
+    expect(await h.jobs('delivery')).toEqual([]);
+  });
+});
+
+describe('an authenticated client', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startRelay();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('relays through STARTTLS + AUTH (nodemailer) to a remote address, recorded as ESMTPSA', async () => {
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: h.agent.port,
+      secure: false,
+      requireTLS: true,
+      auth: { user: bob.user, pass: bob.pass },
+      tls: { rejectUnauthorized: false },
+    });
+    const info = await transport.sendMail({ envelope: { from: bob.user, to: ['carol@remote.example', 'erin@other.example'] }, raw: message({ from: bob.user, to: 'carol@remote.example, erin@other.example' }) });
+    transport.close();
+    expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    const queueId = queueIdOf(info.response);
+
+    const outbound = await h.waitForJobs('outbound', 2, queueId);
+    expect(outbound.map((j) => j.data.domain).sort()).toEqual(['other.example', 'remote.example']);
+    expect(outbound.every((j) => j.data.origin.user === bob.user && j.data.queueId === queueId)).toBe(true);
+    const stored = (await h.spool.readAll(queueId)).toString('latin1').replace(/\r\n\t/g, ' ');
+    expect(stored).toMatch(/^Received: from \S+ \(\[127\.0\.0\.1\]\) \(using TLSv1\.3 with cipher \S+\) by mx\.local\.example with ESMTPSA id /);
+  });
+
+  it('a failed login leaves the relay closed', async () => {
+    const { dialog } = await Dialog.open(h.agent.port);
+    await dialog.startTls();
+    expect((await dialog.authPlain(bob.user, 'wrong')).status).toBe('535 5.7.8');
+    await dialog.command('MAIL FROM:<bob@local.example>');
+    expect((await dialog.command('RCPT TO:<carol@remote.example>')).status).toBe('554 5.7.1');
+    await dialog.close();
+  });
+});

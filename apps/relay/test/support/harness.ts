@@ -1,0 +1,149 @@
+/**
+ * A relay agent for tests: started in-process on a free loopback port against a real
+ * redis-server (the run's own, or one the test gives), with its own key prefix, a seeded
+ * directory, captured log lines, and handles to inspect what it queued and spooled.
+ *
+ * Seed: local domains local.example and second.example; bob@local.example (password
+ * "bob-secret"), dave@second.example; alias team@local.example → bob@local.example.
+ * Host name mx.local.example.
+ */
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { JobTypes, QueueName } from '@mailway/queue/queues';
+import { bullPrefix } from '@mailway/queue/queues';
+import { type Spool, createRedisSpool } from '@mailway/queue/spool';
+import { type Metrics, createLogger, createMetrics } from '@mailway/runtime';
+import { type DnsResolver, type RelayAgent, type RelayConfig, createRelayAgent, loadRelayConfig } from '../../src/index.js';
+
+export const bob = { user: 'bob@local.example', pass: 'bob-secret' } as const;
+
+export interface Harness {
+  readonly agent: RelayAgent;
+  readonly config: RelayConfig;
+  readonly metrics: Metrics;
+  readonly redis: Redis;
+  readonly spool: Spool;
+  readonly prefix: string;
+  /** Log records written so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Jobs of a queue in any state, with their ids. */
+  jobs<N extends QueueName>(name: N): Promise<{ id: string; data: JobTypes[N] }[]>;
+  /** Wait until `name` holds `count` jobs (in any state) of message `queueId`, or of any message; returns them. */
+  waitForJobs<N extends QueueName>(name: N, count: number, queueId?: string): Promise<{ id: string; data: JobTypes[N] }[]>;
+  /** The value of a metric series in Prometheus text, or 0. */
+  metric(line: RegExp): Promise<number>;
+  close(): Promise<void>;
+}
+
+const states = ['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed'] as const;
+
+/** Start an agent; `env` overrides the test defaults. */
+export async function startRelay(options: { env?: Record<string, string>; redisUrl?: string; resolver?: DnsResolver } = {}): Promise<Harness> {
+  const redisUrl = options.redisUrl ?? process.env.MAILWAY_TEST_REDIS_URL;
+  if (!redisUrl) throw new Error('MAILWAY_TEST_REDIS_URL is not set (the vitest globalSetup starts redis-server)');
+  const prefix = `mailway-test:${randomUUID()}:`;
+  const config = loadRelayConfig({
+    env: {
+      REDIS_URL: redisUrl,
+      MAILWAY_REDIS_PREFIX: prefix,
+      MAILWAY_HOSTNAME: 'mx.local.example',
+      RELAY_HOST: '127.0.0.1',
+      RELAY_PORT: '0',
+      RELAY_AUTH_FAILURE_DELAY: '0',
+      ...options.env,
+    },
+    file: null,
+  });
+
+  // Capture the JSON log lines.
+  const logs: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = createLogger({ name: 'relay', level: 'debug', destination });
+  const metrics = createMetrics('relay');
+  const agent = await createRelayAgent(config, { logger, metrics }, options.resolver === undefined ? {} : { resolver: options.resolver });
+
+  await agent.directory.addDomain('local.example');
+  await agent.directory.addDomain('second.example');
+  await agent.directory.addUser(bob.user, bob.pass);
+  await agent.directory.addUser('dave@second.example', 'dave-secret');
+  await agent.directory.addAlias('team@local.example', ['bob@local.example']);
+
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', () => {}); // a test may stop Redis on purpose
+  const spool = createRedisSpool(redis, { prefix });
+  const queues = new Map<QueueName, Queue>();
+  const queue = (name: QueueName): Queue => {
+    let found = queues.get(name);
+    if (!found) {
+      found = new Queue(name, { connection: redis, prefix: bullPrefix(prefix) });
+      found.on('error', () => {});
+      queues.set(name, found);
+    }
+    return found;
+  };
+
+  async function jobs<N extends QueueName>(name: N): Promise<{ id: string; data: JobTypes[N] }[]> {
+    const found = await queue(name).getJobs([...states], 0, -1, true);
+    return found.map((job) => ({ id: job.id ?? '', data: job.data as JobTypes[N] }));
+  }
+
+  return {
+    agent,
+    config,
+    metrics,
+    redis,
+    spool,
+    prefix,
+    logs,
+    jobs,
+    async waitForJobs(name, count, queueId) {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const found = (await jobs(name)).filter((j) => queueId === undefined || j.data.queueId === queueId);
+        if (found.length >= count || Date.now() > deadline) return found;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async metric(line) {
+      const text = await metrics.registry.metrics();
+      const match = text.split('\n').find((l) => line.test(l));
+      return match === undefined ? 0 : Number(match.slice(match.lastIndexOf(' ') + 1));
+    },
+    async close() {
+      await agent.stop();
+      for (const q of queues.values()) await q.close();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      const bullKeys = await redis.keys(`${bullPrefix(prefix)}:*`);
+      if (bullKeys.length > 0) await redis.del(...bullKeys);
+      redis.disconnect();
+    },
+  };
+}
+
+/** A small RFC 5322 message. */
+export function message(options: { from?: string; to?: string; subject?: string; extraHeaders?: string; body?: string } = {}): string {
+  return [
+    `From: ${options.from ?? 'Carol <carol@remote.example>'}`,
+    `To: ${options.to ?? 'bob@local.example'}`,
+    `Subject: ${options.subject ?? 'hello'}`,
+    ...(options.extraHeaders ? [options.extraHeaders] : []),
+    '',
+    options.body ?? 'Hello Bob.',
+    '',
+  ].join('\r\n');
+}
+
+/** The queue id in a "250 2.0.0 Ok: queued as ID" reply. */
+export function queueIdOf(response: string): string {
+  const match = /queued as ([0-9A-Z]+)/.exec(response);
+  if (!match?.[1]) throw new Error(`no queue id in ${response}`);
+  return match[1];
+}

@@ -1,0 +1,105 @@
+/**
+ * The transfer worker: a message with two local and two remote recipients in two domains
+ * becomes two delivery jobs and two outbound jobs under their deterministic ids, with the spool
+ * references untouched; routing the same transfer job again adds nothing. A job whose content
+ * is missing fails at once, never retried.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TransferJob, deliveryJobId, newQueueId, outboundJobId } from '@mailway/queue/jobs';
+import { type MailQueue, bullPrefix, createMailQueue } from '@mailway/queue/queues';
+import { createLogger, createMetrics } from '@mailway/runtime';
+import { createRelayMetrics } from '../src/metrics.js';
+import { transferProcessor } from '../src/transfer/worker.js';
+import { type Harness, startRelay } from './support/harness.js';
+
+let h: Harness;
+let transfer: MailQueue<'transfer'>;
+let delivery: MailQueue<'delivery'>;
+let outbound: MailQueue<'outbound'>;
+
+beforeAll(async () => {
+  h = await startRelay();
+  const prefix = bullPrefix(h.prefix);
+  transfer = createMailQueue('transfer', h.redis, { prefix });
+  delivery = createMailQueue('delivery', h.redis, { prefix });
+  outbound = createMailQueue('outbound', h.redis, { prefix });
+});
+afterAll(async () => {
+  await Promise.all([transfer.close(), delivery.close(), outbound.close()]);
+  await h.close();
+});
+
+function transferJob(queueId: string, addresses: string[]): TransferJob {
+  return {
+    queueId,
+    spoolId: queueId,
+    size: 5,
+    messageId: '<mixed@remote.example>',
+    envelope: {
+      from: 'carol@remote.example',
+      recipients: addresses.map((address) => ({ address, notify: address.startsWith('bob') ? ['FAILURE'] : null, orcpt: null })),
+      body: '8BITMIME',
+      smtputf8: false,
+      ret: 'HDRS',
+      envid: 'ENV-7',
+      requireTls: false,
+    },
+    origin: { agent: 'submission', client: { address: '192.0.2.7', port: 50123, helo: 'laptop' }, user: 'carol@remote.example', tls: null, receivedAt: new Date().toISOString() },
+  };
+}
+
+describe('routing a mixed message', () => {
+  it('makes 2 delivery jobs and 2 outbound jobs, and nothing more when routed again', async () => {
+    const queueId = newQueueId();
+    const addresses = ['bob@local.example', 'erin@other.example', 'dave@second.example', 'carol@Remote.Example'];
+    const job = transferJob(queueId, addresses);
+    await h.spool.write(queueId, Buffer.from('hello'), { refs: 4 });
+    await transfer.add(job);
+
+    // The running worker routes it.
+    const deliveries = await h.waitForJobs('delivery', 2, queueId);
+    const outbounds = await h.waitForJobs('outbound', 2, queueId);
+    expect(deliveries.map((j) => j.id).sort()).toEqual([deliveryJobId(queueId, 'bob@local.example'), deliveryJobId(queueId, 'dave@second.example')].sort());
+    const bob = deliveries.find((j) => j.data.recipient.address === 'bob@local.example');
+    expect(bob?.data).toEqual({ queueId, spoolId: queueId, size: 5, messageId: '<mixed@remote.example>', from: 'carol@remote.example', recipient: { address: 'bob@local.example', notify: ['FAILURE'], orcpt: null }, origin: job.origin });
+    expect(outbounds.map((j) => j.id).sort()).toEqual([outboundJobId(queueId, queueId, 'other.example'), outboundJobId(queueId, queueId, 'remote.example')].sort());
+    const remote = outbounds.find((j) => j.data.domain === 'remote.example');
+    expect(remote?.data).toEqual({ queueId, spoolId: queueId, size: 5, messageId: '<mixed@remote.example>', parent: queueId, domain: 'remote.example', envelope: { ...job.envelope, recipients: [job.envelope.recipients[3]] }, origin: job.origin });
+    expect(await h.spool.stat(queueId)).toMatchObject({ refs: 4, claimed: true });
+
+    // The same job again (a retry after a crash): the same ids, nothing new.
+    const route = transferProcessor({ directory: h.agent.directory, targets: { spool: h.spool, delivery, outbound }, logger: createLogger({ name: 'relay', level: 'silent' }), metrics: createRelayMetrics(createMetrics('relay')) });
+    await route(job);
+    await route(job);
+    expect((await h.jobs('delivery')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);
+    expect((await h.jobs('outbound')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);
+    expect(await h.spool.stat(queueId)).toMatchObject({ refs: 4 });
+  });
+
+  it('a derived transfer job (alias expansion) gets outbound jobs of its own', async () => {
+    const queueId = newQueueId();
+    await h.spool.write(queueId, Buffer.from('hello'), { refs: 1 });
+    const parent = deliveryJobId(queueId, 'team@local.example');
+    await transfer.add({ ...transferJob(queueId, ['carol@remote.example']), parent });
+    const [job] = await h.waitForJobs('outbound', 1, queueId);
+    expect(job?.data.parent).not.toBe(queueId);
+    expect(job?.id).toBe(outboundJobId(queueId, job?.data.parent ?? '', 'remote.example'));
+  });
+
+  it('fails a job whose content is not in the spool at once, without retries', async () => {
+    const queueId = newQueueId();
+    await transfer.add(transferJob(queueId, ['bob@local.example']), { attempts: 5 });
+    const deadline = Date.now() + 10_000;
+    let state = '';
+    while (Date.now() < deadline && state !== 'failed') {
+      state = await transfer.queue.getJobState(queueId);
+      if (state !== 'failed') await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(state).toBe('failed');
+    const failed = await transfer.queue.getJob(queueId);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toBe(`spool entry ${queueId} not found`);
+    expect(h.logs.some((l) => l.msg === 'transfer job without spooled content: not routed' && l.queueId === queueId)).toBe(true);
+    expect((await h.jobs('delivery')).filter((j) => j.data.queueId === queueId)).toEqual([]);
+  });
+});
