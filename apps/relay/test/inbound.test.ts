@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readHeaderFields } from '@mailway/smtp/message';
-import { Dialog } from './support/dialog.js';
+import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
 
 const run = promisify(execFile);

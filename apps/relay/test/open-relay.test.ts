@@ -5,7 +5,7 @@
  * are delivered locally: no outbound job is ever made.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dialog } from './support/dialog.js';
+import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
 
 let h: Harness;

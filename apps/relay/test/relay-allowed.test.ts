@@ -6,7 +6,7 @@
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outboundJobId } from '@mailway/queue/jobs';
-import { Dialog } from './support/dialog.js';
+import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, bob, message, queueIdOf, startRelay } from './support/harness.js';
 
 describe('a client in RELAY_NETWORKS', () => {

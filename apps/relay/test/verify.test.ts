@@ -7,7 +7,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { dkimSign } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dialog } from './support/dialog.js';
+import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
 
 const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dialog } from './support/dialog.js';
+import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, alice, message, startSubmission } from './support/harness.js';
 
 let h: Harness;

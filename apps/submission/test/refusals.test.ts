@@ -3,7 +3,7 @@
  * in a client's transcript. Each test speaks SMTP line by line to a real agent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dialog } from './support/dialog.js';
+import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, alice, bob, message, startSubmission } from './support/harness.js';
 
 let h: Harness;

@@ -5,7 +5,7 @@
  */
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Dialog } from './support/dialog.js';
+import { Dialog } from '@mailway/testing/dialog';
 import { alice, message, startSubmission } from './support/harness.js';
 
 describe('shutdown', () => {
