@@ -58,8 +58,10 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
 
     // Local recipients: one delivery job each.
     for (const recipient of routes.local) {
-      await targets.delivery.add({ queueId, spoolId, size, messageId, from: data.envelope.from, recipient, origin });
-      logger.info({ ...log, to: recipient.address, delivery: deliveryJobId(queueId, recipient.address) }, 'queued for local delivery');
+      // Recipients from an expanded alias carry its job id: their jobs never collide with the message's own.
+      const parent = data.parent === undefined ? {} : { parent: jobId };
+      await targets.delivery.add({ queueId, spoolId, size, messageId, from: data.envelope.from, recipient, origin, ...parent });
+      logger.info({ ...log, to: recipient.address, delivery: deliveryJobId(queueId, recipient.address, parent.parent) }, 'queued for local delivery');
     }
 
     // Remote recipients: one outbound job per destination domain.

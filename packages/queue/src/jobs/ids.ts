@@ -77,14 +77,15 @@ function shortDigest(text: string): string {
 }
 
 /**
- * Job id of one recipient's delivery job: `${queueId}.${16 hex of sha256(lowercased address)}`.
+ * Job id of one recipient's delivery job: `${queueId}.${16 hex of sha256(lowercased address)}`,
+ * or for a recipient from an expanded alias (`parent`, the derived transfer job) a digest of both.
  * The same message and recipient always give the same id, so a retried hand-off finds the job
  * already queued instead of delivering a second copy.
  */
-export function deliveryJobId(queueId: string, recipientAddress: string): string {
+export function deliveryJobId(queueId: string, recipientAddress: string, parent?: string): string {
   assertQueueId(queueId);
-  const digest = createHash('sha256').update(recipientAddress.toLowerCase(), 'utf8').digest('hex');
-  return `${queueId}.${digest.slice(0, 16)}`;
+  const address = recipientAddress.toLowerCase();
+  return `${queueId}.${parent === undefined ? shortDigest(address) : shortDigest(`delivery|${parent}|${address}`)}`;
 }
 
 function assertQueueId(queueId: string): void {

@@ -39,6 +39,12 @@ export const DeliveryJob = z.object({
   /** The local recipient as addressed (before alias expansion). */
   recipient: EnvelopeRecipient,
   origin: Origin,
+  /**
+   * The derived transfer job this recipient came from (an expanded alias); absent for the
+   * message's own recipients. Part of the job id, so an alias target that is also a recipient
+   * of the message gets a job (and a spool reference) of its own.
+   */
+  parent: z.string().min(1).optional(),
 });
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 

@@ -26,6 +26,6 @@ export interface JobSpec<N extends QueueName> {
 /** The table: one entry per queue. */
 export const jobSpecs: { readonly [N in QueueName]: JobSpec<N> } = {
   transfer: { schema: TransferJob, jobId: (data) => transferJobId(data.queueId, data.parent) },
-  delivery: { schema: DeliveryJob, jobId: (data) => deliveryJobId(data.queueId, data.recipient.address) },
+  delivery: { schema: DeliveryJob, jobId: (data) => deliveryJobId(data.queueId, data.recipient.address, data.parent) },
   outbound: { schema: OutboundJob, jobId: (data) => outboundJobId(data.queueId, data.parent, data.domain) },
 };
