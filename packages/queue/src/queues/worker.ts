@@ -18,6 +18,18 @@ export interface MailWorkerOptions {
   concurrency?: number;
   /** Start fetching jobs at once (default true); otherwise call worker.run(). */
   autorun?: boolean;
+  /**
+   * How long a job's lock lasts without renewal, in ms (BullMQ default 30 s): a worker that dies
+   * mid-job gives the job back after about this long.
+   */
+  lockDuration?: number;
+  /** How often stalled jobs are looked for, in ms (BullMQ default 30 s). */
+  stalledInterval?: number;
+  /**
+   * How many times a job may stall (its worker died) before it fails; BullMQ's default of 1 would
+   * fail a job whose worker was killed twice, so Mailway's default is 20.
+   */
+  maxStalledCount?: number;
 }
 
 /**
@@ -25,7 +37,11 @@ export interface MailWorkerOptions {
  * that gives up on commands); the worker opens its own blocking connection from it.
  */
 export function createMailWorker<N extends QueueName>(name: N, connection: Redis, processor: MailProcessor<N>, options: MailWorkerOptions = {}): Worker {
-  const { prefix = 'mailway', concurrency = 1, autorun = true } = options;
+  const { prefix = 'mailway', concurrency = 1, autorun = true, maxStalledCount = 20 } = options;
+  const locks = {
+    ...(options.lockDuration !== undefined ? { lockDuration: options.lockDuration, lockRenewTime: options.lockDuration / 2 } : {}),
+    ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),
+  };
   const { schema } = jobSpecs[name] as JobSpec<N>;
   return new Worker(
     name,
@@ -34,6 +50,6 @@ export function createMailWorker<N extends QueueName>(name: N, connection: Redis
       if (!parsed.success) throw new UnrecoverableError(`invalid ${name} job ${job.id ?? '?'}: ${z.prettifyError(parsed.error)}`);
       await processor(parsed.data, job);
     },
-    { connection, prefix, concurrency, autorun },
+    { connection, prefix, concurrency, autorun, maxStalledCount, ...locks },
   );
 }

@@ -17,6 +17,8 @@ export const FsMeta = z.object({
   expiresAt: z.number().int().nullable(),
   /** releaseOnce tokens already counted. */
   released: z.array(z.string()),
+  /** retainOnce tokens already counted (absent in entries written before retainOnce existed). */
+  retained: z.array(z.string()).default([]),
 });
 export type FsMeta = z.infer<typeof FsMeta>;
 

@@ -1,6 +1,7 @@
 /**
  * The filesystem spool backend, for one host or a shared volume. Layout under `directory`:
- * `${id}/data` (the content) and `${id}/meta.json` (size, refs, times, releaseOnce tokens).
+ * `${id}/data` (the content) and `${id}/meta.json` (size, refs, times, and the tokens releaseOnce
+ * and retainOnce have counted).
  *
  * A write fills `.tmp-${id}-${nonce}/`, fsyncs file and directory, then renames it into place
  * and fsyncs `directory`: an entry is either complete or absent. Deletion renames the entry
@@ -114,7 +115,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
       } finally {
         await file.close();
       }
-      const meta: FsMeta = { size, refs, createdAt: createdAt.getTime(), claimed: false, expiresAt: createdAt.getTime() + ttlMs, released: [] };
+      const meta: FsMeta = { size, refs, createdAt: createdAt.getTime(), claimed: false, expiresAt: createdAt.getTime() + ttlMs, released: [], retained: [] };
       await writeDurably(join(temp, 'meta.json'), JSON.stringify(meta));
       await fsyncDirectory(temp);
 
@@ -175,6 +176,21 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     );
   }
 
+  async function retainOnce(id: string, token: string, count: number): Promise<number> {
+    if (token.length === 0) throw new TypeError('retainOnce needs a non-empty token');
+    assertCount(count);
+    return update(
+      id,
+      () => {
+        throw new SpoolNotFoundError(id);
+      },
+      (meta) =>
+        meta.retained.includes(token)
+          ? { meta, result: meta.refs }
+          : { meta: { ...meta, refs: meta.refs + count, retained: [...meta.retained, token] }, result: meta.refs + count },
+    );
+  }
+
   async function release(id: string, count = 1): Promise<number> {
     assertCount(count);
     return update(id, () => 0, (meta) => drop(meta, count));
@@ -220,7 +236,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     return removed;
   }
 
-  return { write, read, readAll, stat, claim, retain, release, releaseOnce, remove, sweep };
+  return { write, read, readAll, stat, claim, retain, retainOnce, release, releaseOnce, remove, sweep };
 }
 
 /** An unclaimed entry past its expiry. */

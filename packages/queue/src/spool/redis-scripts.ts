@@ -3,7 +3,8 @@
  * entry share the `{id}` hash tag, so each script runs on one Cluster slot.
  *
  * Keys, in this order wherever used: meta (hash: size, refs, createdAt, claimed), data (list of
- * chunks), released (set of releaseOnce tokens), then a temporary data key where noted.
+ * chunks), released (set of once-tokens: 'r:'+token for releaseOnce, 'a:'+token for retainOnce,
+ * so the two never collide), then a temporary data key where noted.
  */
 import type { Redis } from 'ioredis';
 
@@ -80,7 +81,7 @@ return redis.call('HINCRBY', KEYS[1], 'refs', ARGV[1])`,
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 ${drop('tonumber(ARGV[1])')}`,
   },
-  /** ARGV token. Drops one reference unless the token was seen. Returns refs left. */
+  /** ARGV token (namespaced). Drops one reference unless the token was seen. Returns refs left. */
   releaseOnce: {
     keys: 3,
     lua: `
@@ -91,6 +92,18 @@ end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
 ${drop('1')}`,
+  },
+  /** ARGV token (namespaced), count. Adds references unless the token was seen. Returns the count, -1 = absent. */
+  retainOnce: {
+    keys: 3,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('SADD', KEYS[3], ARGV[1]) == 1 then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+  return redis.call('HINCRBY', KEYS[1], 'refs', ARGV[2])
+end
+return tonumber(redis.call('HGET', KEYS[1], 'refs'))`,
   },
 } as const satisfies Record<string, { keys: number; lua: string }>;
 

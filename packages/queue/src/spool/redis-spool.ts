@@ -1,7 +1,7 @@
 /**
  * The Redis spool backend: works when agents run on different hosts. Per entry, under one hash
- * tag: `${prefix}spool:{id}:meta` (hash), `…:data` (list of chunks), `…:released` (releaseOnce
- * tokens), and while a large write streams in, `…:tmp:${nonce}`.
+ * tag: `${prefix}spool:{id}:meta` (hash), `…:data` (list of chunks), `…:released` (the tokens
+ * of releaseOnce and retainOnce, namespaced), and while a large write streams in, `…:tmp:${nonce}`.
  *
  * A message that fits in one chunk is stored in one round trip; a larger one streams chunk by
  * chunk into an expiring temporary key that one script then renames into place.
@@ -145,7 +145,16 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
   async function releaseOnce(id: string, token: string): Promise<number> {
     const { meta, data, released } = keysOf(id);
     if (token.length === 0) throw new TypeError('releaseOnce needs a non-empty token');
-    return scripts.releaseOnce(meta, data, released, token);
+    return scripts.releaseOnce(meta, data, released, `r:${token}`);
+  }
+
+  async function retainOnce(id: string, token: string, count: number): Promise<number> {
+    const { meta, data, released } = keysOf(id);
+    if (token.length === 0) throw new TypeError('retainOnce needs a non-empty token');
+    assertCount(count);
+    const refs = await scripts.retainOnce(meta, data, released, `a:${token}`, count);
+    if (refs < 0) throw new SpoolNotFoundError(id);
+    return refs;
   }
 
   async function remove(id: string): Promise<void> {
@@ -153,5 +162,5 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
     await redis.del(meta, data, released);
   }
 
-  return { write, read, readAll, stat, claim, retain, release, releaseOnce, remove };
+  return { write, read, readAll, stat, claim, retain, retainOnce, release, releaseOnce, remove };
 }

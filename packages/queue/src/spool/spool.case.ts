@@ -179,6 +179,41 @@ export function describeSpool(name: string, factory: () => Promise<SpoolHarness>
         await expect(spool.retain(id, 0)).rejects.toBeInstanceOf(RangeError);
       });
 
+      it('retainOnce adds references once per token, however often it is retried', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('alias'), { refs: 1 });
+        expect(await spool.retainOnce(id, 'expand:job-1', 3)).toBe(4);
+        expect(await spool.retainOnce(id, 'expand:job-1', 3)).toBe(4);
+        expect(await Promise.all([spool.retainOnce(id, 'expand:job-1', 3), spool.retainOnce(id, 'expand:job-1', 3)])).toEqual([4, 4]);
+        expect(await spool.stat(id)).toMatchObject({ refs: 4 });
+        // A release token of the same text is a different token.
+        expect(await spool.releaseOnce(id, 'expand:job-1')).toBe(3);
+        expect(await spool.retainOnce(id, 'expand:job-1', 3)).toBe(3);
+        await expect(spool.retainOnce(id, 'expand:job-2', 0)).rejects.toBeInstanceOf(RangeError);
+        await expect(spool.retainOnce(id, '', 1)).rejects.toBeInstanceOf(TypeError);
+        await expect(spool.retainOnce(newId(), 'expand:job-1', 1)).rejects.toBeInstanceOf(SpoolNotFoundError);
+      });
+
+      it('retainOnce interleaved with releaseOnce retries reaches 0 exactly once', async () => {
+        // An alias recipient fans out to 3 targets: retain for them, then release its own
+        // reference; every step is retried, some at the same moment, as crashed jobs would be.
+        const id = newId();
+        await spool.write(id, Buffer.from('fan-out'), { refs: 2 });
+        for (let attempt = 0; attempt < 2; attempt += 1) {
+          expect(await spool.retainOnce(id, 'expand:alias', 3)).toBe(5 - attempt);
+          expect(await spool.releaseOnce(id, 'alias')).toBe(4);
+        }
+        const twice = (token: string) => Promise.all([spool.releaseOnce(id, token), spool.releaseOnce(id, token)]);
+        expect(await twice('other')).toEqual([3, 3]);
+        expect(await twice('target-1')).toEqual([2, 2]);
+        expect(await spool.retainOnce(id, 'expand:alias', 3)).toBe(2);
+        expect(await twice('target-2')).toEqual([1, 1]);
+        expect(await spool.readAll(id)).toEqual(Buffer.from('fan-out'));
+        expect(await twice('target-3')).toEqual([0, 0]);
+        expect(await spool.stat(id)).toBeNull();
+        await expect(spool.retainOnce(id, 'expand:alias', 3)).rejects.toBeInstanceOf(SpoolNotFoundError);
+      });
+
       it('50 concurrent releaseOnce with distinct tokens end at exactly 0', async () => {
         const id = newId();
         await spool.write(id, Buffer.from('popular'), { refs: 50 });

@@ -46,6 +46,12 @@ export interface Spool {
   /** Add references (an alias fanned out to more recipients); returns the new count. */
   retain(id: string, count: number): Promise<number>;
   /**
+   * Add `count` references once per token (e.g. 'expand:' + an alias's delivery job id): a second
+   * call with the same token changes nothing and returns the current count. Retain and release
+   * tokens live apart, so one string may serve as both. Rejects with SpoolNotFoundError if absent.
+   */
+  retainOnce(id: string, token: string, count: number): Promise<number>;
+  /**
    * Drop references; at zero the content is deleted. Returns the references left (0 = deleted;
    * an absent entry gives 0, never an error). Not idempotent: a retried job should use releaseOnce.
    */

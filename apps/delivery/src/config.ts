@@ -1,0 +1,56 @@
+/**
+ * The delivery agent's configuration: the shared fragments (Redis, log, HTTP endpoint, host
+ * name) and its own section, each setting beside its environment variable and default.
+ * Read once in main.ts; everything below receives the typed result.
+ */
+import { z } from 'zod';
+import { hostnameSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
+import { type LoadOptions, loadConfig } from '@mailway/config/load';
+
+export const deliverySettings = z.object({
+  /** Mailboxes live under `${root}/${domain}/${local}/Maildir` (or `mbox`). */
+  mailboxRoot: setting.string('DELIVERY_MAILBOX_ROOT', '/var/mail/mailway'),
+  mailboxFormat: setting.oneOf('DELIVERY_MAILBOX_FORMAT', ['maildir', 'mbox'], 'maildir'),
+  /** Deliveries in flight at once. */
+  concurrency: setting.int('DELIVERY_CONCURRENCY', 8, { min: 1, max: 1000 }),
+  /** `user+tag@domain` goes into the folder `tag` (otherwise into the inbox). */
+  subaddressFolders: setting.bool('DELIVERY_SUBADDRESS_FOLDERS', true),
+  /** fsync every mailbox file and directory; off only for throwaway mail. */
+  fsync: setting.bool('DELIVERY_FSYNC', true),
+  lmtp: z.object({
+    host: setting.string('DELIVERY_LMTP_HOST', '127.0.0.1'),
+    port: setting.port('DELIVERY_LMTP_PORT', 24),
+    /** A UNIX socket path; when set, LMTP listens there instead of on host:port. */
+    socket: setting.optionalString('DELIVERY_LMTP_SOCKET'),
+    maxMessageSize: setting.bytes('DELIVERY_LMTP_MAX_MESSAGE_SIZE', 50 * 1024 * 1024),
+  }),
+  worker: z.object({
+    /** How long a job stays locked to a worker without renewal: a killed worker's jobs return after it. */
+    lockDuration: setting.duration('DELIVERY_LOCK_DURATION', 30_000),
+    /** How often workers look for jobs whose worker died. */
+    stalledInterval: setting.duration('DELIVERY_STALLED_INTERVAL', 30_000),
+    /** Times a job may be taken back from a dead worker before it fails; deliveries are idempotent. */
+    maxStalledCount: setting.int('DELIVERY_MAX_STALLED_COUNT', 20, { min: 0 }),
+  }),
+  spool: z.object({
+    backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
+    directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
+  }),
+  /** How long shutdown waits for LMTP sessions in a transaction. */
+  shutdownTimeout: setting.duration('DELIVERY_SHUTDOWN_TIMEOUT', 30_000),
+});
+
+export const deliveryConfigSchema = z.object({
+  hostname: hostnameSetting,
+  redis: redisSettings,
+  log: logSettings,
+  http: httpSettings('DELIVERY', 9093),
+  delivery: deliverySettings,
+});
+
+export type DeliveryConfig = z.infer<typeof deliveryConfigSchema>;
+
+/** Load and validate the configuration; throws ConfigError naming every bad key. */
+export function loadDeliveryConfig(options?: LoadOptions): DeliveryConfig {
+  return loadConfig(deliveryConfigSchema, options);
+}

@@ -1,0 +1,81 @@
+/**
+ * One recipient's delivery, shared by the queue worker and the LMTP server. Reads the
+ * directory (where the recipient's mail goes) and the spool (the content); emits one of:
+ * - a user: the message with Return-Path and Delivered-To prepended, stored once in the
+ *   user's mailbox (key = the delivery job id), then the recipient's spool reference released;
+ * - an alias: its targets back on `transfer` as a job derived from this one (deterministic
+ *   id), after retaining one reference per target and before releasing the alias's own;
+ * - otherwise a PermanentFailure, keeping the spool reference (a bounce will need it).
+ * Every step is idempotent, so a retried job after a crash at any point ends the same way.
+ */
+import type { Directory } from '@mailway/directory';
+import { type MailboxFormat, type MailboxStore, QuotaExceededError, mailboxPath, mailboxUsage } from '@mailway/mailbox';
+import type { DeliveryJob, TransferJob } from '@mailway/queue/jobs';
+import type { MailQueue } from '@mailway/queue/queues';
+import type { Spool } from '@mailway/queue/spool';
+import { deliveredToField, prependFields, returnPathField } from '@mailway/smtp/message';
+import { PermanentFailure } from './outcome.js';
+
+export interface DeliveryTargets {
+  readonly directory: Directory;
+  readonly spool: Spool;
+  readonly transfer: MailQueue<'transfer'>;
+  readonly store: MailboxStore;
+  readonly format: MailboxFormat;
+  readonly root: string;
+  readonly subaddressFolders: boolean;
+}
+
+export type Delivered =
+  | { readonly kind: 'delivered'; readonly user: string; readonly file: string; readonly size: number; readonly stored: boolean }
+  | { readonly kind: 'expanded'; readonly targets: readonly string[]; readonly transferJob: string };
+
+/** Deliver `job` (whose queue job id is `jobId`) to its recipient. */
+export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId: string): Promise<Delivered> {
+  const resolution = await targets.directory.resolve(job.recipient.address);
+  if (resolution.kind === 'alias' && resolution.targets.length > 0) return expand(targets, job, jobId, resolution.targets);
+  if (resolution.kind !== 'user') throw new PermanentFailure('unknown_recipient', `no local mailbox for ${job.recipient.address} (${resolution.kind})`);
+
+  // The mailbox, and room in it.
+  const { directory, spool, store, format } = targets;
+  const path = mailboxPath(targets.root, resolution.user, format);
+  const quota = (await directory.getUser(resolution.user))?.quotaBytes ?? null;
+  if (quota !== null) {
+    const usage = await mailboxUsage(path, format);
+    if (usage + job.size > quota) throw new QuotaExceededError(usage, quota, job.size);
+  }
+
+  // Store once, then let go of this recipient's reference.
+  const message = prependFields([returnPathField(job.from), deliveredToField(resolution.user)], spool.read(job.spoolId));
+  const folder = targets.subaddressFolders ? resolution.folder : null;
+  const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from });
+  await spool.releaseOnce(job.spoolId, jobId);
+  return { kind: 'delivered', user: resolution.user, ...result };
+}
+
+/** Sends an alias's targets back through `transfer`, handing over the content's references. */
+async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string, addresses: readonly string[]): Promise<Delivered> {
+  const { spool, transfer } = targets;
+  await spool.retainOnce(job.spoolId, `expand:${jobId}`, addresses.length);
+  const transferJob: TransferJob = {
+    queueId: job.queueId,
+    spoolId: job.spoolId,
+    size: job.size,
+    messageId: job.messageId,
+    envelope: {
+      from: job.from,
+      // RFC 3461 §4.2: the original recipient stays the alias (or what it already was).
+      recipients: addresses.map((address) => ({ address, notify: job.recipient.notify, orcpt: job.recipient.orcpt ?? { type: 'rfc822', address: job.recipient.address } })),
+      body: null,
+      smtputf8: /[^\x00-\x7f]/.test([job.from, ...addresses].join('')),
+      ret: null,
+      envid: null,
+      requireTls: false,
+    },
+    origin: job.origin,
+    parent: jobId,
+  };
+  const id = await transfer.add(transferJob);
+  await spool.releaseOnce(job.spoolId, jobId);
+  return { kind: 'expanded', targets: addresses, transferJob: id };
+}

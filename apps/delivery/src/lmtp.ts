@@ -1,0 +1,93 @@
+/**
+ * The LMTP server's hooks (RFC 2033), so that any MTA can deliver into Mailway mailboxes.
+ * RCPT: a local user or alias is accepted, anything else gets 550 5.1.1. End of data: the
+ * message is spooled once (one reference per recipient), each recipient is delivered inline
+ * exactly as the queue worker would, and each gets its own reply: 250 2.0.0, 452 4.2.2 over
+ * quota, 550 5.1.1 unknown, 451 4.3.0 on any other failure. A recipient that was not
+ * delivered gives its reference back at once (its client retries, not us).
+ */
+import { DirectoryError } from '@mailway/directory';
+import { type DeliveryJob, deliveryJobId, newQueueId } from '@mailway/queue/jobs';
+import type { Logger } from '@mailway/runtime';
+import { type ServerHooks, type Verdict, accept, defer, reject } from '@mailway/smtp/server';
+import type { Address } from '@mailway/smtp/address';
+import { type DeliveryTargets, deliver } from './deliver.js';
+import type { DeliveryMetrics } from './metrics.js';
+import { classify } from './outcome.js';
+
+const unknownUser = reject(550, '5.1.1', 'No such user here');
+const notStored = defer(451, '4.3.0', 'Temporary failure, message not stored; try again later');
+
+/** The hooks of the LMTP server. */
+export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics): ServerHooks {
+  return {
+    async onRcptTo(session, _transaction, recipient) {
+      const address = mailbox(recipient.address);
+      try {
+        const resolution = await targets.directory.resolve(address);
+        if (resolution.kind === 'user' || resolution.kind === 'alias') return accept();
+        logger.info({ session: session.id, recipient: address, resolution: resolution.kind }, 'lmtp recipient refused');
+        return unknownUser;
+      } catch (error) {
+        if (error instanceof DirectoryError) return unknownUser;
+        throw error;
+      }
+    },
+
+    async onData(session, transaction, body): Promise<readonly Verdict[]> {
+      const queueId = newQueueId();
+      const recipients = transaction.recipients.map((r) => ({ address: mailbox(r.address), notify: r.params.notify === null ? null : r.params.notify === 'NEVER' ? ('NEVER' as const) : [...r.params.notify], orcpt: r.params.orcpt === null ? null : { type: r.params.orcpt.type, address: r.params.orcpt.address } }));
+      const log = { session: session.id, queueId, recipients: recipients.length };
+
+      // Spool once; an expanded alias's transfer job will own references, so claim it.
+      let size: number;
+      try {
+        size = (await targets.spool.write(queueId, body, { refs: recipients.length })).size;
+        await targets.spool.claim(queueId);
+      } catch (error) {
+        if (body.errored === null) logger.error({ ...log, err: error }, 'lmtp message not spooled');
+        await targets.spool.remove(queueId).catch(() => {});
+        return recipients.map(() => notStored);
+      }
+
+      // Deliver to each recipient, as the queue worker would.
+      const from = transaction.from === null ? '' : mailbox(transaction.from);
+      const origin: DeliveryJob['origin'] = {
+        agent: 'delivery',
+        client: { address: session.remote.address, port: session.remote.port, helo: session.helo?.name ?? null },
+        user: null,
+        tls: session.tls === null ? null : { protocol: session.tls.protocol, cipher: session.tls.cipher },
+        receivedAt: new Date().toISOString(),
+      };
+      return Promise.all(
+        recipients.map(async (recipient) => {
+          const jobId = deliveryJobId(queueId, recipient.address);
+          const job: DeliveryJob = { queueId, spoolId: queueId, size, messageId: null, from, recipient, origin };
+          const timer = metrics.seconds.startTimer({ source: 'lmtp' });
+          const entry = { ...log, recipient: recipient.address };
+          try {
+            const result = await deliver(targets, job, jobId);
+            const outcome = result.kind === 'expanded' ? 'expanded' : 'delivered';
+            metrics.deliveries.inc({ outcome, source: 'lmtp' });
+            if (result.kind === 'delivered') metrics.bytes.inc(result.size);
+            logger.info({ ...entry, outcome, file: result.kind === 'delivered' ? result.file : null }, 'lmtp delivered');
+            return accept(`Ok: delivered as ${queueId}`, 250, '2.0.0');
+          } catch (error) {
+            const failure = classify(error);
+            metrics.deliveries.inc({ outcome: failure.outcome, source: 'lmtp' });
+            logger.warn({ ...entry, outcome: failure.outcome, file: null, err: error }, 'lmtp delivery failed');
+            await targets.spool.releaseOnce(queueId, jobId).catch(() => {});
+            return failure.verdict;
+          } finally {
+            timer();
+          }
+        }),
+      );
+    },
+  };
+}
+
+/** `local@domain` of a parsed path. */
+function mailbox(address: Address): string {
+  return `${address.local}@${address.domain}`;
+}

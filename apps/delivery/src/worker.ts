@@ -1,0 +1,41 @@
+/**
+ * The delivery queue's processor: one `delivery` job per local recipient. Delivers it (see
+ * deliver.ts), writes one JSON log line per attempt (queue id, recipient, outcome, file) and
+ * counts it. A permanent failure fails the job at once; anything else is retried by BullMQ
+ * with backoff, and an attempt that was the job's last is logged as final.
+ */
+import type { MailProcessor } from '@mailway/queue/queues';
+import type { Logger } from '@mailway/runtime';
+import { type DeliveryTargets, deliver } from './deliver.js';
+import type { DeliveryMetrics } from './metrics.js';
+import { PermanentFailure, classify } from './outcome.js';
+
+/** The processor handed to createMailWorker. */
+export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics): MailProcessor<'delivery'> {
+  return async (data, job) => {
+    const jobId = job.id ?? '';
+    const log = { queueId: data.queueId, jobId, recipient: data.recipient.address, attempt: job.attemptsMade + 1 };
+    const timer = metrics.seconds.startTimer({ source: 'queue' });
+    try {
+      const result = await deliver(targets, data, jobId);
+      if (result.kind === 'expanded') {
+        metrics.deliveries.inc({ outcome: 'expanded', source: 'queue' });
+        logger.info({ ...log, outcome: 'expanded', targets: result.targets, transferJob: result.transferJob }, 'alias expanded');
+        return;
+      }
+      const outcome = result.stored ? 'delivered' : 'duplicate';
+      metrics.deliveries.inc({ outcome, source: 'queue' });
+      if (result.stored) metrics.bytes.inc(result.size);
+      logger.info({ ...log, outcome, user: result.user, file: result.file, size: result.size }, outcome === 'delivered' ? 'delivered' : 'already delivered');
+    } catch (error) {
+      const failure = classify(error);
+      const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      metrics.deliveries.inc({ outcome: failure.outcome, source: 'queue' });
+      logger[final ? 'error' : 'warn']({ ...log, outcome: failure.outcome, file: null, final, err: error }, final ? 'delivery failed for good' : 'delivery deferred');
+      if (failure.permanent && !(error instanceof PermanentFailure)) throw new PermanentFailure(failure.outcome, error instanceof Error ? error.message : String(error));
+      throw error;
+    } finally {
+      timer();
+    }
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * A delivery agent for tests: started in-process against the run's redis-server with its own
+ * key prefix, mailboxes in a temporary directory, LMTP on a free loopback port, a seeded
+ * directory, captured log lines, and the producer side of the queues as the relay uses it.
+ *
+ * Seed: domain example.org; bob@example.org, carol@example.org (quota 1000 octets);
+ * alias team@example.org → bob, carol and dave@remote.example.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { type DeliveryJob, newQueueId } from '@mailway/queue/jobs';
+import { type MailQueue, bullPrefix, createMailQueue } from '@mailway/queue/queues';
+import { type Spool, createRedisSpool } from '@mailway/queue/spool';
+import { createLogger, createMetrics, type Metrics } from '@mailway/runtime';
+import { createDeliveryAgent, loadDeliveryConfig, type DeliveryAgent, type DeliveryConfig } from '../../src/index.js';
+
+export interface Harness {
+  readonly agent: DeliveryAgent;
+  readonly config: DeliveryConfig;
+  readonly metrics: Metrics;
+  readonly redis: Redis;
+  readonly spool: Spool;
+  readonly delivery: MailQueue<'delivery'>;
+  readonly transfer: MailQueue<'transfer'>;
+  /** The mailbox root. */
+  readonly root: string;
+  readonly logs: Record<string, unknown>[];
+  /** Spools `content` for `recipients` and queues one delivery job each, as the relay does; returns the job ids. */
+  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string }): Promise<{ queueId: string; jobIds: string[] }>;
+  /** Waits until the job is completed or failed; returns the state. */
+  settle(jobId: string, until?: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Environment shared by in-process and child-process agents. */
+export function testEnv(redisUrl: string, prefix: string, root: string): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    MAILWAY_REDIS_PREFIX: prefix,
+    MAILWAY_HOSTNAME: 'mda.test.example',
+    DELIVERY_MAILBOX_ROOT: root,
+    DELIVERY_LMTP_HOST: '127.0.0.1',
+    DELIVERY_LMTP_PORT: '0',
+    DELIVERY_HTTP_PORT: '0',
+  };
+}
+
+/** Start an agent; `env` overrides the test defaults. */
+export async function startDelivery(options: { env?: Record<string, string> } = {}): Promise<Harness> {
+  const redisUrl = process.env.MAILWAY_TEST_REDIS_URL;
+  if (!redisUrl) throw new Error('MAILWAY_TEST_REDIS_URL is not set (the vitest globalSetup starts redis-server)');
+  const prefix = `mailway-test:${randomUUID()}:`;
+  const root = await mkdtemp(join(tmpdir(), 'mailway-delivery-'));
+  const config = loadDeliveryConfig({ env: { ...testEnv(redisUrl, prefix, root), ...options.env }, file: null });
+
+  const logs: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const metrics = createMetrics('delivery');
+  const agent = await createDeliveryAgent(config, { logger: createLogger({ name: 'delivery', level: 'debug', destination }), metrics });
+  await seed(agent);
+
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const spool = createRedisSpool(redis, { prefix });
+  const delivery = createMailQueue('delivery', redis, { prefix: bullPrefix(prefix) });
+  const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
+
+  return {
+    agent,
+    config,
+    metrics,
+    redis,
+    spool,
+    delivery,
+    transfer,
+    root,
+    logs,
+    async enqueue(content, recipients, enqueueOptions = {}) {
+      const queueId = enqueueOptions.queueId ?? newQueueId();
+      await spool.write(queueId, content, { refs: recipients.length });
+      await spool.claim(queueId);
+      const jobIds: string[] = [];
+      for (const address of recipients) {
+        const job: DeliveryJob = {
+          queueId,
+          spoolId: queueId,
+          size: content.length,
+          messageId: null,
+          from: enqueueOptions.from ?? 'alice@remote.example',
+          recipient: { address, notify: null, orcpt: null },
+          origin: { agent: 'relay', client: { address: '192.0.2.1', port: 25, helo: 'mx.remote.example' }, user: null, tls: null, receivedAt: new Date().toISOString() },
+        };
+        jobIds.push(await delivery.add(job, enqueueOptions.attempts === undefined ? {} : { attempts: enqueueOptions.attempts }));
+      }
+      return { queueId, jobIds };
+    },
+    settle: (jobId, until) => settle(delivery, jobId, until),
+    async close() {
+      await agent.stop();
+      await Promise.all([delivery.close(), transfer.close()]);
+      for (const pattern of [`${prefix}*`, `${bullPrefix(prefix)}:*`]) {
+        const keys = await redis.keys(pattern);
+        if (keys.length > 0) await redis.del(...keys);
+      }
+      redis.disconnect();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits until the job reaches one of the states (completed or failed by default). */
+export async function settle(queue: MailQueue<'delivery'>, jobId: string, until = ['completed', 'failed']): Promise<string> {
+  for (;;) {
+    const state = await queue.queue.getJobState(jobId);
+    if (until.includes(state)) return state;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The test directory. */
+export async function seed(agent: DeliveryAgent): Promise<void> {
+  await agent.directory.addDomain('example.org');
+  await agent.directory.addUser('bob@example.org', 'bob-secret');
+  await agent.directory.addUser('carol@example.org', 'carol-secret', { quotaBytes: 1000 });
+  await agent.directory.addAlias('team@example.org', ['bob@example.org', 'carol@example.org', 'dave@remote.example']);
+}
+
+/** A small message. */
+export function message(subject = 'hello', body = 'Hello Bob.\r\n'): Buffer {
+  return Buffer.from(`From: Alice <alice@remote.example>\r\nTo: bob@example.org\r\nSubject: ${subject}\r\nMessage-ID: <${randomUUID()}@remote.example>\r\n\r\n${body}`);
+}

@@ -1,0 +1,46 @@
+/**
+ * Small durable-file helpers shared by both formats: write everything, fsync a directory,
+ * the 16-hex digest of a delivery key, and Node error codes.
+ */
+import { createHash } from 'node:crypto';
+import { type FileHandle, open } from 'node:fs/promises';
+
+/** Writes all of `bytes` at the current position (a write may be short). */
+export async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, offset, bytes.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** Makes a directory's entries (created, linked, renamed names) durable. */
+export async function fsyncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** 16 hex digits of SHA-256 of a delivery key: what file names and indexes carry. */
+export function keyHash(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 16);
+}
+
+/** Whether `error` is a Node system error with one of these codes. */
+export function isCode(error: unknown, ...codes: string[]): boolean {
+  return error instanceof Error && codes.includes((error as NodeJS.ErrnoException).code ?? '');
+}
+
+/** The message as chunks, whether given whole or streamed. */
+export function chunksOf(message: Buffer | AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
+  return Buffer.isBuffer(message) ? [message] : message;
+}
+
+/** A folder name that is safe as one path component and as a Maildir++ folder. */
+export function assertFolder(folder: string): void {
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(folder) || folder.includes('..')) {
+    throw new TypeError(`not a safe folder name: ${JSON.stringify(folder)}`);
+  }
+}
