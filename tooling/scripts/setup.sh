@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine for Mailway: pnpm, the Debian packages the tests talk to (redis-server,
-# Postfix's smtp-sink/smtp-source), and the workspace's dependencies from the lockfile.
+# Postfix's smtp-sink/smtp-source, Dovecot's IMAP server), and the workspace's dependencies
+# from the lockfile.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,10 +13,12 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$w
   npm install -g "pnpm@$want_pnpm" >/dev/null
 fi
 
-# Debian packages: redis-server for the agents' tests, postfix for smtp-sink/smtp-source.
+# Debian packages: redis-server for the agents' tests, postfix for smtp-sink/smtp-source,
+# dovecot-imapd to read the mailboxes the delivery agent writes.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
+[ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=""

@@ -1,0 +1,83 @@
+/**
+ * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL
+ * is set, then the submission, relay and delivery agents as supervised child processes with the
+ * local-mode defaults, prints where everything listens and where mail is stored, and on
+ * SIGTERM/SIGINT stops the agents (they finish their work) and then Redis.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { localDefaults, localRedisPort, stateDir, withDefaults } from '../local.js';
+import { agentCommand, agentNames } from '../supervisor/agents.js';
+import { type LocalRedis, startLocalRedis } from '../supervisor/redis.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+
+const say = (text: string): void => void process.stderr.write(`mailway: ${text}\n`);
+
+/** Run until a signal (or a fatal configuration error). */
+export async function start(): Promise<number> {
+  const state = stateDir();
+  await mkdir(state, { recursive: true });
+
+  // Redis: the given one, or our own.
+  let redis: LocalRedis | null = null;
+  let url = process.env.REDIS_URL;
+  if (url === undefined) {
+    redis = await startLocalRedis(state, localRedisPort());
+    url = redis.url;
+  }
+  const env = withDefaults({ ...localDefaults(state), REDIS_URL: url });
+  await mkdir(env.DELIVERY_MAILBOX_ROOT ?? join(state, 'mail'), { recursive: true });
+
+  // The agents.
+  let fatal = false;
+  let wake = (): void => {};
+  const done = new Promise<void>((resolve) => (wake = resolve));
+  const supervisor = new Supervisor(
+    agentNames.map((name) => ({ name, command: agentCommand(name, env) })),
+    env,
+    {
+      notice: say,
+      fatal: (text) => {
+        say(text);
+        fatal = true;
+        wake();
+      },
+    },
+  );
+  supervisor.start();
+  printPlan(env, state, redis);
+
+  // Until told to stop.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    say(`${signal}: stopping (agents finish what they are doing)`);
+    wake();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  await done;
+  await supervisor.stop();
+  await redis?.stop();
+  say('stopped');
+  return fatal ? 1 : 0;
+}
+
+function printPlan(env: Record<string, string>, state: string, redis: LocalRedis | null): void {
+  const host = (key: string): string => env[key] ?? '127.0.0.1';
+  process.stderr.write(
+    [
+      '',
+      `Mailway is starting (state in ${state})`,
+      `  submission  smtp://${host('SUBMISSION_HOST')}:${env.SUBMISSION_PORT} (STARTTLS + AUTH), smtps://${host('SUBMISSION_HOST')}:${env.SUBMISSION_TLS_PORT}   metrics http://${host('SUBMISSION_HTTP_HOST')}:${env.SUBMISSION_HTTP_PORT}/metrics`,
+      `  relay       smtp://${host('RELAY_HOST')}:${env.RELAY_PORT} (inbound for local domains)   metrics http://${host('RELAY_HTTP_HOST')}:${env.RELAY_HTTP_PORT}/metrics`,
+      `  delivery    lmtp://${host('DELIVERY_LMTP_HOST')}:${env.DELIVERY_LMTP_PORT}   metrics http://${host('DELIVERY_HTTP_HOST')}:${env.DELIVERY_HTTP_PORT}/metrics`,
+      `  mailboxes   ${env.DELIVERY_MAILBOX_ROOT}/<domain>/<user>/Maildir`,
+      `  redis       ${env.REDIS_URL}${redis ? ` (local, AOF appendfsync always, data in ${redis.dataDir})` : ''}`,
+      '',
+      'Try it (in another terminal):',
+      '  pnpm mailway domain add example.org',
+      '  pnpm mailway user add alice@example.org secret',
+      '  pnpm mailway send --user alice@example.org --pass secret --to alice@example.org',
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,33 @@
+/**
+ * Where each agent's entry point is: `apps/<agent>/dist/main.js` when built, else its TypeScript
+ * source run through tsx. The CLI starts agents by path, as separate processes; it never imports
+ * an agent's code.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+export const agentNames = ['submission', 'relay', 'delivery'] as const;
+export type AgentName = (typeof agentNames)[number];
+
+/** apps/ in the Mailway tree this CLI belongs to. */
+const appsDir = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface AgentCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+}
+
+/**
+ * How to run `name`; MAILWAY_<NAME>_ENTRY overrides the path of its entry point, and
+ * MAILWAY_AGENTS_FROM_SOURCE=1 runs the TypeScript sources even when a build exists.
+ */
+export function agentCommand(name: AgentName, env: NodeJS.ProcessEnv = process.env): AgentCommand {
+  const appDir = join(appsDir, name);
+  const override = env[`MAILWAY_${name.toUpperCase()}_ENTRY`];
+  const built = join(appDir, 'dist', 'main.js');
+  if (override !== undefined) return { command: process.execPath, args: [override], cwd: appDir };
+  if (env.MAILWAY_AGENTS_FROM_SOURCE !== '1' && existsSync(built)) return { command: process.execPath, args: [built], cwd: appDir };
+  return { command: process.execPath, args: ['--import', 'tsx', '--conditions=@mailway/source', join(appDir, 'src', 'main.ts')], cwd: appDir };
+}
