@@ -119,6 +119,45 @@ describe('mailway start', () => {
     await waitFor('alice\'s message', async () => ((await readdir(newDir)).length > 0 ? true : null));
   });
 
+  it('takes mail for a local user on the relay port from Python\'s smtplib into the Maildir', async () => {
+    const raw = 'From: someone@remote.example\r\nTo: bob@example.org\r\nSubject: inbound\r\n\r\nfrom another MTA\r\n';
+    const script = [
+      'import smtplib, sys',
+      's = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="mx.remote.example")',
+      's.sendmail("someone@remote.example", ["bob@example.org"], sys.stdin.buffer.read())',
+      's.quit()',
+    ].join('\n');
+    const bobNew = join(home, 'mail', 'example.org', 'bob', 'Maildir', 'new');
+    const before = (await readdir(bobNew)).length;
+    const child = run('python3', ['-c', script, env.RELAY_PORT ?? '']);
+    child.child.stdin?.end(raw);
+    await child;
+    const files = await waitFor('the relayed message', async () => {
+      const names = await readdir(bobNew);
+      return names.length > before ? names : null;
+    });
+    const contents = await Promise.all(files.map((f) => readFile(join(bobNew, f), 'latin1')));
+    const relayed = contents.find((c) => c.includes('Subject: inbound'));
+    expect(relayed?.endsWith(raw)).toBe(true);
+    expect(relayed).toMatch(/^Return-Path: <someone@remote\.example>\r\nDelivered-To: bob@example\.org\r\nReceived: from mx\.remote\.example/);
+  });
+
+  it('fans an alias out to every target mailbox', async () => {
+    await mailway('alias', 'add', 'team@example.org', 'alice@example.org', 'bob@example.org');
+    expect(await mailway('alias', 'list')).toContain('team@example.org -> alice@example.org, bob@example.org');
+    const subject = `team ${randomUUID()}`;
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: Number(env.SUBMISSION_PORT), secure: false, requireTLS: true, auth: { user: 'alice@example.org', pass: 'alice-secret' }, tls: { rejectUnauthorized: false } });
+    await transport.sendMail({ from: 'alice@example.org', to: 'team@example.org', subject, text: 'to the whole team' });
+    transport.close();
+    for (const user of ['alice', 'bob']) {
+      const dir = join(home, 'mail', 'example.org', user, 'Maildir', 'new');
+      await waitFor(`the team message for ${user}`, async () => {
+        for (const name of await readdir(dir)) if ((await readFile(join(dir, name), 'utf8')).includes(subject)) return true;
+        return null;
+      });
+    }
+  });
+
   it('stops on SIGTERM, agents first', async () => {
     const exited = new Promise<number | null>((resolve) => stack.once('exit', (code) => resolve(code)));
     stack.kill('SIGTERM');
