@@ -5,8 +5,13 @@
  * prints it as one JSON line, NaN as null). `clients` sessions each read the greeting, send EHLO,
  * optionally STARTTLS (certificate not checked) and EHLO again, optionally AUTH PLAIN, then loop
  * MAIL FROM, RCPT TO, DATA, message, each command waiting for its reply. The clock starts when
- * every session is ready; a message counts once its final 250 lands inside the measuring window
- * after the warm-up, and its latency runs from writing MAIL FROM to reading that 250.
+ * every session is ready. Timed runs count a message once its final 250 lands inside the
+ * measuring window after the warm-up; counted runs send exactly `messages` messages and measure
+ * them all. A message's latency runs from writing MAIL FROM to reading that 250.
+ *
+ * With `stamp`, each message's first header line carries a sequence number unique in the run and
+ * the wall-clock time its MAIL FROM was written (see readStamp), so that an end-to-end bench can
+ * match the delivered copy to its submission. The message keeps its size.
  *
  * A session that meets an unexpected reply, an error or 30 s of silence is dropped and counted
  * in `errors`; the others carry on.
@@ -16,24 +21,40 @@ import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
 
-export interface LoadOptions {
+interface CommonOptions {
   readonly port: number;
   readonly host?: string;
   readonly clients: number;
   /** Message size in bytes, header and body, without the terminating dot line. */
   readonly size: number;
-  readonly durationMs: number;
-  readonly warmupMs: number;
   /** AUTH PLAIN after EHLO (after STARTTLS when `tls` is set, else on the plaintext connection). */
   readonly auth?: { readonly user: string; readonly pass: string };
   /** STARTTLS before anything else; the server's certificate is not verified. */
   readonly tls?: boolean;
   readonly from?: string;
   readonly to?: string;
+  /** Put a stamp header (sequence number, time sent) first in every message. */
+  readonly stamp?: boolean;
 }
 
+/** Send until `durationMs` after a `warmupMs` warm-up. */
+export interface TimedLoad extends CommonOptions {
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly messages?: undefined;
+}
+
+/** Send exactly `messages` messages in all, measuring from the first to the last. */
+export interface CountedLoad extends CommonOptions {
+  readonly messages: number;
+  readonly durationMs?: undefined;
+  readonly warmupMs?: undefined;
+}
+
+export type LoadOptions = TimedLoad | CountedLoad;
+
 export interface LoadResult {
-  /** Messages accepted inside the measuring window. */
+  /** Messages accepted inside the measuring window (counted runs: all accepted). */
   readonly messages: number;
   readonly seconds: number;
   readonly rate: number;
@@ -184,14 +205,40 @@ async function open(stream: ReplyStream, options: LoadOptions): Promise<void> {
   }
 }
 
-/** A plain-text message of exactly `size` bytes, then the end-of-data line. No line starts with a dot. */
-export function buildMessage(size: number, from: string, to: string): Buffer {
-  const header = `From: <${from}>\r\nTo: <${to}>\r\nSubject: bench\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <bench@loadgen.bench.invalid>\r\n\r\n`;
+/** Name of the stamp header; its value is fixed-width so that stamping keeps the message size. */
+export const stampHeader = 'X-Mailway-Bench';
+const stampWidth = `${stampHeader}: `.length + 10 + 1 + 17 + 2;
+
+/** A stamp header line: the sequence number and the wall-clock send time in ms since the epoch. */
+function stampLine(seq: number, sentAtMs: number): string {
+  return `${stampHeader}: ${String(seq).padStart(10, '0')} ${sentAtMs.toFixed(3).padStart(17, '0')}\r\n`;
+}
+
+/** The stamp in a delivered message's text (its header block), or null when it has none. */
+export function readStamp(text: string): { readonly seq: number; readonly sentAtMs: number } | null {
+  const match = new RegExp(`^${stampHeader}: (\\d{10}) ([\\d.]{17})\\r?$`, 'm').exec(text);
+  return match ? { seq: Number(match[1]), sentAtMs: Number(match[2]) } : null;
+}
+
+/**
+ * A plain-text message of exactly `size` bytes, then the end-of-data line. No line starts with a dot.
+ * With `stamped`, the message opens with a placeholder stamp line for stamp() to overwrite.
+ */
+export function buildMessage(size: number, from: string, to: string, stamped = false): Buffer {
+  const first = stamped ? stampLine(0, 0) : '';
+  const header = `${first}From: <${from}>\r\nTo: <${to}>\r\nSubject: bench\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <bench@loadgen.bench.invalid>\r\n\r\n`;
   const line = 'The quick brown fox jumps over the lazy dog. 0123456789 abcdefghijklmnopqrst\r\n';
   let text = header;
   while (text.length + line.length <= size) text += line;
   text += `${'x'.repeat(Math.max(0, size - text.length - 2))}\r\n`;
   return Buffer.from(`${text}.\r\n`, 'latin1');
+}
+
+/** A copy of a stamped message with its stamp line filled in. */
+function stamp(message: Buffer, seq: number, sentAtMs: number): Buffer {
+  const copy = Buffer.from(message);
+  copy.write(stampLine(seq, sentAtMs), 0, stampWidth, 'latin1');
+  return copy;
 }
 
 /** The value at quantile `q` of sorted values (nearest rank); NaN when empty. */
@@ -202,13 +249,17 @@ function quantile(sorted: readonly number[], q: number): number {
 /** Drive `clients` sessions through warm-up and the measuring window; resolves when all have ended. */
 export async function runLoadgen(options: LoadOptions): Promise<LoadResult> {
   if (!Number.isInteger(options.clients) || options.clients < 1) throw new Error('clients must be a positive integer');
+  const counted = options.messages !== undefined;
+  if (counted && (!Number.isInteger(options.messages) || options.messages < 1)) throw new Error('messages must be a positive integer');
   const host = options.host ?? '127.0.0.1';
   const from = options.from ?? 'sender@bench.invalid';
   const to = options.to ?? 'rcpt@bench.invalid';
   const commands = { mail: `MAIL FROM:<${from}>\r\n`, rcpt: `RCPT TO:<${to}>\r\n`, data: 'DATA\r\n' };
-  const message = buildMessage(options.size, from, to);
+  const message = buildMessage(options.size, from, to, options.stamp);
   const latencies: number[] = [];
   let accepted = 0;
+  let claimed = 0;
+  let lastAccepted = 0;
   let errors = 0;
   let firstError: string | null = null;
 
@@ -221,10 +272,12 @@ export async function runLoadgen(options: LoadOptions): Promise<LoadResult> {
   const settle = (): void => {
     settled += 1;
     if (settled < options.clients) return;
-    windowStart = performance.now() + options.warmupMs;
-    windowEnd = windowStart + options.durationMs;
+    windowStart = performance.now() + (options.warmupMs ?? 0);
+    windowEnd = options.durationMs === undefined ? Number.POSITIVE_INFINITY : windowStart + options.durationMs;
     release();
   };
+  // A counted run stops once every message is claimed; a timed one when its window closes.
+  const more = (): boolean => (counted ? claimed < (options.messages ?? 0) : performance.now() < windowEnd);
 
   const session = async (): Promise<void> => {
     const stream = new ReplyStream(options.port, host);
@@ -235,15 +288,18 @@ export async function runLoadgen(options: LoadOptions): Promise<LoadResult> {
       settle();
       await allReady;
 
-      // Transactions until the window has closed.
-      while (performance.now() < windowEnd) {
+      // Transactions until the window has closed or every message is sent.
+      while (more()) {
+        claimed += 1;
         const started = performance.now();
+        const body = options.stamp ? stamp(message, claimed, performance.timeOrigin + started) : message;
         await exchange(stream, commands.mail, 250, 'MAIL');
         await exchange(stream, commands.rcpt, 250, 'RCPT');
         await exchange(stream, commands.data, 354, 'DATA');
-        await exchange(stream, message, 250, 'end of data');
+        await exchange(stream, body, 250, 'end of data');
         const now = performance.now();
         accepted += 1;
+        lastAccepted = now;
         if (now >= windowStart && now <= windowEnd) latencies.push(now - started);
       }
       await exchange(stream, 'QUIT\r\n', 221, 'QUIT');
@@ -258,7 +314,7 @@ export async function runLoadgen(options: LoadOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: options.clients }, session));
 
   latencies.sort((a, b) => a - b);
-  const seconds = options.durationMs / 1000;
+  const seconds = options.durationMs === undefined ? Math.max(0, lastAccepted - windowStart) / 1000 : options.durationMs / 1000;
   return {
     messages: latencies.length,
     seconds,

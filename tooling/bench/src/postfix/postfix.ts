@@ -1,40 +1,54 @@
 /**
- * A private, throw-away Postfix instance for the submission bench: the system's Postfix
- * binaries, its own configuration, queue and data directories under a fresh temp dir.
+ * A private, throw-away Postfix instance for the benches: the system's Postfix binaries, its own
+ * configuration, queue and data directories under a fresh temp dir.
  *
  * Reads /usr/sbin/postfix and the package's files (daemon_directory, meta_directory), never the
  * system instance's main.cf or queue; emits nothing but the instance handle. Postfix accepts mail
- * on 127.0.0.1:port from 127.0.0.0/8 for any domain and queues it durably (smtpd → cleanup →
- * trivial-rewrite, fsync'd queue file renamed into incoming/), and never delivers it.
+ * on 127.0.0.1:port from 127.0.0.0/8 and queues it durably (smtpd → cleanup → trivial-rewrite,
+ * fsync'd queue file renamed into incoming/). Then, by mode:
  *
- * How "queued, not delivered" is done: master.cf has no qmgr and no delivery agents. smtpd and
- * cleanup then do exactly their normal work, and the queue file stays in incoming/ where it is
- * counted. The only difference from a full Postfix is that cleanup's wake-up of the missing qmgr
- * fails (one warning log line per message). The alternatives add work a submission does not do:
- * HOLD adds an access-restriction lookup and a log line per message; defer_transports lets qmgr
- * move every message to active/ and deferred/ and write a defer log.
+ * Accepting only (the submission bench; no `deliver`): mail for any domain is queued and never
+ * delivered. master.cf has no qmgr and no delivery agents, so smtpd and cleanup do exactly their
+ * normal work and the queue file stays in incoming/ where it is counted. The only difference from
+ * a full Postfix is that cleanup's wake-up of the missing qmgr fails (one warning log line per
+ * message). The alternatives add work a submission does not do: HOLD adds an access-restriction
+ * lookup and a log line per message; defer_transports lets qmgr move every message to active/ and
+ * deferred/ and write a defer log. in_flow_delay = 0: cleanup otherwise waits up to 1 s per
+ * message for a token that qmgr hands out as it takes mail from the queue; with no qmgr that caps
+ * each session at 1 msg/s.
  *
- * in_flow_delay = 0: cleanup otherwise waits up to 1 s per message for a token that qmgr hands
- * out as it takes mail from the queue; with no qmgr that caps each session at 1 msg/s. A real
- * Postfix ties its acceptance rate to its delivery rate this way; the bench measures acceptance.
+ * Delivering (the end-to-end bench; `deliver`): a full Postfix, qmgr and virtual(8), accepting
+ * mail for one domain's listed users and storing it in `${maildirBase}/${domain}/${user}/Maildir/`.
+ * virtual(8) writes each message to tmp/ as the mailbox owner, fsyncs the file (mail_copy with
+ * MAIL_COPY_TOFILE), link()s it into new/ and unlinks the tmp/ name; it does not fsync the
+ * directory. The owner is Postfix's default_privs account, nobody: virtual(8) refuses root. The
+ * Maildirs are created before start, owned by it, so that a watcher can be set on new/ at once,
+ * and the base is made traversable for it.
+ * in_flow_delay keeps its default (1 s): qmgr hands cleanup a token for each message it takes in,
+ * so senders wait only when delivery falls behind, as on a production Postfix.
  *
  * The caller stops the instance; if the process exits first, an exit hook kills the master's
- * process group and removes the directory. Postfix only prints errors to a terminal, so start-up
- * failures quote the instance's maillog instead.
+ * process group and removes the directory (never the caller's Maildir base). Postfix only prints
+ * errors to a terminal, so start-up failures quote the instance's maillog instead.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import { type DeliverOptions, mainCf, type MailboxOwner, masterCf } from './config.js';
+
+export type { DeliverOptions } from './config.js';
 
 export interface PostfixInstance {
   readonly port: number;
   /** The instance's root: etc/ (config_directory), queue/, data/, maillog. */
   readonly dir: string;
-  /** Messages fully written to the queue. */
+  /** The master's pid, which is also its process group: every Postfix daemon of the instance. */
+  readonly masterPid: number;
+  /** Messages fully written to the queue (and not yet delivered). */
   queuedCount(): Promise<number>;
   /** Stop Postfix and remove the directory. */
   stop(): Promise<void>;
@@ -46,50 +60,9 @@ const stopTimeoutMs = 10_000;
 /** Queues a message can be in; only incoming/ is used while qmgr is absent. */
 const queueNames = ['incoming', 'active', 'deferred', 'hold'] as const;
 
-/** main.cf: only what differs from Postfix's defaults, each with its reason. */
-function mainCf(dir: string, banner: string): string {
-  return `# Private Postfix instance for the Mailway submission bench. Removed when the bench ends.
-compatibility_level = 3.6
-queue_directory = ${join(dir, 'queue')}
-data_directory = ${join(dir, 'data')}
-# Log to a file: there is no syslog daemon to rely on, and start-up errors are read from it.
-maillog_file = ${join(dir, 'maillog')}
-maillog_file_prefixes = ${dir}
-myhostname = bench.mailway.invalid
-smtpd_banner = $myhostname ESMTP ${banner}
-# Relay for 127.0.0.0/8 to any domain; nothing is local.
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-mydestination =
-relay_domains =
-local_recipient_maps =
-alias_maps =
-alias_database =
-smtpd_relay_restrictions = permit_mynetworks, reject
-# No DNS: no reverse lookup of clients; the SMTP client (never started) would not use DNS either.
-smtpd_peername_lookup = no
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-# Nothing takes mail out of the queue, so nothing would hand cleanup its flow-control tokens.
-in_flow_delay = 0
-`;
-}
-
-/** master.cf: the services on the acceptance path and nothing else (no qmgr, no delivery). */
-function masterCf(port: number): string {
-  return `# service        type       private unpriv chroot wakeup maxproc command
-127.0.0.1:${port}  inet       n       -      n      -      -       smtpd
-cleanup          unix       n       -      n      -      0       cleanup
-rewrite          unix       -       -      n      -      -       trivial-rewrite
-anvil            unix       -       -      n      -      1       anvil
-postlog          unix-dgram n       -      n      -      1       postlogd
-`;
-}
-
 /** Start a private Postfix listening on 127.0.0.1:port; resolves once it greets. */
-export async function startPostfix(options: { port: number }): Promise<PostfixInstance> {
-  const { port } = options;
+export async function startPostfix(options: { port: number; deliver?: DeliverOptions }): Promise<PostfixInstance> {
+  const { port, deliver } = options;
   const dir = await mkdtemp(join(tmpdir(), 'mailway-postfix-'));
   const etc = join(dir, 'etc');
   const queue = join(dir, 'queue');
@@ -102,7 +75,12 @@ export async function startPostfix(options: { port: number }): Promise<PostfixIn
   const onExit = (): void => {
     if (masterPid !== undefined) killGroup(masterPid);
     starter?.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    // Killed daemons may still be finishing a write: retry, and never throw from an exit hook.
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    } catch {
+      // Left behind in the temp dir.
+    }
   };
   process.once('exit', onExit);
 
@@ -123,8 +101,9 @@ export async function startPostfix(options: { port: number }): Promise<PostfixIn
     await chmod(dir, 0o755);
     await mkdir(etc, { mode: 0o755 });
     await mkdir(queue, { mode: 0o755 });
-    await writeFile(join(etc, 'main.cf'), mainCf(dir, banner));
-    await writeFile(join(etc, 'master.cf'), masterCf(port));
+    const owner = deliver ? await prepareMaildirs(deliver) : undefined;
+    await writeFile(join(etc, 'main.cf'), mainCf(dir, banner, deliver && owner ? { options: deliver, owner } : undefined));
+    await writeFile(join(etc, 'master.cf'), masterCf(port, deliver !== undefined));
 
     // start-fg checks the instance (creating the queue subdirectories) and keeps master -s, a
     // session leader, as its child.
@@ -141,9 +120,36 @@ export async function startPostfix(options: { port: number }): Promise<PostfixIn
   return {
     port,
     dir,
+    masterPid,
     queuedCount: () => countQueued(queue),
     stop,
   };
+}
+
+/** Create each user's Maildir (tmp, new, cur) owned by the mailbox owner; returns that owner. */
+async function prepareMaildirs(deliver: DeliverOptions): Promise<MailboxOwner> {
+  const owner = await nobody();
+  const domainDir = join(deliver.maildirBase, deliver.domain);
+  await mkdir(domainDir, { recursive: true });
+  // The owner must traverse the base (mkdtemp makes it 0700 for root).
+  await chmod(deliver.maildirBase, (await stat(deliver.maildirBase)).mode | 0o111);
+  await chown(domainDir, owner.uid, owner.gid);
+  for (const user of deliver.users) {
+    const maildir = join(domainDir, user, 'Maildir');
+    for (const path of [join(domainDir, user), maildir, ...['tmp', 'new', 'cur'].map((sub) => join(maildir, sub))]) {
+      await mkdir(path, { recursive: true, mode: 0o700 });
+      await chown(path, owner.uid, owner.gid);
+    }
+  }
+  return owner;
+}
+
+/** uid and gid of the account `nobody`, from /etc/passwd. */
+async function nobody(): Promise<MailboxOwner> {
+  const line = (await readFile('/etc/passwd', 'utf8')).split('\n').find((entry) => entry.startsWith('nobody:'));
+  const [, , uid, gid] = line?.split(':') ?? [];
+  if (uid === undefined || gid === undefined) throw new Error('no account "nobody" in /etc/passwd to own the Maildirs');
+  return { uid: Number(uid), gid: Number(gid) };
 }
 
 /** Count complete queue files: Postfix sets a queue file's owner-execute bit once it is fully written. */

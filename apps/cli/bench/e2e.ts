@@ -1,0 +1,308 @@
+/**
+ * `pnpm bench:e2e`: Mailway end to end against Postfix delivering to Maildir, in one run.
+ *
+ * For `--clients` concurrent submitting clients and `--size` byte messages, each side first
+ * receives a warm-up (delivered to a mailbox of its own, not measured), then `--messages`
+ * messages to rcpt@bench.example, and the bench reports messages per second from the first
+ * submission to the last file in the recipient's Maildir new/, p50/p99 end-to-end latency (each
+ * message stamped with a sequence number and its send time, matched against its arrival in new/),
+ * and peak RSS of the server's processes.
+ *
+ * Mailway: `mailway start` (submission, relay, delivery and its own redis-server with AOF
+ * `appendfsync always`; the delivery agent fsyncs every Maildir file), loaded by the TS load
+ * generator with AUTH PLAIN on the plaintext submission port, or STARTTLS + AUTH with --starttls.
+ * Postfix: a private Debian Postfix with qmgr and virtual(8) (which fsyncs every Maildir file),
+ * loaded by Postfix's smtp-source (throughput), then by the same TS load generator (throughput
+ * and latency). Every run must deliver exactly the messages that were accepted, once each.
+ *
+ * Reads flags (see `usage`); emits a table and ratios on stdout, progress on stderr. Exits 1 when
+ * a message was lost or duplicated or a run failed.
+ */
+import { type ChildProcess, execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { CountedLoad, LoadResult } from '@mailway/bench-tools/loadgen';
+import { freePort } from '@mailway/bench-tools/port';
+import { startPostfix } from '@mailway/bench-tools/postfix';
+import { runSmtpSource } from '@mailway/bench-tools/smtp-source';
+import { benchDomain, benchPassword, removeNow, startMailway } from './mailway.js';
+import { watchMaildir } from './maildir.js';
+import { type EndToEnd, stampedRun, unstampedRun } from './measure.js';
+import { descendants, type MemoryPeak, processGroup, sampleMemory } from './memory.js';
+
+const usage = `usage: pnpm bench:e2e [-- options]
+  --messages <n>     messages per measured run (default 10000)
+  --clients <n>      concurrent submitting clients / smtp-source sessions (default 20)
+  --size <bytes>     message size (default 2048)
+  --warmup <n>       warm-up messages per side, not measured (default messages / 10, at most 1000)
+  --starttls         Mailway's clients use STARTTLS before AUTH (default: AUTH on plaintext)
+  --quick            2000 messages per run
+  --no-postfix       measure Mailway only
+  --no-mailway       measure Postfix only
+  --help`;
+
+interface Options {
+  readonly messages: number;
+  readonly clients: number;
+  readonly size: number;
+  readonly warmup: number;
+  readonly starttls: boolean;
+  readonly postfix: boolean;
+  readonly mailway: boolean;
+}
+
+/** One measured run: what the load generator saw and what arrived. */
+interface Run {
+  readonly name: string;
+  readonly sent: number;
+  /** The load generator's own acceptance rate and errors. */
+  readonly acceptRate: number;
+  readonly errors: number;
+  readonly e2e: EndToEnd;
+}
+
+interface Side {
+  readonly runs: Run[];
+  readonly memory: MemoryPeak | null;
+}
+
+const appDir = fileURLToPath(new URL('..', import.meta.url));
+/** How long new/ may stay unchanged before the bench gives up waiting for the rest. */
+const stallMs = 60_000;
+const sender = `sender@${benchDomain}`;
+const recipient = (user: string): string => `${user}@${benchDomain}`;
+const progress = (text: string): void => void process.stderr.write(`bench:e2e: ${text}\n`);
+
+function readOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      messages: { type: 'string' },
+      clients: { type: 'string', default: '20' },
+      size: { type: 'string', default: '2048' },
+      warmup: { type: 'string' },
+      starttls: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      'no-postfix': { type: 'boolean', default: false },
+      'no-mailway': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  const messages = Number(values.messages ?? (values.quick ? 2000 : 10_000));
+  const options = {
+    messages,
+    clients: Number(values.clients),
+    size: Number(values.size),
+    warmup: Number(values.warmup ?? Math.min(1000, Math.floor(messages / 10))),
+    starttls: values.starttls,
+    postfix: !values['no-postfix'],
+    mailway: !values['no-mailway'],
+  };
+  for (const key of ['messages', 'clients', 'size'] as const) {
+    if (!Number.isInteger(options[key]) || options[key] < 1) throw new Error(`--${key} must be a positive integer`);
+  }
+  if (!Number.isInteger(options.warmup) || options.warmup < 0) throw new Error('--warmup must be a whole number');
+  return options;
+}
+
+// The load generator runs in a process of its own, so it never shares an event loop with a server.
+const loadgenChildren = new Set<ChildProcess>();
+process.on('exit', () => loadgenChildren.forEach((child) => child.kill('SIGKILL')));
+
+/** Run the TS load generator for a counted run; resolves with its result line. */
+function loadgen(options: CountedLoad): Promise<LoadResult> {
+  const script = fileURLToPath(import.meta.resolve('@mailway/bench-tools/loadgen'));
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], { cwd: appDir, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      loadgenChildren.delete(child);
+      if (error) reject(new Error(`load generator: ${stderr.trim() || error.message}`));
+      else resolve(JSON.parse(stdout) as LoadResult);
+    });
+    loadgenChildren.add(child);
+  });
+}
+
+/** Send `count` unmeasured messages to the warm-up mailbox and wait until they are all delivered. */
+async function warmUp(count: number, maildirNew: string, send: (count: number) => Promise<number>): Promise<void> {
+  if (count === 0) return;
+  const watch = watchMaildir(maildirNew);
+  try {
+    const accepted = await send(count);
+    await watch.waitFor(accepted, stallMs);
+  } finally {
+    watch.close();
+  }
+}
+
+/** A stamped load generator run to rcpt@, waited for until all it had accepted is in new/. */
+async function stampedLoad(name: string, maildirNew: string, load: CountedLoad, problems: string[]): Promise<Run> {
+  const watch = watchMaildir(maildirNew);
+  try {
+    const result = await loadgen({ ...load, stamp: true });
+    if (result.errors > 0) problems.push(`${name}: ${result.errors} sessions failed (${result.firstError ?? '?'})`);
+    await watch.waitFor(result.accepted, stallMs).catch((error: unknown) => problems.push(`${name}: ${String(error)}`));
+    const { all, fromMtime } = await watch.arrivals();
+    const e2e = stampedRun(all);
+    check(name, result.accepted, e2e, problems);
+    if (fromMtime > 0) progress(`${name}: ${fromMtime} arrival times from file mtimes (the watcher missed them)`);
+    return { name, sent: result.accepted, acceptRate: result.rate, errors: result.errors, e2e };
+  } finally {
+    watch.close();
+  }
+}
+
+/** Note a loss, a duplicate or a stray file. */
+function check(name: string, accepted: number, e2e: EndToEnd, problems: string[]): void {
+  if (e2e.delivered !== accepted) problems.push(`${name}: ${accepted} messages accepted, ${e2e.delivered} files in new/`);
+  if (e2e.duplicates > 0) problems.push(`${name}: ${e2e.duplicates} messages delivered more than once`);
+  if (e2e.unstamped > 0) problems.push(`${name}: ${e2e.unstamped} files without a stamp`);
+}
+
+/** Mailway: `mailway start`, warm-up, then the measured run. */
+async function measureMailway(options: Options, problems: string[]): Promise<Side> {
+  progress('starting `mailway start` (redis-server appendfsync always, submission, relay, delivery)');
+  const stack = await startMailway(['rcpt', 'warmup']);
+  // tsx's esbuild service compiles the supervisor's TypeScript; a built install has none.
+  const memory = sampleMemory(async () => descendants(stack.pid), ['esbuild']);
+  try {
+    const common = { port: stack.submissionPort, clients: options.clients, size: options.size, auth: { user: sender, pass: benchPassword }, tls: options.starttls, from: sender };
+    progress(`Mailway: warm-up, ${options.warmup} messages`);
+    await warmUp(options.warmup, stack.maildirNew('warmup'), async (messages) => (await loadgen({ ...common, messages, to: recipient('warmup') })).accepted);
+    progress(`Mailway: ${options.messages} messages, ${options.clients} clients, ${options.starttls ? 'STARTTLS + ' : ''}AUTH PLAIN`);
+    const run = await stampedLoad('Mailway, load generator', stack.maildirNew('rcpt'), { ...common, messages: options.messages, to: recipient('rcpt') }, problems);
+    return { runs: [run], memory: await memory.stop() };
+  } finally {
+    await memory.stop();
+    progress('stopping Mailway');
+    await stack.stop();
+  }
+}
+
+/** Postfix: a private delivering instance, warm-up, smtp-source, then the TS load generator. */
+async function measurePostfix(options: Options, problems: string[]): Promise<Side> {
+  progress('starting a private Postfix (qmgr + virtual(8) into Maildir)');
+  const base = await mkdtemp(join(tmpdir(), 'mailway-e2e-postfix-'));
+  const onExit = (): void => removeNow(base);
+  process.once('exit', onExit);
+  try {
+    const postfix = await startPostfix({ port: await freePort(), deliver: { maildirBase: base, domain: benchDomain, users: ['rcpt', 'source', 'warmup'] } });
+    // Exit hooks run in order: Postfix's (which kills its daemons) must come before the removal of their Maildirs.
+    process.off('exit', onExit);
+    process.once('exit', onExit);
+    const memory = sampleMemory(async () => processGroup(postfix.masterPid));
+    const maildirNew = (user: string): string => join(base, benchDomain, user, 'Maildir', 'new');
+    const source = { port: postfix.port, sessions: options.clients, size: options.size, from: sender, timeoutMs: 30 * 60_000 };
+    try {
+      progress(`Postfix: warm-up, ${options.warmup} messages`);
+      await warmUp(options.warmup, maildirNew('warmup'), async (messages) => {
+        const result = await runSmtpSource({ ...source, messages, to: recipient('warmup') });
+        if (result.exitCode !== 0) throw new Error(`smtp-source (warm-up) exited ${result.exitCode}: ${result.stderr}`);
+        return messages;
+      });
+
+      // smtp-source: throughput from its start to the last file.
+      progress(`Postfix: smtp-source -s ${options.clients} -l ${options.size} -m ${options.messages}`);
+      const runs: Run[] = [];
+      const watch = watchMaildir(maildirNew('source'));
+      try {
+        const startedAt = Date.now();
+        const result = await runSmtpSource({ ...source, messages: options.messages, to: recipient('source') });
+        if (result.exitCode !== 0) problems.push(`smtp-source exited ${result.exitCode}: ${result.stderr}`);
+        await watch.waitFor(options.messages, stallMs).catch((error: unknown) => problems.push(`Postfix, smtp-source: ${String(error)}`));
+        const e2e = unstampedRun((await watch.arrivals()).all, startedAt);
+        check('Postfix, smtp-source', options.messages, e2e, problems);
+        runs.push({ name: 'Postfix, smtp-source', sent: options.messages, acceptRate: result.rate, errors: result.exitCode === 0 ? 0 : 1, e2e });
+      } finally {
+        watch.close();
+      }
+
+      progress(`Postfix: ${options.messages} messages, load generator, ${options.clients} clients`);
+      runs.push(await stampedLoad('Postfix, load generator', maildirNew('rcpt'), { port: postfix.port, clients: options.clients, size: options.size, from: sender, messages: options.messages, to: recipient('rcpt') }, problems));
+      return { runs, memory: await memory.stop() };
+    } finally {
+      await memory.stop();
+      progress('stopping Postfix');
+      await postfix.stop();
+    }
+  } finally {
+    await rm(base, { recursive: true, force: true });
+    process.off('exit', onExit);
+  }
+}
+
+const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+
+/** Columns padded: the first left-aligned, the rest right-aligned. */
+function table(lines: readonly (readonly string[])[]): string {
+  const widths = lines[0]?.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length))) ?? [];
+  return lines.map((l) => l.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+/** The figures, the memory of each side and the ratios. */
+function report(options: Options, mailway: Side | null, postfix: Side | null): void {
+  const out = (text = ''): void => void process.stdout.write(`${text}\n`);
+  out();
+  out(`End to end: ${options.messages} messages of ${options.size} B, ${options.clients} concurrent clients, from the first submission to the last file in Maildir/new`);
+  out(`Mailway: mailway start, Redis AOF appendfsync always, Maildir files fsynced; clients use ${options.starttls ? 'STARTTLS + ' : ''}AUTH PLAIN on the submission port`);
+  out('Postfix: private Debian Postfix, qmgr + virtual(8), queue and Maildir files fsynced; no AUTH (mynetworks)');
+  out();
+  const runs = [...(mailway?.runs ?? []), ...(postfix?.runs ?? [])];
+  const header = ['run', 'accepted', 'delivered', 'e2e msg/s', 'p50 ms', 'p99 ms', 'accept msg/s', 'seconds'];
+  out(table([header, ...runs.map((r) => [r.name, String(r.sent), String(r.e2e.delivered), fixed(r.e2e.rate, 0), fixed(r.e2e.p50Ms, 1), fixed(r.e2e.p99Ms, 1), fixed(r.acceptRate, 0), fixed(r.e2e.seconds, 2)])]));
+  out();
+  // Postfix recycles its daemons (max_use 100), so a sum of their VmHWM would add processes that never ran together.
+  const names = (memory: MemoryPeak): string => Object.entries(memory.names).map(([name, count]) => `${name}×${count}`).join(', ');
+  if (mailway?.memory) {
+    const { peakRss, hwmSum } = mailway.memory;
+    out(`Mailway peak RSS, agents + redis-server: ${mib(peakRss)} MiB highest sampled sum of VmRSS; ${mib(hwmSum)} MiB sum of VmHWM [${names(mailway.memory)}]`);
+  }
+  if (postfix?.memory) out(`Postfix peak RSS, master's process group: ${mib(postfix.memory.peakRss)} MiB highest sampled sum of VmRSS [processes seen: ${names(postfix.memory)}]`);
+
+  const [ours] = mailway?.runs ?? [];
+  const [source, theirs] = postfix?.runs ?? [];
+  if (ours && source && theirs) {
+    out();
+    out(`ratio, Mailway / Postfix smtp-source, end-to-end msg/s: ${(ours.e2e.rate / source.e2e.rate).toFixed(2)}x (target 1.5x)`);
+    out(`ratio, Mailway / Postfix, same load generator, end-to-end msg/s: ${(ours.e2e.rate / theirs.e2e.rate).toFixed(2)}x`);
+    out(`p50 / p99 end-to-end latency, Mailway: ${fixed(ours.e2e.p50Ms, 1)} / ${fixed(ours.e2e.p99Ms, 1)} ms; Postfix: ${fixed(theirs.e2e.p50Ms, 1)} / ${fixed(theirs.e2e.p99Ms, 1)} ms`);
+  }
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const problems: string[] = [];
+  let mailway: Side | null = null;
+  let postfix: Side | null = null;
+
+  // One side failing does not stop the other from being measured.
+  if (options.mailway) mailway = await measureMailway(options, problems).catch((error: unknown) => (problems.push(`Mailway: ${error instanceof Error ? error.message : String(error)}`), null));
+  if (options.postfix) postfix = await measurePostfix(options, problems).catch((error: unknown) => (problems.push(`Postfix: ${error instanceof Error ? error.message : String(error)}`), null));
+
+  report(options, mailway, postfix);
+  if (problems.length > 0) {
+    process.stdout.write(`\n${problems.map((p) => `LOST OR FAILED: ${p}`).join('\n')}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stdout.write('\nno message lost or duplicated: every accepted message is in new/ exactly once\n');
+  }
+}
+
+// Ctrl-C or SIGTERM: exit, which runs every instance's exit hook (processes killed, temp dirs removed).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: cleaning up`);
+    process.exit(130);
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:e2e: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
