@@ -62,7 +62,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
     const dkim = await createDkimSigner(settings.dkim);
 
     // Policies, shared by both listeners.
-    const rate = createRateLimiter(redis, prefix, settings.messagesPerHour);
+    const rate = createRateLimiter(redis, prefix, settings.messagesPerHour, { onError: (error) => logger.warn({ err: error }, 'message counts not written to Redis; retrying') });
     const hooks = (listener: string): ServerHooks => ({
       onConnect: (session) => {
         metrics.connections.inc({ listener });
@@ -102,6 +102,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       async stop() {
         stopping = true;
         await Promise.all(servers.map((server) => server.close({ timeout: settings.shutdownTimeout })));
+        await rate.flush().catch(() => {});
         await transfer.close();
         await quit(redis);
       },

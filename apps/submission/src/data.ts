@@ -101,7 +101,7 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       // Account for it.
       metrics.messages.inc();
       metrics.bytes.inc(size);
-      policy.rate.count(user).catch((error: unknown) => logger.warn({ ...log, err: error }, 'rate counter not updated'));
+      policy.rate.count(user);
       logger.info({ ...log, size, messageId, tls: session.tls?.protocol ?? null }, 'queued');
       return accept(`Ok: queued as ${queueId}`, 250, '2.0.0');
     } catch (error) {
