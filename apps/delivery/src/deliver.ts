@@ -30,8 +30,11 @@ export type Delivered =
   | { readonly kind: 'delivered'; readonly user: string; readonly file: string; readonly size: number; readonly stored: boolean }
   | { readonly kind: 'expanded'; readonly targets: readonly string[]; readonly transferJob: string };
 
-/** Deliver `job` (whose queue job id is `jobId`) to its recipient. */
-export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId: string): Promise<Delivered> {
+/**
+ * Deliver `job` (whose queue job id is `jobId`) to its recipient. `retry`: an earlier attempt
+ * of this job may have run, so the mailbox looks for its copy first.
+ */
+export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId: string, retry = true): Promise<Delivered> {
   const resolution = await targets.directory.resolve(job.recipient.address);
   if (resolution.kind === 'alias' && resolution.targets.length > 0) return expand(targets, job, jobId, resolution.targets);
   if (resolution.kind !== 'user') throw new PermanentFailure('unknown_recipient', `no local mailbox for ${job.recipient.address} (${resolution.kind})`);
@@ -48,7 +51,7 @@ export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId:
   // Store once, then let go of this recipient's reference.
   const message = prependFields([returnPathField(job.from), deliveredToField(resolution.user)], spool.read(job.spoolId));
   const folder = targets.subaddressFolders ? resolution.folder : null;
-  const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from });
+  const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from, retry });
   await spool.releaseOnce(job.spoolId, jobId);
   return { kind: 'delivered', user: resolution.user, ...result };
 }

@@ -66,7 +66,8 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
           const timer = metrics.seconds.startTimer({ source: 'lmtp' });
           const entry = { ...log, recipient: recipient.address };
           try {
-            const result = await deliver(targets, job, jobId);
+            // A queue id of its own for every LMTP transaction: nothing can have run before.
+            const result = await deliver(targets, job, jobId, false);
             const outcome = result.kind === 'expanded' ? 'expanded' : 'delivered';
             metrics.deliveries.inc({ outcome, source: 'lmtp' });
             if (result.kind === 'delivered') metrics.bytes.inc(result.size);

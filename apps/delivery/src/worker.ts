@@ -17,7 +17,9 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
     const log = { queueId: data.queueId, jobId, recipient: data.recipient.address, attempt: job.attemptsMade + 1 };
     const timer = metrics.seconds.startTimer({ source: 'queue' });
     try {
-      const result = await deliver(targets, data, jobId);
+      // BullMQ counts every start of a job (and every stall): only a job's first start can skip looking for an earlier copy.
+      const retry = job.attemptsStarted > 1 || job.attemptsMade > 0 || job.stalledCounter > 0;
+      const result = await deliver(targets, data, jobId, retry);
       if (result.kind === 'expanded') {
         metrics.deliveries.inc({ outcome: 'expanded', source: 'queue' });
         logger.info({ ...log, outcome: 'expanded', targets: result.targets, transferJob: result.transferJob }, 'alias expanded');

@@ -11,6 +11,12 @@ export interface DeliveryRecord {
   readonly folder: string | null;
   /** The envelope sender for an mbox From_ line; taken from the Return-Path field when absent. */
   readonly sender?: string;
+  /**
+   * An earlier attempt with this key may have run (a retried or re-queued job), so look for its
+   * copy before writing. Default true: only a caller that knows this is the first attempt (a
+   * queue job started for the first time) may skip the search.
+   */
+  readonly retry?: boolean;
 }
 
 /** The outcome of one delivery. */

@@ -35,7 +35,7 @@ describe('Maildir delivery', () => {
     const [name] = await list('new');
     expect(name).toMatch(new RegExp(`^\\d{10}\\.M\\d{1,6}P${process.pid}Q${keyHash('job-1')}\\.mda\\.test,S=${plain.length}$`));
     expect(result.file).toBe(join(maildir, 'new', name!));
-    expect(await list('tmp')).toEqual([`.key-${keyHash('job-1')}`]);
+    expect(await list('tmp')).toEqual([]);
     expect(await list('cur')).toEqual([]);
   });
 
@@ -80,7 +80,7 @@ describe('Maildir delivery', () => {
     await utimes(join(maildir, 'tmp', 'dead-writer'), old, old);
     await writeFile(join(maildir, 'tmp', 'live-writer'), 'partial');
     await createMaildir({ hostname: 'mda.test' }).deliver(maildir, plain, record('job-1'));
-    expect(await list('tmp')).toEqual([`.key-${keyHash('job-1')}`, 'live-writer']);
+    expect(await list('tmp')).toEqual(['live-writer']);
   });
 });
 
@@ -89,9 +89,8 @@ describe('Maildir exactly once after a crash', () => {
   const key = 'queue-id.0123456789abcdef';
   const hash = keyHash(key);
   const name = uniqueName(hash, 'mda.test');
-  const setUp = async (state: { marker?: boolean; tmp?: Buffer; newFile?: boolean; linkedTmp?: boolean; cur?: boolean }) => {
+  const setUp = async (state: { tmp?: Buffer; newFile?: boolean; linkedTmp?: boolean; cur?: boolean }) => {
     for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(maildir, sub), { recursive: true });
-    if (state.marker) await writeFile(join(maildir, 'tmp', `.key-${hash}`), '');
     if (state.tmp) await writeFile(join(maildir, 'tmp', name), state.tmp);
     if (state.newFile || state.cur) {
       await writeFile(join(maildir, 'tmp', name), plain);
@@ -103,12 +102,12 @@ describe('Maildir exactly once after a crash', () => {
   const copies = async (): Promise<string[]> => [...(await list('new')), ...(await list('cur'))].filter((n) => n.includes(`Q${hash}.`));
 
   it.each([
-    { state: 'died after the marker', setup: { marker: true }, stored: true },
-    { state: 'died while writing tmp/', setup: { marker: true, tmp: plain.subarray(0, 10) }, stored: true },
-    { state: 'died after tmp/ was complete', setup: { marker: true, tmp: plain }, stored: true },
-    { state: 'died after the link into new/', setup: { marker: true, newFile: true, linkedTmp: true }, stored: false },
-    { state: 'died before the job was acknowledged', setup: { marker: true, newFile: true }, stored: false },
-    { state: 'died, and a reader moved the message to cur/', setup: { marker: true, cur: true }, stored: false },
+    { state: 'died before writing', setup: {}, stored: true },
+    { state: 'died while writing tmp/', setup: { tmp: plain.subarray(0, 10) }, stored: true },
+    { state: 'died after tmp/ was complete', setup: { tmp: plain }, stored: true },
+    { state: 'died after the link into new/', setup: { newFile: true, linkedTmp: true }, stored: false },
+    { state: 'died before the job was acknowledged', setup: { newFile: true }, stored: false },
+    { state: 'died, and a reader moved the message to cur/', setup: { cur: true }, stored: false },
   ])('$state: the retry leaves exactly one copy', async ({ setup, stored }) => {
     await setUp(setup);
     const result = await store.deliver(maildir, plain, record(key));
@@ -119,6 +118,18 @@ describe('Maildir exactly once after a crash', () => {
     // And a further retry changes nothing.
     expect(await store.deliver(maildir, plain, record(key))).toMatchObject({ stored: false, file: result.file });
     expect(await copies()).toHaveLength(1);
+  });
+});
+
+describe('Maildir first attempts', () => {
+  it('skip the search only when the caller says no attempt ran before', async () => {
+    // A copy with this key's hash already in new/: a retry finds it, a first attempt does not look.
+    const key = 'queue-id.fedcba9876543210';
+    const first = await store.deliver(maildir, plain, { ...record(key), retry: false });
+    expect(first.stored).toBe(true);
+    expect(await store.deliver(maildir, plain, record(key))).toMatchObject({ stored: false, file: first.file });
+    expect(await store.deliver(maildir, plain, { ...record(key), retry: false })).toMatchObject({ stored: true });
+    expect((await list('new')).filter((n) => n.includes(`Q${keyHash(key)}.`))).toHaveLength(2);
   });
 });
 
