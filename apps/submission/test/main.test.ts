@@ -33,11 +33,11 @@ function startMain(env: Record<string, string>): Started {
   return { child, exit, stderr: () => stderr, stdout: () => stdout };
 }
 
-/** The value of a "submission listening" log field, once it has been logged. */
-async function listening(started: Started): Promise<Record<string, unknown>> {
+/** The log record with message `msg`, once it has been logged. */
+async function logged(started: Started, msg: string): Promise<Record<string, unknown>> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    const line = started.stdout().split('\n').find((l) => l.includes('"submission listening"'));
+    const line = started.stdout().split('\n').find((l) => l.includes(`"msg":"${msg}"`));
     if (line) return JSON.parse(line) as Record<string, unknown>;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -66,9 +66,8 @@ describe('submission main', () => {
       MAILWAY_HOSTNAME: 'msa.test.example',
     });
     try {
-      const facts = await listening(started);
-      const startedLine = started.stdout().split('\n').find((l) => l.includes('"started"'));
-      const httpPort = Number((JSON.parse(startedLine ?? '{}') as { http?: { port?: number } }).http?.port);
+      const facts = await logged(started, 'submission listening');
+      const httpPort = Number(((await logged(started, 'started')) as { http?: { port?: number } }).http?.port);
       expect(httpPort).toBeGreaterThan(0);
 
       expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
