@@ -158,6 +158,24 @@ describe('mailway start', () => {
     }
   });
 
+  it('restarts an agent that dies, and mail keeps flowing', async () => {
+    // The delivery agent: the child of `mailway start` running apps/delivery.
+    const { stdout } = await run('ps', ['-o', 'pid=,args=', '--ppid', String(stack.pid)]);
+    const delivery = stdout.split('\n').find((line) => line.includes('delivery'));
+    const pid = Number(delivery?.trim().split(/\s+/)[0]);
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, 'SIGKILL');
+    await waitFor('the restart notice', async () => (output.includes('delivery exited (SIGKILL); restarting') ? true : null));
+
+    const out = await mailway('send', '--user', 'alice@example.org', '--pass', 'alice-secret', '--to', 'bob@example.org', '--subject', 'after the restart', '--port', env.SUBMISSION_PORT ?? '');
+    expect(out).toMatch(/^250 /);
+    const dir = join(home, 'mail', 'example.org', 'bob', 'Maildir', 'new');
+    await waitFor('mail delivered by the restarted agent', async () => {
+      for (const name of await readdir(dir)) if ((await readFile(join(dir, name), 'utf8')).includes('Subject: after the restart')) return true;
+      return null;
+    });
+  });
+
   it('stops on SIGTERM, agents first', async () => {
     const exited = new Promise<number | null>((resolve) => stack.once('exit', (code) => resolve(code)));
     stack.kill('SIGTERM');
