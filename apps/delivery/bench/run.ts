@@ -20,7 +20,7 @@ import { newQueueId } from '@mailway/queue/jobs';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { createRedisSpool } from '@mailway/queue/spool';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '8' }, profile: { type: 'string' } } });
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '32' }, profile: { type: 'string' } } });
 const messages = Number(values.messages);
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 /** User and system CPU seconds of a process so far. */

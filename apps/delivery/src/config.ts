@@ -12,7 +12,8 @@ export const deliverySettings = z.object({
   mailboxRoot: setting.string('DELIVERY_MAILBOX_ROOT', '/var/mail/mailway'),
   mailboxFormat: setting.oneOf('DELIVERY_MAILBOX_FORMAT', ['maildir', 'mbox'], 'maildir'),
   /** Deliveries in flight at once. */
-  concurrency: setting.int('DELIVERY_CONCURRENCY', 8, { min: 1, max: 1000 }),
+  // Each delivery mostly waits on fsyncs (file, directory, Redis AOF); many in flight share them.
+  concurrency: setting.int('DELIVERY_CONCURRENCY', 32, { min: 1, max: 1000 }),
   /** `user+tag@domain` goes into the folder `tag` (otherwise into the inbox). */
   subaddressFolders: setting.bool('DELIVERY_SUBADDRESS_FOLDERS', true),
   /** fsync every mailbox file and directory; off only for throwaway mail. */

@@ -33,7 +33,7 @@ export const relaySettings = z.object({
   /** Pause before answering a failed login, slowing password guessing. */
   authFailureDelay: setting.duration('RELAY_AUTH_FAILURE_DELAY', 1_000),
   /** Transfer jobs routed at once by this process. */
-  transferConcurrency: setting.int('RELAY_TRANSFER_CONCURRENCY', 8, { min: 1, max: 1_000 }),
+  transferConcurrency: setting.int('RELAY_TRANSFER_CONCURRENCY', 32, { min: 1, max: 1_000 }),
   /** Directory seed (JSON) applied at start-up, for config-as-code setups. */
   directorySeed: setting.optionalString('MAILWAY_DIRECTORY_SEED'),
   spool: z.object({
