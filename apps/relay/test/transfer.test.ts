@@ -74,6 +74,11 @@ describe('routing a mixed message', () => {
     expect((await h.jobs('delivery')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);
     expect((await h.jobs('outbound')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);
     expect(await h.spool.stat(queueId)).toMatchObject({ refs: 4 });
+
+    // Every recipient delivered (the content is gone), then the job is retried: nothing to do, no failure.
+    await h.spool.remove(queueId);
+    await expect(route(job)).resolves.toBeUndefined();
+    expect((await h.jobs('delivery')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);
   });
 
   it('a derived transfer job (alias expansion) gets outbound jobs of its own', async () => {

@@ -43,23 +43,29 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
     const jobId = transferJobId(data.queueId, data.parent);
     const log = { queueId: data.queueId, job: jobId, messageId: data.messageId, from: data.envelope.from };
 
-    // The content must be there; from now on it no longer expires on its own.
+    // Route.
+    const routes = await routeRecipients(directory, data.envelope.recipients);
+    const { queueId, spoolId, size, messageId, origin } = data;
+    const parent = data.parent === undefined ? {} : { parent: jobId };
+
+    // The content must be there; from now on it no longer expires on its own. A retry of a job
+    // whose every recipient was already routed (and perhaps delivered, releasing the content)
+    // has nothing left to do.
     try {
       await targets.spool.claim(data.spoolId);
     } catch (error) {
       if (!(error instanceof SpoolNotFoundError)) throw error;
+      if (await alreadyRouted()) {
+        logger.info(log, 'transfer job already routed');
+        return;
+      }
       logger.error({ ...log, spoolId: data.spoolId }, 'transfer job without spooled content: not routed');
       throw new UnrecoverableError(`spool entry ${data.spoolId} not found`);
     }
 
-    // Route.
-    const routes = await routeRecipients(directory, data.envelope.recipients);
-    const { queueId, spoolId, size, messageId, origin } = data;
-
     // Local recipients: one delivery job each.
     for (const recipient of routes.local) {
       // Recipients from an expanded alias carry its job id: their jobs never collide with the message's own.
-      const parent = data.parent === undefined ? {} : { parent: jobId };
       await targets.delivery.add({ queueId, spoolId, size, messageId, from: data.envelope.from, recipient, origin, ...parent });
       logger.info({ ...log, to: recipient.address, delivery: deliveryJobId(queueId, recipient.address, parent.parent) }, 'queued for local delivery');
     }
@@ -75,6 +81,17 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
 
     // A recipient named twice was routed once: its spare reference goes (once, however often this job runs).
     for (let i = 0; i < routes.duplicates; i += 1) await targets.spool.releaseOnce(spoolId, `duplicate.${jobId}.${i}`);
+
+    /** True when every job this one would add exists already. */
+    async function alreadyRouted(): Promise<boolean> {
+      for (const recipient of routes.local) {
+        if ((await targets.delivery.queue.getJob(deliveryJobId(queueId, recipient.address, parent.parent))) === undefined) return false;
+      }
+      for (const domain of routes.remote.keys()) {
+        if ((await targets.outbound.queue.getJob(outboundJobId(queueId, jobId, domain))) === undefined) return false;
+      }
+      return routes.local.length + routes.remote.size > 0;
+    }
 
     // Count once everything is queued, so a retried job is not counted twice for a failed add.
     const remoteCount = [...routes.remote.values()].reduce((sum, list) => sum + list.length, 0);
