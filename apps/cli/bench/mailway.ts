@@ -49,7 +49,8 @@ export async function startMailway(users: readonly string[]): Promise<MailwaySta
     DELIVERY_LMTP_PORT: await freePort(),
     DELIVERY_HTTP_PORT: await freePort(),
   };
-  const env: NodeJS.ProcessEnv = { ...process.env, MAILWAY_HOME: home, LOG_LEVEL: 'warn' };
+  // Info level, one line per transaction and delivery into a file, as Postfix logs every message to its maillog.
+  const env: NodeJS.ProcessEnv = { ...process.env, MAILWAY_HOME: home, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   // The stack's own Redis, never one the environment points at.
   delete env.REDIS_URL;
   for (const [key, port] of Object.entries(ports)) env[key] = String(port);
