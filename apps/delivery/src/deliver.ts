@@ -40,9 +40,9 @@ export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId:
   if (resolution.kind !== 'user') throw new PermanentFailure('unknown_recipient', `no local mailbox for ${job.recipient.address} (${resolution.kind})`);
 
   // The mailbox, and room in it.
-  const { directory, spool, store, format } = targets;
+  const { spool, store, format } = targets;
   const path = mailboxPath(targets.root, resolution.user, format);
-  const quota = (await directory.getUser(resolution.user))?.quotaBytes ?? null;
+  const quota = resolution.quotaBytes;
   if (quota !== null) {
     const usage = await mailboxUsage(path, format);
     if (usage + job.size > quota) throw new QuotaExceededError(usage, quota, job.size);

@@ -17,6 +17,7 @@ import { mayUseAddress } from './sender.js';
 import {
   execAll,
   parseList,
+  parseQuota,
   putAliasScript,
   putUserScript,
   removeDomainScript,
@@ -285,11 +286,10 @@ export function createDirectory(redis: Redis, options: DirectoryOptions = {}): D
 /** The user in a stored hash (empty when there is none), or null. */
 function toUser(address: string, fields: Record<string, string>): { user: User; hash: string } | null {
   if (fields.hash === undefined) return null;
-  const quota = fields.quota ? Number(fields.quota) : null;
   const user: User = {
     address,
     sendAs: parseList(fields.sendAs),
-    quotaBytes: quota !== null && Number.isSafeInteger(quota) ? quota : null,
+    quotaBytes: parseQuota(fields.quota),
     createdAt: new Date(Number(fields.createdAt ?? 0)),
   };
   return { user, hash: fields.hash };

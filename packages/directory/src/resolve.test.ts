@@ -13,6 +13,7 @@ beforeAll(async () => {
   await dir.addUser('bob+work@example.org', 'pw'); // a local part that contains the separator
   await dir.addUser('jörg@bücher.example', 'pw');
   await dir.addUser('carol@catch.example', 'pw');
+  await dir.addUser('dave@example.org', 'pw', { quotaBytes: 5_000_000 });
   await dir.addAlias('postmaster@example.org', ['alice@example.org']);
   await dir.addAlias('team@example.org', ['alice@example.org', 'friend@example.net']);
   await dir.setCatchAll('catch.example', 'carol@catch.example');
@@ -57,7 +58,7 @@ describe('aliases', () => {
 });
 
 describe('resolve', () => {
-  const user = (u: string, folder: string | null = null) => ({ kind: 'user', user: u, folder });
+  const user = (u: string, folder: string | null = null, quotaBytes: number | null = null) => ({ kind: 'user', user: u, folder, quotaBytes });
   const alias = (...targets: string[]) => ({ kind: 'alias', targets });
 
   it.each([
@@ -75,6 +76,8 @@ describe('resolve', () => {
     ['team@example.org', alias('alice@example.org', 'friend@example.net')],
     ['team+urgent@example.org', alias('alice@example.org', 'friend@example.net')], // alias via +tag
     ['carol@catch.example', user('carol@catch.example')], //                 a user beats the catch-all
+    ['dave@example.org', user('dave@example.org', null, 5_000_000)], //     the user's quota comes along
+    ['dave+x@example.org', user('dave@example.org', 'x', 5_000_000)],
     ['anything@catch.example', alias('carol@catch.example')], //             catch-all
     ['nobody@example.org', { kind: 'unknown' }], //                          unknown
     ['alice@example.net', { kind: 'remote' }], //                            remote

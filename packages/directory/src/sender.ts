@@ -1,6 +1,6 @@
 /**
  * Sender authorisation: may an authenticated user put this address in MAIL FROM or From?
- * Reads the user's send-as list and the aliases in one MULTI round trip; emits a yes or no.
+ * Reads the user's send-as list and the aliases in one script call; emits a yes or no.
  *
  * Yes for the user's own address and its sub-addresses (`user+tag`), for addresses in the
  * send-as list (and their sub-addresses), for any address of a domain listed as `@domain`,
@@ -10,7 +10,13 @@
 import { normalizeAddress, splitSubaddress } from './address.js';
 import type { DirectoryContext } from './context.js';
 import { DirectoryError } from './errors.js';
-import { execAll, parseList } from './store.js';
+import { parseList, readScript } from './store.js';
+
+/** KEYS: the user, then the aliases to look at. Returns the send-as list, then each alias's targets. */
+const lookupLua = `
+local replies = {redis.call('HGET', KEYS[1], 'sendAs')}
+for i = 2, #KEYS do replies[i] = redis.call('GET', KEYS[i]) end
+return replies`;
 
 /** True when `user` may use `text` as its sender address. */
 export async function mayUseAddress(ctx: DirectoryContext, user: string, text: string): Promise<boolean> {
@@ -23,9 +29,7 @@ export async function mayUseAddress(ctx: DirectoryContext, user: string, text: s
 
   // The send-as list and the aliases the address could be, in one round trip.
   const { keys } = ctx;
-  const [sendAs, ...aliases] = await execAll(
-    candidates.reduce((multi, c) => multi.get(keys.alias(c)), ctx.redis.multi().hget(keys.user(owner), 'sendAs')),
-  );
+  const [sendAs, ...aliases] = (await readScript(ctx.redis, 'sendAs', lookupLua, [keys.user(owner), ...candidates.map((c) => keys.alias(c))], [])) as (string | null)[];
 
   // Decide.
   if (typeof sendAs !== 'string') return false; // no such user

@@ -59,6 +59,19 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 redis.call('DEL', KEYS[2])
 return 'ok'`;
 
+/**
+ * Run a read script by EVALSHA (defined on the client once, under `mailwayDirectory_${name}`);
+ * resolves to its reply. The reads on the hot paths use scripts rather than MULTI: ioredis
+ * builds each MULTI by copying every script defined on the client, which on a client shared
+ * with BullMQ (dozens of scripts) costs more than the lookups themselves.
+ */
+export async function readScript(redis: Redis, name: string, lua: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  const command = `mailwayDirectory_${name}`;
+  const commands = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+  if (typeof commands[command] !== 'function') redis.defineCommand(command, { lua });
+  return commands[command]!(keys.length, ...keys, ...args);
+}
+
 /** Run one of the scripts above; resolves to its verdict. */
 export async function runScript(redis: Redis, script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<string> {
   return String(await redis.eval(script, keys.length, ...keys, ...args));
@@ -72,6 +85,12 @@ export async function execAll(multi: ChainableCommander): Promise<unknown[]> {
     if (error) throw error;
     return value;
   });
+}
+
+/** A user's quota field ('' or absent for none) as bytes, or null. */
+export function parseQuota(text: string | null | undefined): number | null {
+  const quota = text ? Number(text) : null;
+  return quota !== null && Number.isSafeInteger(quota) ? quota : null;
 }
 
 /** A JSON array of strings as stored in a user's sendAs or an alias; [] when damaged. */

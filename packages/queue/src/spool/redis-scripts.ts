@@ -105,19 +105,30 @@ if redis.call('SADD', KEYS[3], ARGV[1]) == 1 then
 end
 return tonumber(redis.call('HGET', KEYS[1], 'refs'))`,
   },
+  /** The entry's size, chunk count and first chunk ('' when none), so that a one-chunk message is read in one round trip. Nil = absent. */
+  head: {
+    keys: 2,
+    lua: `
+local size = redis.call('HGET', KEYS[1], 'size')
+if not size then return nil end
+return {size, redis.call('LLEN', KEYS[2]), redis.call('LINDEX', KEYS[2], 0) or ''}`,
+  },
 } as const satisfies Record<string, { keys: number; lua: string }>;
 
-type ScriptName = keyof typeof scripts;
+type ScriptName = Exclude<keyof typeof scripts, 'head'>;
 type Script = (...keysAndArgs: (string | number | Buffer)[]) => Promise<number>;
+/** head's reply with every string as a Buffer (ioredis's Buffer variant of the command). */
+type HeadScript = (meta: string, data: string) => Promise<[size: Buffer, count: number, first: Buffer] | null>;
 
 /** The scripts bound to `redis`, defined on it once (EVALSHA with EVAL fallback by ioredis). */
-export function spoolScripts(redis: Redis): Record<ScriptName, Script> {
+export function spoolScripts(redis: Redis): Record<ScriptName, Script> & { head: HeadScript } {
   const commands = redis as unknown as Record<string, Script>;
   const bound = {} as Record<ScriptName, Script>;
-  for (const [name, { keys, lua }] of Object.entries(scripts) as [ScriptName, { keys: number; lua: string }][]) {
+  for (const [name, { keys, lua }] of Object.entries(scripts) as [ScriptName | 'head', { keys: number; lua: string }][]) {
     const command = `mailwaySpool_${name}`;
     if (typeof commands[command] !== 'function') redis.defineCommand(command, { numberOfKeys: keys, lua });
-    bound[name] = (...keysAndArgs) => commands[command]!(...keysAndArgs);
+    if (name !== 'head') bound[name] = (...keysAndArgs) => commands[command]!(...keysAndArgs);
   }
-  return bound;
+  const head = commands['mailwaySpool_headBuffer'] as unknown as HeadScript;
+  return { ...bound, head: (meta, data) => head.call(redis, meta, data) };
 }

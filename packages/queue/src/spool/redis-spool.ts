@@ -90,19 +90,23 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
 
   async function* read(id: string): AsyncGenerator<Buffer> {
     const { meta, data } = keysOf(id);
-    // Sent together (one round trip); a release racing with us shows up as a size mismatch.
-    const [size, count] = await Promise.all([redis.hget(meta, 'size'), redis.llen(data)]);
-    if (size === null) throw new SpoolNotFoundError(id);
+    // Size, chunk count and the first chunk in one step; a release racing with the later
+    // chunks shows up as a missing chunk or a size mismatch.
+    const head = await scripts.head(meta, data);
+    if (head === null) throw new SpoolNotFoundError(id);
+    const [sizeText, count, first] = head;
+    const size = Number(sizeText.toString('latin1'));
 
-    // One chunk per round trip: memory stays at one chunk whatever the message size.
-    let total = 0;
-    for (let index = 0; index < count; index += 1) {
+    // Then one chunk per round trip: memory stays at one chunk whatever the message size.
+    let total = first.length;
+    if (first.length > 0) yield first;
+    for (let index = 1; index < count; index += 1) {
       const chunk = await redis.lindexBuffer(data, index);
       if (chunk === null) throw new SpoolNotFoundError(id);
       total += chunk.length;
       if (chunk.length > 0) yield chunk;
     }
-    if (total !== Number(size)) throw new SpoolNotFoundError(id);
+    if (total !== size) throw new SpoolNotFoundError(id);
   }
 
   async function readAll(id: string): Promise<Buffer> {
