@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchArgs } from '@mailway/bench-tools/args';
 import type { CountedLoad, LoadResult } from '@mailway/bench-tools/loadgen';
 import { freePort } from '@mailway/bench-tools/port';
 import { startPostfix } from '@mailway/bench-tools/postfix';
@@ -69,6 +70,14 @@ interface Side {
   readonly memory: MemoryPeak | null;
 }
 
+/**
+ * Removes one side's files. Both sides' files stay until both are measured: on ext4 without a
+ * journal (as on the bench machines) an inode freed less than a minute or so ago is skipped when
+ * a new one is allocated, so deleting one side's ten thousand files just before the other side
+ * runs would slow every file that side creates.
+ */
+type Cleanup = () => Promise<void>;
+
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 /** How long new/ may stay unchanged before the bench gives up waiting for the rest. */
 const stallMs = 60_000;
@@ -78,6 +87,7 @@ const progress = (text: string): void => void process.stderr.write(`bench:e2e: $
 
 function readOptions(): Options {
   const { values } = parseArgs({
+    args: benchArgs(),
     options: {
       messages: { type: 'string' },
       clients: { type: 'string', default: '20' },
@@ -165,9 +175,10 @@ function check(name: string, accepted: number, e2e: EndToEnd, problems: string[]
 }
 
 /** Mailway: `mailway start`, warm-up, then the measured run. */
-async function measureMailway(options: Options, problems: string[]): Promise<Side> {
+async function measureMailway(options: Options, problems: string[], cleanups: Cleanup[]): Promise<Side> {
   progress('starting `mailway start` (redis-server appendfsync always, submission, relay, delivery)');
   const stack = await startMailway(['rcpt', 'warmup']);
+  cleanups.push(stack.remove);
   // tsx's esbuild service compiles the supervisor's TypeScript; a built install has none.
   const memory = sampleMemory(async () => descendants(stack.pid), ['esbuild']);
   try {
@@ -185,54 +196,53 @@ async function measureMailway(options: Options, problems: string[]): Promise<Sid
 }
 
 /** Postfix: a private delivering instance, warm-up, smtp-source, then the TS load generator. */
-async function measurePostfix(options: Options, problems: string[]): Promise<Side> {
+async function measurePostfix(options: Options, problems: string[], cleanups: Cleanup[]): Promise<Side> {
   progress('starting a private Postfix (qmgr + virtual(8) into Maildir)');
   const base = await mkdtemp(join(tmpdir(), 'mailway-e2e-postfix-'));
   const onExit = (): void => removeNow(base);
   process.once('exit', onExit);
-  try {
-    const postfix = await startPostfix({ port: await freePort(), deliver: { maildirBase: base, domain: benchDomain, users: ['rcpt', 'source', 'warmup'] } });
-    // Exit hooks run in order: Postfix's (which kills its daemons) must come before the removal of their Maildirs.
-    process.off('exit', onExit);
-    process.once('exit', onExit);
-    const memory = sampleMemory(async () => processGroup(postfix.masterPid));
-    const maildirNew = (user: string): string => join(base, benchDomain, user, 'Maildir', 'new');
-    const source = { port: postfix.port, sessions: options.clients, size: options.size, from: sender, timeoutMs: 30 * 60_000 };
-    try {
-      progress(`Postfix: warm-up, ${options.warmup} messages`);
-      await warmUp(options.warmup, maildirNew('warmup'), async (messages) => {
-        const result = await runSmtpSource({ ...source, messages, to: recipient('warmup') });
-        if (result.exitCode !== 0) throw new Error(`smtp-source (warm-up) exited ${result.exitCode}: ${result.stderr}`);
-        return messages;
-      });
-
-      // smtp-source: throughput from its start to the last file.
-      progress(`Postfix: smtp-source -s ${options.clients} -l ${options.size} -m ${options.messages}`);
-      const runs: Run[] = [];
-      const watch = watchMaildir(maildirNew('source'));
-      try {
-        const startedAt = Date.now();
-        const result = await runSmtpSource({ ...source, messages: options.messages, to: recipient('source') });
-        if (result.exitCode !== 0) problems.push(`smtp-source exited ${result.exitCode}: ${result.stderr}`);
-        await watch.waitFor(options.messages, stallMs).catch((error: unknown) => problems.push(`Postfix, smtp-source: ${String(error)}`));
-        const e2e = unstampedRun((await watch.arrivals()).all, startedAt);
-        check('Postfix, smtp-source', options.messages, e2e, problems);
-        runs.push({ name: 'Postfix, smtp-source', sent: options.messages, acceptRate: result.rate, errors: result.exitCode === 0 ? 0 : 1, e2e });
-      } finally {
-        watch.close();
-      }
-
-      progress(`Postfix: ${options.messages} messages, load generator, ${options.clients} clients`);
-      runs.push(await stampedLoad('Postfix, load generator', maildirNew('rcpt'), { port: postfix.port, clients: options.clients, size: options.size, from: sender, messages: options.messages, to: recipient('rcpt') }, problems));
-      return { runs, memory: await memory.stop() };
-    } finally {
-      await memory.stop();
-      progress('stopping Postfix');
-      await postfix.stop();
-    }
-  } finally {
+  cleanups.push(async () => {
     await rm(base, { recursive: true, force: true });
     process.off('exit', onExit);
+  });
+  const postfix = await startPostfix({ port: await freePort(), deliver: { maildirBase: base, domain: benchDomain, users: ['rcpt', 'source', 'warmup'] } });
+  // Exit hooks run in order: Postfix's (which kills its daemons) must come before the removal of their Maildirs.
+  process.off('exit', onExit);
+  process.once('exit', onExit);
+  const memory = sampleMemory(async () => processGroup(postfix.masterPid));
+  const maildirNew = (user: string): string => join(base, benchDomain, user, 'Maildir', 'new');
+  const source = { port: postfix.port, sessions: options.clients, size: options.size, from: sender, timeoutMs: 30 * 60_000 };
+  try {
+    progress(`Postfix: warm-up, ${options.warmup} messages`);
+    await warmUp(options.warmup, maildirNew('warmup'), async (messages) => {
+      const result = await runSmtpSource({ ...source, messages, to: recipient('warmup') });
+      if (result.exitCode !== 0) throw new Error(`smtp-source (warm-up) exited ${result.exitCode}: ${result.stderr}`);
+      return messages;
+    });
+
+    // smtp-source: throughput from its start to the last file.
+    progress(`Postfix: smtp-source -s ${options.clients} -l ${options.size} -m ${options.messages}`);
+    const runs: Run[] = [];
+    const watch = watchMaildir(maildirNew('source'));
+    try {
+      const startedAt = Date.now();
+      const result = await runSmtpSource({ ...source, messages: options.messages, to: recipient('source') });
+      if (result.exitCode !== 0) problems.push(`smtp-source exited ${result.exitCode}: ${result.stderr}`);
+      await watch.waitFor(options.messages, stallMs).catch((error: unknown) => problems.push(`Postfix, smtp-source: ${String(error)}`));
+      const e2e = unstampedRun((await watch.arrivals()).all, startedAt);
+      check('Postfix, smtp-source', options.messages, e2e, problems);
+      runs.push({ name: 'Postfix, smtp-source', sent: options.messages, acceptRate: result.rate, errors: result.exitCode === 0 ? 0 : 1, e2e });
+    } finally {
+      watch.close();
+    }
+
+    progress(`Postfix: ${options.messages} messages, load generator, ${options.clients} clients`);
+    runs.push(await stampedLoad('Postfix, load generator', maildirNew('rcpt'), { port: postfix.port, clients: options.clients, size: options.size, from: sender, messages: options.messages, to: recipient('rcpt') }, problems));
+    return { runs, memory: await memory.stop() };
+  } finally {
+    await memory.stop();
+    progress('stopping Postfix');
+    await postfix.stop();
   }
 }
 
@@ -280,10 +290,16 @@ async function main(): Promise<void> {
   const problems: string[] = [];
   let mailway: Side | null = null;
   let postfix: Side | null = null;
+  const cleanups: Cleanup[] = [];
 
   // One side failing does not stop the other from being measured.
-  if (options.mailway) mailway = await measureMailway(options, problems).catch((error: unknown) => (problems.push(`Mailway: ${error instanceof Error ? error.message : String(error)}`), null));
-  if (options.postfix) postfix = await measurePostfix(options, problems).catch((error: unknown) => (problems.push(`Postfix: ${error instanceof Error ? error.message : String(error)}`), null));
+  try {
+    if (options.mailway) mailway = await measureMailway(options, problems, cleanups).catch((error: unknown) => (problems.push(`Mailway: ${error instanceof Error ? error.message : String(error)}`), null));
+    if (options.postfix) postfix = await measurePostfix(options, problems, cleanups).catch((error: unknown) => (problems.push(`Postfix: ${error instanceof Error ? error.message : String(error)}`), null));
+  } finally {
+    progress('removing both sides\' mailboxes and queues');
+    for (const cleanup of cleanups) await cleanup();
+  }
 
   report(options, mailway, postfix);
   if (problems.length > 0) {

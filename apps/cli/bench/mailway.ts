@@ -27,8 +27,10 @@ export interface MailwayStack {
   readonly pid: number;
   /** new/ of `${user}@bench.example`'s Maildir (created before the first delivery). */
   maildirNew(user: string): string;
-  /** Stop the stack as Ctrl-C would (agents finish their work, then Redis) and remove the temp dir. */
+  /** Stop the stack as Ctrl-C would (agents finish their work, then Redis). */
   stop(): Promise<void>;
+  /** Stop if still running, then remove the temp dir with the mailboxes and Redis's files. */
+  remove(): Promise<void>;
 }
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
@@ -78,6 +80,9 @@ export async function startMailway(users: readonly string[]): Promise<MailwaySta
     stopped = true;
     await terminate(child, exited);
     await log.close();
+  };
+  const remove = async (): Promise<void> => {
+    await stop();
     await rm(home, { recursive: true, force: true });
     process.off('exit', onExit);
   };
@@ -95,7 +100,7 @@ export async function startMailway(users: readonly string[]): Promise<MailwaySta
     }
   } catch (error) {
     const text = await readFile(logPath, 'utf8').catch(() => '');
-    await stop();
+    await remove();
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`mailway start: ${reason}${text ? `\n--- mailway.log (end) ---\n${text.trimEnd().split('\n').slice(-25).join('\n')}` : ''}`);
   }
@@ -105,6 +110,7 @@ export async function startMailway(users: readonly string[]): Promise<MailwaySta
     pid: child.pid ?? 0,
     maildirNew: (user) => maildirNew(home, user),
     stop,
+    remove,
   };
 }
 

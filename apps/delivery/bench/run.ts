@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { benchArgs } from '@mailway/bench-tools/args';
 import { buildMessage } from '@mailway/bench-tools/loadgen';
 import { freePort } from '@mailway/bench-tools/port';
 import { startRedis } from '@mailway/vitest-config/redis';
@@ -20,7 +21,7 @@ import { newQueueId } from '@mailway/queue/jobs';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { createRedisSpool } from '@mailway/queue/spool';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '32' }, profile: { type: 'string' } } });
+const { values } = parseArgs({ args: benchArgs(), options: { messages: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '32' }, profile: { type: 'string' } } });
 const messages = Number(values.messages);
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 /** User and system CPU seconds of a process so far. */

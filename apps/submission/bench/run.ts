@@ -12,6 +12,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { benchArgs } from '@mailway/bench-tools/args';
 import type { LoadOptions, LoadResult } from '@mailway/bench-tools/loadgen';
 import { benchUser, startMailway } from './mailway.js';
 import { freePort } from '@mailway/bench-tools/port';
@@ -41,6 +42,7 @@ interface Options {
 
 function readOptions(): Options {
   const { values } = parseArgs({
+    args: benchArgs(),
     options: {
       clients: { type: 'string', default: '20' },
       size: { type: 'string', default: '2048' },

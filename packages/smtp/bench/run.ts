@@ -76,7 +76,10 @@ interface Options {
 function readOptions(): Options {
   let parsed;
   try {
+    // `pnpm bench -- --quick` forwards the `--` itself.
+    const argv = process.argv.slice(2);
     parsed = parseArgs({
+      args: argv[0] === '--' ? argv.slice(1) : argv,
       options: {
         duration: { type: 'string' },
         warmup: { type: 'string' },
