@@ -13,22 +13,35 @@ export async function* chunked(content: Uint8Array | AsyncIterable<Uint8Array>, 
   }
 
   // Copy into a fresh chunk: the source may reuse its buffer once we ask for the next piece.
-  let chunk = Buffer.allocUnsafe(size);
+  // The chunk starts small and doubles up to `size`, so that a 2 KB message does not cost a
+  // 256 KiB allocation (off-heap memory that V8 answers with garbage collections).
+  let chunk: Buffer = Buffer.allocUnsafe(Math.min(size, initialCapacity));
   let filled = 0;
   for await (const piece of content) {
     let bytes = asBuffer(piece);
     while (bytes.length > 0) {
-      const copied = bytes.copy(chunk, filled, 0, Math.min(bytes.length, size - filled));
+      if (filled === chunk.length) chunk = grow(chunk, size);
+      const copied = bytes.copy(chunk, filled, 0, Math.min(bytes.length, chunk.length - filled));
       filled += copied;
       bytes = bytes.subarray(copied);
       if (filled === size) {
         yield chunk;
-        chunk = Buffer.allocUnsafe(size);
+        chunk = Buffer.allocUnsafe(Math.min(size, initialCapacity));
         filled = 0;
       }
     }
   }
   if (filled > 0) yield chunk.subarray(0, filled);
+}
+
+/** Where a streamed chunk starts. */
+const initialCapacity = 8192;
+
+/** A buffer twice as large (at most `size`) holding `chunk`'s bytes. */
+function grow(chunk: Buffer, size: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.min(size, chunk.length * 2));
+  chunk.copy(next);
+  return next;
 }
 
 /** A Buffer view of the same memory, without copying. */
