@@ -39,19 +39,21 @@ export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId:
   if (resolution.kind === 'alias' && resolution.targets.length > 0) return expand(targets, job, jobId, resolution.targets);
   if (resolution.kind !== 'user') throw new PermanentFailure('unknown_recipient', `no local mailbox for ${job.recipient.address} (${resolution.kind})`);
 
-  // The mailbox, and room in it.
+  // The mailbox, and room in it: checked only once it is known that no earlier attempt stored
+  // the message, whose copy counts against the quota too.
   const { spool, store, format } = targets;
   const path = mailboxPath(targets.root, resolution.user, format);
   const quota = resolution.quotaBytes;
-  if (quota !== null) {
+  const checkQuota = async (): Promise<void> => {
+    if (quota === null) return;
     const usage = await mailboxUsage(path, format);
     if (usage + job.size > quota) throw new QuotaExceededError(usage, quota, job.size);
-  }
+  };
 
   // Store once, then let go of this recipient's reference.
   const message = prependFields([returnPathField(job.from), deliveredToField(resolution.user)], spool.read(job.spoolId));
   const folder = targets.subaddressFolders ? resolution.folder : null;
-  const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from, retry });
+  const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from, retry, beforeWrite: checkQuota });
   await spool.releaseOnce(job.spoolId, jobId);
   return { kind: 'delivered', user: resolution.user, ...result };
 }

@@ -3,7 +3,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { transferJobId } from '@mailway/queue/jobs';
+import { createMaildir } from '@mailway/mailbox';
+import { type DeliveryJob, newQueueId, transferJobId } from '@mailway/queue/jobs';
+import { deliver } from '../src/deliver.js';
 import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, message, startDelivery } from './support/harness.js';
 
@@ -78,6 +80,30 @@ describe('delivery agent, Maildir', () => {
     expect(h.logs.find((l) => l.jobId === later.jobIds[0] && l.outcome === 'over_quota')).toMatchObject({ final: false });
     expect(await h.spool.stat(last.queueId)).toMatchObject({ refs: 1 });
     expect(await newFiles(maildir('carol'))).toEqual([]);
+  });
+
+  it('a retried delivery finds its stored copy before the quota, which that copy now fills, could refuse it', async () => {
+    const content = message('stored once', `${'y'.repeat(700)}\r\n`);
+    const queueId = newQueueId();
+    await h.spool.write(queueId, content, { refs: 2 });
+    const job: DeliveryJob = {
+      queueId,
+      spoolId: queueId,
+      size: content.length,
+      messageId: null,
+      from: 'alice@remote.example',
+      recipient: { address: 'carol@example.org', notify: null, orcpt: null },
+      origin: { agent: 'relay', client: null, user: null, tls: null, receivedAt: new Date().toISOString() },
+    };
+    const targets = { directory: h.agent.directory, spool: h.spool, transfer: h.transfer, store: createMaildir(), format: 'maildir' as const, root: h.root, subaddressFolders: true };
+    const before = (await newFiles(maildir('carol'))).length;
+    const first = await deliver(targets, job, `retry-quota-${queueId}`, false);
+    expect(first).toMatchObject({ kind: 'delivered', stored: true });
+    // Carol (quota 1000 octets) now holds this copy: a second copy would not fit, and is not needed.
+    expect(await deliver(targets, job, `retry-quota-${queueId}`, true)).toMatchObject({ kind: 'delivered', stored: false });
+    expect(await newFiles(maildir('carol'))).toHaveLength(before + 1);
+    // A different message still meets the quota.
+    await expect(deliver(targets, job, `retry-quota-other-${queueId}`, true)).rejects.toThrow(/over quota/);
   });
 
   it('an unknown recipient fails at once, never retried, keeping the reference', async () => {

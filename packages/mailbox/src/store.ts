@@ -17,6 +17,12 @@ export interface DeliveryRecord {
    * queue job started for the first time) may skip the search.
    */
   readonly retry?: boolean;
+  /**
+   * Runs once it is known that this key has no stored copy, just before the message is written;
+   * throwing stops the delivery. For checks a stored copy must not fail, such as a quota the
+   * copy itself now fills.
+   */
+  readonly beforeWrite?: () => Promise<void>;
 }
 
 /** The outcome of one delivery. */

@@ -133,6 +133,24 @@ describe('Maildir first attempts', () => {
   });
 });
 
+describe('Maildir checks before writing', () => {
+  it('run beforeWrite only when the key has no copy, and a refusal writes nothing', async () => {
+    let calls = 0;
+    const check = async (): Promise<void> => {
+      calls += 1;
+    };
+    await store.deliver(maildir, plain, { ...record('checked'), beforeWrite: check });
+    await store.deliver(maildir, plain, { ...record('checked'), beforeWrite: check });
+    expect(calls).toBe(1);
+    const refuse = async (): Promise<void> => {
+      throw new Error('no room');
+    };
+    await expect(store.deliver(maildir, plain, { ...record('refused'), beforeWrite: refuse })).rejects.toThrow('no room');
+    expect(await list('new')).toHaveLength(1);
+    expect(await list('tmp')).toEqual([]);
+  });
+});
+
 describe('Maildir usage', () => {
   it('adds up S= sizes in new/ and cur/ of the inbox and its folders', async () => {
     expect(await mailboxUsage(maildir, 'maildir')).toBe(0);

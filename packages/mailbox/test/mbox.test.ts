@@ -77,6 +77,24 @@ describe('mbox delivery', () => {
   });
 });
 
+describe('mbox checks before writing', () => {
+  it('run beforeWrite only when the key has no copy, and a refusal appends nothing', async () => {
+    let calls = 0;
+    const check = async (): Promise<void> => {
+      calls += 1;
+    };
+    await store.deliver(mbox, plain, { ...record('checked'), beforeWrite: check });
+    await store.deliver(mbox, plain, { ...record('checked'), beforeWrite: check });
+    expect(calls).toBe(1);
+    const size = (await readFile(mbox)).length;
+    const refuse = async (): Promise<void> => {
+      throw new Error('no room');
+    };
+    await expect(store.deliver(mbox, plain, { ...record('refused'), beforeWrite: refuse })).rejects.toThrow('no room');
+    expect((await readFile(mbox)).length).toBe(size);
+  });
+});
+
 describe('mbox exactly once', () => {
   it('does not append a key twice', async () => {
     expect(await store.deliver(mbox, plain, record('job-1'))).toMatchObject({ stored: true, size: plain.length, file: mbox });

@@ -65,6 +65,7 @@ export function createMaildir(options: MaildirOptions = {}): MailboxStore {
         const found = await findCopy(dir, hash);
         if (found !== null) return { stored: false, ...found };
       }
+      await record.beforeWrite?.();
       try {
         return { stored: true, ...(await write(dir, message, hash)) };
       } catch (error) {

@@ -39,6 +39,7 @@ export function createMbox(options: MboxOptions = {}): MailboxStore {
       const index = await openKeyIndex(target, fsync);
       const earlier = index.delivered(hash);
       if (earlier !== undefined) return { stored: false, file: target, size: earlier };
+      await record.beforeWrite?.();
 
       // Append, announced in the index first.
       const file = await open(target, 'a', 0o600);
