@@ -92,7 +92,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         },
         onAuth: authHook({ directory, failureDelay: settings.authFailureDelay, logger, metrics }),
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
-        onData: dataHook({ hostname: config.hostname, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
       },
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
     });

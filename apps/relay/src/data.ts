@@ -1,7 +1,8 @@
 /**
- * The message data of one inbound transaction: read the header block, put the Received field
- * (and, when verification is on, Authentication-Results) in front of the untouched message,
- * then hand off to the transfer queue. The reply to end of data is 250 with the queue id only
+ * The message data of one inbound transaction: read the header block, drop Authentication-Results
+ * fields that falsely claim this host (from untrusted clients), put the Received field (and, when
+ * verification is on, Authentication-Results) in front of the message, then hand off to the
+ * transfer queue. The reply to end of data is 250 with the queue id only
  * once the spool write and the job are durable; 451 4.3.0 when Redis cannot take them.
  */
 import type { TransferJob } from '@mailway/queue/jobs';
@@ -12,13 +13,17 @@ import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { MessageBody, Session, Transaction } from '@mailway/smtp/server';
 import { envelopeAddress } from './address.js';
 import { type HandoffTargets, handOff } from '@mailway/queue/queues';
+import { withoutOwnAuthResults } from './message/auth-results.js';
 import { relayReceived } from './message/trace.js';
 import type { Verifier } from './message/verify.js';
 import type { RelayMetrics } from './metrics.js';
-import { unmapped } from './policy/networks.js';
+import { type RelayNetworks, unmapped } from './policy/networks.js';
+import { mayRelay } from './policy/recipient.js';
 
 export interface DataPolicy {
   readonly hostname: string;
+  /** Clients inside the trust boundary, whose Authentication-Results fields stay. */
+  readonly networks: RelayNetworks;
   readonly targets: HandoffTargets;
   /** null when RELAY_VERIFY is off. */
   readonly verifier: Verifier | null;
@@ -49,13 +54,16 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       const messageId = readHeaderFields(header).find((f) => f.name.toLowerCase() === 'message-id')?.value ?? null;
       const received = relayReceived({ session, hostname, queueId, recipients, utf8: transaction.mailParams.smtputf8, date });
 
-      // Verification needs the whole message; otherwise it streams through.
-      let message: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = concat(header, rest);
+      // Fields claiming this host's checks are forged unless a trusted client passed them on.
+      const stripped = mayRelay(session, policy.networks) ? { header, removed: 0 } : withoutOwnAuthResults(header, hostname);
+
+      // Verification needs the whole message as it came (a signature may cover any field); otherwise it streams through.
+      let message: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = concat(stripped.header, rest);
       let verdicts: string | null = null;
       if (policy.verifier !== null) {
-        const whole = await collect(message);
-        verdicts = await verify(policy.verifier, whole, { ip: unmapped(session.remote.address), helo: session.helo?.name ?? '', sender: from, hostname });
-        message = [whole];
+        const body = await collect(rest);
+        verdicts = await verify(policy.verifier, Buffer.concat([header, body]), { ip: unmapped(session.remote.address), helo: session.helo?.name ?? '', sender: from, hostname });
+        message = [stripped.header, body];
       }
       const content = prependFields(verdicts === null ? [received] : [verdicts, received], message);
 
@@ -67,6 +75,7 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       // Account for it: one line per transaction.
       metrics.messages.inc();
       metrics.bytes.inc(size);
+      if (stripped.removed > 0) logger.warn({ ...log, fields: stripped.removed }, 'removed Authentication-Results fields claiming this host from an untrusted client');
       logger.info({ ...log, size, messageId, tls: session.tls?.protocol ?? null, authResults: verdicts === null ? null : summary(verdicts) }, 'queued');
       return accept(`Ok: queued as ${queueId}`, 250, '2.0.0');
     } catch (error) {

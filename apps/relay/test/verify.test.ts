@@ -2,12 +2,14 @@
  * Sender authentication (RELAY_VERIFY): a message DKIM-signed here for sender.example, whose
  * key, SPF and DMARC records the injected resolver serves, arrives with an
  * Authentication-Results field naming this host and the passes; a message from a domain whose
- * SPF does not list the client gets spf=fail. Without RELAY_VERIFY no field is added.
+ * SPF does not list the client gets spf=fail. Without RELAY_VERIFY no field is added. Either
+ * way, Authentication-Results fields that claim this host arrive only from trusted clients.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { dkimSign } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
+import { authservIdOf } from '../src/message/auth-results.js';
 import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
 
 const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -74,6 +76,54 @@ describe('RELAY_VERIFY on', () => {
     const [results] = stored.split('\r\n');
     expect(results).toMatch(/^Authentication-Results: mx\.local\.example; dkim=none/);
     expect(results).toMatch(/; spf=fail \(.*\) smtp\.mailfrom=boss@forged\.example/);
+  });
+});
+
+describe('forged Authentication-Results (RFC 8601 §5)', () => {
+  const forged = 'Authentication-Results: MX.Local.Example;\r\n\tdkim=pass header.i=@bank.example\r\n';
+  const commented = 'Authentication-Results: (checked) mx.local.example 1; spf=pass\r\n';
+  const foreign = 'Authentication-Results: mx.elsewhere.example; spf=fail smtp.mailfrom=sam@sender.example\r\n';
+  const raw = (): string => forged + foreign + commented + message({ from: 'sam@sender.example' });
+
+  it('are removed from an untrusted client\'s message, with or without RELAY_VERIFY; other hosts\' fields stay', async () => {
+    for (const env of [{}, { RELAY_VERIFY: 'true' }]) {
+      const h = await startRelay({ env, resolver });
+      try {
+        const stored = await send(h, 'sam@sender.example', raw());
+        // With RELAY_VERIFY, this host's own field comes first; what follows is what arrived.
+        const verified = 'RELAY_VERIFY' in env;
+        const arrived = verified ? stored.slice(stored.indexOf('\r\n') + 2) : stored;
+        expect(arrived).not.toMatch(/Authentication-Results: (\(checked\) )?mx\.local\.example[ ;]/i);
+        expect(arrived).toContain(foreign.replace(/\r\n[ \t]+/g, ' '));
+        expect(stored.endsWith(message({ from: 'sam@sender.example' }).slice(-40))).toBe(true);
+        expect(h.logs.find((l) => l.msg?.toString().startsWith('removed Authentication-Results'))).toMatchObject({ fields: 2 });
+        if (verified) expect(stored).toMatch(/^Authentication-Results: mx\.local\.example; dkim=none/);
+      } finally {
+        await h.close();
+      }
+    }
+  });
+
+  it('stay when the client is in the relay networks', async () => {
+    const h = await startRelay({ env: { RELAY_NETWORKS: '127.0.0.0/8' }, resolver });
+    try {
+      const stored = await send(h, 'sam@sender.example', raw());
+      expect(stored).toContain(forged.replace(/\r\n[ \t]+/g, ' '));
+      expect(stored).toContain(commented);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it.each([
+    ['mx.local.example; spf=pass', 'mx.local.example'],
+    ['MX.Local.Example 1 ; none', 'mx.local.example'],
+    ['(a (nested) comment) mx.local.example;spf=pass', 'mx.local.example'],
+    ['"mx.local.example"; none', 'mx.local.example'],
+    ['mx.local.example.evil; none', 'mx.local.example.evil'],
+    ['', ''],
+  ])('authserv-id of %j is %j', (value, id) => {
+    expect(authservIdOf(value)).toBe(id);
   });
 });
 
