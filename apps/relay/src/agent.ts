@@ -6,7 +6,7 @@
  */
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type Directory, applySeed, createDirectory, readSeedFile } from '@mailway/directory';
+import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { type MailQueue, type QueueName, bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
@@ -90,7 +90,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
           metrics.connections.inc();
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
         },
-        onAuth: authHook({ directory, failureDelay: settings.authFailureDelay, logger, metrics }),
+        onAuth: authHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, metrics }),
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
         onData: dataHook({ hostname: config.hostname, networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
       },

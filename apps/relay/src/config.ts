@@ -30,8 +30,16 @@ export const relaySettings = z.object({
   verify: setting.bool('RELAY_VERIFY', false),
   /** Offer AUTH after STARTTLS; an authenticated client may relay. */
   auth: setting.bool('RELAY_AUTH', true),
-  /** Pause before answering a failed login, slowing password guessing. */
-  authFailureDelay: setting.duration('RELAY_AUTH_FAILURE_DELAY', 1_000),
+  /** Failed logins, counted together with the submission agent's (the same Redis keys). */
+  authFailures: z.object({
+    /** Failed logins from one IP address within the window before AUTH is refused. */
+    perIp: setting.int('RELAY_AUTH_MAX_FAILURES_PER_IP', 10, { min: 1 }),
+    /** Failed logins for one user within the window before AUTH is refused. */
+    perUser: setting.int('RELAY_AUTH_MAX_FAILURES_PER_USER', 5, { min: 1 }),
+    window: setting.duration('RELAY_AUTH_FAILURE_WINDOW', 15 * 60_000),
+    /** Pause before answering a failed login, slowing password guessing. */
+    delay: setting.duration('RELAY_AUTH_FAILURE_DELAY', 1_000),
+  }),
   /** Transfer jobs routed at once by this process. */
   transferConcurrency: setting.int('RELAY_TRANSFER_CONCURRENCY', 32, { min: 1, max: 1_000 }),
   /** Directory seed (JSON) applied at start-up, for config-as-code setups. */

@@ -1,7 +1,8 @@
 /**
  * Who may relay: a client in RELAY_NETWORKS, and a client that authenticated after STARTTLS
  * (nodemailer). Their mail to other domains is accepted and routed by the transfer worker into
- * one outbound job per destination domain. A failed login does not open the relay.
+ * one outbound job per destination domain. A failed login does not open the relay, and failed
+ * logins are limited as on the submission ports.
  */
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,5 +74,25 @@ describe('an authenticated client', () => {
     await dialog.command('MAIL FROM:<bob@local.example>');
     expect((await dialog.command('RCPT TO:<carol@remote.example>')).status).toBe('554 5.7.1');
     await dialog.close();
+  });
+});
+
+describe('failed logins', () => {
+  it('are limited per user: after the allowed failures even the right password gets 454 4.7.0', async () => {
+    const h = await startRelay({ env: { RELAY_AUTH_MAX_FAILURES_PER_USER: '2' } });
+    try {
+      const { dialog } = await Dialog.open(h.agent.port);
+      await dialog.startTls();
+      expect((await dialog.authPlain(bob.user, 'wrong-1')).status).toBe('535 5.7.8');
+      expect((await dialog.authPlain(bob.user, 'wrong-2')).status).toBe('535 5.7.8');
+      expect((await dialog.authPlain(bob.user, bob.pass)).status).toBe('454 4.7.0');
+      await dialog.close();
+      expect(h.logs.find((l) => l.msg === 'authentication refused: too many failures')).toMatchObject({ user: bob.user, limit: 'user' });
+      const text = await h.metrics.registry.metrics();
+      expect(text).toMatch(/relay_auth_failures_total\{reason="invalid"[^}]*\} 2$/m);
+      expect(text).toMatch(/relay_auth_failures_total\{reason="limited_user"[^}]*\} 1$/m);
+    } finally {
+      await h.close();
+    }
   });
 });

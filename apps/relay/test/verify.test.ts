@@ -86,7 +86,7 @@ describe('forged Authentication-Results (RFC 8601 §5)', () => {
   const raw = (): string => forged + foreign + commented + message({ from: 'sam@sender.example' });
 
   it('are removed from an untrusted client\'s message, with or without RELAY_VERIFY; other hosts\' fields stay', async () => {
-    for (const env of [{}, { RELAY_VERIFY: 'true' }]) {
+    for (const env of [{}, { RELAY_VERIFY: 'true' }] as Record<string, string>[]) {
       const h = await startRelay({ env, resolver });
       try {
         const stored = await send(h, 'sam@sender.example', raw());

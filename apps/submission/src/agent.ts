@@ -5,14 +5,13 @@
  * main.ts only loads the configuration and calls this; tests call it directly.
  */
 import type { Redis } from 'ioredis';
-import { type Directory, applySeed, createDirectory, readSeedFile } from '@mailway/directory';
+import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, loadCertificate } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, createServer } from '@mailway/smtp/server';
 import { authHook } from './auth/authenticate.js';
-import { createAuthLimiter } from './auth/limiter.js';
 import type { SubmissionConfig } from './config.js';
 import { dataHook } from './data.js';
 import { createDkimSigner } from './message/dkim.js';

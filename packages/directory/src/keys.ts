@@ -13,6 +13,9 @@
  *   {prefix}dir:aliases            set    alias source addresses
  *   {prefix}dir:catchall           hash   domain → catch-all target address
  *
+ * Failed-login counters (login-limits.ts) live beside it: {prefix}authfail:ip:{address} and
+ * {prefix}authfail:user:{sha-256 of the username}, strings that expire with their window.
+ *
  * Changes that touch several keys are atomic (MULTI or a Lua script), so on Redis Cluster the
  * prefix must carry a hash tag, e.g. `{mailway}:`, to keep these keys in one slot.
  */

@@ -4,13 +4,12 @@
  * the username has failed too often (and when the directory cannot be reached).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Directory } from '@mailway/directory';
+import type { AuthLimiter, Directory } from '@mailway/directory';
 import type { Logger } from '@mailway/runtime';
 import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { Credentials, Session } from '@mailway/smtp/server';
 import type { SubmissionMetrics } from '../metrics.js';
 import { setSessionUser } from '../session-state.js';
-import type { AuthLimiter } from './limiter.js';
 
 export interface AuthPolicy {
   readonly directory: Directory;

@@ -1,7 +1,9 @@
 /**
  * Failed-login limits, per client IP address and per username, kept in Redis so that every
- * submission instance sees the same counts. Each counter is a fixed window that starts at the
- * first failure; a successful login clears the username's counter (not the IP's).
+ * agent that offers AUTH (submission on 587/465, the relay on 25) and every instance of it
+ * counts against the same limits: a guesser gains nothing by switching ports or hosts. Each
+ * counter is a fixed window that starts at the first failure; a successful login clears the
+ * username's counter (not the IP's).
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -20,9 +22,9 @@ export interface AuthLimiter {
   recordSuccess(username: string): Promise<void>;
 }
 
-/** A limiter over keys under `${prefix}submission:authfail:`. */
+/** A limiter over keys under `${prefix}authfail:`. */
 export function createAuthLimiter(redis: Redis, prefix: string, limits: AuthLimits): AuthLimiter {
-  const base = `${prefix}submission:authfail:`;
+  const base = `${prefix}authfail:`;
   // Usernames come from the client: hash them so a key never holds arbitrary text.
   const userKey = (username: string): string => `${base}user:${createHash('sha256').update(username.toLowerCase()).digest('hex').slice(0, 32)}`;
   const ipKey = (ip: string): string => `${base}ip:${ip}`;
