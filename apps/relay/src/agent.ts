@@ -16,7 +16,7 @@ import type { RelayConfig } from './config.js';
 import { dataHook } from './data.js';
 import { type DnsResolver, createVerifier } from './message/verify.js';
 import { createRelayMetrics } from './metrics.js';
-import { authHook } from './policy/auth.js';
+import { smtpAuthHook } from '@mailway/directory/smtp-auth';
 import { createGreylist } from './policy/greylist.js';
 import { relayNetworks } from './policy/networks.js';
 import { rcptToHook } from './policy/recipient.js';
@@ -90,7 +90,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
           metrics.connections.inc();
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
         },
-        onAuth: authHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, metrics }),
+        onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, rejections: metrics.rejections }),
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
         onData: dataHook({ hostname: config.hostname, networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
       },

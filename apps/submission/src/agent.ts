@@ -11,13 +11,14 @@ import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, loadCertificate } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, createServer } from '@mailway/smtp/server';
-import { authHook } from './auth/authenticate.js';
+import { smtpAuthHook } from '@mailway/directory/smtp-auth';
 import type { SubmissionConfig } from './config.js';
 import { dataHook } from './data.js';
 import { createDkimSigner } from './message/dkim.js';
 import { createSubmissionMetrics } from './metrics.js';
 import { mailFromHook, rcptToHook } from './policy/envelope.js';
 import { createRateLimiter } from './policy/rate.js';
+import { setSessionUser } from './session-state.js';
 
 export interface SubmissionAgent extends RunningAgent {
   /** Bound ports (useful when configured as 0). */
@@ -67,7 +68,15 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
         metrics.connections.inc({ listener });
         logger.debug({ session: session.id, ip: session.remote.address, listener }, 'connected');
       },
-      onAuth: authHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, metrics }),
+      onAuth: smtpAuthHook({
+        directory,
+        limiter: createAuthLimiter(redis, prefix, settings.authFailures),
+        failureDelay: settings.authFailures.delay,
+        logger,
+        failures: metrics.authFailures,
+        rejections: metrics.rejections,
+        onLogin: (session, user) => setSessionUser(session, user.address),
+      }),
       onMailFrom: mailFromHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onRcptTo: rcptToHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onData: dataHook({ hostname: config.hostname, directory, targets: { spool, transfer }, dkim, rate, logger, metrics }),

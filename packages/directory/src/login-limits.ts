@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Directory, User } from './directory.js';
 
 export interface AuthLimits {
   readonly perIp: number;
@@ -49,4 +50,41 @@ export function createAuthLimiter(redis: Redis, prefix: string, limits: AuthLimi
       await redis.del(userKey(username));
     },
   };
+}
+
+/** What one login attempt came to. */
+export type LoginOutcome =
+  | { readonly kind: 'accepted'; readonly user: User }
+  /** Refused unchecked: the IP address or the username failed too often. */
+  | { readonly kind: 'limited'; readonly limit: 'ip' | 'user' }
+  /** Wrong credentials, or an authorization identity other than the user (not supported). */
+  | { readonly kind: 'refused'; readonly reason: 'invalid' | 'authzid' };
+
+/** A login as an SMTP AUTH exchange delivers it. */
+export interface LoginAttempt {
+  readonly ip: string;
+  /** Lower-cased and trimmed by the caller. */
+  readonly username: string;
+  readonly password: string;
+  readonly authzid: string | null;
+}
+
+/**
+ * One login against the directory under the limits: a barred client gets no password check at
+ * all; a failure counts against the IP address and the username, a success clears the
+ * username's count. Errors (Redis unreachable) propagate.
+ */
+export async function checkLogin(directory: Directory, limiter: AuthLimiter, attempt: LoginAttempt): Promise<LoginOutcome> {
+  const { ip, username } = attempt;
+  const barred = await limiter.blocked(ip, username);
+  if (barred !== null) return { kind: 'limited', limit: barred };
+  // Acting as someone else (an authorization identity) is not supported.
+  const proxy = attempt.authzid !== null && attempt.authzid !== '' && attempt.authzid.toLowerCase() !== username;
+  const user = proxy ? null : await directory.authenticate(username, attempt.password);
+  if (user === null) {
+    await limiter.recordFailure(ip, username);
+    return { kind: 'refused', reason: proxy ? 'authzid' : 'invalid' };
+  }
+  await limiter.recordSuccess(username);
+  return { kind: 'accepted', user };
 }

@@ -1,0 +1,77 @@
+/**
+ * The SMTP AUTH hook every Mailway agent that offers AUTH uses (submission on 587/465, the relay
+ * on 25): the login is checked against the directory under the shared failure limits (see
+ * login-limits.ts). Answers 535 5.7.8 for bad credentials, after a pause that slows password
+ * guessing; 454 4.7.0 once the IP address or the username has failed too often, and when the
+ * directory cannot be reached. Each outcome is logged and counted.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
+import type { Credentials, Session } from '@mailway/smtp/server';
+import type { Directory, User } from './directory.js';
+import { type AuthLimiter, checkLogin } from './login-limits.js';
+
+/** The log methods the hook writes with (a pino logger fits). */
+export interface AuthLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** A labelled counter (a prom-client Counter fits). */
+export interface AuthCounter {
+  inc(labels: { reason: string }): void;
+}
+
+export interface AuthHookPolicy {
+  readonly directory: Directory;
+  readonly limiter: AuthLimiter;
+  /** Pause before answering a failure, in milliseconds. */
+  readonly failureDelay: number;
+  readonly logger: AuthLog;
+  /** Failed attempts by reason: invalid, authzid, limited_ip, limited_user, unavailable. */
+  readonly failures: AuthCounter;
+  /** Refusals by reason: auth_failed, auth_limited. */
+  readonly rejections: AuthCounter;
+  /** Called once a login succeeded, before the reply. */
+  readonly onLogin?: (session: Session, user: User) => void;
+}
+
+const invalid = reject(535, '5.7.8', 'Authentication credentials invalid');
+const tooMany = defer(454, '4.7.0', 'Too many failed authentication attempts, try again later');
+const unavailable = defer(454, '4.7.0', 'Temporary authentication failure');
+
+/** The onAuth hook for an SMTP server. */
+export function smtpAuthHook(policy: AuthHookPolicy): (session: Session, credentials: Credentials) => Promise<HookResult> {
+  const { directory, limiter, logger, failures, rejections } = policy;
+
+  return async (session, credentials) => {
+    const ip = session.remote.address;
+    const username = credentials.username.trim().toLowerCase();
+    const log = { session: session.id, ip, user: username, mechanism: credentials.mechanism };
+    try {
+      const outcome = await checkLogin(directory, limiter, { ip, username, password: credentials.password, authzid: credentials.authzid });
+      switch (outcome.kind) {
+        case 'limited':
+          failures.inc({ reason: `limited_${outcome.limit}` });
+          rejections.inc({ reason: 'auth_limited' });
+          logger.warn({ ...log, limit: outcome.limit }, 'authentication refused: too many failures');
+          return tooMany;
+        case 'refused':
+          failures.inc({ reason: outcome.reason });
+          rejections.inc({ reason: 'auth_failed' });
+          logger.warn(log, 'authentication failed');
+          if (policy.failureDelay > 0) await sleep(policy.failureDelay);
+          return invalid;
+        case 'accepted':
+          policy.onLogin?.(session, outcome.user);
+          logger.info({ ...log, user: outcome.user.address }, 'authenticated');
+          return accept();
+      }
+    } catch (error) {
+      failures.inc({ reason: 'unavailable' });
+      logger.error({ ...log, err: error }, 'authentication unavailable');
+      return unavailable;
+    }
+  };
+}
