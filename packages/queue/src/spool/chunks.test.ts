@@ -41,6 +41,11 @@ describe('chunked', () => {
     expect(await collect(chunked(Buffer.alloc(0), 1024))).toEqual([]);
   });
 
+  it('after the first full chunk, each chunk is one buffer of the chunk size', async () => {
+    const chunks = await collect(chunked(reusedPieces(randomBytes(3 * 65_536 + 10), [4096]), 65_536));
+    expect(chunks.slice(1).map((c) => c.buffer.byteLength)).toEqual([65_536, 65_536, 65_536]);
+  });
+
   it('a small streamed message takes a small buffer, not a whole chunk', async () => {
     const [chunk] = await collect(chunked(reusedPieces(randomBytes(2200), [500]), 256 * 1024));
     expect(chunk?.buffer.byteLength).toBeLessThanOrEqual(8192);

@@ -13,8 +13,9 @@ export async function* chunked(content: Uint8Array | AsyncIterable<Uint8Array>, 
   }
 
   // Copy into a fresh chunk: the source may reuse its buffer once we ask for the next piece.
-  // The chunk starts small and doubles up to `size`, so that a 2 KB message does not cost a
-  // 256 KiB allocation (off-heap memory that V8 answers with garbage collections).
+  // The first chunk starts small and doubles up to `size`, so that a 2 KB message does not cost
+  // a 256 KiB allocation (off-heap memory that V8 answers with garbage collections); once one
+  // chunk is full the message is large, and later chunks take `size` at once.
   let chunk: Buffer = Buffer.allocUnsafe(Math.min(size, initialCapacity));
   let filled = 0;
   for await (const piece of content) {
@@ -26,7 +27,7 @@ export async function* chunked(content: Uint8Array | AsyncIterable<Uint8Array>, 
       bytes = bytes.subarray(copied);
       if (filled === size) {
         yield chunk;
-        chunk = Buffer.allocUnsafe(Math.min(size, initialCapacity));
+        chunk = Buffer.allocUnsafe(size);
         filled = 0;
       }
     }
