@@ -10,7 +10,7 @@
  */
 import { normalizeAddress, splitSubaddress } from './address.js';
 import type { DirectoryContext } from './context.js';
-import { parseList, parseQuota, readScript } from './store.js';
+import { parseList, parseQuota, callScript } from './store.js';
 
 /** Where mail for one recipient address goes. */
 export type Resolution =
@@ -32,7 +32,7 @@ export async function resolveRecipient(ctx: DirectoryContext, text: string): Pro
 
   // Every lookup the decision may need, in one round trip.
   const { keys } = ctx;
-  const reply = (await readScript(ctx.redis, 'resolve', resolveLua, [keys.domains, keys.user(address), keys.alias(address), keys.user(base), keys.alias(base), keys.catchAll], [domain])) as ResolveReply;
+  const reply = (await callScript(ctx.redis, 'resolve', resolveLua, [keys.domains, keys.user(address), keys.alias(address), keys.user(base), keys.alias(base), keys.catchAll], [domain])) as ResolveReply;
   if (reply[0] !== 1) return { kind: 'remote' };
   const [, [hash, quota], alias, [baseHash, baseQuota], baseAlias, catchAll] = reply;
 

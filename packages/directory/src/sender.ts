@@ -10,7 +10,7 @@
 import { normalizeAddress, splitSubaddress } from './address.js';
 import type { DirectoryContext } from './context.js';
 import { DirectoryError } from './errors.js';
-import { parseList, readScript } from './store.js';
+import { parseList, callScript } from './store.js';
 
 /** KEYS: the user, then the aliases to look at. Returns the send-as list, then each alias's targets. */
 const lookupLua = `
@@ -29,7 +29,7 @@ export async function mayUseAddress(ctx: DirectoryContext, user: string, text: s
 
   // The send-as list and the aliases the address could be, in one round trip.
   const { keys } = ctx;
-  const [sendAs, ...aliases] = (await readScript(ctx.redis, 'sendAs', lookupLua, [keys.user(owner), ...candidates.map((c) => keys.alias(c))], [])) as (string | null)[];
+  const [sendAs, ...aliases] = (await callScript(ctx.redis, 'sendAs', lookupLua, [keys.user(owner), ...candidates.map((c) => keys.alias(c))], [])) as (string | null)[];
 
   // Decide.
   if (typeof sendAs !== 'string') return false; // no such user

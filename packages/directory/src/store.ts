@@ -60,12 +60,12 @@ redis.call('DEL', KEYS[2])
 return 'ok'`;
 
 /**
- * Run a read script by EVALSHA (defined on the client once, under `mailwayDirectory_${name}`);
+ * Run a script by EVALSHA (defined on the client once, under `mailwayDirectory_${name}`);
  * resolves to its reply. The reads on the hot paths use scripts rather than MULTI: ioredis
  * builds each MULTI by copying every script defined on the client, which on a client shared
  * with BullMQ (dozens of scripts) costs more than the lookups themselves.
  */
-export async function readScript(redis: Redis, name: string, lua: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+export async function callScript(redis: Redis, name: string, lua: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
   const command = `mailwayDirectory_${name}`;
   const commands = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
   if (typeof commands[command] !== 'function') redis.defineCommand(command, { lua });
