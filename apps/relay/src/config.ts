@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const relaySettings = z.object({
@@ -54,6 +54,7 @@ export const relaySettings = z.object({
 
 export const relayConfigSchema = z.object({
   hostname: hostnameSetting,
+  authservIds: authservIdsSetting,
   redis: redisSettings,
   log: logSettings,
   http: httpSettings('RELAY', 9092),

@@ -1,6 +1,6 @@
 /**
  * The message data of one inbound transaction: read the header block, drop Authentication-Results
- * fields that falsely claim this host (from untrusted clients), put the Received field (and, when
+ * fields that claim this site's checks (unless the client is in the relay networks), put the Received field (and, when
  * verification is on, Authentication-Results) in front of the message, then hand off to the
  * transfer queue. The reply to end of data is 250 with the queue id only
  * once the spool write and the job are durable; 451 4.3.0 when Redis cannot take them.
@@ -8,21 +8,21 @@
 import type { TransferJob } from '@mailway/queue/jobs';
 import { newQueueId } from '@mailway/queue/jobs';
 import type { Logger } from '@mailway/runtime';
-import { HeaderTooLargeError, prependFields, readHeaderBlock, readHeaderFields } from '@mailway/smtp/message';
+import { HeaderTooLargeError, prependFields, readHeaderBlock, readHeaderFields, removeAuthResults } from '@mailway/smtp/message';
 import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { MessageBody, Session, Transaction } from '@mailway/smtp/server';
 import { envelopeAddress } from './address.js';
 import { type HandoffTargets, handOff } from '@mailway/queue/queues';
-import { withoutOwnAuthResults } from './message/auth-results.js';
 import { relayReceived } from './message/trace.js';
 import type { Verifier } from './message/verify.js';
 import type { RelayMetrics } from './metrics.js';
 import { type RelayNetworks, unmapped } from './policy/networks.js';
-import { mayRelay } from './policy/recipient.js';
 
 export interface DataPolicy {
   readonly hostname: string;
-  /** Clients inside the trust boundary, whose Authentication-Results fields stay. */
+  /** This site's authserv-ids: the host name and MAILWAY_AUTHSERV_IDS. */
+  readonly authservIds: readonly string[];
+  /** The MTAs inside the trust boundary (RELAY_NETWORKS), whose Authentication-Results fields stay. */
   readonly networks: RelayNetworks;
   readonly targets: HandoffTargets;
   /** null when RELAY_VERIFY is off. */
@@ -54,8 +54,9 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       const messageId = readHeaderFields(header).find((f) => f.name.toLowerCase() === 'message-id')?.value ?? null;
       const received = relayReceived({ session, hostname, queueId, recipients, utf8: transaction.mailParams.smtputf8, date });
 
-      // Fields claiming this host's checks are forged unless a trusted client passed them on.
-      const stripped = mayRelay(session, policy.networks) ? { header, removed: 0 } : withoutOwnAuthResults(header, hostname);
+      // Fields claiming this site's checks are forged unless an MTA inside the trust boundary
+      // passed them on; a login does not make a client such an MTA.
+      const stripped = policy.networks.contains(session.remote.address) ? { header, removed: 0 } : removeAuthResults(header, policy.authservIds);
 
       // Verification needs the whole message as it came (a signature may cover any field); otherwise it streams through.
       let message: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = concat(stripped.header, rest);
@@ -75,7 +76,7 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       // Account for it: one line per transaction.
       metrics.messages.inc();
       metrics.bytes.inc(size);
-      if (stripped.removed > 0) logger.warn({ ...log, fields: stripped.removed }, 'removed Authentication-Results fields claiming this host from an untrusted client');
+      if (stripped.removed > 0) logger.warn({ ...log, fields: stripped.removed }, 'removed Authentication-Results fields claiming this site from a client outside the trust boundary');
       logger.info({ ...log, size, messageId, tls: session.tls?.protocol ?? null, authResults: verdicts === null ? null : summary(verdicts) }, 'queued');
       return accept(`Ok: queued as ${queueId}`, 250, '2.0.0');
     } catch (error) {

@@ -1,6 +1,7 @@
 /**
- * The message data of one submission: check the From header against the user, apply the
- * RFC 6409 fix-ups and the Received field, sign with DKIM when configured, then hand off to
+ * The message data of one submission: check the From header against the user, drop
+ * Authentication-Results fields that claim this site's checks (RFC 8601 §5: a mail client is
+ * outside the trust boundary, logged in or not), apply the RFC 6409 fix-ups and the Received field, sign with DKIM when configured, then hand off to
  * the transfer queue. The reply to end of data is 250 with the queue id only once the
  * hand-off is durable; 451 4.3.0 when Redis cannot take it.
  */
@@ -8,7 +9,7 @@ import type { Directory } from '@mailway/directory';
 import type { TransferJob } from '@mailway/queue/jobs';
 import { newQueueId } from '@mailway/queue/jobs';
 import type { Logger } from '@mailway/runtime';
-import { HeaderTooLargeError, prependFields, readHeaderBlock, readHeaderFields } from '@mailway/smtp/message';
+import { HeaderTooLargeError, prependFields, readHeaderBlock, readHeaderFields, removeAuthResults } from '@mailway/smtp/message';
 import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { MessageBody, Session, Transaction } from '@mailway/smtp/server';
 import { type HandoffTargets, handOff } from '@mailway/queue/queues';
@@ -22,6 +23,8 @@ import { sessionUser } from './session-state.js';
 
 export interface DataPolicy {
   readonly hostname: string;
+  /** This site's authserv-ids: the host name and MAILWAY_AUTHSERV_IDS. */
+  readonly authservIds: readonly string[];
   readonly directory: Directory;
   readonly targets: HandoffTargets;
   readonly dkim: DkimSigner | null;
@@ -86,7 +89,9 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
         has: { date: has('date'), messageId: has('message-id'), from: fromFields.length > 0 },
         reversePath: from,
       });
-      let content: Buffer | AsyncIterable<Uint8Array> = prependFields(fixups.fields, concat(header, rest));
+      const stripped = removeAuthResults(header, policy.authservIds);
+      if (stripped.removed > 0) logger.warn({ ...log, fields: stripped.removed }, 'removed Authentication-Results fields claiming this site from a submitted message');
+      let content: Buffer | AsyncIterable<Uint8Array> = prependFields(fixups.fields, concat(stripped.header, rest));
       if (policy.dkim !== null && fromDomain !== null && policy.dkim.signs(fromDomain)) {
         const whole = await collect(content);
         content = Buffer.concat([Buffer.from(await policy.dkim.sign(whole, fromDomain), 'utf8'), whole]);

@@ -115,6 +115,19 @@ describe('nodemailer', () => {
   });
 });
 
+describe('Authentication-Results', () => {
+  it('fields claiming this host are removed from a submitted message (RFC 8601 §5); others stay', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: h.agent.ports.implicitTls, secure: true, auth: { user: alice.user, pass: alice.pass }, tls: { rejectUnauthorized: false } });
+    const forged = 'Authentication-Results: msa.test.example; dkim=pass header.d=bank.example\r\n';
+    const rest = Buffer.from('Authentication-Results: mx.elsewhere.example; spf=none\r\nFrom: alice@example.org\r\nTo: carol@remote.example\r\nDate: Thu, 3 Dec 2026 08:00:00 +0000\r\nMessage-ID: <ar.1@example.org>\r\n\r\nbody\r\n');
+    const info = await transport.sendMail({ envelope: { from: alice.user, to: ['carol@remote.example'] }, raw: Buffer.concat([Buffer.from(forged), rest]) });
+    transport.close();
+    const queueId = queueIdOf(info.response);
+    expect((await addedFields(queueId, rest)).map((f) => f.split(':')[0])).toEqual(['Received']);
+    expect(h.logs.find((l) => l.queueId === queueId && String(l.msg).startsWith('removed Authentication-Results'))).toMatchObject({ fields: 1 });
+  });
+});
+
 describe("Python's smtplib", () => {
   it('submits over 587 with starttls() and login(); bytes arrive exact', async () => {
     const raw = message({ subject: 'from python', body: 'Lines\r\n.with a dot\r\n..and two\r\nend' });

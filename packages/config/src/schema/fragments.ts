@@ -40,3 +40,10 @@ export function tlsSettings(agent: string) {
 
 /** The name this host gives itself in SMTP greetings and Received headers. */
 export const hostnameSetting = setting.string('MAILWAY_HOSTNAME', hostname());
+
+/**
+ * Further authserv-ids (RFC 8601) of this site besides the host name, e.g. every MX's name or
+ * the one id all of them share: Authentication-Results fields claiming any of them are removed
+ * from mail that arrives from outside the trust boundary.
+ */
+export const authservIdsSetting = setting.list('MAILWAY_AUTHSERV_IDS', []);

@@ -2,7 +2,8 @@
  * @module @mailway/smtp/message
  *
  * Message helpers: the header block as bytes (split, read, stream, prepend), trace fields
- * (Received, Return-Path, Delivered-To), and Message-ID / Date generation. Bodies are never
+ * (Received, Return-Path, Delivered-To), Message-ID / Date generation, and the removal of
+ * Authentication-Results fields that claim this host. Bodies are never
  * decoded: every helper cuts or joins Buffers at byte offsets.
  */
 export {
@@ -22,3 +23,4 @@ export {
 } from './headers.js';
 export { receivedField, returnPathField, deliveredToField, withProtocols, type WithProtocol, type ReceivedInfo } from './trace.js';
 export { generateMessageId, formatDate, type DateZone } from './ids.js';
+export { removeAuthResults, authservIdOf } from './auth-results.js';
