@@ -2,8 +2,8 @@
  * Failed-login limits, per client IP address and per username, kept in Redis so that every
  * agent that offers AUTH (submission on 587/465, the relay on 25) and every instance of it
  * counts against the same limits: a guesser gains nothing by switching ports or hosts. Each
- * counter is a fixed window that starts at its first attempt; an attempt counts from before its
- * password check until it succeeds, so only failures (and attempts in flight) stay counted.
+ * counter is a fixed window that starts at the first failure; a successful login clears the
+ * username's counter (not the IP's).
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -18,30 +18,20 @@ export interface AuthLimits {
 }
 
 export interface AuthLimiter {
-  /**
-   * Counts an attempt before its password is checked, unless a limit already bars it (then
-   * nothing is counted and the limit is named). Counting first, in one step, means parallel
-   * attempts cannot all slip under a limit before the first failure is recorded.
-   */
-  begin(ip: string, username: string): Promise<'ip' | 'user' | null>;
-  /** The attempt succeeded: it no longer counts against the IP, and the username's count is cleared. */
-  succeeded(ip: string, username: string): Promise<void>;
+  /** Which limit, if any, bars an attempt now. */
+  blocked(ip: string, username: string): Promise<'ip' | 'user' | null>;
+  /** A failed attempt counts against the IP address and the username. */
+  failed(ip: string, username: string): Promise<void>;
+  /** A login succeeded: the username's count is cleared (the IP's stays). */
+  succeeded(username: string): Promise<void>;
 }
 
-/** KEYS: ip counter, user counter. ARGV: per-IP limit, per-user limit, window ms. */
-const beginLua = `
-if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 'ip' end
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then return 'user' end
+/** KEYS: ip counter, user counter. ARGV: window ms. Both counted in one step. */
+const failedLua = `
 for i = 1, 2 do
   redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], ARGV[3], 'NX')
+  redis.call('PEXPIRE', KEYS[i], ARGV[1], 'NX')
 end
-return ''`;
-
-/** KEYS: ip counter, user counter. */
-const succeededLua = `
-if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
-redis.call('DEL', KEYS[2])
 return ''`;
 
 /** A limiter over keys under `${prefix}authfail:`. */
@@ -53,12 +43,17 @@ export function createAuthLimiter(redis: Redis, prefix: string, limits: AuthLimi
   const ipKey = (ip: string): string => `${base}ip:${ip.replace(/^::ffff:(?=\d{1,3}(?:\.\d{1,3}){3}$)/i, '')}`;
 
   return {
-    async begin(ip, username) {
-      const barred = await callScript(redis, 'loginBegin', beginLua, [ipKey(ip), userKey(username)], [String(limits.perIp), String(limits.perUser), String(limits.window)]);
-      return barred === 'ip' || barred === 'user' ? barred : null;
+    async blocked(ip, username) {
+      const [ipCount, userCount] = await redis.mget(ipKey(ip), userKey(username));
+      if (Number(ipCount ?? 0) >= limits.perIp) return 'ip';
+      if (Number(userCount ?? 0) >= limits.perUser) return 'user';
+      return null;
     },
-    async succeeded(ip, username) {
-      await callScript(redis, 'loginSucceeded', succeededLua, [ipKey(ip), userKey(username)], []);
+    async failed(ip, username) {
+      await callScript(redis, 'loginFailed', failedLua, [ipKey(ip), userKey(username)], [String(limits.window)]);
+    },
+    async succeeded(username) {
+      await redis.del(userKey(username));
     },
   };
 }
@@ -82,18 +77,21 @@ export interface LoginAttempt {
 
 /**
  * One login against the directory under the limits: a barred client gets no password check at
- * all; every other attempt counts against the IP address and the username until it succeeds
- * (then it is taken back from the IP and the username's count is cleared). Errors (Redis
- * unreachable) propagate, and an attempt cut short by one stays counted.
+ * all; a failure counts against the IP address and the username; a success clears the
+ * username's count. Only failures count, so a client host with many sessions logging in at once
+ * (a webmail server) is never barred for its successes. Errors (Redis unreachable) propagate.
  */
 export async function checkLogin(directory: Directory, limiter: AuthLimiter, attempt: LoginAttempt): Promise<LoginOutcome> {
   const { ip, username } = attempt;
-  const barred = await limiter.begin(ip, username);
+  const barred = await limiter.blocked(ip, username);
   if (barred !== null) return { kind: 'limited', limit: barred };
   // Acting as someone else (an authorization identity) is not supported.
   const proxy = attempt.authzid !== null && attempt.authzid !== '' && attempt.authzid.toLowerCase() !== username;
   const user = proxy ? null : await directory.authenticate(username, attempt.password);
-  if (user === null) return { kind: 'refused', reason: proxy ? 'authzid' : 'invalid' };
-  await limiter.succeeded(ip, username);
+  if (user === null) {
+    await limiter.failed(ip, username);
+    return { kind: 'refused', reason: proxy ? 'authzid' : 'invalid' };
+  }
+  await limiter.succeeded(username);
   return { kind: 'accepted', user };
 }
