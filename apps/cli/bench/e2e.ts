@@ -19,7 +19,7 @@
  * a message was lost or duplicated or a run failed.
  */
 import { type ChildProcess, execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,6 +77,23 @@ interface Side {
  * runs would slow every file that side creates.
  */
 type Cleanup = () => Promise<void>;
+
+/**
+ * When the last run removed its files, so that a run started right after an earlier one waits
+ * until freed inodes no longer slow file creation (the kernel keeps them aside for 60 s, 360 s
+ * while their inode table block is not yet written back).
+ */
+const lastCleanupFile = join(tmpdir(), 'mailway-e2e-last-cleanup');
+const inodeQuietMs = 6 * 60_000;
+
+/** Waits out the rest of the quiet period after the previous run's removal, saying so. */
+async function afterPreviousCleanup(): Promise<void> {
+  const last = Number(await readFile(lastCleanupFile, 'utf8').catch(() => '0'));
+  const waitMs = last + inodeQuietMs - Date.now();
+  if (!(waitMs > 0)) return;
+  progress(`the previous run removed its files ${Math.round((Date.now() - last) / 1000)} s ago: waiting ${Math.ceil(waitMs / 1000)} s so that freed inodes do not slow this run`);
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+}
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 /** How long new/ may stay unchanged before the bench gives up waiting for the rest. */
@@ -291,6 +308,7 @@ async function main(): Promise<void> {
   let mailway: Side | null = null;
   let postfix: Side | null = null;
   const cleanups: Cleanup[] = [];
+  await afterPreviousCleanup();
 
   // One side failing does not stop the other from being measured.
   try {
@@ -299,6 +317,7 @@ async function main(): Promise<void> {
   } finally {
     progress('removing both sides\' mailboxes and queues');
     for (const cleanup of cleanups) await cleanup();
+    await writeFile(lastCleanupFile, String(Date.now())).catch(() => {});
   }
 
   report(options, mailway, postfix);
