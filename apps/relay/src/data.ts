@@ -1,14 +1,15 @@
 /**
  * The message data of one inbound transaction: read the header block, drop Authentication-Results
- * fields that claim this site's checks (unless the client is in the relay networks), put the Received field (and, when
- * verification is on, Authentication-Results) in front of the message, then hand off to the
- * transfer queue. The reply to end of data is 250 with the queue id only
+ * fields that claim this site's checks (unless the client is in the relay networks), put the
+ * Received field (and, when verification is on, Authentication-Results) in front of the message,
+ * then hand off to the transfer queue. The reply to end of data is 250 with the queue id only
  * once the spool write and the job are durable; 451 4.3.0 when Redis cannot take them.
  */
 import type { TransferJob } from '@mailway/queue/jobs';
 import { newQueueId } from '@mailway/queue/jobs';
 import type { Logger } from '@mailway/runtime';
 import { HeaderTooLargeError, prependFields, readHeaderBlock, readHeaderFields, removeAuthResults } from '@mailway/smtp/message';
+import { unmappedAddress } from '@mailway/smtp/address';
 import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { MessageBody, Session, Transaction } from '@mailway/smtp/server';
 import { envelopeAddress } from './address.js';
@@ -16,7 +17,7 @@ import { type HandoffTargets, handOff } from '@mailway/queue/queues';
 import { relayReceived } from './message/trace.js';
 import type { Verifier } from './message/verify.js';
 import type { RelayMetrics } from './metrics.js';
-import { type RelayNetworks, unmapped } from './policy/networks.js';
+import type { RelayNetworks } from './policy/networks.js';
 
 export interface DataPolicy {
   readonly hostname: string;
@@ -63,7 +64,7 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       let verdicts: string | null = null;
       if (policy.verifier !== null) {
         const body = await collect(rest);
-        verdicts = await verify(policy.verifier, Buffer.concat([header, body]), { ip: unmapped(session.remote.address), helo: session.helo?.name ?? '', sender: from, hostname });
+        verdicts = await verify(policy.verifier, Buffer.concat([header, body]), { ip: unmappedAddress(session.remote.address), helo: session.helo?.name ?? '', sender: from, hostname });
         message = [stripped.header, body];
       }
       const content = prependFields(verdicts === null ? [received] : [verdicts, received], message);

@@ -1,8 +1,8 @@
 /**
  * The message data of one submission: check the From header against the user, drop
  * Authentication-Results fields that claim this site's checks (RFC 8601 §5: a mail client is
- * outside the trust boundary, logged in or not), apply the RFC 6409 fix-ups and the Received field, sign with DKIM when configured, then hand off to
- * the transfer queue. The reply to end of data is 250 with the queue id only once the
+ * outside the trust boundary, logged in or not), apply the RFC 6409 fix-ups and the Received
+ * field, sign with DKIM when configured, then hand off to the transfer queue. The reply to end of data is 250 with the queue id only once the
  * hand-off is durable; 451 4.3.0 when Redis cannot take it.
  */
 import type { Directory } from '@mailway/directory';

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { unmappedAddress } from '@mailway/smtp/address';
 import type { Directory, User } from './directory.js';
 import { callScript } from './store.js';
 
@@ -39,8 +40,7 @@ export function createAuthLimiter(redis: Redis, prefix: string, limits: AuthLimi
   const base = `${prefix}authfail:`;
   // Usernames come from the client: hash them so a key never holds arbitrary text.
   const userKey = (username: string): string => `${base}user:${createHash('sha256').update(username.toLowerCase()).digest('hex').slice(0, 32)}`;
-  // An IPv4 client on a dual-stack listener shows up as ::ffff:a.b.c.d: count it as a.b.c.d.
-  const ipKey = (ip: string): string => `${base}ip:${ip.replace(/^::ffff:(?=\d{1,3}(?:\.\d{1,3}){3}$)/i, '')}`;
+  const ipKey = (ip: string): string => `${base}ip:${unmappedAddress(ip)}`;
 
   return {
     async blocked(ip, username) {

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { GreylistOutcome } from '../metrics.js';
-import { unmapped } from './networks.js';
+import { unmappedAddress } from '@mailway/smtp/address';
 
 export interface GreylistSettings {
   readonly delay: number;
@@ -55,7 +55,7 @@ export function createGreylist(redis: Redis, prefix: string, settings: GreylistS
 
 /** The client's /24 (IPv4) or /64 (IPv6), as text. */
 export function clientNetwork(address: string): string {
-  const plain = unmapped(address);
+  const plain = unmappedAddress(address);
   if (!isIPv6(plain)) return plain.split('.').slice(0, 3).join('.');
   return expandIpv6(plain).slice(0, 4).join(':');
 }

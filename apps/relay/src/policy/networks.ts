@@ -4,6 +4,7 @@
  * client address lies in one. IPv4-mapped IPv6 clients (`::ffff:192.0.2.1`) match IPv4 blocks.
  */
 import { BlockList, isIP } from 'node:net';
+import { unmappedAddress } from '@mailway/smtp/address';
 
 export interface RelayNetworks {
   /** True when `address` is inside one of the configured networks. */
@@ -26,16 +27,10 @@ export function relayNetworks(blocks: readonly string[]): RelayNetworks {
 
   return {
     contains(address) {
-      const plain = unmapped(address);
+      const plain = unmappedAddress(address);
       const family = isIP(plain);
       if (family === 0) return false;
       return list.check(plain, family === 6 ? 'ipv6' : 'ipv4');
     },
   };
-}
-
-/** `::ffff:192.0.2.1` → `192.0.2.1`; anything else unchanged. */
-export function unmapped(address: string): string {
-  const match = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  return match?.[1] ?? address;
 }
