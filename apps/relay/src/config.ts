@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const relaySettings = z.object({
@@ -31,15 +31,7 @@ export const relaySettings = z.object({
   /** Offer AUTH after STARTTLS; an authenticated client may relay. */
   auth: setting.bool('RELAY_AUTH', true),
   /** Failed logins, counted together with the submission agent's (the same Redis keys). */
-  authFailures: z.object({
-    /** Failed logins from one IP address within the window before AUTH is refused. */
-    perIp: setting.int('RELAY_AUTH_MAX_FAILURES_PER_IP', 10, { min: 1 }),
-    /** Failed logins for one user within the window before AUTH is refused. */
-    perUser: setting.int('RELAY_AUTH_MAX_FAILURES_PER_USER', 5, { min: 1 }),
-    window: setting.duration('RELAY_AUTH_FAILURE_WINDOW', 15 * 60_000),
-    /** Pause before answering a failed login, slowing password guessing. */
-    delay: setting.duration('RELAY_AUTH_FAILURE_DELAY', 1_000),
-  }),
+  authFailures: authFailureSettings('RELAY'),
   /** Transfer jobs routed at once by this process. */
   transferConcurrency: setting.int('RELAY_TRANSFER_CONCURRENCY', 32, { min: 1, max: 1_000 }),
   /** Directory seed (JSON) applied at start-up, for config-as-code setups. */

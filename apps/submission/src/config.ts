@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const submissionSettings = z.object({
@@ -22,15 +22,7 @@ export const submissionSettings = z.object({
   maxRecipients: setting.int('SUBMISSION_MAX_RECIPIENTS', 100, { min: 1, max: 10_000 }),
   /** Messages per user per hour; 0 for no limit. */
   messagesPerHour: setting.int('SUBMISSION_MESSAGES_PER_HOUR', 1000, { min: 0 }),
-  authFailures: z.object({
-    /** Failed logins from one IP address within the window before AUTH is refused. */
-    perIp: setting.int('SUBMISSION_AUTH_MAX_FAILURES_PER_IP', 10, { min: 1 }),
-    /** Failed logins for one user within the window before AUTH is refused. */
-    perUser: setting.int('SUBMISSION_AUTH_MAX_FAILURES_PER_USER', 5, { min: 1 }),
-    window: setting.duration('SUBMISSION_AUTH_FAILURE_WINDOW', 15 * 60_000),
-    /** Pause before answering a failed login, slowing password guessing. */
-    delay: setting.duration('SUBMISSION_AUTH_FAILURE_DELAY', 1_000),
-  }),
+  authFailures: authFailureSettings('SUBMISSION'),
   dkim: z.object({
     /** Sign mail whose From domain is one of these; empty for no signing. */
     domains: setting.list('SUBMISSION_DKIM_DOMAINS', []),

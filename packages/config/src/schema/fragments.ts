@@ -38,6 +38,22 @@ export function tlsSettings(agent: string) {
     });
 }
 
+/**
+ * Failed-login limits of one agent that offers AUTH (`${agent}_AUTH_MAX_FAILURES_PER_IP` and so
+ * on). The counters behind them are shared by every such agent; each applies its own thresholds.
+ */
+export function authFailureSettings(agent: string) {
+  return z.object({
+    /** Failed logins from one IP address within the window before AUTH is refused. */
+    perIp: setting.int(`${agent}_AUTH_MAX_FAILURES_PER_IP`, 10, { min: 1 }),
+    /** Failed logins for one user within the window before AUTH is refused. */
+    perUser: setting.int(`${agent}_AUTH_MAX_FAILURES_PER_USER`, 5, { min: 1 }),
+    window: setting.duration(`${agent}_AUTH_FAILURE_WINDOW`, 15 * 60_000),
+    /** Pause before answering a failed login, slowing password guessing. */
+    delay: setting.duration(`${agent}_AUTH_FAILURE_DELAY`, 1_000),
+  });
+}
+
 /** The name this host gives itself in SMTP greetings and Received headers. */
 export const hostnameSetting = setting.string('MAILWAY_HOSTNAME', hostname());
 
