@@ -12,17 +12,17 @@ import { isUtf8 } from 'node:buffer';
 import { type Reply, reply } from '../reply/reply.js';
 import { formatReply } from '../reply/format.js';
 import { ChunkReader, DotDataReader } from '../wire/data-reader.js';
+import { LineScan } from '../wire/line-scan.js';
 import type { ServerConfig } from './config.js';
 import type { Extensions } from '../address/index.js';
 import { noExtensions } from './commands/extensions.js';
 import { saslResponse } from './commands/auth.js';
-import { commandTable } from './commands/table.js';
+import { type CommandSpec, commandTable } from './commands/table.js';
 import { type BodyPhase, startBodyPhase } from './body.js';
 import type { SaslExchange } from './sasl/mechanism.js';
 import { SessionState, type TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
 
-const LF = 0x0a;
 const CR = 0x0d;
 
 type Mode = 'greeting' | 'handshake' | 'command' | 'sasl' | 'data' | 'bdat' | 'discard' | 'closed';
@@ -44,6 +44,9 @@ export class Connection {
   private socket: Socket;
   private mode: Mode = 'greeting';
   private pending: Buffer | null = null;
+  // Octets at the front of `pending` already used: command lines are taken off without slicing.
+  private pendingStart = 0;
+  private readonly line = new LineScan();
   private busy = false;
   private out = '';
   private discardingLine = false;
@@ -114,6 +117,7 @@ export class Connection {
     if (this.mode === 'closed') return;
     this.mode = 'closed';
     this.pending = null;
+    this.pendingStart = 0;
     this.clearLineDeadline();
     this.body?.abort(new Error('connection closed before end of data'));
     this.body = null;
@@ -225,6 +229,7 @@ export class Connection {
     if (!context) return;
     this.flush();
     this.pending = null;
+    this.pendingStart = 0;
     this.detach(this.socket);
     const secure = new TLSSocket(this.socket, { isServer: true, secureContext: context });
     this.socket = secure;
@@ -273,7 +278,12 @@ export class Connection {
       return;
     }
     if (this.mode === 'handshake') return;
-    this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    if (this.pending === null) {
+      this.pending = chunk;
+    } else {
+      this.pending = Buffer.concat([this.pendingStart > 0 ? this.pending.subarray(this.pendingStart) : this.pending, chunk]);
+      this.pendingStart = 0;
+    }
     if (!this.busy) this.pump();
     else if (this.pending.length > maxPendingInput) this.pauseInput();
   };
@@ -300,6 +310,7 @@ export class Connection {
       this.body = null;
     }
     this.pending = null;
+    this.pendingStart = 0;
     this.onClosed(this);
     try {
       this.config.hooks.onClose?.(this.session);
@@ -399,10 +410,10 @@ export class Connection {
     const body = this.body;
     if (body === null) return false;
     if (!body.chunkDone) {
-      const input = this.pending;
+      const input = this.takeInput();
       if (input === null) return false;
       const used = body.feed(input);
-      this.pending = used < input.length ? input.subarray(used) : null;
+      this.consumed(used);
       if (!body.chunkDone) return false;
     }
 
@@ -426,10 +437,10 @@ export class Connection {
     const discard = this.discard;
     if (discard === null) return false;
     if (!discard.reader.done) {
-      const input = this.pending;
+      const input = this.takeInput();
       if (input === null) return false;
       const used = discard.reader.feed(input, () => {});
-      this.pending = used < input.length ? input.subarray(used) : null;
+      this.consumed(used);
       if (!discard.reader.done) return false;
     }
     this.discard = null;
@@ -438,17 +449,40 @@ export class Connection {
     return !this.isClosed;
   }
 
+  /** Marks the first `used` octets of the input as consumed. */
+  private consumed(used: number): void {
+    if (used < (this.pending?.length ?? 0)) {
+      this.pendingStart = used;
+    } else {
+      this.pending = null;
+      this.pendingStart = 0;
+    }
+  }
+
+  /** The unused input as one buffer (for the data phases, which take octets by offset). */
+  private takeInput(): Buffer | null {
+    if (this.pending !== null && this.pendingStart > 0) {
+      this.pending = this.pending.subarray(this.pendingStart);
+      this.pendingStart = 0;
+    }
+    return this.pending;
+  }
+
   /** Takes one line off the input and runs it; returns whether to keep pumping. */
   private pumpLine(): boolean | Promise<boolean> {
     const input = this.pending;
     if (input === null) return false;
+    const start = this.pendingStart;
     const limit = this.config.limits.commandLine;
-    const lf = input.indexOf(LF);
+    const line = this.line;
+    line.scan(input, start);
+    const lf = line.lf;
 
     // Incomplete line: wait for more, unless it is already too long.
     if (lf === -1) {
-      if (input.length > limit) {
+      if (input.length - start > limit) {
         this.pending = null;
+        this.pendingStart = 0;
         if (!this.discardingLine) this.protocolError(reply(500, '5.5.2', 'Line too long'));
         this.discardingLine = true;
         this.sasl = null;
@@ -458,8 +492,13 @@ export class Connection {
       return false;
     }
     this.clearLineDeadline();
-    const raw = input.subarray(0, lf);
-    this.pending = lf + 1 < input.length ? input.subarray(lf + 1) : null;
+    const length = lf - start;
+    if (lf + 1 < input.length) {
+      this.pendingStart = lf + 1;
+    } else {
+      this.pending = null;
+      this.pendingStart = 0;
+    }
 
     // Sanity checks: length, CRLF only (no bare CR or LF), valid UTF-8.
     if (this.discardingLine) {
@@ -472,12 +511,13 @@ export class Connection {
       this.protocolError(r);
       return true;
     };
-    if (raw.length + 1 > limit) return fail(reply(500, '5.5.2', 'Line too long'));
-    if (raw.length === 0 || raw[raw.length - 1] !== CR) return fail(reply(500, '5.5.2', 'Bare <LF> received; lines must end with <CR><LF>'));
-    const line = raw.subarray(0, raw.length - 1);
-    if (line.indexOf(CR) !== -1) return fail(reply(500, '5.5.2', 'Bare <CR> received; lines must end with <CR><LF>'));
-    if (!isUtf8(line)) return fail(reply(500, '5.5.2', 'Command is not valid UTF-8'));
-    const text = line.toString('utf8');
+    if (length + 1 > limit) return fail(reply(500, '5.5.2', 'Line too long'));
+    if (length === 0 || input[lf - 1] !== CR) return fail(reply(500, '5.5.2', 'Bare <LF> received; lines must end with <CR><LF>'));
+    if (line.crs > 1) return fail(reply(500, '5.5.2', 'Bare <CR> received; lines must end with <CR><LF>'));
+    // ASCII reads the same as Latin-1, which needs no validation.
+    const end = lf - 1;
+    if (line.nonAscii && !isUtf8(input.subarray(start, end))) return fail(reply(500, '5.5.2', 'Command is not valid UTF-8'));
+    const text = input.toString(line.nonAscii ? 'utf8' : 'latin1', start, end);
 
     const done = isSasl ? saslResponse(this, text) : this.command(text);
     return done instanceof Promise ? done.then(() => !this.isClosed) : !this.isClosed;
@@ -486,10 +526,11 @@ export class Connection {
   /** Dispatches one command line through the command table. */
   private command(text: string): void | Promise<void> {
     const space = text.indexOf(' ');
-    const verb = (space === -1 ? text : text.slice(0, space)).toUpperCase();
+    const verb = space === -1 ? text : text.slice(0, space);
     const argument = space === -1 ? '' : text.slice(space + 1);
     const table = commandTable(this.config.lmtp);
-    const spec = Object.hasOwn(table, verb) ? table[verb as keyof typeof table] : undefined;
+    // Verbs nearly always arrive in capitals: fold case only when the exact lookup misses.
+    const spec = lookupVerb(table, verb) ?? lookupVerb(table, verb.toUpperCase());
 
     // Guard clauses: unknown verb, TLS required, command floods.
     if (spec === undefined) {
@@ -509,6 +550,10 @@ export class Connection {
     }
     return spec.handle(this, argument);
   }
+}
+
+function lookupVerb(table: Readonly<Record<string, CommandSpec>>, verb: string): CommandSpec | undefined {
+  return Object.hasOwn(table, verb) ? table[verb] : undefined;
 }
 
 /** TLS details of an established session, for Received headers and policy. */
