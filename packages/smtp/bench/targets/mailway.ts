@@ -7,16 +7,19 @@
  * sources when started with `--conditions=@mailway/source`.
  */
 import type { AddressInfo } from 'node:net';
-import { once } from 'node:events';
 import { createServer } from '@mailway/smtp/server';
 import { serveUntilTerminated } from './lifecycle.js';
 
 const server = createServer({
   hostname: 'bench.local',
   hooks: {
-    async onData(_session, _tx, body) {
-      body.resume();
-      await once(body, 'end');
+    onData(_session, _tx, body) {
+      // A listener and resume(), as the smtp-server target does (events.once would add an
+      // AbortSignal-aware wrapper and an 'error' listener that smtp-server's side does not pay for).
+      return new Promise<undefined>((resolve) => {
+        body.on('end', () => resolve(undefined));
+        body.resume();
+      });
     },
   },
 });

@@ -118,8 +118,18 @@ function notRecognized(keyword: string): Reply {
   return reply(555, Enhanced.invalidArguments, `${keyword} parameter not recognized or not implemented`);
 }
 
+const noParamsParsed: Parsed<Params> = ok(new Map<string, ParamValue>());
+
+// What a command without parameters means, shared (the values are read-only by type and frozen).
+const defaultMailParams: Parsed<MailParams> = ok(
+  Object.freeze({ size: null, body: null, smtputf8: false, ret: null, envid: null, auth: null, requireTls: false }),
+);
+const defaultRcptParams: Parsed<RcptParams> = ok(Object.freeze({ notify: null, orcpt: null }));
+
 /** Parse `KEY[=value] KEY[=value] …` into a map keyed by upper-cased keyword. */
 export function parseParams(text: string, options: ParamsOptions = {}): Parsed<Params> {
+  // Most commands carry none: one shared empty map, read-only by type.
+  if (text === '') return noParamsParsed;
   const params = new Map<string, ParamValue>();
   for (const word of text.split(' ')) {
     if (word === '') continue;
@@ -162,6 +172,7 @@ const rcptParamSpecs = {
 
 /** Read the MAIL FROM parameters against the extensions offered. */
 export function parseMailParams(params: Params, extensions: Extensions): Parsed<MailParams> {
+  if (params.size === 0) return defaultMailParams;
   const draft: Draft<MailParams> = {
     size: null,
     body: null,
@@ -177,6 +188,7 @@ export function parseMailParams(params: Params, extensions: Extensions): Parsed<
 
 /** Read the RCPT TO parameters against the extensions offered. */
 export function parseRcptParams(params: Params, extensions: RcptExtensions): Parsed<RcptParams> {
+  if (params.size === 0) return defaultRcptParams;
   const draft: Draft<RcptParams> = { notify: null, orcpt: null };
   const refusal = applyAll(params, rcptParamSpecs, draft, extensions);
   return refusal ? fail(refusal) : ok(draft);

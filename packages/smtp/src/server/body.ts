@@ -15,6 +15,8 @@ const messageAccepted = reply(250, '2.0.0', 'Message accepted');
 const messageTooBig = reply(552, '5.3.4', 'Message size exceeds fixed maximum message size');
 const bareLineEnding = reply(554, '5.6.0', 'Message contains bare <CR> or <LF>; lines must end with <CR><LF>');
 
+const ignore = (): void => {};
+
 /** The stream handed to onData; reading from it resumes the socket. */
 class MessageStream extends Readable {
   constructor(private readonly onDemand: () => void) {
@@ -53,7 +55,7 @@ export class BodyPhase {
       connection.resumeInput();
     });
     // A stream error (abort) must not surface as an unhandled 'error' event.
-    this.stream.on('error', () => {});
+    this.stream.on('error', ignore);
     const { onData } = connection.config.hooks;
     const body = this.stream as MessageBody;
     this.verdict = connection.consult(() => (onData ? onData(connection.session, transaction, body) : drain(body)));
@@ -83,8 +85,11 @@ export class BodyPhase {
     return used;
   }
 
-  /** Replies to the end of a chunk or of the data, ending the transaction when it is over. */
-  async complete(): Promise<void> {
+  /**
+   * Replies to the end of a chunk or of the data, ending the transaction when it is over.
+   * Resolves with whether the connection is still open.
+   */
+  async complete(): Promise<boolean> {
     const connection = this.connection;
 
     // A failed message: consume the rest, answer the failure, drop the transaction.
@@ -97,13 +102,13 @@ export class BodyPhase {
       for (let i = 0; i < replies; i += 1) connection.send(failure);
       connection.abandonBody();
       connection.endTransaction();
-      return;
+      return !connection.isClosed;
     }
 
     // An intermediate BDAT chunk.
     if (!this.last) {
       connection.send(reply(250, '2.0.0', `${this.size} octets received`));
-      return;
+      return !connection.isClosed;
     }
 
     // End of data: the hook's verdict is the reply, one per recipient in LMTP.
@@ -121,6 +126,7 @@ export class BodyPhase {
     }
     connection.session.transactions += 1;
     connection.endTransaction();
+    return !connection.isClosed;
   }
 
   /** Ends the hook's stream with an error: the message will not be accepted. */

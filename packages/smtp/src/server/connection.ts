@@ -369,10 +369,7 @@ export class Connection {
         const step = this.step();
         if (step === true) continue;
         if (step === false) break;
-        step.then(
-          (more) => (more ? this.pump() : this.pumpDone()),
-          (error: unknown) => this.pumpFailed(error),
-        );
+        step.then(this.afterStep, this.stepFailed);
         return;
       }
     } catch (error) {
@@ -381,6 +378,9 @@ export class Connection {
     }
     this.pumpDone();
   }
+
+  private readonly afterStep = (more: boolean): void => (more ? this.pump() : this.pumpDone());
+  private readonly stepFailed = (error: unknown): void => this.pumpFailed(error);
 
   /** One unit of input work: a line, a body slice, or the end of a message. */
   private step(): boolean | Promise<boolean> {
@@ -421,7 +421,7 @@ export class Connection {
     this.mode = 'command';
     this.switchTimeout('command');
     if (body.last) this.body = null;
-    return body.complete().then(() => !this.isClosed);
+    return body.complete();
   }
 
   /** Stops the partial-line deadline once a line is complete (or the connection ends). */
