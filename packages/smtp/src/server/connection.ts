@@ -17,7 +17,7 @@ import type { ServerConfig } from './config.js';
 import type { Extensions } from '../address/index.js';
 import { noExtensions } from './commands/extensions.js';
 import { saslResponse } from './commands/auth.js';
-import { type CommandSpec, commandTable } from './commands/table.js';
+import { commandTable } from './commands/table.js';
 import { type BodyPhase, startBodyPhase } from './body.js';
 import type { SaslExchange } from './sasl/mechanism.js';
 import { SessionState, type TransactionState } from './state.js';
@@ -530,7 +530,7 @@ export class Connection {
     const argument = space === -1 ? '' : text.slice(space + 1);
     const table = commandTable(this.config.lmtp);
     // Verbs nearly always arrive in capitals: fold case only when the exact lookup misses.
-    const spec = lookupVerb(table, verb) ?? lookupVerb(table, verb.toUpperCase());
+    const spec = table.get(verb) ?? table.get(verb.toUpperCase());
 
     // Guard clauses: unknown verb, TLS required, command floods.
     if (spec === undefined) {
@@ -550,10 +550,6 @@ export class Connection {
     }
     return spec.handle(this, argument);
   }
-}
-
-function lookupVerb(table: Readonly<Record<string, CommandSpec>>, verb: string): CommandSpec | undefined {
-  return Object.hasOwn(table, verb) ? table[verb] : undefined;
 }
 
 /** TLS details of an established session, for Received headers and policy. */

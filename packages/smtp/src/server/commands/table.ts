@@ -49,7 +49,12 @@ const lmtpCommands = {
   LHLO: { handle: lhlo, beforeTls: true, transaction: false },
 } satisfies Record<LmtpVerb, CommandSpec>;
 
-/** The table for the dialect in use. */
-export function commandTable(lmtp: boolean): Readonly<Record<string, CommandSpec>> {
-  return lmtp ? lmtpCommands : smtpCommands;
+// Maps, not objects: a verb sliced from the input is a fresh string, and an object lookup by
+// one first has to find its interned copy.
+const smtpTable: ReadonlyMap<string, CommandSpec> = new Map(Object.entries(smtpCommands));
+const lmtpTable: ReadonlyMap<string, CommandSpec> = new Map(Object.entries(lmtpCommands));
+
+/** The table for the dialect in use, by upper-case verb. */
+export function commandTable(lmtp: boolean): ReadonlyMap<string, CommandSpec> {
+  return lmtp ? lmtpTable : smtpTable;
 }
