@@ -9,7 +9,8 @@ export function formatReply(r: Reply): string {
   let out = '';
   for (let i = 0; i <= last; i += 1) {
     // A reply text must never carry a line break of its own: it would forge a second reply.
-    const text = (r.lines[i] ?? '').replace(/[\r\n]+/g, ' ');
+    let text = r.lines[i] ?? '';
+    if (text.includes('\r') || text.includes('\n')) text = text.replace(/[\r\n]+/g, ' ');
     const body = r.enhanced ? (text ? `${r.enhanced} ${text}` : r.enhanced) : text;
     out += `${r.code}${i === last ? ' ' : '-'}${body}\r\n`;
   }
