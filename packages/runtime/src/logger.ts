@@ -11,8 +11,30 @@ export interface LoggerOptions {
   readonly name: string;
   /** Least severe level written: fatal, error, warn, info, debug, trace or silent. */
   readonly level: string;
-  /** Where lines go; default stdout, written synchronously so nothing is lost at exit. */
+  /** Where lines go; default stdout (see `bufferedStdout`). */
   readonly destination?: pino.DestinationStream;
+}
+
+/** Lines are held until this many bytes are waiting… */
+const bufferBytes = 4096;
+/** …or this long has passed, so that a quiet agent's lines still appear at once. */
+const flushEveryMs = 100;
+
+/**
+ * Stdout, written in batches: one write per 4 KiB or 100 ms instead of one per line (a busy
+ * agent logs a few lines per message). Writes stay synchronous, and whatever is held is written
+ * when the process exits, on any exit path; only a SIGKILL can lose the last 100 ms.
+ */
+function bufferedStdout(): pino.DestinationStream {
+  const destination = pino.destination({ dest: 1, sync: true, minLength: bufferBytes, periodicFlush: flushEveryMs });
+  process.on('exit', () => {
+    try {
+      destination.flushSync();
+    } catch {
+      // stdout gone: nothing left to tell.
+    }
+  });
+  return destination;
 }
 
 /** Creates the agent's logger. */
@@ -24,6 +46,6 @@ export function createLogger(options: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: true }),
+    options.destination ?? bufferedStdout(),
   );
 }
