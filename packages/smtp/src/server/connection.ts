@@ -116,8 +116,7 @@ export class Connection {
   close(): void {
     if (this.mode === 'closed') return;
     this.mode = 'closed';
-    this.pending = null;
-    this.pendingStart = 0;
+    this.dropInput();
     this.clearLineDeadline();
     this.body?.abort(new Error('connection closed before end of data'));
     this.body = null;
@@ -228,8 +227,7 @@ export class Connection {
     const context = this.config.secureContext;
     if (!context) return;
     this.flush();
-    this.pending = null;
-    this.pendingStart = 0;
+    this.dropInput();
     this.detach(this.socket);
     const secure = new TLSSocket(this.socket, { isServer: true, secureContext: context });
     this.socket = secure;
@@ -309,8 +307,7 @@ export class Connection {
       this.body?.abort(new Error('connection closed before end of data'));
       this.body = null;
     }
-    this.pending = null;
-    this.pendingStart = 0;
+    this.dropInput();
     this.onClosed(this);
     try {
       this.config.hooks.onClose?.(this.session);
@@ -451,12 +448,14 @@ export class Connection {
 
   /** Marks the first `used` octets of the input as consumed. */
   private consumed(used: number): void {
-    if (used < (this.pending?.length ?? 0)) {
-      this.pendingStart = used;
-    } else {
-      this.pending = null;
-      this.pendingStart = 0;
-    }
+    if (used < (this.pending?.length ?? 0)) this.pendingStart = used;
+    else this.dropInput();
+  }
+
+  /** Forgets all unused input. */
+  private dropInput(): void {
+    this.pending = null;
+    this.pendingStart = 0;
   }
 
   /** The unused input as one buffer (for the data phases, which take octets by offset). */
@@ -481,8 +480,7 @@ export class Connection {
     // Incomplete line: wait for more, unless it is already too long.
     if (lf === -1) {
       if (input.length - start > limit) {
-        this.pending = null;
-        this.pendingStart = 0;
+        this.dropInput();
         if (!this.discardingLine) this.protocolError(reply(500, '5.5.2', 'Line too long'));
         this.discardingLine = true;
         this.sasl = null;
@@ -493,12 +491,7 @@ export class Connection {
     }
     this.clearLineDeadline();
     const length = lf - start;
-    if (lf + 1 < input.length) {
-      this.pendingStart = lf + 1;
-    } else {
-      this.pending = null;
-      this.pendingStart = 0;
-    }
+    this.consumed(lf + 1);
 
     // Sanity checks: length, CRLF only (no bare CR or LF), valid UTF-8.
     if (this.discardingLine) {
