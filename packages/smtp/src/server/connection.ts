@@ -19,6 +19,7 @@ import { noExtensions } from './commands/extensions.js';
 import { saslResponse } from './commands/auth.js';
 import { commandTable } from './commands/table.js';
 import { type BodyPhase, startBodyPhase } from './body.js';
+import type { InactivityClock, Watched } from './inactivity.js';
 import type { SaslExchange } from './sasl/mechanism.js';
 import { SessionState, type TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
@@ -32,7 +33,7 @@ const maxPendingInput = 256 * 1024;
 
 export const temporaryFailure = reply(451, '4.3.0', 'Temporary local problem, try again later');
 
-export class Connection {
+export class Connection implements Watched {
   readonly session: SessionState;
   transaction: TransactionState | null = null;
   /** The service extensions in force, set at EHLO/HELO/LHLO (parameter parsing reads them). */
@@ -55,19 +56,24 @@ export class Connection {
   private body: BodyPhase | null = null;
   private closeAfterTransaction = false;
   private discard: { reader: ChunkReader; refusal: Reply } | null = null;
-  // A command line must arrive whole within the command timeout, however slowly it trickles.
-  private lineDeadline: NodeJS.Timeout | null = null;
+  // Inactivity clock marks: the last read or write, and the start of a command line still
+  // incomplete (a line must arrive whole within the command timeout, however slowly it trickles).
+  private lastActive: number;
+  private lineStarted: number | null = null;
 
   constructor(
     socket: Socket,
     readonly config: ServerConfig,
     id: string,
+    private readonly clock: InactivityClock,
     private readonly onClosed: (connection: Connection) => void,
   ) {
     this.socket = socket;
     this.session = new SessionState(id, socket, config.lmtp);
     socket.setNoDelay(true);
     this.attach(socket);
+    this.lastActive = clock.tick;
+    clock.watch(this);
   }
 
   /** Starts the conversation (an implicit-TLS socket arrives with its handshake done). */
@@ -102,6 +108,7 @@ export class Connection {
     if (this.out.length === 0 || this.mode === 'closed') return;
     this.socket.write(this.out);
     this.out = '';
+    this.lastActive = this.clock.tick;
   }
 
   /** Sends a final reply and closes the connection. */
@@ -117,7 +124,7 @@ export class Connection {
     if (this.mode === 'closed') return;
     this.mode = 'closed';
     this.dropInput();
-    this.clearLineDeadline();
+    this.lineStarted = null;
     this.body?.abort(new Error('connection closed before end of data'));
     this.body = null;
     this.socket.end();
@@ -167,7 +174,6 @@ export class Connection {
     const reader = new DotDataReader({ maxBytes: this.config.limits.messageSize, strictLineEndings: this.config.strictLineEndings });
     this.body = startBodyPhase(this, transaction, reader);
     this.mode = 'data';
-    this.switchTimeout('data');
   }
 
   /** After a BDAT command: the next `length` octets belong to the message. */
@@ -177,7 +183,6 @@ export class Connection {
     }
     this.body.beginChunk(new ChunkReader(length), last);
     this.mode = 'bdat';
-    this.switchTimeout('data');
   }
 
   /** A BDAT chunk that is refused: its octets are read and dropped, then `refusal` is sent. */
@@ -233,21 +238,27 @@ export class Connection {
     this.socket = secure;
     this.mode = 'handshake';
     this.attach(secure);
-    secure.setTimeout(this.config.timeouts.handshake);
     secure.once('secure', () => {
       this.session.tls = tlsInfo(secure);
       this.session.helo = null;
       this.transaction = null;
       this.mode = 'command';
-      secure.setTimeout(this.config.timeouts.command);
+      this.lastActive = this.clock.tick;
       this.resumeAfterPump();
     });
   }
 
-  /** Re-arms the inactivity timer for commands or data; a no-op when both are equal (the default). */
-  private switchTimeout(phase: 'command' | 'data'): void {
-    const { command, data } = this.config.timeouts;
-    if (command !== data) this.socket.setTimeout(phase === 'data' ? data : command);
+  /**
+   * Called by the inactivity clock once per period: ends a connection quiet for longer than the
+   * timeout of what it waits for (a handshake, a command, message data), or one whose command
+   * line has been trickling in for longer than the command timeout.
+   */
+  check(clock: InactivityClock): void {
+    const mode = this.mode;
+    if (mode === 'closed') return;
+    const { command, data, handshake } = this.config.timeouts;
+    const timeout = mode === 'handshake' ? handshake : mode === 'data' || mode === 'bdat' || mode === 'discard' ? data : command;
+    if (clock.since(this.lastActive) >= timeout || (this.lineStarted !== null && clock.since(this.lineStarted) >= command)) this.onTimeout();
   }
 
   /** Pauses socket reading (message stream back-pressure). */
@@ -275,6 +286,7 @@ export class Connection {
       this.shutdown(reply(554, '5.5.1', `${this.config.hostname} Protocol error: input before greeting`));
       return;
     }
+    this.lastActive = this.clock.tick;
     if (this.mode === 'handshake') return;
     if (this.pending === null) {
       this.pending = chunk;
@@ -286,13 +298,13 @@ export class Connection {
     else if (this.pending.length > maxPendingInput) this.pauseInput();
   };
 
-  private readonly onSocketTimeout = (): void => {
+  private onTimeout(): void {
     if (this.mode === 'handshake') {
       this.socket.destroy();
       return;
     }
     this.shutdown(reply(421, '4.4.2', `${this.config.hostname} Timeout exceeded, closing connection`));
-  };
+  }
 
   private readonly onSocketError = (error: Error): void => {
     // Resets and broken pipes are everyday events for a mail server, not faults.
@@ -301,7 +313,8 @@ export class Connection {
   };
 
   private readonly onSocketClose = (): void => {
-    this.clearLineDeadline();
+    this.clock.unwatch(this);
+    this.lineStarted = null;
     if (this.mode !== 'closed') {
       this.mode = 'closed';
       this.body?.abort(new Error('connection closed before end of data'));
@@ -318,22 +331,19 @@ export class Connection {
 
   private attach(socket: Socket): void {
     socket.on('data', this.onSocketData);
-    socket.on('timeout', this.onSocketTimeout);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
   }
 
   private detach(socket: Socket): void {
     socket.off('data', this.onSocketData);
-    socket.off('timeout', this.onSocketTimeout);
     socket.off('error', this.onSocketError);
     socket.off('close', this.onSocketClose);
   }
 
   /** Sends the greeting after the onConnect hook and the optional pre-greeting delay. */
   private async greet(): Promise<void> {
-    const { hooks, greetingDelay, hostname, lmtp, timeouts } = this.config;
-    this.socket.setTimeout(timeouts.command);
+    const { hooks, greetingDelay, hostname, lmtp } = this.config;
     if (greetingDelay > 0) await new Promise((resolve) => setTimeout(resolve, greetingDelay));
     if (this.mode !== 'greeting') return;
     if (hooks.onConnect) {
@@ -416,17 +426,8 @@ export class Connection {
 
     // End of data (or of one BDAT chunk): reply, then back to commands.
     this.mode = 'command';
-    this.switchTimeout('command');
     if (body.last) this.body = null;
     return body.complete();
-  }
-
-  /** Stops the partial-line deadline once a line is complete (or the connection ends). */
-  private clearLineDeadline(): void {
-    if (this.lineDeadline !== null) {
-      clearTimeout(this.lineDeadline);
-      this.lineDeadline = null;
-    }
   }
 
   /** Drops the octets of a refused BDAT chunk; returns whether to keep pumping. */
@@ -486,10 +487,10 @@ export class Connection {
         this.sasl = null;
         if (this.mode === 'sasl') this.mode = 'command';
       }
-      this.lineDeadline ??= setTimeout(this.onSocketTimeout, this.config.timeouts.command);
+      this.lineStarted ??= this.clock.tick;
       return false;
     }
-    this.clearLineDeadline();
+    this.lineStarted = null;
     const length = lf - start;
     this.consumed(lf + 1);
 

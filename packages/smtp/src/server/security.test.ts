@@ -256,6 +256,32 @@ describe('abuse', () => {
     await play(client, `S: 220 mx.test ESMTP ready\nS: 421 4.4.2 mx.test Timeout exceeded, closing connection\nS: <closed>`);
   });
 
+  it('times out only after the full command timeout, counted from the last command', async () => {
+    current = await startServer({ timeouts: { command: 300 } });
+    const client = await current.connect();
+    await play(client, `S: 220 mx.test ESMTP ready`);
+    // Activity every 150 ms for 600 ms keeps the session open past its 300 ms timeout.
+    for (let i = 0; i < 4; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await play(client, `C: NOOP\nS: 250 2.0.0 OK`);
+    }
+    const lastCommandAt = performance.now();
+    await play(client, `S: 421 4.4.2 mx.test Timeout exceeded, closing connection\nS: <closed>`);
+    expect(performance.now() - lastCommandAt).toBeGreaterThanOrEqual(300);
+  });
+
+  it('drops a STARTTLS client that never starts its handshake once the handshake timeout expires', async () => {
+    const server = await tlsServer({ timeouts: { handshake: 200 } });
+    const client = await server.connect();
+    await play(client, `S: 220 mx.test ESMTP ready`);
+    client.write('EHLO client.test\r\n');
+    await client.reply();
+    const startedAt = performance.now();
+    await play(client, `C: STARTTLS\nS: 220 2.0.0 Ready to start TLS`);
+    await client.waitClosed(5_000);
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(200);
+  });
+
   it('closes a slow client that trickles a command byte by byte past the command timeout', async () => {
     current = await startServer({ timeouts: { command: 400 } });
     const client = await current.connect();

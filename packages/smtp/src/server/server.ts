@@ -7,6 +7,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { type ServerConfig, resolveConfig } from './config.js';
 import { Connection } from './connection.js';
+import { InactivityClock } from './inactivity.js';
 import type { ServerOptions } from './options.js';
 
 export interface SmtpServer {
@@ -28,13 +29,15 @@ export interface SmtpServer {
 export function createServer(options: ServerOptions = {}): SmtpServer {
   const config = resolveConfig(options);
   const open = new Set<Connection>();
+  const { command, data, handshake } = config.timeouts;
+  const clock = new InactivityClock([command, data, handshake]);
   // Session ids: a per-process random prefix and a counter, unique and cheap.
   const prefix = randomBytes(4).toString('hex');
   let counter = 0;
 
   const accept = (socket: Socket): void => {
     counter += 1;
-    const connection = new Connection(socket, config, `${prefix}${counter.toString(36)}`, (c) => {
+    const connection = new Connection(socket, config, `${prefix}${counter.toString(36)}`, clock, (c) => {
       open.delete(c);
     });
     open.add(connection);
