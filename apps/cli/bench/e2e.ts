@@ -43,6 +43,8 @@ const usage = `usage: pnpm bench:e2e [-- options]
   --quick            2000 messages per run
   --no-postfix       measure Mailway only
   --no-mailway       measure Postfix only
+  --keep             leave both sides' mailboxes, queues and logs in the temp dir (and so need no
+                     wait before the next run: see afterPreviousCleanup)
   --help`;
 
 interface Options {
@@ -53,6 +55,7 @@ interface Options {
   readonly starttls: boolean;
   readonly postfix: boolean;
   readonly mailway: boolean;
+  readonly keep: boolean;
 }
 
 /** One measured run: what the load generator saw and what arrived. */
@@ -71,12 +74,16 @@ interface Side {
 }
 
 /**
- * Removes one side's files. Both sides' files stay until both are measured: on ext4 without a
- * journal (as on the bench machines) an inode freed less than a minute or so ago is skipped when
- * a new one is allocated, so deleting one side's ten thousand files just before the other side
- * runs would slow every file that side creates.
+ * Removes one side's files, or (--keep) leaves them and says where. Both sides' files stay until
+ * both are measured: on ext4 without a journal (as on the bench machines) an inode freed less than
+ * a minute or so ago is skipped when a new one is allocated, so deleting one side's ten thousand
+ * files just before the other side runs would slow every file that side creates.
  */
-type Cleanup = () => Promise<void>;
+interface Cleanup {
+  remove(): Promise<void>;
+  /** Leaves the files; resolves with the folder that holds them. */
+  keep(): Promise<string>;
+}
 
 /**
  * When the last run removed its files, so that a run started right after an earlier one waits
@@ -114,6 +121,7 @@ function readOptions(): Options {
       quick: { type: 'boolean', default: false },
       'no-postfix': { type: 'boolean', default: false },
       'no-mailway': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -130,6 +138,7 @@ function readOptions(): Options {
     starttls: values.starttls,
     postfix: !values['no-postfix'],
     mailway: !values['no-mailway'],
+    keep: values.keep,
   };
   for (const key of ['messages', 'clients', 'size'] as const) {
     if (!Number.isInteger(options[key]) || options[key] < 1) throw new Error(`--${key} must be a positive integer`);
@@ -195,7 +204,7 @@ function check(name: string, accepted: number, e2e: EndToEnd, problems: string[]
 async function measureMailway(options: Options, problems: string[], cleanups: Cleanup[]): Promise<Side> {
   progress('starting `mailway start` (redis-server appendfsync always, submission, relay, delivery)');
   const stack = await startMailway(['rcpt', 'warmup']);
-  cleanups.push(stack.remove);
+  cleanups.push({ remove: stack.remove, keep: stack.keep });
   // tsx's esbuild service compiles the supervisor's TypeScript; a built install has none.
   const memory = sampleMemory(async () => descendants(stack.pid), ['esbuild']);
   try {
@@ -218,9 +227,15 @@ async function measurePostfix(options: Options, problems: string[], cleanups: Cl
   const base = await mkdtemp(join(tmpdir(), 'mailway-e2e-postfix-'));
   const onExit = (): void => removeNow(base);
   process.once('exit', onExit);
-  cleanups.push(async () => {
-    await rm(base, { recursive: true, force: true });
-    process.off('exit', onExit);
+  cleanups.push({
+    async remove() {
+      await rm(base, { recursive: true, force: true });
+      process.off('exit', onExit);
+    },
+    async keep() {
+      process.off('exit', onExit);
+      return base;
+    },
   });
   const postfix = await startPostfix({ port: await freePort(), deliver: { maildirBase: base, domain: benchDomain, users: ['rcpt', 'source', 'warmup'] } });
   // Exit hooks run in order: Postfix's (which kills its daemons) must come before the removal of their Maildirs.
@@ -315,9 +330,13 @@ async function main(): Promise<void> {
     if (options.mailway) mailway = await measureMailway(options, problems, cleanups).catch((error: unknown) => (problems.push(`Mailway: ${error instanceof Error ? error.message : String(error)}`), null));
     if (options.postfix) postfix = await measurePostfix(options, problems, cleanups).catch((error: unknown) => (problems.push(`Postfix: ${error instanceof Error ? error.message : String(error)}`), null));
   } finally {
-    progress('removing both sides\' mailboxes and queues');
-    for (const cleanup of cleanups) await cleanup();
-    await writeFile(lastCleanupFile, String(Date.now())).catch(() => {});
+    if (options.keep) {
+      for (const cleanup of cleanups) progress(`kept: ${await cleanup.keep()}`);
+    } else {
+      progress('removing both sides\' mailboxes and queues');
+      for (const cleanup of cleanups) await cleanup.remove();
+      await writeFile(lastCleanupFile, String(Date.now())).catch(() => {});
+    }
   }
 
   report(options, mailway, postfix);

@@ -31,6 +31,8 @@ export interface MailwayStack {
   stop(): Promise<void>;
   /** Stop if still running, then remove the temp dir with the mailboxes and Redis's files. */
   remove(): Promise<void>;
+  /** Stop if still running and leave the temp dir in place; resolves with its path. */
+  keep(): Promise<string>;
 }
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
@@ -86,6 +88,11 @@ export async function startMailway(users: readonly string[]): Promise<MailwaySta
     await rm(home, { recursive: true, force: true });
     process.off('exit', onExit);
   };
+  const keep = async (): Promise<string> => {
+    await stop();
+    process.off('exit', onExit);
+    return home;
+  };
 
   try {
     const httpPorts = [ports.SUBMISSION_HTTP_PORT, ports.RELAY_HTTP_PORT, ports.DELIVERY_HTTP_PORT];
@@ -111,6 +118,7 @@ export async function startMailway(users: readonly string[]): Promise<MailwaySta
     maildirNew: (user) => maildirNew(home, user),
     stop,
     remove,
+    keep,
   };
 }
 
