@@ -143,15 +143,23 @@ export class Connection implements Watched {
 
   // ---- Hooks ----
 
-  /** Runs a hook; a hook that throws is a temporary failure, never a crash. */
-  async consult<T extends HookResult | readonly Verdict[]>(call: () => T | Promise<T>): Promise<T | Verdict> {
+  /**
+   * Runs a hook; a hook that throws or rejects is a temporary failure, never a crash. (Not an
+   * async function: a hook's own promise is passed on with one handler, not awaited and re-wrapped.)
+   */
+  consult<T extends HookResult | readonly Verdict[]>(call: () => T | Promise<T>): Promise<T | Verdict> {
     try {
-      return await call();
+      const result = call();
+      return result instanceof Promise ? result.catch(this.hookFailed) : Promise.resolve(result).catch(this.hookFailed);
     } catch (error) {
-      this.config.onError(asError(error), this.session);
-      return { kind: 'defer', reply: temporaryFailure };
+      return Promise.resolve(this.hookFailed(error));
     }
   }
+
+  private readonly hookFailed = (error: unknown): Verdict => {
+    this.config.onError(asError(error), this.session);
+    return { kind: 'defer', reply: temporaryFailure };
+  };
 
   /**
    * Sends the reply a verdict calls for, `positive` when it accepts. Returns whether it
