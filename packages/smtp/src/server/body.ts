@@ -17,15 +17,24 @@ const bareLineEnding = reply(554, '5.6.0', 'Message contains bare <CR> or <LF>; 
 
 const ignore = (): void => {};
 
+// No auto-destroy and no 'close': two fewer ticks per message, and the end is 'end'.
+const streamOptions = { highWaterMark: 256 * 1024, autoDestroy: false, emitClose: false } as const;
+
 /** The stream handed to onData; reading from it resumes the socket. */
 class MessageStream extends Readable {
   constructor(private readonly onDemand: () => void) {
-    // No auto-destroy and no 'close': two fewer ticks per message, and the end is 'end'.
-    super({ highWaterMark: 256 * 1024, autoDestroy: false, emitClose: false });
+    super(streamOptions);
   }
 
   override _read(): void {
     this.onDemand();
+  }
+
+  // An error nobody listens for (an abort, or a hook's own destroy) must not surface as an
+  // unhandled 'error' event. Checked here rather than by a listener on every message's stream.
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (error && this.listenerCount('error') === 0) this.on('error', ignore);
+    callback(error);
   }
 }
 
@@ -54,8 +63,6 @@ export class BodyPhase {
       this.wantsPause = false;
       connection.resumeInput();
     });
-    // A stream error (abort) must not surface as an unhandled 'error' event.
-    this.stream.on('error', ignore);
     const { onData } = connection.config.hooks;
     const body = this.stream as MessageBody;
     this.verdict = connection.consult(() => (onData ? onData(connection.session, transaction, body) : drain(body)));

@@ -370,6 +370,59 @@ describe('hooks and verdicts', () => {
     expect(errors.map((e) => e.message)).toEqual(['directory down']);
   });
 
+  it('turns a rejecting hook into 451 4.3.0 and reports the error', async () => {
+    const errors: Error[] = [];
+    await converse(
+      `
+      S: 220 mx.test ESMTP ready
+      C: EHLO client.test
+      ${ehloReply}
+      C: MAIL FROM:<a@example.org>
+      S: 250 2.1.0 Sender OK
+      C: RCPT TO:<b@mx.test>
+      S: 451 4.3.0 Temporary local problem, try again later
+    `,
+      {
+        onError: (e) => errors.push(e),
+        hooks: {
+          onRcptTo: async () => {
+            throw new Error('directory timed out');
+          },
+        },
+      },
+    );
+    expect(errors.map((e) => e.message)).toEqual(['directory timed out']);
+  });
+
+  it('survives a hook that destroys the message stream with an error and never listens for it', async () => {
+    await converse(
+      `
+      S: 220 mx.test ESMTP ready
+      C: EHLO client.test
+      ${ehloReply}
+      C: MAIL FROM:<a@example.org>
+      C: RCPT TO:<b@mx.test>
+      C: DATA
+      S: 250 2.1.0 Sender OK
+      S: 250 2.1.5 Recipient OK
+      S: 354...
+      C: line one
+      C: .
+      S: 554 5.7.1 Content refused
+      C: NOOP
+      S: 250 2.0.0 OK
+    `,
+      {
+        hooks: {
+          onData: (_session, _transaction, body) => {
+            body.destroy(new Error('not wanted'));
+            return reject(554, '5.7.1', 'Content refused');
+          },
+        },
+      },
+    );
+  });
+
   it('answers the onData verdict only after end of data, even when the hook decides early', async () => {
     await converse(
       `
