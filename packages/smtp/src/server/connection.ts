@@ -124,7 +124,6 @@ export class Connection implements Watched {
     if (this.mode === 'closed') return;
     this.mode = 'closed';
     this.dropInput();
-    this.lineStarted = null;
     this.body?.abort(new Error('connection closed before end of data'));
     this.body = null;
     this.socket.end();
@@ -149,8 +148,8 @@ export class Connection implements Watched {
    */
   consult<T extends HookResult | readonly Verdict[]>(call: () => T | Promise<T>): Promise<T | Verdict> {
     try {
-      const result = call();
-      return result instanceof Promise ? result.catch(this.hookFailed) : Promise.resolve(result).catch(this.hookFailed);
+      // Promise.resolve hands a hook's own promise back as it is.
+      return Promise.resolve(call()).catch(this.hookFailed);
     } catch (error) {
       return Promise.resolve(this.hookFailed(error));
     }
@@ -322,7 +321,6 @@ export class Connection implements Watched {
 
   private readonly onSocketClose = (): void => {
     this.clock.unwatch(this);
-    this.lineStarted = null;
     if (this.mode !== 'closed') {
       this.mode = 'closed';
       this.body?.abort(new Error('connection closed before end of data'));
