@@ -311,6 +311,25 @@ describe('SMTP session', () => {
   });
 });
 
+/** A message whose data the onData hook refuses with 554 5.7.1; the session goes on. */
+const refusedAfterData = `
+      S: 220 mx.test ESMTP ready
+      C: EHLO client.test
+      ${ehloReply}
+      C: MAIL FROM:<a@example.org>
+      C: RCPT TO:<b@mx.test>
+      C: DATA
+      S: 250 2.1.0 Sender OK
+      S: 250 2.1.5 Recipient OK
+      S: 354...
+      C: line one
+      C: line two
+      C: .
+      S: 554 5.7.1 Content refused
+      C: NOOP
+      S: 250 2.0.0 OK
+    `;
+
 describe('hooks and verdicts', () => {
   it('passes hook rejections, deferrals and custom acceptances to the client', async () => {
     await converse(
@@ -395,55 +414,18 @@ describe('hooks and verdicts', () => {
   });
 
   it('survives a hook that destroys the message stream with an error and never listens for it', async () => {
-    await converse(
-      `
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
-      C: MAIL FROM:<a@example.org>
-      C: RCPT TO:<b@mx.test>
-      C: DATA
-      S: 250 2.1.0 Sender OK
-      S: 250 2.1.5 Recipient OK
-      S: 354...
-      C: line one
-      C: .
-      S: 554 5.7.1 Content refused
-      C: NOOP
-      S: 250 2.0.0 OK
-    `,
-      {
-        hooks: {
-          onData: (_session, _transaction, body) => {
-            body.destroy(new Error('not wanted'));
-            return reject(554, '5.7.1', 'Content refused');
-          },
+    await converse(refusedAfterData, {
+      hooks: {
+        onData: (_session, _transaction, body) => {
+          body.destroy(new Error('not wanted'));
+          return reject(554, '5.7.1', 'Content refused');
         },
       },
-    );
+    });
   });
 
   it('answers the onData verdict only after end of data, even when the hook decides early', async () => {
-    await converse(
-      `
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
-      C: MAIL FROM:<a@example.org>
-      C: RCPT TO:<b@mx.test>
-      C: DATA
-      S: 250 2.1.0 Sender OK
-      S: 250 2.1.5 Recipient OK
-      S: 354...
-      C: line one
-      C: line two
-      C: .
-      S: 554 5.7.1 Content refused
-      C: NOOP
-      S: 250 2.0.0 OK
-    `,
-      { hooks: { onData: () => reject(554, '5.7.1', 'Content refused') } },
-    );
+    await converse(refusedAfterData, { hooks: { onData: () => reject(554, '5.7.1', 'Content refused') } });
   });
 
   it('refuses a connection from onConnect and disconnects on a disconnect verdict', async () => {
