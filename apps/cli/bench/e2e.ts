@@ -2,18 +2,21 @@
  * `pnpm bench:e2e`: Mailway end to end against Postfix delivering to Maildir, in one run.
  *
  * For `--clients` concurrent submitting clients and `--size` byte messages, each side first
- * receives a warm-up (delivered to a mailbox of its own, not measured), then `--messages`
- * messages to rcpt@bench.example, and the bench reports messages per second from the first
- * submission to the last file in the recipient's Maildir new/, p50/p99 end-to-end latency (each
- * message stamped with a sequence number and its send time, matched against its arrival in new/),
- * and peak RSS of the server's processes.
+ * receives a warm-up (delivered to a mailbox of its own, not measured), then two measured runs of
+ * `--messages` messages each, and the bench reports messages per second from the first submission
+ * to the last file in the recipient's Maildir new/, and peak RSS of the server's processes:
+ * - Postfix's smtp-source to source@bench.example, into each side's inbound port for its local
+ *   domains (Postfix's smtpd; Mailway's relay, port 25 in production): the same C load generator
+ *   and the same kind of session on both sides (no AUTH). The headline ratio.
+ * - The TS load generator to rcpt@bench.example, which also gives p50/p99 end-to-end latency (each
+ *   message stamped with a sequence number and its send time, matched against its arrival in
+ *   new/). Mailway takes it on the submission port with AUTH PLAIN (or STARTTLS + AUTH with
+ *   --starttls), as from a mail client; Postfix on smtpd without AUTH.
  *
  * Mailway: `mailway start` (submission, relay, delivery and its own redis-server with AOF
- * `appendfsync always`; the delivery agent fsyncs every Maildir file), loaded by the TS load
- * generator with AUTH PLAIN on the plaintext submission port, or STARTTLS + AUTH with --starttls.
- * Postfix: a private Debian Postfix with qmgr and virtual(8) (which fsyncs every Maildir file),
- * loaded by Postfix's smtp-source (throughput), then by the same TS load generator (throughput
- * and latency). Every run must deliver exactly the messages that were accepted, once each.
+ * `appendfsync always`; the delivery agent fsyncs every Maildir file). Postfix: a private Debian
+ * Postfix with qmgr and virtual(8) (which fsyncs every Maildir file). Every run must deliver
+ * exactly the messages that were accepted, once each.
  *
  * Reads flags (see `usage`); emits a table and ratios on stdout, progress on stderr. Exits 1 when
  * a message was lost or duplicated or a run failed.
@@ -28,7 +31,7 @@ import { benchArgs } from '@mailway/bench-tools/args';
 import type { CountedLoad, LoadResult } from '@mailway/bench-tools/loadgen';
 import { freePort } from '@mailway/bench-tools/port';
 import { startPostfix } from '@mailway/bench-tools/postfix';
-import { runSmtpSource } from '@mailway/bench-tools/smtp-source';
+import { runSmtpSource, type SourceOptions as SmtpSourceOptions } from '@mailway/bench-tools/smtp-source';
 import { benchDomain, benchPassword, removeNow, startMailway } from './mailway.js';
 import { watchMaildir } from './maildir.js';
 import { type EndToEnd, stampedRun, unstampedRun } from './measure.js';
@@ -193,6 +196,22 @@ async function stampedLoad(name: string, maildirNew: string, load: CountedLoad, 
   }
 }
 
+/** An smtp-source run to source@: throughput from its start to the last file in new/ (no stamps, so no latency). */
+async function sourceLoad(name: string, maildirNew: string, source: SmtpSourceOptions & { readonly messages: number }, problems: string[]): Promise<Run> {
+  const watch = watchMaildir(maildirNew);
+  try {
+    const startedAt = Date.now();
+    const result = await runSmtpSource(source);
+    if (result.exitCode !== 0) problems.push(`${name}: smtp-source exited ${result.exitCode}: ${result.stderr}`);
+    await watch.waitFor(source.messages, stallMs).catch((error: unknown) => problems.push(`${name}: ${String(error)}`));
+    const e2e = unstampedRun((await watch.arrivals()).all, startedAt);
+    check(name, source.messages, e2e, problems);
+    return { name, sent: source.messages, acceptRate: result.rate, errors: result.exitCode === 0 ? 0 : 1, e2e };
+  } finally {
+    watch.close();
+  }
+}
+
 /** Note a loss, a duplicate or a stray file. */
 function check(name: string, accepted: number, e2e: EndToEnd, problems: string[]): void {
   if (e2e.delivered !== accepted) problems.push(`${name}: ${accepted} messages accepted, ${e2e.delivered} files in new/`);
@@ -203,7 +222,7 @@ function check(name: string, accepted: number, e2e: EndToEnd, problems: string[]
 /** Mailway: `mailway start`, warm-up, then the measured run. */
 async function measureMailway(options: Options, problems: string[], cleanups: Cleanup[]): Promise<Side> {
   progress('starting `mailway start` (redis-server appendfsync always, submission, relay, delivery)');
-  const stack = await startMailway(['rcpt', 'warmup']);
+  const stack = await startMailway(['rcpt', 'source', 'warmup']);
   cleanups.push({ remove: stack.remove, keep: stack.keep });
   // tsx's esbuild service compiles the supervisor's TypeScript; a built install has none.
   const memory = sampleMemory(async () => descendants(stack.pid), ['esbuild']);
@@ -211,9 +230,13 @@ async function measureMailway(options: Options, problems: string[], cleanups: Cl
     const common = { port: stack.submissionPort, clients: options.clients, size: options.size, auth: { user: sender, pass: benchPassword }, tls: options.starttls, from: sender };
     progress(`Mailway: warm-up, ${options.warmup} messages`);
     await warmUp(options.warmup, stack.maildirNew('warmup'), async (messages) => (await loadgen({ ...common, messages, to: recipient('warmup') })).accepted);
-    progress(`Mailway: ${options.messages} messages, ${options.clients} clients, ${options.starttls ? 'STARTTLS + ' : ''}AUTH PLAIN`);
-    const run = await stampedLoad('Mailway, load generator', stack.maildirNew('rcpt'), { ...common, messages: options.messages, to: recipient('rcpt') }, problems);
-    return { runs: [run], memory: await memory.stop() };
+    // smtp-source into the relay's inbound port, as into Postfix's port 25: no AUTH, a local domain.
+    progress(`Mailway: smtp-source -s ${options.clients} -l ${options.size} -m ${options.messages} into the relay's inbound port`);
+    const source = { port: stack.relayPort, sessions: options.clients, size: options.size, from: sender, timeoutMs: 30 * 60_000, messages: options.messages, to: recipient('source') };
+    const runs = [await sourceLoad('Mailway, smtp-source', stack.maildirNew('source'), source, problems)];
+    progress(`Mailway: ${options.messages} messages, ${options.clients} clients, ${options.starttls ? 'STARTTLS + ' : ''}AUTH PLAIN on the submission port`);
+    runs.push(await stampedLoad('Mailway, load generator', stack.maildirNew('rcpt'), { ...common, messages: options.messages, to: recipient('rcpt') }, problems));
+    return { runs, memory: await memory.stop() };
   } finally {
     await memory.stop();
     progress('stopping Mailway');
@@ -252,21 +275,8 @@ async function measurePostfix(options: Options, problems: string[], cleanups: Cl
       return messages;
     });
 
-    // smtp-source: throughput from its start to the last file.
     progress(`Postfix: smtp-source -s ${options.clients} -l ${options.size} -m ${options.messages}`);
-    const runs: Run[] = [];
-    const watch = watchMaildir(maildirNew('source'));
-    try {
-      const startedAt = Date.now();
-      const result = await runSmtpSource({ ...source, messages: options.messages, to: recipient('source') });
-      if (result.exitCode !== 0) problems.push(`smtp-source exited ${result.exitCode}: ${result.stderr}`);
-      await watch.waitFor(options.messages, stallMs).catch((error: unknown) => problems.push(`Postfix, smtp-source: ${String(error)}`));
-      const e2e = unstampedRun((await watch.arrivals()).all, startedAt);
-      check('Postfix, smtp-source', options.messages, e2e, problems);
-      runs.push({ name: 'Postfix, smtp-source', sent: options.messages, acceptRate: result.rate, errors: result.exitCode === 0 ? 0 : 1, e2e });
-    } finally {
-      watch.close();
-    }
+    const runs: Run[] = [await sourceLoad('Postfix, smtp-source', maildirNew('source'), { ...source, messages: options.messages, to: recipient('source') }, problems)];
 
     progress(`Postfix: ${options.messages} messages, load generator, ${options.clients} clients`);
     runs.push(await stampedLoad('Postfix, load generator', maildirNew('rcpt'), { port: postfix.port, clients: options.clients, size: options.size, from: sender, messages: options.messages, to: recipient('rcpt') }, problems));
@@ -307,12 +317,13 @@ function report(options: Options, mailway: Side | null, postfix: Side | null): v
   }
   if (postfix?.memory) out(`Postfix peak RSS, master's process group: ${mib(postfix.memory.peakRss)} MiB highest sampled sum of VmRSS [processes seen: ${names(postfix.memory)}]`);
 
-  const [ours] = mailway?.runs ?? [];
+  const [oursSource, ours] = mailway?.runs ?? [];
   const [source, theirs] = postfix?.runs ?? [];
-  if (ours && source && theirs) {
+  if (oursSource && ours && source && theirs) {
     out();
-    out(`ratio, Mailway / Postfix smtp-source, end-to-end msg/s: ${(ours.e2e.rate / source.e2e.rate).toFixed(2)}x (target 1.5x)`);
-    out(`ratio, Mailway / Postfix, same load generator, end-to-end msg/s: ${(ours.e2e.rate / theirs.e2e.rate).toFixed(2)}x`);
+    out(`ratio, smtp-source into each side's inbound port (Mailway's relay, Postfix's smtpd), end-to-end msg/s: ${(oursSource.e2e.rate / source.e2e.rate).toFixed(2)}x (target 1.5x)`);
+    out(`ratio, TS load generator (Mailway: submission with AUTH; Postfix: smtpd, no AUTH), end-to-end msg/s: ${(ours.e2e.rate / theirs.e2e.rate).toFixed(2)}x`);
+    out(`ratio, Mailway submission with AUTH (TS load generator) / Postfix smtp-source, end-to-end msg/s: ${(ours.e2e.rate / source.e2e.rate).toFixed(2)}x`);
     out(`p50 / p99 end-to-end latency, Mailway: ${fixed(ours.e2e.p50Ms, 1)} / ${fixed(ours.e2e.p99Ms, 1)} ms; Postfix: ${fixed(theirs.e2e.p50Ms, 1)} / ${fixed(theirs.e2e.p99Ms, 1)} ms`);
   }
 }

@@ -4,7 +4,7 @@
  * on free ports, state and mailboxes under a fresh temp dir; then the bench's domain and users,
  * created with `mailway domain|user add`.
  *
- * Reads its options; emits a handle with the submission port, the recipients' Maildir new/
+ * Reads its options; emits a handle with the submission and relay ports, the recipients' Maildir new/
  * folders, the pid of `mailway start` (the agents and Redis are its children), and stop(). The
  * stack's own output goes to mailway.log in the temp dir and is quoted when something fails.
  */
@@ -23,6 +23,8 @@ export const benchPassword = 'bench-password';
 
 export interface MailwayStack {
   readonly submissionPort: number;
+  /** The relay's inbound SMTP port (local domains, no AUTH: where another MTA hands mail over). */
+  readonly relayPort: number;
   /** The pid of `mailway start`; the agents and redis-server are its children. */
   readonly pid: number;
   /** new/ of `${user}@bench.example`'s Maildir (created before the first delivery). */
@@ -114,6 +116,7 @@ export async function startMailway(users: readonly string[]): Promise<MailwaySta
 
   return {
     submissionPort: ports.SUBMISSION_PORT,
+    relayPort: ports.RELAY_PORT,
     pid: child.pid ?? 0,
     maildirNew: (user) => maildirNew(home, user),
     stop,
