@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DotDataReader, type LineEndingViolation } from './data-reader.js';
 
@@ -102,4 +103,64 @@ describe('DotDataReader', () => {
     const splits = Array.from({ length: input.length - 1 }, (_, i) => i + 1);
     expect(read(input, splits)).toEqual(read(input));
   });
+
+  it('agrees with an octet-at-a-time model of RFC 5321 data on random input and splits', () => {
+    const octet = fc.constantFrom(0x0d, 0x0a, 0x2e, 0x61, 0xff);
+    const input = fc.array(octet, { maxLength: 200 });
+    fc.assert(
+      fc.property(input, fc.array(fc.nat(), { maxLength: 4 }), (octets, cuts) => {
+        const text = Buffer.from(octets).toString('latin1');
+        const splits = [...new Set(cuts.map((c) => c % (text.length + 1)))].filter((c) => c > 0 && c < text.length).sort((a, b) => a - b);
+        const { body, end, violation } = read(text, splits);
+        expect({ body, end, violation }).toEqual(modelRead(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('finds dots, bare line endings and the end in a chunk larger than the line skipper\'s window', () => {
+    // 300 KiB of 100-octet lines in one chunk, with a stuffed dot line, a bare CR and a bare LF
+    // placed across the skipper's 128 KiB window edges.
+    const line = `${'x'.repeat(98)}\r\n`;
+    let text = line.repeat(3000);
+    const at = (offset: number, insert: string): void => void (text = text.slice(0, offset) + insert + text.slice(offset));
+    at(2 * 131072 - 1, '\r');
+    at(131072 - 2, '\r\n..dot\r\n');
+    at(131072 * 2 + 50, '\n');
+    text += '.\r\nQUIT\r\n';
+    const outcome = read(text);
+    expect({ body: outcome.body, end: outcome.end, violation: outcome.violation }).toEqual(modelRead(text));
+    expect(outcome.body).toContain('\r\n.dot\r\n');
+    expect(outcome.violation).toBe('bare-cr');
+    expect(outcome.end).toBe(text.length - 6);
+  });
 });
+
+/** The reader's rules one octet at a time, for whole input (held-back octets at its end are not emitted). */
+function modelRead(text: string): { body: string; end: number; violation: LineEndingViolation | null } {
+  let body = '';
+  let violation: LineEndingViolation | null = null;
+  let lineStart = true;
+  const flag = (kind: LineEndingViolation): void => void (violation ??= kind);
+  for (let i = 0; i < text.length; ) {
+    if (lineStart && text[i] === '.') {
+      if (text.startsWith('.\r\n', i)) return { body, end: i + 3, violation };
+      if (i + 1 >= text.length || (text[i + 1] === '\r' && i + 2 >= text.length)) break;
+      i += 1;
+    }
+    lineStart = false;
+    if (i >= text.length) break;
+    const c = text[i]!;
+    if (c === '\r' && text[i + 1] === '\n') {
+      body += '\r\n';
+      i += 2;
+      lineStart = true;
+      continue;
+    }
+    if (c === '\r' && i + 1 < text.length) flag('bare-cr');
+    if (c === '\n') flag('bare-lf');
+    body += c;
+    i += 1;
+  }
+  return { body, end: -1, violation };
+}

@@ -11,6 +11,8 @@
  * scanning for the real end so the session stays in step with the client.
  */
 
+import { lineSkipper } from './line-skip.js';
+
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
@@ -46,6 +48,15 @@ export class DotDataReader {
    * otherwise the offset in `input` just past the end-of-data marker.
    */
   feed(input: Buffer, emit: (segment: Buffer) => void): number {
+    try {
+      return this.scan(input, emit);
+    } finally {
+      lineSkipper.release();
+    }
+  }
+
+  /** feed, with the line skipper holding a copy of the chunk until it returns. */
+  private scan(input: Buffer, emit: (segment: Buffer) => void): number {
     // Join held-back octets; `shift` maps offsets in `chunk` back to `input`.
     let chunk = input;
     let shift = 0;
@@ -58,6 +69,16 @@ export class DotDataReader {
     const n = chunk.length;
     let segStart = 0;
     let i = 0;
+    // The previous chunk ended with CR: this one must open with its LF.
+    if (this.prevCr && n > 0) {
+      this.prevCr = false;
+      if (chunk[0] === LF) {
+        this.lineStart = true;
+        i = 1;
+      } else {
+        this.flag('bare-cr');
+      }
+    }
     while (i < n) {
       // Line start: end marker, or a stuffed dot to remove.
       if (this.lineStart) {
@@ -78,22 +99,27 @@ export class DotDataReader {
         this.lineStart = false;
       }
 
-      // Line body: find its LF and check that every CR is followed by LF.
-      const lf = chunk.indexOf(LF, i);
-      const lineEnd = lf === -1 ? n : lf;
-      if (i === 0 && this.prevCr && chunk[0] !== LF) this.flag('bare-cr');
-      const cr = chunk.indexOf(CR, i);
-      if (cr !== -1 && cr < lineEnd - 1) this.flag('bare-cr');
-      if (lf === -1) {
-        this.prevCr = chunk[n - 1] === CR;
-        i = n;
-        break;
+      // Line body: past the plain line breaks to the next CR or LF that needs a look.
+      const at = lineSkipper.skip(chunk, i);
+      if (at >= n) break;
+      if (chunk[at] === CR) {
+        if (at + 1 >= n) {
+          this.prevCr = true;
+          break;
+        }
+        if (chunk[at + 1] === LF) {
+          this.lineStart = true;
+          i = at + 2;
+          continue;
+        }
+        this.flag('bare-cr');
+        i = at + 1;
+        continue;
       }
-      const crlf = lf > 0 ? chunk[lf - 1] === CR : this.prevCr;
-      if (!crlf) this.flag('bare-lf');
-      this.prevCr = false;
-      this.lineStart = crlf;
-      i = lf + 1;
+      // An LF with no CR before it: a CRLF is always taken whole, and one split between
+      // chunks was taken above.
+      this.flag('bare-lf');
+      i = at + 1;
     }
     this.output(chunk, segStart, n, emit);
     return -1;
