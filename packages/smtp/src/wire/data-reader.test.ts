@@ -1,34 +1,41 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DotDataReader, type LineEndingViolation } from './data-reader.js';
+import { indexOfLineSkipper, type LineSkipper, wasmLineSkipper } from './line-skip.js';
 
 interface Outcome {
   body: string;
   end: number;
   violation: LineEndingViolation | null;
   oversized: boolean;
+  size: number;
 }
 
-/** Feeds `input` split at the given offsets and collects what the reader emits. */
-function read(input: string, splits: number[] = [], options = { maxBytes: 1 << 20, strictLineEndings: false }): Outcome {
-  const reader = new DotDataReader(options);
+const lenient = { maxBytes: 1 << 20, strictLineEndings: false };
+
+/** Feeds `input` split at the given offsets (repeats give empty pieces) and collects what the reader emits. */
+function readWith(skipper: LineSkipper, input: string, splits: number[], options: { maxBytes: number; strictLineEndings: boolean }): Outcome {
+  const reader = new DotDataReader(options, skipper);
   const bytes = Buffer.from(input, 'latin1');
   const out: Buffer[] = [];
   const cuts = [0, ...splits, bytes.length];
+  const outcome = (end: number): Outcome => ({ body: Buffer.concat(out).toString('latin1'), end, violation: reader.violation, oversized: reader.oversized, size: reader.size });
   let consumed = 0;
   for (let i = 0; i + 1 < cuts.length; i += 1) {
     const piece = bytes.subarray(cuts[i], cuts[i + 1]);
     const end = reader.feed(piece, (s) => out.push(Buffer.from(s)));
-    if (end !== -1) {
-      consumed += end;
-      return { body: Buffer.concat(out).toString('latin1'), end: consumed, violation: reader.violation, oversized: reader.oversized };
-    }
+    if (end !== -1) return outcome(consumed + end);
     consumed += piece.length;
   }
-  return { body: Buffer.concat(out).toString('latin1'), end: -1, violation: reader.violation, oversized: reader.oversized };
+  return outcome(-1);
 }
 
-describe('DotDataReader', () => {
+describe.each([
+  ['WebAssembly', wasmLineSkipper()],
+  ['indexOf', indexOfLineSkipper()],
+] as const)('DotDataReader with the %s line skipper', (_name, skipper) => {
+  const read = (input: string, splits: number[] = [], options = lenient): Outcome => readWith(skipper, input, splits, options);
+
   it.each([
     ['plain message', 'Subject: x\r\n\r\nhello\r\n.\r\n', 'Subject: x\r\n\r\nhello\r\n'],
     ['empty message', '.\r\n', ''],
@@ -104,18 +111,28 @@ describe('DotDataReader', () => {
     expect(read(input, splits)).toEqual(read(input));
   });
 
-  it('agrees with an octet-at-a-time model of RFC 5321 data on random input and splits', () => {
+  it('agrees with an octet-at-a-time model of RFC 5321 data on random input, splits and limits', () => {
     const octet = fc.constantFrom(0x0d, 0x0a, 0x2e, 0x61, 0xff);
-    const input = fc.array(octet, { maxLength: 200 });
     fc.assert(
-      fc.property(input, fc.array(fc.nat(), { maxLength: 4 }), (octets, cuts) => {
+      fc.property(fc.array(octet, { maxLength: 200 }), fc.array(fc.nat(), { maxLength: 6 }), fc.nat(250), fc.boolean(), (octets, cuts, maxBytes, strict) => {
         const text = Buffer.from(octets).toString('latin1');
-        const splits = [...new Set(cuts.map((c) => c % (text.length + 1)))].filter((c) => c > 0 && c < text.length).sort((a, b) => a - b);
-        const { body, end, violation } = read(text, splits);
-        expect({ body, end, violation }).toEqual(modelRead(text));
+        const splits = cuts.map((c) => c % (text.length + 1)).sort((a, b) => a - b);
+        const outcome = read(text, splits, { maxBytes, strictLineEndings: strict });
+        const model = modelRead(text);
+        expect({ end: outcome.end, violation: outcome.violation, size: outcome.size }).toEqual({ end: model.end, violation: model.violation, size: model.body.length });
+        expect(outcome.oversized).toBe(model.body.length > maxBytes);
+        // Emitting stops at an oversize, and in strict mode at a violation; until then it is exact.
+        expect(model.body.startsWith(outcome.body)).toBe(true);
+        if (!outcome.oversized && (!strict || outcome.violation === null)) expect(outcome.body).toBe(model.body);
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('keeps a CR that ended one chunk across an empty chunk', () => {
+    const input = 'a\r\n.\r\n';
+    expect(read(input, [2, 2, 2])).toEqual(read(input));
+    expect(read(input, [2, 2]).violation).toBeNull();
   });
 
   it('finds dots, bare line endings and the end in a chunk larger than the line skipper\'s window', () => {

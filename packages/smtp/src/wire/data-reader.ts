@@ -11,7 +11,7 @@
  * scanning for the real end so the session stays in step with the client.
  */
 
-import { lineSkipper } from './line-skip.js';
+import { type LineSkipper, lineSkipper } from './line-skip.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -41,7 +41,11 @@ export class DotDataReader {
   // Octets held back at a line start because they may be a prefix of ".\r\n".
   private carry: Buffer | null = null;
 
-  constructor(private readonly options: DataReaderOptions) {}
+  /** `skipper`: the process's line skipper unless a test picks one. */
+  constructor(
+    private readonly options: DataReaderOptions,
+    private readonly skipper: LineSkipper = lineSkipper,
+  ) {}
 
   /**
    * Consumes `input`, passing message bytes to `emit`. Returns -1 while the data goes on,
@@ -51,7 +55,7 @@ export class DotDataReader {
     try {
       return this.scan(input, emit);
     } finally {
-      lineSkipper.release();
+      this.skipper.release();
     }
   }
 
@@ -100,7 +104,7 @@ export class DotDataReader {
       }
 
       // Line body: past the plain line breaks to the next CR or LF that needs a look.
-      const at = lineSkipper.skip(chunk, i);
+      const at = this.skipper.skip(chunk, i);
       if (at >= n) break;
       if (chunk[at] === CR) {
         if (at + 1 >= n) {

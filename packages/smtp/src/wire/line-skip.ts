@@ -65,21 +65,44 @@ export function wasmLineSkipper(): LineSkipper {
   };
 }
 
-/** The same answers with Buffer.indexOf: two searches per line. */
+/**
+ * The same answers with Buffer.indexOf. The next CR and the next LF found are remembered until
+ * passed, so each octet is searched once per chunk whatever the mix of CRs and LFs.
+ */
 export function indexOfLineSkipper(): LineSkipper {
+  // In `chunk`, the first CR at or after `crStart` is at `cr` (-1: there is none); LF likewise.
+  // A start of Infinity means nothing is known yet.
+  let chunk: Buffer | null = null;
+  let crStart = Infinity;
+  let cr = -1;
+  let lfStart = Infinity;
+  let lf = -1;
+
   return {
-    skip(chunk, from) {
-      const n = chunk.length;
+    skip(data, from) {
+      const n = data.length;
+      if (data !== chunk) {
+        chunk = data;
+        crStart = lfStart = Infinity;
+      }
       for (let i = from; ; ) {
-        const lf = chunk.indexOf(LF, i);
-        const cr = chunk.indexOf(CR, i);
+        if (!(i >= crStart && (cr === -1 || i <= cr))) {
+          cr = data.indexOf(CR, i);
+          crStart = i;
+        }
+        if (!(i >= lfStart && (lf === -1 || i <= lf))) {
+          lf = data.indexOf(LF, i);
+          lfStart = i;
+        }
         const at = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
         if (at === -1) return n;
-        if (at !== cr || at + 2 >= n || chunk[at + 1] !== LF || chunk[at + 2] === DOT) return at;
+        if (at !== cr || at + 2 >= n || data[at + 1] !== LF || data[at + 2] === DOT) return at;
         i = at + 2;
       }
     },
-    release() {},
+    release() {
+      chunk = null;
+    },
   };
 }
 
@@ -92,5 +115,9 @@ function bestLineSkipper(): LineSkipper {
   }
 }
 
-/** One per process: readers use it only inside a synchronous feed, so they never interleave. */
+/**
+ * One per process, used by readers only inside a synchronous feed. A feed started from inside
+ * another reader's emit takes the skipper over; the outer feed then copies its chunk again
+ * (the same answers, only slower).
+ */
 export const lineSkipper: LineSkipper = bestLineSkipper();
