@@ -198,6 +198,11 @@ async function stampedLoad(name: string, maildirNew: string, load: CountedLoad, 
   }
 }
 
+/** smtp-source with the run's clients and size, from the bench's sender, into `port`. */
+function smtpSourceOptions(port: number, options: Options): Omit<SmtpSourceOptions, 'messages'> {
+  return { port, sessions: options.clients, size: options.size, from: sender, timeoutMs: 30 * 60_000 };
+}
+
 /** An smtp-source run to source@: throughput from its start to the last file in new/ (no stamps, so no latency). */
 async function sourceLoad(name: string, maildirNew: string, source: SmtpSourceOptions & { readonly messages: number }, problems: string[]): Promise<Run> {
   const watch = watchMaildir(maildirNew);
@@ -234,7 +239,7 @@ async function measureMailway(options: Options, problems: string[], cleanups: Cl
     await warmUp(options.warmup, stack.maildirNew('warmup'), async (messages) => (await loadgen({ ...common, messages, to: recipient('warmup') })).accepted);
     // smtp-source into the relay's inbound port, as into Postfix's port 25: no AUTH, a local domain.
     progress(`Mailway: smtp-source -s ${options.clients} -l ${options.size} -m ${options.messages} into the relay's inbound port`);
-    const source = { port: stack.relayPort, sessions: options.clients, size: options.size, from: sender, timeoutMs: 30 * 60_000, messages: options.messages, to: recipient('source') };
+    const source = { ...smtpSourceOptions(stack.relayPort, options), messages: options.messages, to: recipient('source') };
     const runs = [await sourceLoad('Mailway, smtp-source', stack.maildirNew('source'), source, problems)];
     progress(`Mailway: ${options.messages} messages, ${options.clients} clients, ${options.starttls ? 'STARTTLS + ' : ''}AUTH PLAIN on the submission port`);
     runs.push(await stampedLoad('Mailway, load generator', stack.maildirNew('rcpt'), { ...common, messages: options.messages, to: recipient('rcpt') }, problems));
@@ -268,7 +273,7 @@ async function measurePostfix(options: Options, problems: string[], cleanups: Cl
   process.once('exit', onExit);
   const memory = sampleMemory(async () => processGroup(postfix.masterPid));
   const maildirNew = (user: string): string => join(base, benchDomain, user, 'Maildir', 'new');
-  const source = { port: postfix.port, sessions: options.clients, size: options.size, from: sender, timeoutMs: 30 * 60_000 };
+  const source = smtpSourceOptions(postfix.port, options);
   try {
     progress(`Postfix: warm-up, ${options.warmup} messages`);
     await warmUp(options.warmup, maildirNew('warmup'), async (messages) => {
