@@ -4,7 +4,8 @@
  * bytes, keeps modes (command, SASL, DATA, BDAT) and runs hooks.
  *
  * Reads: raw socket bytes. Emits: replies, batched so that a pipelined group of commands
- * (RFC 2920) is answered with one write; message octets to the onData hook's stream.
+ * (RFC 2920) is answered with one write, made once the event loop's current batch of reads is
+ * done (reply-flush.ts); message octets to the onData hook's stream.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
@@ -20,6 +21,7 @@ import { saslResponse } from './commands/auth.js';
 import { commandTable } from './commands/table.js';
 import { type BodyPhase, startBodyPhase } from './body.js';
 import type { InactivityClock, Watched } from './inactivity.js';
+import { replyFlusher } from './reply-flush.js';
 import type { SaslExchange } from './sasl/mechanism.js';
 import { SessionState, type TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
@@ -103,12 +105,18 @@ export class Connection implements Watched {
     }
   }
 
-  /** Writes queued replies in one write. */
+  /** Writes queued replies in one write, now. */
   flush(): void {
     if (this.out.length === 0 || this.mode === 'closed') return;
     this.socket.write(this.out);
     this.out = '';
     this.lastActive = this.clock.tick;
+  }
+
+  /** Writes queued replies in one write, after the event loop's current batch of reads. */
+  flushSoon(): void {
+    if (this.out.length === 0 || this.mode === 'closed') return;
+    replyFlusher.later(this);
   }
 
   /** Sends a final reply and closes the connection. */
@@ -294,6 +302,7 @@ export class Connection implements Watched {
       return;
     }
     this.lastActive = this.clock.tick;
+    replyFlusher.noteInput(chunk.length);
     if (this.mode === 'handshake') return;
     if (this.pending === null) {
       this.pending = chunk;
@@ -407,7 +416,7 @@ export class Connection implements Watched {
   /** Input exhausted: send the batched replies and read again. */
   private pumpDone(): void {
     this.busy = false;
-    this.flush();
+    this.flushSoon();
     if (this.inputPaused && (this.body === null || !this.body.wantsPause)) this.resumeInput();
   }
 

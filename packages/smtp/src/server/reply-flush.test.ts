@@ -1,0 +1,122 @@
+/**
+ * The reply flusher: replies queued during a batch of I/O are written once the batch is done,
+ * each connection once and in queue order, and at once when enough input arrives meanwhile.
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { type Flushable, ReplyFlusher } from './reply-flush.js';
+import { createServer } from './server.js';
+
+const nextBatch = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A connection stand-in that records when it was flushed. */
+function recorder(log: string[], name: string): Flushable {
+  return { flush: () => log.push(name) };
+}
+
+describe('ReplyFlusher', () => {
+  it('writes after the current batch, not at once', async () => {
+    const flusher = new ReplyFlusher();
+    const log: string[] = [];
+    flusher.later(recorder(log, 'a'));
+    expect(log).toEqual([]);
+    expect(flusher.pending).toBe(1);
+    await nextBatch();
+    expect(log).toEqual(['a']);
+    expect(flusher.pending).toBe(0);
+  });
+
+  it('flushes each connection once per batch, in the order queued', async () => {
+    const flusher = new ReplyFlusher();
+    const log: string[] = [];
+    const a = recorder(log, 'a');
+    const b = recorder(log, 'b');
+    flusher.later(b);
+    flusher.later(a);
+    flusher.later(b);
+    await nextBatch();
+    expect(log).toEqual(['b', 'a']);
+    // Queued again in a later batch, it is flushed again.
+    flusher.later(b);
+    await nextBatch();
+    expect(log).toEqual(['b', 'a', 'b']);
+  });
+
+  it('writes at once when more input than the cap is read while replies wait', async () => {
+    const flusher = new ReplyFlusher(1000);
+    const log: string[] = [];
+    flusher.later(recorder(log, 'a'));
+    flusher.noteInput(600);
+    expect(log).toEqual([]);
+    flusher.noteInput(401);
+    expect(log).toEqual(['a']);
+    // Queued after that flush in the same batch: written at the end of the batch, once.
+    flusher.later(recorder(log, 'b'));
+    await nextBatch();
+    expect(log).toEqual(['a', 'b']);
+  });
+
+  it('counts only input read while replies wait', async () => {
+    const flusher = new ReplyFlusher(1000);
+    const log: string[] = [];
+    flusher.noteInput(5000);
+    flusher.later(recorder(log, 'a'));
+    flusher.noteInput(999);
+    expect(log).toEqual([]);
+    await nextBatch();
+    expect(log).toEqual(['a']);
+    flusher.later(recorder(log, 'b'));
+    flusher.noteInput(999);
+    expect(log).toEqual(['a']);
+  });
+});
+
+describe('replies of many sessions served in one batch', () => {
+  it('reach every client, each as one write per pipelined group', async () => {
+    const server = createServer({ hostname: 'mx.test' });
+    const address = await server.listen({ port: 0, host: '127.0.0.1' });
+    if (typeof address === 'string') throw new Error('expected a TCP address');
+    const clients = 20;
+    const envelope = 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n';
+
+    const session = async (): Promise<string[]> => {
+      const socket = net.connect(address.port, '127.0.0.1');
+      const chunks: string[] = [];
+      let text = '';
+      let wake = (): void => {};
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk.toString('latin1'));
+        text += chunk.toString('latin1');
+        wake();
+      });
+      const until = async (pattern: RegExp): Promise<void> => {
+        while (!pattern.test(text)) await new Promise<void>((resolve) => (wake = resolve));
+      };
+      await until(/^220 /m);
+      socket.write('EHLO client.test\r\n');
+      await until(/^250 [^\r]*\r\n$/m);
+      chunks.length = 0;
+      socket.write(envelope);
+      await until(/^354 /m);
+      socket.write('Subject: hi\r\n\r\nbody\r\n.\r\n');
+      await until(/^250 2\.0\.0[^\r]*\r\n$/m);
+      const transaction = [...chunks];
+      socket.end('QUIT\r\n');
+      await once(socket, 'close');
+      return transaction;
+    };
+
+    try {
+      const results = await Promise.all(Array.from({ length: clients }, session));
+      for (const chunks of results) {
+        // 250 250 354 arrive as one segment (one write), then the 250 after end of data.
+        expect(chunks).toHaveLength(2);
+        expect(chunks[0]).toMatch(/^250 2\.1\.0 [^\r]*\r\n250 2\.1\.5 [^\r]*\r\n354 [^\r]*\r\n$/);
+        expect(chunks[1]).toMatch(/^250 2\.0\.0 [^\r]*\r\n$/);
+      }
+    } finally {
+      await server.close({ timeout: 1000 });
+    }
+  });
+});
