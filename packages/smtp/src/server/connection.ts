@@ -33,6 +33,9 @@ type Mode = 'greeting' | 'handshake' | 'command' | 'sasl' | 'data' | 'bdat' | 'd
 /** Input held while a hook runs before the socket is paused (pipelined floods stay bounded). */
 const maxPendingInput = 256 * 1024;
 
+// Replies are immutable data and the common ones are module constants: each is formatted once.
+const wireText = new WeakMap<Reply, string>();
+
 export const temporaryFailure = reply(451, '4.3.0', 'Temporary local problem, try again later');
 
 export class Connection implements Watched {
@@ -93,7 +96,12 @@ export class Connection implements Watched {
 
   /** Queues a reply; replies go out together at the next flush. */
   send(r: Reply): void {
-    this.out += formatReply(r);
+    let text = wireText.get(r);
+    if (text === undefined) {
+      text = formatReply(r);
+      wireText.set(r, text);
+    }
+    this.out += text;
   }
 
   /** Queues a reply to a malformed or out-of-sequence command and counts it. */
