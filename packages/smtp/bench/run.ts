@@ -35,7 +35,8 @@ const usage = `usage: tsx bench/run.ts [options]
   --clients <list>    concurrent clients (default 1,20,100)
   --quick             short run for development: 1 round of 1000 ms cells, 300 ms warm-up, 2000 idle
   --source            run Mailway from its TypeScript sources instead of dist/
-  --no-smtp-source    skip the Postfix smtp-source cross-check`;
+  --no-smtp-source    skip the Postfix smtp-source cross-check
+  --glibc-defaults    run the servers with glibc's default heap trimming (see serverMallocEnv)`;
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const loadgenScript = fileURLToPath(new URL('./loadgen.ts', import.meta.url));
@@ -57,6 +58,16 @@ const clockTicks = ((): number => {
 /** Above this share of a core the load generator may be what limits a cell. */
 const loadgenBusyPercent = 90;
 
+/**
+ * glibc malloc settings for both servers (never only one). Node reads a socket into a fresh
+ * 64 KiB buffer; with glibc's default 128 KiB trim threshold the heap top is given back and
+ * faulted in again on many reads, and whether a process falls into that depends on its heap
+ * layout. Two identical server processes then differ by up to 4x on 100 KB messages, which
+ * would make the big-message cells a draw of luck. With these values they agree within a few
+ * percent, and both servers run faster. `--glibc-defaults` measures without them.
+ */
+const serverMallocEnv = { MALLOC_TRIM_THRESHOLD_: String(16 * 1024 * 1024), MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024) };
+
 /** Whole-run deadline: whatever happens, the bench ends. */
 const deadlineMs = 12 * 60_000;
 
@@ -70,6 +81,8 @@ interface Options {
   readonly clients: readonly number[];
   readonly source: boolean;
   readonly smtpSource: boolean;
+  /** Run the servers with glibc's default malloc settings instead of serverMallocEnv. */
+  readonly glibcDefaults: boolean;
 }
 
 /** Parse flags; exits with usage on anything unknown. */
@@ -91,6 +104,7 @@ function readOptions(): Options {
         quick: { type: 'boolean', default: false },
         source: { type: 'boolean', default: false },
         'no-smtp-source': { type: 'boolean', default: false },
+        'glibc-defaults': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -121,6 +135,7 @@ function readOptions(): Options {
     clients: numbers(parsed.clients ?? '1,20,100'),
     source: parsed.source,
     smtpSource: !parsed['no-smtp-source'],
+    glibcDefaults: parsed['glibc-defaults'],
   };
   const all = [options.durationMs, options.warmupMs, options.rounds, options.idle, ...options.sizes, ...options.clients];
   if (all.some((n) => !Number.isInteger(n) || n < 0) || options.sizes.includes(0) || options.clients.includes(0) || options.rounds === 0) {
@@ -148,11 +163,12 @@ interface JsonChild {
 }
 
 /** Start `node <nodeArgs> <script> <args>` through bash with a raised descriptor limit. */
-function startNode(nodeArgs: readonly string[], script: string, args: readonly string[]): JsonChild {
+function startNode(nodeArgs: readonly string[], script: string, args: readonly string[], env: Record<string, string> = {}): JsonChild {
   // Ask for 65536 descriptors; where the hard limit is lower, take the hard limit.
   const raiseLimit = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"';
   const child = spawn('bash', ['-c', raiseLimit, process.execPath, '--import', 'tsx', ...nodeArgs, script, ...args], {
     cwd: packageDir,
+    env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -243,7 +259,7 @@ class TargetUnavailable extends Error {}
 async function startTarget(name: TargetName, options: Options): Promise<{ child: JsonChild; port: number }> {
   const script = fileURLToPath(new URL(`./targets/${name}.ts`, import.meta.url));
   const nodeArgs = ['--expose-gc', ...(name === 'mailway' && options.source ? ['--conditions=@mailway/source'] : [])];
-  const child = startNode(nodeArgs, script, []);
+  const child = startNode(nodeArgs, script, [], options.glibcDefaults ? {} : serverMallocEnv);
   try {
     const { port } = await child.next<{ port: number }>((v) => typeof v.port === 'number', 30_000);
     return { child, port };
@@ -432,7 +448,8 @@ async function main(): Promise<void> {
     `Mailway SMTP bench — node ${process.version}, ${os.cpus().length} × ${cpu}, load average ${load.toFixed(2)} at start` +
       `${load > 0.5 ? ' (other work on the machine: expect noise)' : ''}\n` +
       `cells: ${options.warmupMs} ms warm-up + ${options.durationMs} ms measured, fresh server process per cell, best of ${options.rounds} round(s); ` +
-      `pipelining clients (MAIL+RCPT+DATA in one write); latency = MAIL FROM → 250 after end of data\n\n`,
+      `pipelining clients (MAIL+RCPT+DATA in one write); latency = MAIL FROM → 250 after end of data\n` +
+      `servers' glibc malloc: ${options.glibcDefaults ? 'defaults (--glibc-defaults)' : Object.entries(serverMallocEnv).map(([k, v]) => `${k}=${v}`).join(' ')}\n\n`,
   );
 
   // Throughput cells. The servers alternate within each cell and swap order every round, so that
