@@ -57,6 +57,30 @@ describe('ReplyFlusher', () => {
     expect(log).toEqual(['a', 'b']);
   });
 
+  it('flushes the others when one flush throws, then throws that error', async () => {
+    const flusher = new ReplyFlusher(10);
+    const log: string[] = [];
+    const broken: Flushable = {
+      flush: () => {
+        throw new Error('broken socket');
+      },
+    };
+    flusher.later(recorder(log, 'a'));
+    flusher.later(broken);
+    flusher.later(recorder(log, 'b'));
+    expect(() => flusher.noteInput(11)).toThrow('broken socket');
+    expect(log).toEqual(['a', 'b']);
+    expect(flusher.pending).toBe(0);
+    // Nothing stays marked as queued: each can be queued again.
+    flusher.later(broken);
+    flusher.later(recorder(log, 'c'));
+    expect(flusher.pending).toBe(2);
+    expect(() => flusher.noteInput(11)).toThrow('broken socket');
+    expect(log).toEqual(['a', 'b', 'c']);
+    await nextBatch();
+    expect(log).toEqual(['a', 'b', 'c']);
+  });
+
   it('counts only input read while replies wait', async () => {
     const flusher = new ReplyFlusher(1000);
     const log: string[] = [];

@@ -53,15 +53,24 @@ export class ReplyFlusher {
     return this.waiting.length;
   }
 
-  /** Writes every waiting connection's replies, in the order they were queued. */
+  /**
+   * Writes every waiting connection's replies, in the order they were queued. A flush that
+   * throws does not hold the others back: the first error is thrown once all have been tried.
+   */
   readonly flushAll = (): void => {
     const waiting = this.waiting;
     this.waiting = [];
     this.inputSinceQueued = 0;
+    let failure: { error: unknown } | null = null;
     for (const connection of waiting) {
       this.queued.delete(connection);
-      connection.flush();
+      try {
+        connection.flush();
+      } catch (error) {
+        failure ??= { error };
+      }
     }
+    if (failure) throw failure.error;
   };
 
   private readonly endOfBatch = (): void => {
