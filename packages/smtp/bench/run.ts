@@ -464,6 +464,7 @@ async function main(): Promise<void> {
           const what = `${fmt.size(size)} × ${clients} clients, round ${round + 1}/${options.rounds}`;
           const result = await attempt(name, what, () => runCell(name, size, clients, options));
           if (!result) continue;
+          progress(`${name}: ${what}: ${Math.round(result.rate)} msg/s, server CPU ${Math.round(result.serverCpu)}%`);
           if (result.errors > 0) progress(`${name}: ${result.errors} connection errors, first: ${result.firstError ?? ''}`);
           const best = cells.get(key(name, size, clients));
           if (!best || result.rate > best.rate) cells.set(key(name, size, clients), result);
