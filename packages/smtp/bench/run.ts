@@ -62,9 +62,9 @@ const loadgenBusyPercent = 90;
  * glibc malloc settings for both servers (never only one). Node reads a socket into a fresh
  * 64 KiB buffer; with glibc's default 128 KiB trim threshold the heap top is given back and
  * faulted in again on many reads, and whether a process falls into that depends on its heap
- * layout. Two identical server processes then differ by up to 4x on 100 KB messages, which
- * would make the big-message cells a draw of luck. With these values they agree within a few
- * percent, and both servers run faster. `--glibc-defaults` measures without them.
+ * layout. Two identical server processes then differed by 1.7 to 5 times on 100 KB messages,
+ * which would make the big-message cells a draw of luck. With these values most processes agree
+ * within a few percent, and both servers run faster. `--glibc-defaults` measures without them.
  */
 const serverMallocEnv = { MALLOC_TRIM_THRESHOLD_: String(16 * 1024 * 1024), MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024) };
 
@@ -129,7 +129,7 @@ function readOptions(): Options {
     // Four short rounds rather than two long ones: on a shared VM the machine slows down by up
     // to ~40% for seconds at a time, and more rounds give each server more chances to be measured
     // outside such a spell. Three repeated 2 KB × 20 runs gave ratios of 1.93-2.10 with 2 × 3000 ms
-    // and 2.06-2.07 with 4 × 1500 ms.
+    // and 2.06-2.07 with 4 × 1500 ms; a run whose rounds all fall in slow spells still reads low.
     durationMs: Number(parsed.duration ?? (quick ? 1000 : 1500)),
     warmupMs: Number(parsed.warmup ?? (quick ? 300 : 1500)),
     rounds: Number(parsed.rounds ?? (quick ? 1 : 4)),
