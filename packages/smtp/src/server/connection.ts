@@ -352,14 +352,21 @@ export class Connection implements Watched {
     }
   };
 
+  // The client closed its side (FIN). Node ends ours in response, and its own 'end' listener
+  // already refuses writes: replies still waiting for the end of the read batch go out first,
+  // hence a listener placed ahead of Node's.
+  private readonly onSocketEnd = (): void => this.flush();
+
   private attach(socket: Socket): void {
     socket.on('data', this.onSocketData);
+    socket.prependListener('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
   }
 
   private detach(socket: Socket): void {
     socket.off('data', this.onSocketData);
+    socket.off('end', this.onSocketEnd);
     socket.off('error', this.onSocketError);
     socket.off('close', this.onSocketClose);
   }

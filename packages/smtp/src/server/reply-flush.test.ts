@@ -144,3 +144,44 @@ describe('replies of many sessions served in one batch', () => {
     }
   });
 });
+
+describe('a client that half-closes right after its pipelined commands', () => {
+  // With the peer's FIN read in the same batch as its commands, Node ends our side before the
+  // end of the batch: the replies must be written before that, not lost.
+  it.each([64 * 1024, 128 * 1024, 192 * 1024])('still gets every reply (%i octets sent, then FIN)', async (total) => {
+    const server = createServer({ hostname: 'mx.test' });
+    const address = await server.listen({ port: 0, host: '127.0.0.1' });
+    if (typeof address === 'string') throw new Error('expected a TCP address');
+    const head = 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n';
+    const tail = '\r\n.\r\nNOOP\r\n';
+    const line = `${'x'.repeat(76)}\r\n`;
+    let body = line.repeat(Math.floor((total - head.length - tail.length) / line.length));
+    body += 'y'.repeat(total - head.length - tail.length - body.length);
+    const payload = head + body + tail;
+    expect(payload.length).toBe(total);
+
+    try {
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const socket = net.connect(address.port, '127.0.0.1');
+        let text = '';
+        let stage = 0;
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          if (stage === 0 && /^220 /m.test(text)) {
+            stage = 1;
+            socket.write('EHLO client.test\r\n');
+          } else if (stage === 1 && /^250 [^\r]*\r\n$/m.test(text)) {
+            stage = 2;
+            text = '';
+            socket.end(payload);
+          }
+        });
+        socket.on('error', () => {});
+        await once(socket, 'close');
+        expect(text).toMatch(/^250 2\.1\.0 [^\r]*\r\n250 2\.1\.5 [^\r]*\r\n354 [^\r]*\r\n250 2\.0\.0 [^\r]*\r\n250 2\.0\.0 [^\r]*\r\n$/);
+      }
+    } finally {
+      await server.close({ timeout: 1000 });
+    }
+  });
+});
