@@ -310,7 +310,6 @@ export class Connection implements Watched {
       return;
     }
     this.lastActive = this.clock.tick;
-    replyFlusher.noteInput(chunk.length);
     if (this.mode === 'handshake') return;
     if (this.pending === null) {
       this.pending = chunk;
@@ -318,6 +317,8 @@ export class Connection implements Watched {
       this.pending = Buffer.concat([this.pendingStart > 0 ? this.pending.subarray(this.pendingStart) : this.pending, chunk]);
       this.pendingStart = 0;
     }
+    // Other sessions' replies may be written here; the chunk is kept first, whatever happens.
+    replyFlusher.noteInput(chunk.length);
     if (!this.busy) this.pump();
     else if (this.pending.length > maxPendingInput) this.pauseInput();
   };
