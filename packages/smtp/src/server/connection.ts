@@ -57,6 +57,8 @@ export class Connection implements Watched {
   private out = '';
   private discardingLine = false;
   private inputPaused = false;
+  /** The client has closed its side: no more input will come. */
+  private inputEnded = false;
   private sasl: { exchange: SaslExchange; mechanism: string } | null = null;
   private body: BodyPhase | null = null;
   private closeAfterTransaction = false;
@@ -353,10 +355,22 @@ export class Connection implements Watched {
     }
   };
 
-  // The client closed its side (FIN). Node ends ours in response, and its own 'end' listener
-  // already refuses writes: replies still waiting for the end of the read batch go out first,
-  // hence a listener placed ahead of Node's.
-  private readonly onSocketEnd = (): void => this.flush();
+  // The client closed its side (FIN). The server's sockets are half-open, so ours stays
+  // writable: the commands already read are answered, hooks still running included, then ours is
+  // closed too. A socket handed in by the application may not be half-open; Node then ends ours
+  // and refuses writes from its own 'end' listener on, so this one runs ahead of it and writes
+  // what is queued.
+  private readonly onSocketEnd = (): void => {
+    this.inputEnded = true;
+    if (!this.busy) this.endAfterReplies();
+    else if (!this.socket.allowHalfOpen) this.flush();
+  };
+
+  /** After the client's FIN and the last reply: write what is queued and close. */
+  private endAfterReplies(): void {
+    this.flush();
+    this.close();
+  }
 
   private attach(socket: Socket): void {
     socket.on('data', this.onSocketData);
@@ -432,6 +446,10 @@ export class Connection implements Watched {
   /** Input exhausted: send the batched replies and read again. */
   private pumpDone(): void {
     this.busy = false;
+    if (this.inputEnded) {
+      this.endAfterReplies();
+      return;
+    }
     this.flushSoon();
     if (this.inputPaused && (this.body === null || !this.body.wantsPause)) this.resumeInput();
   }

@@ -185,3 +185,42 @@ describe('a client that half-closes right after its pipelined commands', () => {
     }
   });
 });
+
+describe('a client that half-closes while a hook is still deciding', () => {
+  it('gets the reply to end of data and to QUIT, then the server closes its side', async () => {
+    const server = createServer({
+      hostname: 'mx.test',
+      hooks: {
+        async onData(_session, _tx, body) {
+          body.resume();
+          await once(body, 'end');
+          // Answer well after the client's FIN has been read.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return undefined;
+        },
+      },
+    });
+    const address = await server.listen({ port: 0, host: '127.0.0.1' });
+    if (typeof address === 'string') throw new Error('expected a TCP address');
+    try {
+      const socket = net.connect(address.port, '127.0.0.1');
+      let text = '';
+      let stage = 0;
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        if (stage === 0 && /^220 /m.test(text)) {
+          stage = 1;
+          socket.write('EHLO client.test\r\n');
+        } else if (stage === 1 && /^250 [^\r]*\r\n$/m.test(text)) {
+          stage = 2;
+          text = '';
+          socket.end('MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n');
+        }
+      });
+      await once(socket, 'close');
+      expect(text).toMatch(/^250 2\.1\.0 [^\r]*\r\n250 2\.1\.5 [^\r]*\r\n354 [^\r]*\r\n250 2\.0\.0 [^\r]*\r\n221 [^\r]*\r\n$/);
+    } finally {
+      await server.close({ timeout: 1000 });
+    }
+  });
+});

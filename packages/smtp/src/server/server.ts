@@ -44,14 +44,16 @@ export function createServer(options: ServerOptions = {}): SmtpServer {
     connection.start();
   };
 
+  // Half-open: a client may send its last commands and close its side at once; each session
+  // closes ours once it has answered them (Connection's 'end' handling).
   // Implicit TLS: the handshake runs before the greeting; its failures are the client's problem.
   let listener: Server;
   if (config.implicitTls && options.tls) {
-    const tlsServer = createTlsServer({ ...options.tls, handshakeTimeout: config.timeouts.handshake }, accept);
+    const tlsServer = createTlsServer({ ...options.tls, handshakeTimeout: config.timeouts.handshake, allowHalfOpen: true }, accept);
     tlsServer.on('tlsClientError', (error) => config.onError(error, null));
     listener = tlsServer;
   } else {
-    listener = createNetServer(accept);
+    listener = createNetServer({ allowHalfOpen: true }, accept);
   }
   listener.on('error', (error) => config.onError(error, null));
 
