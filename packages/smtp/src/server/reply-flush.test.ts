@@ -145,6 +145,30 @@ describe('replies of many sessions served in one batch', () => {
   });
 });
 
+/**
+ * Greets, says EHLO, then sends `payload` and closes the client's side at once (FIN); resolves
+ * with everything the server wrote after the EHLO reply, once the server has closed too.
+ */
+async function sendThenHalfClose(port: number, payload: string): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  let text = '';
+  let stage = 0;
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+    if (stage === 0 && /^220 /m.test(text)) {
+      stage = 1;
+      socket.write('EHLO client.test\r\n');
+    } else if (stage === 1 && /^250 [^\r]*\r\n$/m.test(text)) {
+      stage = 2;
+      text = '';
+      socket.end(payload);
+    }
+  });
+  socket.on('error', () => {});
+  await once(socket, 'close');
+  return text;
+}
+
 describe('a client that half-closes right after its pipelined commands', () => {
   // With the peer's FIN read in the same batch as its commands, Node ends our side before the
   // end of the batch: the replies must be written before that, not lost.
@@ -162,22 +186,7 @@ describe('a client that half-closes right after its pipelined commands', () => {
 
     try {
       for (let attempt = 0; attempt < 3; attempt += 1) {
-        const socket = net.connect(address.port, '127.0.0.1');
-        let text = '';
-        let stage = 0;
-        socket.on('data', (chunk: Buffer) => {
-          text += chunk.toString('latin1');
-          if (stage === 0 && /^220 /m.test(text)) {
-            stage = 1;
-            socket.write('EHLO client.test\r\n');
-          } else if (stage === 1 && /^250 [^\r]*\r\n$/m.test(text)) {
-            stage = 2;
-            text = '';
-            socket.end(payload);
-          }
-        });
-        socket.on('error', () => {});
-        await once(socket, 'close');
+        const text = await sendThenHalfClose(address.port, payload);
         expect(text).toMatch(/^250 2\.1\.0 [^\r]*\r\n250 2\.1\.5 [^\r]*\r\n354 [^\r]*\r\n250 2\.0\.0 [^\r]*\r\n250 2\.0\.0 [^\r]*\r\n$/);
       }
     } finally {
@@ -203,21 +212,10 @@ describe('a client that half-closes while a hook is still deciding', () => {
     const address = await server.listen({ port: 0, host: '127.0.0.1' });
     if (typeof address === 'string') throw new Error('expected a TCP address');
     try {
-      const socket = net.connect(address.port, '127.0.0.1');
-      let text = '';
-      let stage = 0;
-      socket.on('data', (chunk: Buffer) => {
-        text += chunk.toString('latin1');
-        if (stage === 0 && /^220 /m.test(text)) {
-          stage = 1;
-          socket.write('EHLO client.test\r\n');
-        } else if (stage === 1 && /^250 [^\r]*\r\n$/m.test(text)) {
-          stage = 2;
-          text = '';
-          socket.end('MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n');
-        }
-      });
-      await once(socket, 'close');
+      const text = await sendThenHalfClose(
+        address.port,
+        'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n',
+      );
       expect(text).toMatch(/^250 2\.1\.0 [^\r]*\r\n250 2\.1\.5 [^\r]*\r\n354 [^\r]*\r\n250 2\.0\.0 [^\r]*\r\n221 [^\r]*\r\n$/);
     } finally {
       await server.close({ timeout: 1000 });
