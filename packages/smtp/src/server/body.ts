@@ -150,7 +150,8 @@ export class BodyPhase {
       return;
     }
     if (this.stream.destroyed) return;
-    if (!this.stream.push(segment)) {
+    // The hook keeps what it is given: a lent read is copied (the copy is the only one made).
+    if (!this.stream.push(this.connection.inputIsLent ? Buffer.from(segment) : segment)) {
       this.wantsPause = true;
       this.connection.pauseInput();
     }

@@ -22,6 +22,7 @@ import { commandTable } from './commands/table.js';
 import { type BodyPhase, startBodyPhase } from './body.js';
 import type { InactivityClock, Watched } from './inactivity.js';
 import { replyFlusher } from './reply-flush.js';
+import { lendReadsTo } from './shared-reads.js';
 import type { SaslExchange } from './sasl/mechanism.js';
 import { SessionState, type TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
@@ -50,6 +51,8 @@ export class Connection implements Watched {
   private socket: Socket;
   private mode: Mode = 'greeting';
   private pending: Buffer | null = null;
+  // `pending` is a lent read (shared-reads.ts), valid only until the reader returns.
+  private pendingLent = false;
   // Octets at the front of `pending` already used: command lines are taken off without slicing.
   private pendingStart = 0;
   private readonly line = new LineScan();
@@ -304,7 +307,15 @@ export class Connection implements Watched {
 
   // ---- Input ----
 
-  private readonly onSocketData = (chunk: Buffer): void => {
+  /** True while the input being processed is a lent read: whatever is kept must be copied. */
+  get inputIsLent(): boolean {
+    return this.pendingLent;
+  }
+
+  private readonly onSocketData = (chunk: Buffer): void => this.receive(chunk, false);
+  private readonly onLentData = (chunk: Buffer): void => this.receive(chunk, true);
+
+  private receive(chunk: Buffer, lent: boolean): void {
     if (this.mode === 'closed') return;
     if (this.mode === 'greeting') {
       // Early talker: input before the greeting (RFC 5321 §4.3.1 says wait for it).
@@ -315,6 +326,7 @@ export class Connection implements Watched {
     if (this.mode === 'handshake') return;
     if (this.pending === null) {
       this.pending = chunk;
+      this.pendingLent = lent;
     } else {
       this.pending = Buffer.concat([this.pendingStart > 0 ? this.pending.subarray(this.pendingStart) : this.pending, chunk]);
       this.pendingStart = 0;
@@ -323,7 +335,16 @@ export class Connection implements Watched {
     replyFlusher.noteInput(chunk.length);
     if (!this.busy) this.pump();
     else if (this.pending.length > maxPendingInput) this.pauseInput();
-  };
+    if (this.pendingLent) this.keepInput();
+  }
+
+  /** The lent read is about to be reused: copies the input not yet used. */
+  private keepInput(): void {
+    this.pendingLent = false;
+    if (this.pending === null) return;
+    this.pending = Buffer.from(this.pending.subarray(this.pendingStart));
+    this.pendingStart = 0;
+  }
 
   private onTimeout(): void {
     if (this.mode === 'handshake') {
@@ -373,14 +394,14 @@ export class Connection implements Watched {
   }
 
   private attach(socket: Socket): void {
-    socket.on('data', this.onSocketData);
+    if (!lendReadsTo(socket, this.onLentData)) socket.on('data', this.onSocketData);
     socket.prependListener('end', this.onSocketEnd);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
   }
 
   private detach(socket: Socket): void {
-    socket.off('data', this.onSocketData);
+    if (!lendReadsTo(socket, null)) socket.off('data', this.onSocketData);
     socket.off('end', this.onSocketEnd);
     socket.off('error', this.onSocketError);
     socket.off('close', this.onSocketClose);
@@ -506,6 +527,7 @@ export class Connection implements Watched {
   private dropInput(): void {
     this.pending = null;
     this.pendingStart = 0;
+    this.pendingLent = false;
   }
 
   /** The unused input as one buffer (for the data phases, which take octets by offset). */

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { type ServerConfig, resolveConfig } from './config.js';
 import { Connection } from './connection.js';
 import { InactivityClock } from './inactivity.js';
+import { withSharedReads } from './shared-reads.js';
 import type { ServerOptions } from './options.js';
 
 export interface SmtpServer {
@@ -53,7 +54,8 @@ export function createServer(options: ServerOptions = {}): SmtpServer {
     tlsServer.on('tlsClientError', (error) => config.onError(error, null));
     listener = tlsServer;
   } else {
-    listener = createNetServer({ allowHalfOpen: true }, accept);
+    // Paused on connect: each socket is handed to a successor reading into the shared buffer.
+    listener = createNetServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => accept(withSharedReads(socket)));
   }
   listener.on('error', (error) => config.onError(error, null));
 
