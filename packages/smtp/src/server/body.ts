@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { type Reply, reply } from '../reply/reply.js';
 import type { ChunkReader, DotDataReader } from '../wire/data-reader.js';
 import type { Connection } from './connection.js';
+import { slabCopy } from './slab-copy.js';
 import type { MessageBody } from './hooks.js';
 import type { TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
@@ -151,7 +152,7 @@ export class BodyPhase {
     }
     if (this.stream.destroyed) return;
     // The hook keeps what it is given: a lent read is copied (the copy is the only one made).
-    if (!this.stream.push(this.connection.inputIsLent ? Buffer.from(segment) : segment)) {
+    if (!this.stream.push(this.connection.inputIsLent ? slabCopy(segment) : segment)) {
       this.wantsPause = true;
       this.connection.pauseInput();
     }
