@@ -152,6 +152,7 @@ export class BodyPhase {
     }
     if (this.stream.destroyed) return;
     // The hook keeps what it is given: a lent read is copied (the copy is the only one made).
+    // push runs inside the session's synchronous pass over the read, where inputIsLent holds.
     if (!this.stream.push(this.connection.inputIsLent ? slabCopy(segment) : segment)) {
       this.wantsPause = true;
       this.connection.pauseInput();

@@ -331,11 +331,14 @@ export class Connection implements Watched {
       this.pending = Buffer.concat([this.pendingStart > 0 ? this.pending.subarray(this.pendingStart) : this.pending, chunk]);
       this.pendingStart = 0;
     }
-    // Other sessions' replies may be written here; the chunk is kept first, whatever happens.
-    replyFlusher.noteInput(chunk.length);
-    if (!this.busy) this.pump();
-    else if (this.pending.length > maxPendingInput) this.pauseInput();
-    if (this.pendingLent) this.keepInput();
+    try {
+      // Other sessions' replies may be written here; the chunk is in `pending` first, whatever happens.
+      replyFlusher.noteInput(chunk.length);
+      if (!this.busy) this.pump();
+      else if (this.pending.length > maxPendingInput) this.pauseInput();
+    } finally {
+      if (this.pendingLent) this.keepInput();
+    }
   }
 
   /** The lent read is about to be reused: copies the input not yet used. */

@@ -1,6 +1,6 @@
 /**
- * Shared reads: the sockets that the server's own TCP listener accepts read into one
- * process-wide buffer, and each read goes straight to its session.
+ * Shared reads: the sockets that the server's own listener accepts (TCP or a UNIX socket, not
+ * implicit TLS) read into one process-wide buffer, and each read goes straight to its session.
  *
  * Node's default read path allocates a 64 KiB buffer for every read, shrinks it to the bytes
  * read, and hands it to a 'data' event through the Readable stream machinery. Node's `onread`
@@ -10,9 +10,9 @@
  * listener pauses new connections, so nothing has been read yet). The accepted socket is left
  * without a handle and destroyed at once: kept until its successor closed, it would cost about
  * 1.8 KB per connection (the bench's 10,000 idle connections: 7,530 bytes each with it, 5,750
- * without). So the net.Server's own count leaves these connections out; the SMTP server counts
- * its sessions itself. Where the handle cannot be taken over, the accepted socket is used as it
- * is, with 'data' events.
+ * without). So the net.Server's own bookkeeping leaves these connections out (getConnections,
+ * maxConnections, its 'close' event); the SMTP server counts its sessions itself. Where the
+ * handle cannot be taken over, the accepted socket is used as it is, with 'data' events.
  *
  * A bare Node server answering the bench's pipelined 2 KB messages made 12% more messages per
  * second with onread than with 'data' events, at the same CPU.
@@ -38,7 +38,7 @@ const slots = new WeakMap<Socket, Slot>();
 
 /** What the accepted socket holds that its successor takes over (Node's internal handle). */
 interface HandleCarrier {
-  _handle: { readStart?: unknown; readStop?: unknown; useUserBuffer?: unknown } | null;
+  _handle: { readStart?: unknown; useUserBuffer?: unknown } | null;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { slabCopy } from './slab-copy.js';
 
@@ -38,5 +39,21 @@ describe('slabCopy', () => {
     expect(b.buffer).toBe(a.buffer);
     expect(b.byteOffset - a.byteOffset).toBe(8);
     expect(b.byteOffset % 8).toBe(0);
+  });
+
+  it('cannot be emptied by a hook that transfers a copy to a worker', () => {
+    const { port1, port2 } = new MessageChannel();
+    const copy = slabCopy(Buffer.from('kept by a hook'));
+    try {
+      // Node 20 copies an untransferable buffer; later versions refuse the transfer.
+      port1.postMessage(copy, [copy.buffer]);
+    } catch {
+      // refused: nothing moved
+    } finally {
+      port1.close();
+      port2.close();
+    }
+    expect(copy.toString()).toBe('kept by a hook');
+    expect(slabCopy(Buffer.from('next session')).toString()).toBe('next session');
   });
 });

@@ -9,24 +9,35 @@
  * under the defaults and 9,200-14,700 with the settings, at about 22,000 faults when fast.
  *
  * A slab is freed when no copy cut from it is referenced any more, so a hook that keeps one
- * small copy keeps its whole slab. Only message octets are copied here: they are passed on and
- * dropped soon. Small input kept across reads (a partial command line, which an idle client may
- * leave for minutes) is copied on its own.
+ * small copy keeps its whole slab, other sessions' octets included: a hook that keeps message
+ * chunks for long should keep a copy of its own (Buffer.concat makes one). Only message octets
+ * are copied here: they are passed on and dropped soon. Small input kept across reads (a partial
+ * command line, which an idle client may leave for minutes) is copied with Buffer.from.
+ *
+ * Slabs cannot be transferred to a worker (postMessage with a transfer list): that would detach
+ * the slab under every session still cutting copies from it.
  */
+import { markAsUntransferable } from 'node:worker_threads';
 
 const slabSize = 256 * 1024;
 // Larger copies get their own allocation: few of them fit in a slab.
 const largestCut = slabSize / 4;
 
-let slab = Buffer.allocUnsafeSlow(slabSize);
+let slab = newSlab();
 let used = 0;
+
+function newSlab(): Buffer {
+  const buffer = Buffer.allocUnsafeSlow(slabSize);
+  markAsUntransferable(buffer.buffer);
+  return buffer;
+}
 
 /** A copy of `octets` that stays valid after the buffer they are in is reused. */
 export function slabCopy(octets: Buffer): Buffer {
   const length = octets.length;
   if (length > largestCut) return Buffer.from(octets);
   if (length > slabSize - used) {
-    slab = Buffer.allocUnsafeSlow(slabSize);
+    slab = newSlab();
     used = 0;
   }
   const copy = slab.subarray(used, used + length);
