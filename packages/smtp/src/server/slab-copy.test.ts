@@ -46,7 +46,7 @@ describe('slabCopy', () => {
     const copy = slabCopy(Buffer.from('kept by a hook'));
     try {
       // Node 20 copies an untransferable buffer; later versions refuse the transfer.
-      port1.postMessage(copy, [copy.buffer]);
+      port1.postMessage(copy, [copy.buffer as ArrayBuffer]);
     } catch {
       // refused: nothing moved
     } finally {
