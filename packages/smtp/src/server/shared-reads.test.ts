@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RawClient } from '../../test/support/raw-client.js';
 import { startServer, type TestServer } from '../../test/support/server.js';
 import { lendReadsTo, withSharedReads } from './shared-reads.js';
 
@@ -53,12 +54,18 @@ describe('a session keeps what later reads would overwrite', () => {
   let server: TestServer;
   afterEach(async () => server?.close());
 
-  it('a command line split across reads', async () => {
-    server = await startServer();
+  /** A client past the greeting and EHLO. */
+  async function greeted(): Promise<RawClient> {
     const client = await server.connect();
     await client.reply();
     client.write('EHLO client.test\r\n');
     await client.reply();
+    return client;
+  }
+
+  it('a command line split across reads', async () => {
+    server = await startServer();
+    const client = await greeted();
     // The second read lands where the first one's line begins.
     client.write('MAIL FROM:<sender@exa');
     await pause(30);
@@ -75,12 +82,8 @@ describe('a session keeps what later reads would overwrite', () => {
         },
       },
     });
-    const slow = await server.connect();
-    const other = await server.connect();
-    await slow.reply();
-    await other.reply();
-    slow.write('EHLO client.test\r\n');
-    await slow.reply();
+    const slow = await greeted();
+    const other = await greeted();
     slow.write('MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<c@example.org>\r\n');
     await pause(10);
     // Read while the MAIL hook runs: these octets land where the pipelined RCPTs were read.
@@ -93,10 +96,8 @@ describe('a session keeps what later reads would overwrite', () => {
 
   it('message octets the hook keeps, sent in pieces', async () => {
     server = await startServer();
-    const client = await server.connect();
-    await client.reply();
-    client.write('EHLO client.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n');
-    await client.reply();
+    const client = await greeted();
+    client.write('MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n');
     await client.reply();
     await client.reply();
     expect((await client.reply())[0]).toMatch(/^354 /);
