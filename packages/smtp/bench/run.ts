@@ -474,11 +474,12 @@ async function main(): Promise<void> {
           if (!result) continue;
           progress(`${name}: ${what}: ${Math.round(result.rate)} msg/s, server CPU ${Math.round(result.serverCpu)}%`);
           if (result.errors > 0) progress(`${name}: ${result.errors} connection errors, first: ${result.firstError ?? ''}`);
-          const rates = roundRates.get(key(name, size, clients)) ?? [];
+          const cell = key(name, size, clients);
+          const rates = roundRates.get(cell) ?? [];
           rates[round] = result.rate;
-          roundRates.set(key(name, size, clients), rates);
-          const best = cells.get(key(name, size, clients));
-          if (!best || result.rate > best.rate) cells.set(key(name, size, clients), result);
+          roundRates.set(cell, rates);
+          const best = cells.get(cell);
+          if (!best || result.rate > best.rate) cells.set(cell, result);
         }
       }
     }
