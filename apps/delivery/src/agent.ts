@@ -11,7 +11,7 @@ import { createMaildir, createMbox } from '@mailway/mailbox';
 import { bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
-import type { AgentContext, RunningAgent } from '@mailway/runtime';
+import { type AgentContext, type RunningAgent, violationReporter } from '@mailway/runtime';
 import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { DeliveryConfig } from './config.js';
 import type { DeliveryTargets } from './deliver.js';
@@ -67,7 +67,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       hostname: config.hostname,
       lmtp: true,
       limits: { messageSize: settings.lmtp.maxMessageSize, recipients: 1000 },
-      hooks: lmtpHooks(targets, logger, metrics),
+      hooks: { ...lmtpHooks(targets, logger, metrics), onViolation: violationReporter(logger, context.metrics) },
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'lmtp connection error'),
     });
     const socket = settings.lmtp.socket ?? null;

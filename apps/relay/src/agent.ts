@@ -10,7 +10,7 @@ import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeed
 import { type MailQueue, type QueueName, bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
-import { type AgentContext, type Certificate, type RunningAgent, loadCertificate } from '@mailway/runtime';
+import { type AgentContext, type Certificate, type RunningAgent, loadCertificate, violationReporter } from '@mailway/runtime';
 import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
 import { dataHook } from './data.js';
@@ -93,6 +93,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, rejections: metrics.rejections }),
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
         onData: dataHook({ hostname: config.hostname, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
+        onViolation: violationReporter(logger, context.metrics),
       },
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
     });

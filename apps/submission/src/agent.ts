@@ -9,7 +9,7 @@ import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeed
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
-import { type AgentContext, type Certificate, type RunningAgent, loadCertificate } from '@mailway/runtime';
+import { type AgentContext, type Certificate, type RunningAgent, loadCertificate, violationReporter } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, createServer } from '@mailway/smtp/server';
 import { smtpAuthHook } from '@mailway/directory/smtp-auth';
 import type { SubmissionConfig } from './config.js';
@@ -63,6 +63,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
 
     // Policies, shared by both listeners.
     const rate = createRateLimiter(redis, prefix, settings.messagesPerHour, { onError: (error) => logger.warn({ err: error }, 'message counts not written to Redis; retrying') });
+    const onViolation = violationReporter(logger, context.metrics);
     const hooks = (listener: string): ServerHooks => ({
       onConnect: (session) => {
         metrics.connections.inc({ listener });
@@ -80,6 +81,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       onMailFrom: mailFromHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onRcptTo: rcptToHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onData: dataHook({ hostname: config.hostname, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer }, dkim, rate, logger, metrics }),
+      onViolation,
     });
     const serverOptions = (listener: string, secure: boolean) =>
       createServer({

@@ -10,4 +10,5 @@ export { createMetrics, type Metrics } from './metrics.js';
 export { startHttpEndpoint, type HttpEndpoint, type HttpEndpointOptions } from './health.js';
 export { onShutdown, type ShutdownOptions } from './shutdown.js';
 export { runAgent, type AgentContext, type AgentDefinition, type RunningAgent } from './agent.js';
+export { violationReporter } from './violations.js';
 export { loadCertificate, selfSignedCertificate, type Certificate } from './tls.js';

@@ -10,7 +10,8 @@
  *     get exactly one reply each, in order, with RFC 5321 codes, well-formed multi-line replies
  *     of at most 512 octets, and an RFC 3463 enhanced code of the reply's class on every line
  *     (except the greeting, EHLO/HELO's 250 and the 334/354 intermediates); what the server
- *     answered "Message accepted" to is exactly what reached onData;
+ *     answered "Message accepted" to is exactly what reached onData; a command line with a bare
+ *     CR or LF is answered 500 5.5.2 and the session closes, nothing after it answered or run;
  *   - random messages, correctly dot-stuffed and split anywhere, arrive byte for byte; with bare
  *     CR or LF they are refused with 554 5.6.0 (default) or pass unchanged ('accept'), and
  *     `\n.\r\n`-style sequences never end the data early.
@@ -277,7 +278,7 @@ describe('random bytes after the greeting', () => {
 
 // ---- 2. Command sequences ----
 
-type Kind = 'EHLO' | 'HELO' | 'MAIL' | 'RCPT' | 'DATA' | 'BDAT' | 'RSET' | 'NOOP' | 'VRFY' | 'GARBAGE';
+type Kind = 'EHLO' | 'HELO' | 'MAIL' | 'RCPT' | 'DATA' | 'BDAT' | 'RSET' | 'NOOP' | 'VRFY' | 'GARBAGE' | 'FRAMING';
 
 interface Command {
   readonly kind: Kind;
@@ -343,8 +344,6 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !/[\r\n]/.test(s)).map((s) => line(`X${s}`)),
     fc.constantFrom(
       Buffer.from([0xff, 0xfe, 0x0d, 0x0a]),
-      Buffer.from('NOOP\n'),
-      Buffer.from('NO\rOP\r\n'),
       Buffer.from('\0\r\n'),
       Buffer.from('\r\n'),
       line('VRFY'),
@@ -352,6 +351,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       line(`NOOP ${'A'.repeat(3_000)}`),
     ),
   ).map((bytes) => ({ kind: 'GARBAGE' as const, line: bytes })),
+  // Broken framing: answered once, then the session ends (rarer, so sessions run long enough to matter).
+  fc.constantFrom('NOOP\n', 'NO\rOP\r\n', 'MAIL FROM:<a@example.org>\n', '\n').map((text) => ({ kind: 'FRAMING' as const, line: Buffer.from(text) })),
 );
 
 /** A well-formed transaction (its commands may still fail in the state the session is in). */
@@ -418,6 +419,9 @@ function expectFirstReply(cmd: Command, lines: readonly string[], lmtp: boolean)
       break;
     case 'GARBAGE':
       oneOf([500, 501]);
+      break;
+    case 'FRAMING':
+      expect(lines[0], context).toMatch(/^500 5\.5\.2 Bare <(LF|CR)> received/);
       break;
   }
 }
@@ -526,6 +530,7 @@ describe('random command sequences', () => {
     const { server, log } = await start({ lmtp, limits: { badCommands: 100_000, commandsWithoutMail: 100_000, messageSize: 100 } });
     let accepted = 0;
     let multiReplies = 0;
+    let framings = 0;
 
     await fc.assert(
       fc.asyncProperty(session, async (generated) => {
@@ -535,15 +540,23 @@ describe('random command sequences', () => {
         const client = await greet(server, lmtp);
         try {
           if (pipelined) client.write(Buffer.concat(commands.map(wire)));
+          // Broken framing ends the session: what follows it is never answered.
+          const framing = commands.findIndex((c) => c.kind === 'FRAMING');
+          const answered = framing === -1 ? commands : commands.slice(0, framing + 1);
           const messages: Array<Buffer | 'bdat'> = [];
-          for (const cmd of commands) {
+          for (const cmd of answered) {
             if (!pipelined) client.write(cmd.kind === 'BDAT' ? wire(cmd) : cmd.line);
             const message = await readReplies(client, cmd, pipelined, tracker);
             if (message !== null) messages.push(message);
           }
-          // Nothing more is pending: QUIT gets its own reply, then the server closes.
-          client.write('QUIT\r\n');
-          expect(await client.reply()).toEqual(['221 2.0.0 mx.test closing connection']);
+          if (framing === -1) {
+            // Nothing more is pending: QUIT gets its own reply, then the server closes.
+            client.write('QUIT\r\n');
+            expect(await client.reply()).toEqual(['221 2.0.0 mx.test closing connection']);
+          } else {
+            expect(await client.line(), 'a reply after broken framing').toBeNull();
+            framings += 1;
+          }
           await client.waitClosed();
           // Each "Message accepted" is one onData call that read the whole body; DATA bodies match exactly.
           expect(log.bodies).toHaveLength(messages.length);
@@ -560,6 +573,7 @@ describe('random command sequences', () => {
 
     // The generator reaches accepted messages (and in LMTP several replies to one message) often enough to count.
     expect(accepted).toBeGreaterThan(40);
+    expect(framings).toBeGreaterThan(5);
     if (lmtp) expect(multiReplies).toBeGreaterThan(10);
   });
 });

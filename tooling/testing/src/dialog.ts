@@ -86,6 +86,17 @@ export class Dialog {
     }
   }
 
+  /** Every reply the server sends until it closes the connection. */
+  async untilClosed(): Promise<Reply[]> {
+    const replies: Reply[] = [];
+    for (;;) {
+      const reply = this.take();
+      if (reply) replies.push(reply);
+      else if (this.ended) return replies;
+      else await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+  }
+
   /** QUIT and close. */
   async close(): Promise<void> {
     if (!this.ended) {

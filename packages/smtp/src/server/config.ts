@@ -17,6 +17,7 @@ import {
 import type { SaslMechanism } from './sasl/mechanism.js';
 import { loginMechanism } from './sasl/login.js';
 import { plainMechanism } from './sasl/plain.js';
+import { ForbiddenCommands, defaultForbiddenCommands } from './violations.js';
 
 export interface ServerConfig {
   readonly hostname: string;
@@ -31,6 +32,7 @@ export interface ServerConfig {
     readonly required: boolean;
   };
   readonly strictLineEndings: boolean;
+  readonly forbiddenCommands: ForbiddenCommands;
   readonly greetingDelay: number;
   readonly limits: ServerLimits;
   readonly timeouts: ServerTimeouts;
@@ -70,6 +72,7 @@ export function resolveConfig(options: ServerOptions): ServerConfig {
     requireTls: options.requireTls ?? false,
     auth,
     strictLineEndings: (options.bareLineEndings ?? 'reject') === 'reject',
+    forbiddenCommands: new ForbiddenCommands(options.forbiddenCommands ?? defaultForbiddenCommands),
     greetingDelay: options.greetingDelay ?? 0,
     limits,
     timeouts,

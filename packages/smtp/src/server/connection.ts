@@ -26,6 +26,7 @@ import { lendReadsTo } from './shared-reads.js';
 import type { SaslExchange } from './sasl/mechanism.js';
 import { SessionState, type TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
+import { type ViolationKind, bareCrReply, bareLfReply, forbiddenCommandReply } from './violations.js';
 
 const CR = 0x0d;
 
@@ -130,6 +131,19 @@ export class Connection implements Watched {
   flushSoon(): void {
     if (this.out.length === 0 || this.mode === 'closed') return;
     replyFlusher.later(this);
+  }
+
+  /**
+   * A violation that ends the session: one reply, then close; whatever else the client sent
+   * is dropped unread. The application hears of it through onViolation.
+   */
+  private violation(kind: ViolationKind, r: Reply, command: string | null = null): void {
+    this.shutdown(r);
+    try {
+      this.config.hooks.onViolation?.(this.session, { kind, command });
+    } catch (error) {
+      this.config.onError(asError(error), this.session);
+    }
   }
 
   /** Sends a final reply and closes the connection. */
@@ -319,7 +333,7 @@ export class Connection implements Watched {
     if (this.mode === 'closed') return;
     if (this.mode === 'greeting') {
       // Early talker: input before the greeting (RFC 5321 §4.3.1 says wait for it).
-      this.shutdown(reply(554, '5.5.1', `${this.config.hostname} Protocol error: input before greeting`));
+      this.violation('early-talker', reply(554, '5.5.1', `${this.config.hostname} Protocol error: input before greeting`));
       return;
     }
     this.lastActive = this.clock.tick;
@@ -568,10 +582,19 @@ export class Connection implements Watched {
     const length = lf - start;
     this.consumed(lf + 1);
 
-    // Sanity checks: length, CRLF only (no bare CR or LF), valid UTF-8.
+    // Sanity checks: CRLF only (no bare CR or LF: broken framing ends the session), length,
+    // valid UTF-8.
     if (this.discardingLine) {
       this.discardingLine = false;
       return true;
+    }
+    if (length === 0 || input[lf - 1] !== CR) {
+      this.violation('bare-lf', bareLfReply);
+      return false;
+    }
+    if (line.crs > 1) {
+      this.violation('bare-cr', bareCrReply);
+      return false;
     }
     const isSasl = this.mode === 'sasl';
     const fail = (r: Reply): boolean => {
@@ -580,8 +603,6 @@ export class Connection implements Watched {
       return true;
     };
     if (length + 1 > limit) return fail(reply(500, '5.5.2', 'Line too long'));
-    if (length === 0 || input[lf - 1] !== CR) return fail(reply(500, '5.5.2', 'Bare <LF> received; lines must end with <CR><LF>'));
-    if (line.crs > 1) return fail(reply(500, '5.5.2', 'Bare <CR> received; lines must end with <CR><LF>'));
     // ASCII reads the same as Latin-1, which needs no validation.
     const end = lf - 1;
     if (line.nonAscii && !isUtf8(input.subarray(start, end))) return fail(reply(500, '5.5.2', 'Command is not valid UTF-8'));
@@ -600,9 +621,11 @@ export class Connection implements Watched {
     // Verbs nearly always arrive in capitals: fold case only when the exact lookup misses.
     const spec = table.get(verb) ?? table.get(verb.toUpperCase());
 
-    // Guard clauses: unknown verb, TLS required, command floods.
+    // Guard clauses: another protocol's line, unknown verb, TLS required, command floods.
     if (spec === undefined) {
-      this.protocolError(reply(500, '5.5.1', 'Command not recognized'));
+      const forbidden = this.config.forbiddenCommands.match(verb);
+      if (forbidden !== null) this.violation('forbidden-command', forbiddenCommandReply, forbidden);
+      else this.protocolError(reply(500, '5.5.1', 'Command not recognized'));
       return;
     }
     if (this.config.requireTls && this.session.tls === null && !spec.beforeTls) {

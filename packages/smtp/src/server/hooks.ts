@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Address } from '../address/index.js';
 import type { Credentials, Recipient, Session, Transaction } from './types.js';
 import type { HookResult, Verdict } from './verdict.js';
+import type { ProtocolViolation } from './violations.js';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -33,6 +34,12 @@ export interface ServerHooks {
   onVrfy?(session: Session, argument: string): Awaitable<HookResult>;
   /** ETRN (RFC 1985): start the queue for a node. ETRN is offered only when this hook is set. */
   onEtrn?(session: Session, node: string): Awaitable<HookResult>;
+  /**
+   * The client broke the protocol in a way that ends the session (a bare LF or CR in a
+   * command line, a forbidden command such as an HTTP request, input before the greeting):
+   * it has been answered once and is being closed. For the application's log and metrics.
+   */
+  onViolation?(session: Session, violation: ProtocolViolation): void;
   /** The connection closed, for whatever reason. */
   onClose?(session: Session): void;
 }

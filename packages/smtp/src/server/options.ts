@@ -66,6 +66,13 @@ export interface ServerOptions {
    * 'accept' passes the octets through unchanged. Only CRLF.CRLF ever ends the data.
    */
   readonly bareLineEndings?: 'reject' | 'accept';
+  /**
+   * Command verbs and header names (`Host:`) that show a client speaking another protocol;
+   * such a line is answered 554 5.7.0 once and the connection closed, with nothing else it
+   * brought run. Default: HTTP methods and common HTTP request headers
+   * (`defaultForbiddenCommands`); `[]` switches the check off.
+   */
+  readonly forbiddenCommands?: readonly string[];
   /** Wait this long before the greeting; a client that talks first is dropped. */
   readonly greetingDelay?: number;
   readonly limits?: Partial<ServerLimits>;

@@ -258,13 +258,21 @@ describe('SMTP session', () => {
     `);
   });
 
-  it('refuses bare LF and bare CR in commands', async () => {
+  it('refuses a bare LF in a command and closes the connection', async () => {
     await converse(`
       S: 220 mx.test ESMTP ready
       C: NOOP\\n<no-crlf>
       S: 500 5.5.2 Bare <LF> received; lines must end with <CR><LF>
+      S: <closed>
+    `);
+  });
+
+  it('refuses a bare CR in a command and closes the connection', async () => {
+    await converse(`
+      S: 220 mx.test ESMTP ready
       C: NO\\rOP
       S: 500 5.5.2 Bare <CR> received; lines must end with <CR><LF>
+      S: <closed>
     `);
   });
 

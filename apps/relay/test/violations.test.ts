@@ -1,0 +1,28 @@
+/**
+ * Port 25 ends a session at a bare LF or CR in a command line and at an HTTP request: one
+ * reply, a close, nothing that came with it run or queued; a warning line and a count for the
+ * operator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { provoke, violationCases } from '@mailway/testing/violations';
+import { type Harness, startRelay } from './support/harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startRelay();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe('protocol violations on port 25', () => {
+  it.each(violationCases)('$name: one reply, a close, nothing queued', async ({ input, status, kind }) => {
+    const before = await h.metric(new RegExp(`^mailway_protocol_violations_total\\{.*kind="${kind}"`));
+    const replies = await provoke(h.agent.port, input);
+    expect(replies.map((r) => r.status)).toEqual([status]);
+    expect(await h.jobs('transfer')).toEqual([]);
+    expect(await h.metric(new RegExp(`^mailway_protocol_violations_total\\{.*kind="${kind}"`))).toBe(before + 1);
+    expect(h.logs.filter((l) => l.msg === 'protocol violation; connection closed' && l.violation === kind).length).toBeGreaterThan(0);
+  });
+});
