@@ -4,7 +4,7 @@
  * queued, and a count for the operator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { provoke, violationCases } from '@mailway/testing/violations';
+import { provoke, violationCases, violationCount } from '@mailway/testing/violations';
 import { type Harness, startSubmission } from './support/harness.js';
 
 let h: Harness;
@@ -16,21 +16,15 @@ afterAll(async () => {
   await h.close();
 });
 
-const series = (kind: string): RegExp => new RegExp(`^mailway_protocol_violations_total\\{.*kind="${kind}"`);
-async function count(kind: string): Promise<number> {
-  const line = (await h.metrics.registry.metrics()).split('\n').find((l) => series(kind).test(l));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
 describe.each([
   ['587', false],
   ['465', true],
 ])('protocol violations on port %s', (_port, tls) => {
   it.each(violationCases)('$name: one reply, a close, nothing queued', async ({ input, status, kind }) => {
-    const before = await count(kind);
+    const before = await violationCount(h.metrics.registry, kind);
     const replies = await provoke(tls ? h.agent.ports.implicitTls : h.agent.ports.starttls, input, { tls });
     expect(replies.map((r) => r.status)).toEqual([status]);
     expect(await h.jobs()).toEqual([]);
-    expect(await count(kind)).toBe(before + 1);
+    expect(await violationCount(h.metrics.registry, kind)).toBe(before + 1);
   });
 });

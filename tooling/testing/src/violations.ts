@@ -49,3 +49,10 @@ export async function provoke(port: number, input: string, options: { tls?: bool
   await dialog.close();
   return replies;
 }
+
+/** The agent's `mailway_protocol_violations_total` for `kind`, read from its metrics registry. */
+export async function violationCount(registry: { metrics(): Promise<string> }, kind: string): Promise<number> {
+  const series = `mailway_protocol_violations_total{`;
+  const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(series) && l.includes(`kind="${kind}"`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
