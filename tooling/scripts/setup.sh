@@ -14,11 +14,13 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$w
 fi
 
 # Debian packages: redis-server for the agents' tests, postfix for smtp-sink/smtp-source,
-# dovecot-imapd to read the mailboxes the delivery agent writes.
+# dovecot-imapd to read the mailboxes the delivery agent writes, dnsmasq (its base package: no
+# daemon is started) to serve MX records to the relay's tests.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+[ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=""

@@ -1,0 +1,128 @@
+/**
+ * DNS for tests: a real resolver (dnsmasq, Debian's package) on a loopback port serving the
+ * records a test gives for names under `.test`, and a broken one (SERVFAIL to everything, or
+ * silence) for the failures a mail server must treat as temporary.
+ *
+ * Point node:dns at either with `new Resolver(); resolver.setServers([server.address])`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { Resolver } from 'node:dns/promises';
+
+export interface TestDns {
+  /** `127.0.0.1:PORT`, for `Resolver.setServers`. */
+  readonly address: string;
+  /** A resolver pointed at this server, with a short timeout and one try. */
+  resolver(): Resolver;
+  stop(): Promise<void>;
+}
+
+export interface DnsRecords {
+  /** MX records: `[domain, exchange, preference]`; an exchange of `.` is a null MX (RFC 7505). */
+  readonly mx?: ReadonlyArray<readonly [string, string, number]>;
+  /** Address records: a name and its IPv4 and IPv6 addresses. */
+  readonly hosts?: ReadonlyArray<readonly [string, ...string[]]>;
+  /** TXT records: a name and its text (a name that has only TXT exists, with no MX or address). */
+  readonly txt?: ReadonlyArray<readonly [string, string]>;
+  /** Names (and every name below them) that do not exist: NXDOMAIN. */
+  readonly nxdomain?: readonly string[];
+}
+
+/**
+ * Starts dnsmasq answering for `.test` from `records` only: a name it has no record of is
+ * NXDOMAIN, a type it has none of is NODATA, nothing is forwarded anywhere.
+ */
+export async function startDnsmasq(records: DnsRecords): Promise<TestDns> {
+  const args = ['--no-daemon', '--conf-file=/dev/null', '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--local=/test/', '--log-facility=-'];
+  for (const [domain, exchange, preference] of records.mx ?? []) args.push(`--mx-host=${domain},${exchange},${preference}`);
+  for (const [name, ...addresses] of records.hosts ?? []) args.push(`--host-record=${name},${addresses.join(',')}`);
+  for (const [name, text] of records.txt ?? []) args.push(`--txt-record=${name},"${text}"`);
+  for (const name of records.nxdomain ?? []) args.push(`--address=/${name}/`);
+
+  // A free port can be taken between asking and binding: try a few.
+  for (let attempt = 0; ; attempt += 1) {
+    const port = await freeUdpPort();
+    const child = spawn('dnsmasq', [...args, `--port=${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const server = testDns(`127.0.0.1:${port}`, () => stopChild(child));
+    if (await answers(server, child)) return server;
+    await server.stop();
+    if (attempt >= 4) throw new Error(`dnsmasq did not start: ${stderr.trim()}`);
+  }
+}
+
+/** A DNS server on a loopback port that answers every query with SERVFAIL, or never answers. */
+export async function startBrokenDns(mode: 'servfail' | 'silent'): Promise<TestDns> {
+  const socket = createSocket('udp4');
+  socket.on('message', (query, peer) => {
+    if (mode === 'silent' || query.length < 12) return;
+    // The query's header and question, turned into a response: QR set, opcode and RD kept,
+    // RA set, RCODE 2 (SERVFAIL), no answer, authority or additional records.
+    const response = Buffer.from(query);
+    response[2] = 0x80 | ((query[2] ?? 0) & 0x79);
+    response[3] = 0x80 | 0x02;
+    response.writeUInt16BE(0, 6);
+    response.writeUInt16BE(0, 8);
+    response.writeUInt16BE(0, 10);
+    socket.send(response.subarray(0, questionEnd(query)), peer.port, peer.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  return testDns(`127.0.0.1:${port}`, () => new Promise<void>((resolve) => socket.close(() => resolve())));
+}
+
+function testDns(address: string, stop: () => Promise<void>): TestDns {
+  return {
+    address,
+    resolver() {
+      const resolver = new Resolver({ timeout: 300, tries: 1 });
+      resolver.setServers([address]);
+      return resolver;
+    },
+    stop,
+  };
+}
+
+/** Waits until the server answers a query (NXDOMAIN counts), or its process has exited. */
+async function answers(server: TestDns, child: ChildProcess): Promise<boolean> {
+  const resolver = server.resolver();
+  for (let i = 0; i < 50; i += 1) {
+    if (child.exitCode !== null) return false;
+    try {
+      await resolver.resolve4('probe.invalid.test');
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTFOUND' || code === 'ENODATA') return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** Offset just past the first question of a DNS message (header 12 octets, QNAME, QTYPE, QCLASS). */
+function questionEnd(message: Buffer): number {
+  let offset = 12;
+  while (offset < message.length) {
+    const length = message[offset] ?? 0;
+    offset += 1 + length;
+    if (length === 0) break;
+  }
+  return Math.min(offset + 4, message.length);
+}
