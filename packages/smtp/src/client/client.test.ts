@@ -148,18 +148,19 @@ describe('SmtpClient against a scripted server', () => {
 
   it('refuses before sending when an extension the message needs is missing', async () => {
     const { server, client } = await setup({ extensions: ['PIPELINING', 'SIZE 100'] });
+    // Each with the enhanced status code a bounce for it would carry.
     const cases = [
-      { from: 'jörg@example.org', to: ['b@y.org'], body },
-      { from: 'a@x.org', to: ['b@y.org'], body, smtputf8: true },
-      { from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), body8bit: '8BITMIME' as const },
-      { from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), body8bit: 'BINARYMIME' as const },
-      { from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), requireTls: true },
-      { from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(101) },
-      { from: 'a@x.org', to: ['b@y.org>\r\nRCPT TO:<evil@z.org'], body },
-    ];
-    for (const message of cases) {
+      [{ from: 'jörg@example.org', to: ['b@y.org'], body }, '5.6.7'],
+      [{ from: 'a@x.org', to: ['b@y.org'], body, smtputf8: true }, '5.6.7'],
+      [{ from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), body8bit: '8BITMIME' as const }, '5.6.3'],
+      [{ from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), body8bit: 'BINARYMIME' as const }, '5.6.3'],
+      [{ from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), requireTls: true }, '5.7.10'],
+      [{ from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(101) }, '5.3.4'],
+      [{ from: 'a@x.org', to: ['b@y.org>\r\nRCPT TO:<evil@z.org'], body }, '5.1.3'],
+    ] as const;
+    for (const [message, status] of cases) {
       const error = await failure(client.send(message));
-      expect(error).toMatchObject({ kind: 'policy', temporary: false, phase: 'mail' });
+      expect(error).toMatchObject({ kind: 'policy', temporary: false, phase: 'mail', status });
     }
     expect(server.lines()).toEqual(['EHLO client.example']);
   });

@@ -47,6 +47,8 @@ export interface SmtpClientErrorInit {
   readonly reply?: Reply | null;
   /** Overrides the classification derived from the reply (policy errors decide for themselves). */
   readonly temporary?: boolean;
+  /** RFC 3463 enhanced status code of a refusal Mailway made itself (a reply carries its own). */
+  readonly status?: string;
   readonly cause?: unknown;
 }
 
@@ -59,6 +61,8 @@ export class SmtpClientError extends Error {
   readonly reply: Reply | null;
   /** True when retrying later may succeed. */
   readonly temporary: boolean;
+  /** RFC 3463 enhanced status code: the reply's, or Mailway's own for a policy refusal; null when unknown. */
+  readonly status: string | null;
 
   constructor(message: string, init: SmtpClientErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -66,6 +70,7 @@ export class SmtpClientError extends Error {
     this.kind = init.kind;
     this.reply = init.reply ?? null;
     this.temporary = init.temporary ?? !(this.reply && isPermanent(this.reply));
+    this.status = init.status ?? this.reply?.enhanced ?? null;
   }
 
   /** False when retrying cannot help. */

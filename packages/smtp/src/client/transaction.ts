@@ -186,8 +186,9 @@ interface Plan {
 /** Check the message against the session and build the envelope commands. */
 export function planTransaction(options: ResolvedClientOptions, session: SessionState, message: SendOptions, tls: boolean): Plan {
   const ext = session.extensions;
-  const refuse = (text: string): never => {
-    throw new SmtpClientError(text, { phase: 'mail', kind: 'policy', temporary: false });
+  // Each refusal carries the RFC 3463 code a delivery status notification would give it.
+  const refuse = (text: string, status = '5.1.3'): never => {
+    throw new SmtpClientError(text, { phase: 'mail', kind: 'policy', temporary: false, status });
   };
 
   // Addresses: nothing that could end or forge a command line.
@@ -201,13 +202,13 @@ export function planTransaction(options: ResolvedClientOptions, session: Session
 
   // Extensions the message needs.
   const utf8 = message.smtputf8 === true || !isAscii(message.from ?? '') || recipients.some((r) => !isAscii(r.address));
-  if (utf8 && !ext.smtpUtf8) refuse('message needs SMTPUTF8 but the server does not offer it');
-  if (message.requireTls && !(tls && ext.requireTls)) refuse('REQUIRETLS requested but the server does not offer it over TLS');
+  if (utf8 && !ext.smtpUtf8) refuse('message needs SMTPUTF8 but the server does not offer it', '5.6.7');
+  if (message.requireTls && !(tls && ext.requireTls)) refuse('REQUIRETLS requested but the server does not offer it over TLS', '5.7.10');
   const chunking = ext.chunking && options.chunking === 'auto';
-  if (message.body8bit === '8BITMIME' && !ext.eightBitMime && !ext.binaryMime) refuse('message has 8-bit content but the server does not offer 8BITMIME');
-  if (message.body8bit === 'BINARYMIME' && !(ext.binaryMime && chunking)) refuse('message has binary content but the server does not offer BINARYMIME with CHUNKING');
+  if (message.body8bit === '8BITMIME' && !ext.eightBitMime && !ext.binaryMime) refuse('message has 8-bit content but the server does not offer 8BITMIME', '5.6.3');
+  if (message.body8bit === 'BINARYMIME' && !(ext.binaryMime && chunking)) refuse('message has binary content but the server does not offer BINARYMIME with CHUNKING', '5.6.3');
   const size = message.size ?? (Buffer.isBuffer(message.body) ? message.body.length : null);
-  if (size !== null && ext.size !== null && ext.size > 0 && size > ext.size) refuse(`message of ${size} octets exceeds the server's SIZE limit of ${ext.size}`);
+  if (size !== null && ext.size !== null && ext.size > 0 && size > ext.size) refuse(`message of ${size} octets exceeds the server's SIZE limit of ${ext.size}`, '5.3.4');
 
   // MAIL FROM and its parameters, each only when offered.
   const params: string[] = [];
@@ -357,7 +358,7 @@ function finish(draft: Draft, mail: Reply, deciding: readonly Reply[], data: Rep
 }
 
 /** A path must not carry line breaks, NUL or angle brackets that would end it early. */
-function checkPath(address: string, refuse: (text: string) => never): void {
+function checkPath(address: string, refuse: (text: string, status?: string) => never): void {
   if (/[\0-\x1f\x7f<>]/.test(address)) refuse(`invalid address ${JSON.stringify(address)}`);
 }
 
