@@ -1,0 +1,48 @@
+/**
+ * The outbound error policy, one row per kind of failure: what it means for the attempt and
+ * the status a DSN would carry.
+ */
+import { describe, expect, it } from 'vitest';
+import { SmtpClientError, type RecipientResult } from '@mailway/smtp/client';
+import { reply } from '@mailway/smtp/reply';
+import { recipientVerdict, sessionVerdict } from './outcome.js';
+
+type Row = [string, unknown, string];
+
+describe('sessionVerdict', () => {
+  const rows: Row[] = [
+    ['connection refused', new SmtpClientError('connect ECONNREFUSED', { phase: 'connect', kind: 'network' }), 'next-host deferred 4.4.1'],
+    ['connection lost mid-session', new SmtpClientError('socket closed', { phase: 'data', kind: 'network' }), 'next-host deferred 4.4.2'],
+    ['no answer in time', new SmtpClientError('timeout', { phase: 'greeting', kind: 'timeout' }), 'next-host deferred 4.4.2'],
+    ['421 at the greeting', new SmtpClientError('busy', { phase: 'greeting', kind: 'reply', reply: reply(421, '4.3.2', 'busy') }), 'next-host deferred 4.3.2'],
+    ['554 at the greeting', new SmtpClientError('no', { phase: 'greeting', kind: 'reply', reply: reply(554, null, 'no service') }), 'next-host failed 5.0.0'],
+    ['4xx to EHLO', new SmtpClientError('x', { phase: 'ehlo', kind: 'reply', reply: reply(451, null, 'later') }), 'next-host deferred 4.0.0'],
+    ['TLS handshake failed', new SmtpClientError('tls', { phase: 'starttls', kind: 'tls' }), 'next-host deferred 4.7.5'],
+    ['a malformed reply', new SmtpClientError('bad', { phase: 'mail', kind: 'protocol' }), 'next-host deferred 4.5.0'],
+    ['451 to MAIL', new SmtpClientError('x', { phase: 'mail', kind: 'reply', reply: reply(451, '4.3.0', 'later') }), 'next-host deferred 4.3.0'],
+    ['550 to MAIL', new SmtpClientError('x', { phase: 'mail', kind: 'reply', reply: reply(550, '5.7.1', 'sender refused') }), 'all-recipients failed 5.7.1'],
+    ['552 after the data', new SmtpClientError('x', { phase: 'data', kind: 'reply', reply: reply(552, '5.3.4', 'too big') }), 'all-recipients failed 5.3.4'],
+    ['SIZE over the peer limit', new SmtpClientError('x', { phase: 'mail', kind: 'policy', temporary: false, status: '5.3.4' }), 'all-recipients failed 5.3.4'],
+    ['STARTTLS required, not offered', new SmtpClientError('x', { phase: 'starttls', kind: 'policy', temporary: true }), 'next-host deferred 4.0.0'],
+    ['an unknown error', new Error('boom'), 'next-host deferred 4.4.0'],
+  ];
+  it.each(rows)('%s → %s', (_name, error, expected) => {
+    const decided = sessionVerdict(error);
+    expect(`${decided.kind} ${decided.verdict.state} ${decided.verdict.status}`).toBe(expected);
+  });
+});
+
+describe('recipientVerdict', () => {
+  const result = (status: RecipientResult['status'], r: ReturnType<typeof reply>): RecipientResult => ({ address: 'x@dest.test', rcpt: r, reply: r, status });
+  it.each([
+    ['250 with an enhanced code', result('delivered', reply(250, '2.0.0', 'ok')), 'delivered 2.0.0'],
+    ['250 without one', result('delivered', reply(250, null, 'ok')), 'delivered 2.0.0'],
+    ['452 to RCPT', result('temporary', reply(452, '4.2.2', 'full')), 'deferred 4.2.2'],
+    ['550 to RCPT', result('permanent', reply(550, '5.1.1', 'no such user')), 'failed 5.1.1'],
+    ['550 without an enhanced code', result('permanent', reply(550, null, 'no')), 'failed 5.0.0'],
+  ] as const)('%s → %s', (_name, r, expected) => {
+    const verdict = recipientVerdict(r);
+    expect(`${verdict.state} ${verdict.status}`).toBe(expected);
+    expect(verdict.remote).toBe(true);
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * One delivery attempt against real receiving servers (nodemailer's smtp-server) on distinct
+ * loopback addresses sharing one port, as the MX hosts of a domain do: the next host after a
+ * refused connection, a 421 greeting or a broken-off message; each recipient's own answer;
+ * a refused sender decided for all; STARTTLS that fails falling back to plaintext, recorded.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EnvelopeRecipient } from '@mailway/queue/jobs';
+import { type AttemptOptions, type OutboundMessage, attemptDelivery } from '../src/outbound/attempt.js';
+import type { NextHop } from '../src/outbound/mx.js';
+import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
+
+const content = Buffer.from('From: a@origin.test\r\nTo: x@dest.test\r\nSubject: outbound\r\n\r\nHello.\r\n');
+const recipient = (address: string): EnvelopeRecipient => ({ address, notify: null, orcpt: null });
+
+function message(addresses: string[], overrides: Partial<OutboundMessage> = {}): OutboundMessage {
+  return {
+    from: 'a@origin.test',
+    recipients: addresses.map(recipient),
+    body: () => content,
+    size: content.length,
+    bodyType: null,
+    smtputf8: false,
+    ret: null,
+    envid: null,
+    requireTls: false,
+    ...overrides,
+  };
+}
+
+let peers: Peer[] = [];
+afterEach(async () => {
+  await Promise.all(peers.map((p) => p.close()));
+  peers = [];
+});
+
+/** Peers on 127.0.0.41, .42, … with one script each (null: nothing listens there). */
+async function mxHosts(scripts: Array<PeerScript | null>): Promise<{ hops: NextHop[]; port: number; peers: Array<Peer | null> }> {
+  const addresses = scripts.map((_, i) => `127.0.0.${41 + i}`);
+  const port = await sharedPort(addresses);
+  const started = await Promise.all(scripts.map((script, i) => (script === null ? null : startPeer(addresses[i] as string, port, script))));
+  peers.push(...started.filter((p): p is Peer => p !== null));
+  const hops = addresses.map((address, i) => ({ host: `mx${i + 1}.dest.test`, address, preference: (i + 1) * 10 }));
+  return { hops, port, peers: started };
+}
+
+const options = (port: number, overrides: Partial<AttemptOptions> = {}): AttemptOptions => ({
+  port,
+  helo: 'relay.origin.test',
+  startTls: 'opportunistic',
+  maxHosts: 5,
+  timeouts: { connect: 2_000, greeting: 5_000, command: 5_000 },
+  ...overrides,
+});
+
+const states = (result: Awaited<ReturnType<typeof attemptDelivery>>): string[] =>
+  result.recipients.map((r) => `${r.recipient.address} ${r.verdict.state} ${r.verdict.status}`);
+
+describe('a delivery attempt', () => {
+  it('delivers to the first host, over STARTTLS, byte for byte', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{}]);
+    const result = await attemptDelivery(hops, message(['x@dest.test', 'y@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0', 'y@dest.test delivered 2.0.0']);
+    expect(result.recipients[0]?.remote).toEqual({ host: 'mx1.dest.test', address: '127.0.0.41' });
+    expect(result.recipients[0]?.tls).toMatch(/^TLSv1\.[23]$/);
+    expect(first?.received).toEqual([{ from: 'a@origin.test', to: ['x@dest.test', 'y@dest.test'], body: content, tls: true }]);
+  });
+
+  it('goes on to the next host after a refused connection and a 421 greeting', async () => {
+    const { hops, port, peers: found } = await mxHosts([null, { greeting: 421 }, {}]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0']);
+    expect(result.recipients[0]?.remote?.address).toBe('127.0.0.43');
+    expect(result.tried.map((t) => [t.address, t.failure === null ? 'ok' : t.failure.slice(0, 3)])).toEqual([
+      ['127.0.0.41', 'con'],
+      ['127.0.0.42', '421'],
+      ['127.0.0.43', 'ok'],
+    ]);
+    expect(found[2]?.received).toHaveLength(1);
+  });
+
+  it('gives each recipient its own answer: delivered, deferred (452), failed (550)', async () => {
+    const { hops, port, peers: [first, second] } = await mxHosts([{ rcpt: { 'busy@dest.test': 452, 'gone@dest.test': 550 } }, {}]);
+    const result = await attemptDelivery(hops, message(['x@dest.test', 'busy@dest.test', 'gone@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0', 'busy@dest.test deferred 4.0.0', 'gone@dest.test failed 5.0.0']);
+    expect(result.recipients[2]?.verdict).toMatchObject({ remote: true, diagnostic: expect.stringMatching(/^550 /) });
+    // The deferred recipient waits for the next attempt: it is not offered to the next host now.
+    expect(first?.received.map((m) => m.to)).toEqual([['x@dest.test']]);
+    expect(second?.received).toEqual([]);
+  });
+
+  it('a sender refused for good fails every recipient, without trying another host', async () => {
+    const { hops, port, peers: [, second] } = await mxHosts([{ mail: 550 }, {}]);
+    const result = await attemptDelivery(hops, message(['x@dest.test', 'y@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test failed 5.0.0', 'y@dest.test failed 5.0.0']);
+    expect(second?.connections).toBe(0);
+  });
+
+  it('a sender refused for now is tried at the next host', async () => {
+    const { hops, port } = await mxHosts([{ mail: 451 }, {}]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0']);
+    expect(result.recipients[0]?.remote?.address).toBe('127.0.0.42');
+  });
+
+  it('a host that breaks off in the data is left for the next one, which delivers once', async () => {
+    const { hops, port, peers: [first, second] } = await mxHosts([{ dropInData: true }, {}]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0']);
+    expect(first?.received).toEqual([]);
+    expect(second?.received).toHaveLength(1);
+  });
+
+  it('every host busy: deferred with the last reason, and no more hosts tried than the limit', async () => {
+    const { hops, port, peers: found } = await mxHosts([{ greeting: 421 }, { greeting: 421 }, { greeting: 421 }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port, { maxHosts: 2 }));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.0.0']);
+    expect(found.map((p) => p?.connections)).toEqual([1, 1, 0]);
+  });
+
+  it('every host refusing service for good (554 greeting): failed', async () => {
+    const { hops, port } = await mxHosts([{ greeting: 554 }, { greeting: 554 }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test failed 5.0.0']);
+  });
+
+  it('one host refusing for good and another for now: deferred', async () => {
+    const { hops, port } = await mxHosts([{ greeting: 554 }, { greeting: 421 }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.0.0']);
+  });
+
+  it('nothing listening anywhere: deferred 4.4.1', async () => {
+    const { hops, port } = await mxHosts([null, null]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.4.1']);
+  });
+
+  it('STARTTLS that fails is retried in plaintext on the same host, and the fallback recorded', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ brokenTls: true }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port));
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0']);
+    expect(result.recipients[0]?.tls).toBeNull();
+    expect(result.tried.map((t) => ({ address: t.address, tlsFallback: t.tlsFallback, failed: t.failure !== null }))).toEqual([
+      { address: '127.0.0.41', tlsFallback: false, failed: true },
+      { address: '127.0.0.41', tlsFallback: true, failed: false },
+    ]);
+    expect(first?.received.map((m) => m.tls)).toEqual([false]);
+  });
+
+  it('with STARTTLS required, a failed handshake never falls back: deferred 4.7.5', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ brokenTls: true }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port, { startTls: 'required' }));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.7.5']);
+    expect(first?.received).toEqual([]);
+  });
+
+  it('an 8-bit message to a host without 8BITMIME fails 5.6.3 without sending it', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ hide8BitMime: true }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test'], { bodyType: '8BITMIME' }), options(port));
+    expect(states(result)).toEqual(['x@dest.test failed 5.6.3']);
+    expect(first?.received).toEqual([]);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * Receiving mail servers for outbound tests: nodemailer's smtp-server (an independent
+ * implementation) on chosen loopback addresses, all on one port as MX hosts share port 25,
+ * each scripted to answer as a test needs: refuse at the greeting, answer each recipient its
+ * own way, refuse the sender, break STARTTLS. Records every message it accepted.
+ */
+import { type Server, type Socket, createServer as createTcpServer } from 'node:net';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+
+export interface Peer {
+  readonly address: string;
+  /** Messages accepted: envelope and octets. */
+  readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean }>;
+  /** Connections opened to it. */
+  connections: number;
+  close(): Promise<void>;
+}
+
+export interface PeerScript {
+  /** Refuse every connection at the greeting with this code (421, 554). */
+  readonly greeting?: number;
+  /** Refuse MAIL FROM with this code. */
+  readonly mail?: number;
+  /** The reply code for a recipient by address (default 250). */
+  readonly rcpt?: Readonly<Record<string, number>>;
+  /** Offer STARTTLS but fail every handshake (no cipher in common). */
+  readonly brokenTls?: boolean;
+  /** Drop the connection in the middle of the message data. */
+  readonly dropInData?: boolean;
+  readonly hide8BitMime?: boolean;
+}
+
+/** A port free on every address in `addresses`, tried until one is. */
+export async function sharedPort(addresses: readonly string[]): Promise<number> {
+  for (;;) {
+    const probe = createTcpServer();
+    await new Promise<void>((resolve) => probe.listen(0, addresses[0], resolve));
+    const port = (probe.address() as { port: number }).port;
+    const free = await Promise.all(addresses.slice(1).map((address) => canListen(address, port)));
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    if (free.every(Boolean)) return port;
+  }
+}
+
+async function canListen(address: string, port: number): Promise<boolean> {
+  const server = createTcpServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, address, () => server.close(() => resolve(true)));
+  });
+}
+
+/** Starts a scripted smtp-server on `address:port`. */
+export async function startPeer(address: string, port: number, script: PeerScript = {}): Promise<Peer> {
+  const peer: Peer = {
+    address,
+    received: [],
+    connections: 0,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  // Open sockets, so that a peer can break off in the middle of a message.
+  const sockets = new Set<Socket>();
+  const refusal = (code: number, text: string): Error & { responseCode: number } => Object.assign(new Error(text), { responseCode: code });
+  const options: SMTPServerOptions = {
+    authOptional: true,
+    logger: false,
+    hide8BITMIME: script.hide8BitMime ?? false,
+    ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
+    onConnect(_session, callback) {
+      peer.connections += 1;
+      callback(script.greeting === undefined ? null : refusal(script.greeting, script.greeting >= 500 ? 'No service here' : 'Too busy, try later'));
+    },
+    onMailFrom(_address, _session, callback) {
+      callback(script.mail === undefined ? null : refusal(script.mail, 'Sender refused'));
+    },
+    onRcptTo(rcpt, _session, callback) {
+      const code = script.rcpt?.[rcpt.address] ?? 250;
+      callback(code === 250 ? null : refusal(code, code >= 500 ? 'No such user' : 'Mailbox busy'));
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        if (script.dropInData) for (const socket of sockets) socket.destroy();
+      });
+      stream.on('end', () => {
+        if (script.dropInData) return;
+        peer.received.push({
+          from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
+          to: session.envelope.rcptTo.map((r) => r.address),
+          body: Buffer.concat(chunks),
+          tls: session.secure,
+        });
+        callback(null, 'Ok: queued');
+      });
+    },
+  };
+  const server = new SMTPServer(options);
+  server.on('error', () => {});
+  const tcp = (server as unknown as { server: Server }).server;
+  tcp.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(port, address, resolve));
+  return peer;
+}
