@@ -1,0 +1,162 @@
+/**
+ * Delivery status notifications, parsed back by an independent parser (Python's `email`
+ * package, which reads message/delivery-status into one block per recipient): the report's
+ * structure, every field, and the original returned whole or as its header.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { type DsnRecipient, type DsnReport, buildDsn } from '../src/outbound/dsn.js';
+
+const run = promisify(execFile);
+
+interface Parsed {
+  readonly headers: Record<string, string>;
+  readonly contentType: string;
+  readonly reportType: string;
+  readonly parts: string[];
+  readonly human: string;
+  readonly perMessage: Record<string, string>;
+  readonly perRecipient: Array<Record<string, string>>;
+  readonly returned: string;
+}
+
+/** Parses `dsn` with Python's email package and returns what a program reading it would see. */
+async function parse(dsn: Buffer): Promise<Parsed> {
+  const script = `
+import email, email.policy, json, sys
+msg = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.compat32)
+parts = msg.get_payload()
+status = parts[1].get_payload()
+blocks = [{k: str(v) for k, v in b.items()} for b in status]
+third = parts[2]
+if third.get_content_type() in ('message/rfc822', 'message/global'):
+    returned = third.get_payload(0).as_bytes().decode('utf-8', 'replace')
+else:
+    returned = third.get_payload(decode=True).decode('utf-8', 'replace')
+print(json.dumps({
+  'headers': {k: str(v) for k, v in msg.items() if k != 'Content-Type'},
+  'contentType': msg.get_content_type(),
+  'reportType': msg.get_param('report-type'),
+  'parts': [p.get_content_type() for p in parts],
+  'human': parts[0].get_payload(decode=True).decode('utf-8'),
+  'perMessage': blocks[0],
+  'perRecipient': blocks[1:],
+  'returned': returned,
+}))
+`;
+  const child = run('python3', ['-c', script], { maxBuffer: 16 * 1024 * 1024 });
+  child.child.stdin?.end(dsn);
+  return JSON.parse((await child).stdout) as Parsed;
+}
+
+const original = Buffer.from('From: Alice <alice@origin.test>\r\nTo: bob@dest.test\r\nSubject: Quarterly figures\r\nMessage-ID: <q1@origin.test>\r\n\r\nThe figures are attached.\r\n');
+
+const gone: DsnRecipient = {
+  address: 'bob@dest.test',
+  orcpt: { type: 'rfc822', address: 'bob@dest.test' },
+  action: 'failed',
+  status: '5.1.1',
+  remoteMta: 'mx1.dest.test',
+  remoteReply: '550 5.1.1 <bob@dest.test>: Recipient address rejected: User unknown',
+  detail: 'the recipient does not exist',
+  lastAttempt: new Date('2026-12-06T10:00:00Z'),
+  willRetryUntil: null,
+};
+
+const report = (overrides: Partial<DsnReport> = {}): DsnReport => ({
+  reportingMta: 'relay.origin.test',
+  to: 'alice@origin.test',
+  queueId: 'Q1A2B3C4D5',
+  envid: 'alice-42',
+  arrivalDate: new Date('2026-12-06T09:58:00Z'),
+  recipients: [gone],
+  original,
+  ret: null,
+  returnLimit: 100_000,
+  now: new Date('2026-12-06T10:00:01Z'),
+  ...overrides,
+});
+
+describe('a failure notification (bounce)', () => {
+  it('is a multipart/report with a notice, a delivery-status and the original message', async () => {
+    const parsed = await parse(buildDsn(report()));
+    expect(parsed.contentType).toBe('multipart/report');
+    expect(parsed.reportType).toBe('delivery-status');
+    expect(parsed.parts).toEqual(['text/plain', 'message/delivery-status', 'message/rfc822']);
+    expect(parsed.headers).toMatchObject({
+      From: 'Mail Delivery System <MAILER-DAEMON@relay.origin.test>',
+      To: '<alice@origin.test>',
+      Subject: 'Undelivered Mail Returned to Sender',
+      'Auto-Submitted': 'auto-replied',
+      'MIME-Version': '1.0',
+    });
+    expect(parsed.headers['Message-ID']).toMatch(/^<[a-z0-9.]+@relay\.origin\.test>$/);
+    expect(parsed.returned.replace(/\r\n/g, '\n')).toBe(original.toString().replace(/\r\n/g, '\n'));
+  });
+
+  it('says per message and per recipient what happened, as RFC 3464 fields', async () => {
+    const second: DsnRecipient = { ...gone, address: 'carol@other.test', orcpt: null, status: '5.4.4', remoteMta: null, remoteReply: null, detail: 'no MX host of other.test has an address' };
+    const parsed = await parse(buildDsn(report({ recipients: [gone, second] })));
+    expect(parsed.perMessage).toEqual({
+      'Reporting-MTA': 'dns; relay.origin.test',
+      'X-Mailway-Queue-ID': 'Q1A2B3C4D5',
+      'Original-Envelope-Id': 'alice-42',
+      'Arrival-Date': expect.stringMatching(/^Sun, 0?6 Dec 2026 \d\d:58:00 [+-]\d{4}$/),
+    });
+    expect(parsed.perRecipient).toEqual([
+      {
+        'Final-Recipient': 'rfc822; bob@dest.test',
+        'Original-Recipient': 'rfc822; bob@dest.test',
+        Action: 'failed',
+        Status: '5.1.1',
+        'Remote-MTA': 'dns; mx1.dest.test',
+        'Diagnostic-Code': 'smtp; 550 5.1.1 <bob@dest.test>: Recipient address rejected: User unknown',
+        'Last-Attempt-Date': expect.stringMatching(/^Sun, 0?6 Dec 2026 /),
+      },
+      {
+        'Final-Recipient': 'rfc822; carol@other.test',
+        Action: 'failed',
+        Status: '5.4.4',
+        'Diagnostic-Code': 'X-Mailway; no MX host of other.test has an address',
+        'Last-Attempt-Date': expect.stringMatching(/^Sun, 0?6 Dec 2026 /),
+      },
+    ]);
+    expect(parsed.human).toContain('<bob@dest.test>: failed');
+    expect(parsed.human).toContain('mx1.dest.test said: 550 5.1.1');
+    expect(parsed.human).toContain('no MX host of other.test has an address');
+  });
+
+  it('returns only the header when the sender asked RET=HDRS, or the message is over the limit', async () => {
+    for (const overrides of [{ ret: 'HDRS' as const }, { returnLimit: 50 }]) {
+      const parsed = await parse(buildDsn(report(overrides)));
+      expect(parsed.parts[2]).toBe('text/rfc822-headers');
+      expect(parsed.returned).toContain('Subject: Quarterly figures');
+      expect(parsed.returned).not.toContain('The figures are attached.');
+    }
+  });
+});
+
+describe('other notifications', () => {
+  it('a delay notice: Action delayed, Will-Retry-Until, the header only', async () => {
+    const waiting: DsnRecipient = { ...gone, action: 'delayed', status: '4.4.1', remoteMta: null, remoteReply: null, detail: 'connection refused by mx1.dest.test', willRetryUntil: new Date('2026-12-11T09:58:00Z') };
+    const parsed = await parse(buildDsn(report({ recipients: [waiting] })));
+    expect(parsed.headers.Subject).toBe('Delayed Mail (still being retried)');
+    expect(parsed.perRecipient[0]).toMatchObject({ Action: 'delayed', Status: '4.4.1', 'Will-Retry-Until': expect.stringMatching(/^Fri, 11 Dec 2026 /) });
+    expect(parsed.parts[2]).toBe('text/rfc822-headers');
+    expect(parsed.human).toContain('Mailway keeps trying');
+  });
+
+  it('a success report: Action delivered', async () => {
+    const delivered: DsnRecipient = { ...gone, action: 'delivered', status: '2.0.0', remoteReply: '250 2.0.0 Ok: queued as 123' };
+    const parsed = await parse(buildDsn(report({ recipients: [delivered] })));
+    expect(parsed.headers.Subject).toBe('Successful Mail Delivery Report');
+    expect(parsed.perRecipient[0]).toMatchObject({ Action: 'delivered', Status: '2.0.0' });
+  });
+
+  it('UTF-8 addresses use the global types of RFC 6533', async () => {
+    const parsed = await parse(buildDsn(report({ to: 'jörg@origin.test', recipients: [{ ...gone, address: 'ümit@dest.test', orcpt: null }] })));
+    expect(parsed.reportType).toBe('global-delivery-status');
+    expect(parsed.parts).toEqual(['text/plain', 'message/global-delivery-status', 'message/global']);
+  });
+});
