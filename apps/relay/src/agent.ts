@@ -1,9 +1,11 @@
 /**
  * createRelayAgent: wires the relay agent from its configuration — Redis (checked), the
  * directory, the spool and the queues, the certificate, the policies — then starts inbound
- * SMTP (port 25: local domains, relaying only for trusted clients) and the transfer worker.
+ * SMTP (port 25: local domains, relaying only for trusted clients), the transfer worker that
+ * routes every recipient, and the outbound worker that sends remote mail to other domains.
  * main.ts only loads the configuration and calls this; tests call it directly.
  */
+import { Resolver } from 'node:dns/promises';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
@@ -21,6 +23,8 @@ import { createGreylist } from './policy/greylist.js';
 import { relayNetworks } from './policy/networks.js';
 import { rcptToHook } from './policy/recipient.js';
 import { createTransferWorker } from './transfer/worker.js';
+import { outboundSettingsFrom } from './outbound/settings.js';
+import { createOutboundWorker } from './outbound/worker.js';
 
 export interface RelayAgent extends RunningAgent {
   /** The bound inbound port (useful when configured as 0). */
@@ -52,6 +56,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   workerRedis.on('error', (error: Error) => logger.debug({ err: error }, 'redis (worker) error'));
   let server: SmtpServer | null = null;
   let worker: Worker | null = null;
+  let outboundWorker: Worker | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
 
   try {
@@ -79,8 +84,9 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     if (certificate.selfSigned) logger.warn({ hostname: config.hostname }, 'no certificate configured (RELAY_TLS_CERT/RELAY_TLS_KEY): STARTTLS uses a self-signed one');
 
     // Inbound SMTP.
+    const roles = new Set(settings.roles);
     const greylist = settings.greylist.enabled ? createGreylist(redis, prefix, settings.greylist) : null;
-    server = createServer({
+    if (roles.has('inbound')) server = createServer({
       hostname: config.hostname,
       tls: { key: certificate.key, cert: certificate.cert },
       ...(settings.auth ? { auth: { required: false } } : {}),
@@ -97,25 +103,44 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       },
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
     });
-    const port = portOf(await server.listen({ host: settings.host, port: settings.port }));
+    const port = server === null ? 0 : portOf(await server.listen({ host: settings.host, port: settings.port }));
 
-    // The transfer worker.
-    worker = createTransferWorker(workerRedis, { directory, targets: { spool, delivery, outbound }, logger, metrics, prefix: bullPrefix(prefix), concurrency: settings.transferConcurrency });
-    worker.on('failed', (job, error) => logger.warn({ job: job?.id ?? null, err: error, attempts: job?.attemptsMade ?? null }, 'transfer job failed'));
-    worker.on('error', (error) => logger.debug({ err: error }, 'transfer worker error'));
-    logger.info({ host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
+    // The router: the transfer worker.
+    if (roles.has('router')) {
+      worker = createTransferWorker(workerRedis, { directory, targets: { spool, delivery, outbound }, logger, metrics, prefix: bullPrefix(prefix), concurrency: settings.transferConcurrency });
+      worker.on('failed', (job, error) => logger.warn({ job: job?.id ?? null, err: error, attempts: job?.attemptsMade ?? null }, 'transfer job failed'));
+      worker.on('error', (error) => logger.debug({ err: error }, 'transfer worker error'));
+    }
+
+    // The outbound worker.
+    if (roles.has('outbound')) {
+      const resolver = new Resolver({ timeout: 5_000, tries: 2 });
+      if (settings.outbound.dnsServers.length > 0) resolver.setServers(settings.outbound.dnsServers);
+      outboundWorker = createOutboundWorker(workerRedis, {
+        spool,
+        intake: { spool, transfer },
+        settings: outboundSettingsFrom(config, resolver),
+        logger,
+        metrics: { attempts: metrics.outbound },
+        prefix: bullPrefix(prefix),
+        concurrency: settings.outbound.concurrency,
+      });
+      outboundWorker.on('failed', (job, error) => logger.warn({ job: job?.id ?? null, err: error, attempts: job?.attemptsMade ?? null }, 'outbound job failed'));
+      outboundWorker.on('error', (error) => logger.debug({ err: error }, 'outbound worker error'));
+    }
+    logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
 
     let stopping = false;
-    const running = { server, worker };
+    const running = { server, workers: [worker, outboundWorker].filter((w): w is Worker => w !== null) };
     return {
       port,
       certificate,
       directory,
-      ready: () => !stopping && redis.status === 'ready' && running.worker.isRunning(),
+      ready: () => !stopping && redis.status === 'ready' && running.workers.every((w) => w.isRunning()),
       async stop() {
         stopping = true;
-        await running.server.close({ timeout: settings.shutdownTimeout });
-        await running.worker.close();
+        await running.server?.close({ timeout: settings.shutdownTimeout });
+        await Promise.all(running.workers.map((w) => w.close()));
         await Promise.all(queues.map((queue) => queue.close()));
         await Promise.all([quit(redis), quit(workerRedis)]);
       },
@@ -123,6 +148,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   } catch (error) {
     await server?.close({ timeout: 0 });
     await worker?.close(true);
+    await outboundWorker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await Promise.all([quit(redis), quit(workerRedis)]);
     throw error;

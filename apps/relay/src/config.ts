@@ -3,11 +3,73 @@
  * and its own section, each setting beside its environment variable and default.
  * Read once in main.ts; everything below receives the typed result.
  */
+import { Resolver } from 'node:dns/promises';
 import { z } from 'zod';
 import { authFailureSettings, authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
+import { parseNextHop, parseTransports } from './outbound/routes.js';
+
+/** A setting whose text must parse: the parser's own message says what is wrong. */
+function parsed<T>(schema: z.ZodType<T>, parse: (value: T) => unknown): z.ZodType<T> {
+  return schema.superRefine((value, context) => {
+    try {
+      parse(value);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    }
+  });
+}
+
+/** Sending to other domains: routing, retries, notifications. */
+const outboundSettings = z.object({
+  /** Outbound jobs delivered at once by this process. */
+  concurrency: setting.int('RELAY_OUTBOUND_CONCURRENCY', 20, { min: 1, max: 1_000 }),
+  /** Port of the remote mail exchangers (25; tests point it elsewhere). */
+  port: setting.port('RELAY_OUTBOUND_PORT', 25),
+  /** The name sent in EHLO; the host name when unset. */
+  helo: setting.optionalString('RELAY_OUTBOUND_HELO'),
+  /** STARTTLS towards MX hosts: opportunistic (any certificate, plaintext when it fails), required, never. */
+  tls: setting.oneOf('RELAY_OUTBOUND_TLS', ['opportunistic', 'required', 'never'], 'opportunistic'),
+  /** Addresses tried in one attempt, across all MX hosts. */
+  maxHosts: setting.int('RELAY_OUTBOUND_MAX_HOSTS', 5, { min: 1, max: 100 }),
+  /** Which address family is tried first for each MX host. */
+  addressOrder: setting.oneOf('RELAY_OUTBOUND_ADDRESS_ORDER', ['ipv6-first', 'ipv4-first', 'ipv4-only', 'ipv6-only'], 'ipv6-first'),
+  /** DNS servers (`ip` or `ip:port`, `[ipv6]:port`); the system's when empty. */
+  dnsServers: parsed(setting.list('RELAY_DNS_SERVERS', []), (servers) => new Resolver().setServers(servers)),
+  /** Other names and the addresses of this host: an MX pointing at one of them is a mail loop. */
+  ownNames: setting.list('RELAY_OWN_NAMES', []),
+  ownAddresses: setting.list('RELAY_OWN_ADDRESSES', []),
+  /** Send all remote mail to this next hop (`[mail.isp.example]:587`); unset: MX routing. */
+  smarthost: parsed(setting.optionalString('RELAY_SMARTHOST'), (value) => value === undefined || parseNextHop(value)),
+  smarthostUser: setting.optionalString('RELAY_SMARTHOST_USER'),
+  smarthostPassword: setting.optionalString('RELAY_SMARTHOST_PASSWORD'),
+  smarthostTls: setting.oneOf('RELAY_SMARTHOST_TLS', ['opportunistic', 'required', 'never'], 'opportunistic'),
+  /** Per-domain next hops: `example.com=smtp:[10.1.2.3]:2525`, `lists.example.com=lmtp:[10.1.2.4]:24`. */
+  transports: parsed(setting.list('RELAY_TRANSPORTS', []), parseTransports),
+  /** Retries: the wait grows with the message's age, between these bounds. */
+  backoffMin: setting.duration('RELAY_BACKOFF_MIN', 300_000),
+  backoffMax: setting.duration('RELAY_BACKOFF_MAX', 4_000_000),
+  /** How long a message is tried before it is returned to its sender. */
+  queueLifetime: setting.duration('RELAY_QUEUE_LIFETIME', 5 * 24 * 3_600_000),
+  /** The same for notifications (from the null sender), which are then dropped. */
+  bounceLifetime: setting.duration('RELAY_BOUNCE_LIFETIME', 2 * 24 * 3_600_000),
+  /** Tell the sender a message is delayed once it has waited this long; 0 never does. */
+  delayWarning: setting.duration('RELAY_DELAY_WARNING', 4 * 3_600_000),
+  /** A bounce returns the original whole up to this size, else its header only. */
+  bounceReturnLimit: setting.bytes('RELAY_BOUNCE_RETURN_LIMIT', 100 * 1024),
+});
 
 export const relaySettings = z.object({
+  /**
+   * What this process does: `inbound` (port 25), `router` (the transfer worker) and `outbound`
+   * (sending to other domains); run several processes with different roles to scale each.
+   */
+  roles: parsed(setting.list('RELAY_ROLES', ['inbound', 'router', 'outbound']), (roles) => {
+    const known = ['inbound', 'router', 'outbound'];
+    if (roles.length === 0) throw new Error('expected at least one of inbound, router, outbound');
+    const unknown = roles.filter((role) => !known.includes(role));
+    if (unknown.length > 0) throw new Error(`unknown role ${unknown.join(', ')} (expected inbound, router, outbound)`);
+  }),
   /** Address the inbound listener binds to. */
   host: setting.string('RELAY_HOST', '0.0.0.0'),
   /** Inbound SMTP from other MTAs (RFC 5321). */
@@ -40,6 +102,7 @@ export const relaySettings = z.object({
     backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
     directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
   }),
+  outbound: outboundSettings,
   /** How long shutdown waits for sessions in a transaction. */
   shutdownTimeout: setting.duration('RELAY_SHUTDOWN_TIMEOUT', 30_000),
 });

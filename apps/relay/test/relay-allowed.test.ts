@@ -13,7 +13,8 @@ import { type Harness, bob, message, queueIdOf, startRelay } from './support/har
 describe('a client in RELAY_NETWORKS', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startRelay({ env: { RELAY_NETWORKS: '192.0.2.0/24, 127.0.0.0/8, 2001:db8::/32' } });
+    // Relay permission and routing: no outbound worker picks the outbound jobs up.
+    h = await startRelay({ env: { RELAY_NETWORKS: '192.0.2.0/24, 127.0.0.0/8, 2001:db8::/32', RELAY_ROLES: 'inbound,router' } });
   });
   afterAll(async () => {
     await h.close();
@@ -32,7 +33,7 @@ describe('a client in RELAY_NETWORKS', () => {
     const [outbound] = await h.waitForJobs('outbound', 1, queueId);
     expect(outbound?.id).toBe(outboundJobId(queueId, queueId, 'remote.example'));
     expect(outbound?.data).toMatchObject({ queueId, parent: queueId, domain: 'remote.example', envelope: { from: 'app@local.example', recipients: [{ address: 'carol@remote.example' }] }, origin: { agent: 'relay', user: null } });
-    expect(h.logs.some((l) => l.msg === 'queued for outbound delivery to remote.example (outbound delivery is not implemented yet; the job waits)')).toBe(true);
+    expect(h.logs.some((l) => l.msg === 'queued for outbound delivery to remote.example')).toBe(true);
     expect(await h.jobs('delivery')).toEqual([]);
   });
 });
@@ -40,7 +41,7 @@ describe('a client in RELAY_NETWORKS', () => {
 describe('an authenticated client', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startRelay();
+    h = await startRelay({ env: { RELAY_ROLES: 'inbound,router' } });
   });
   afterAll(async () => {
     await h.close();

@@ -18,7 +18,8 @@ let delivery: MailQueue<'delivery'>;
 let outbound: MailQueue<'outbound'>;
 
 beforeAll(async () => {
-  h = await startRelay();
+  // Routing alone: no outbound worker picks the outbound jobs up.
+  h = await startRelay({ env: { RELAY_ROLES: 'inbound,router' } });
   const prefix = bullPrefix(h.prefix);
   transfer = createMailQueue('transfer', h.redis, { prefix });
   delivery = createMailQueue('delivery', h.redis, { prefix });

@@ -120,6 +120,18 @@ function ordered(records: Array<{ exchange: string; priority: number }>, random:
 
 type Addresses = { readonly kind: 'found'; readonly addresses: readonly string[] } | { readonly kind: 'temporary'; readonly detail: string };
 
+/**
+ * The next hops of one named host, without MX lookup (a smart host or transport written in
+ * brackets, `[mail.example.net]`): its addresses in the configured order.
+ */
+export async function resolveHost(host: string, options: MxOptions): Promise<MxResult> {
+  if (isIP(host) !== 0) return { kind: 'hops', hops: [{ host, address: host, preference: 0 }] };
+  const found = await addressesOf(host, options);
+  if (found.kind === 'temporary') return failed(false, '4.4.3', found.detail);
+  if (found.addresses.length === 0) return failed(true, '5.4.4', `host ${host} has no address records`);
+  return { kind: 'hops', hops: found.addresses.map((address) => ({ host, address, preference: 0 })) };
+}
+
 /** A host's addresses in the configured order; none when it has no records; temporary when DNS failed. */
 async function addressesOf(host: string, options: MxOptions): Promise<Addresses> {
   const order = options.addressOrder;

@@ -1,8 +1,8 @@
 /**
  * The transfer worker: consumes `transfer` jobs (from submission, inbound SMTP and alias
  * expansion) and routes each recipient. A local recipient becomes one `delivery` job; the
- * remote recipients of each destination domain become one `outbound` job, which waits for the
- * outbound worker of a later release (logged, never dropped).
+ * remote recipients of each destination domain become one `outbound` job, for the outbound
+ * worker (outbound/worker.ts).
  *
  * Every add uses its deterministic job id, so a transfer job retried after a crash adds
  * nothing twice. Spool references are not touched: each recipient's reference passes to the
@@ -75,7 +75,7 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
       await targets.outbound.add({ queueId, spoolId, size, messageId, parent: jobId, domain, envelope: { ...data.envelope, recipients: [...recipients] }, origin });
       logger.info(
         { ...log, domain, recipients: recipients.map((r) => r.address), outbound: outboundJobId(queueId, jobId, domain) },
-        `queued for outbound delivery to ${domain} (outbound delivery is not implemented yet; the job waits)`,
+        `queued for outbound delivery to ${domain}`,
       );
     }
 

@@ -7,6 +7,6 @@
  */
 export { DsnNotify, EnvelopeRecipient, Envelope } from './envelope.js';
 export { Origin } from './origin.js';
-export { TransferJob, DeliveryJob, OutboundJob } from './payloads.js';
+export { TransferJob, DeliveryJob, OutboundJob, OutboundProgress, AttemptRecord, PendingNotice } from './payloads.js';
 export { QueueId, queueIdPattern, newQueueId, queueIdTime, transferJobId, deliveryJobId, outboundJobId } from './ids.js';
 export { queueNames, jobSpecs, type QueueName, type JobTypes, type JobSpec } from './registry.js';

@@ -48,6 +48,56 @@ export const DeliveryJob = z.object({
 });
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 
+/** One recipient's latest delivery attempt, as an operator and a DSN see it. */
+export const AttemptRecord = z.object({
+  address: z.string().min(1),
+  at: z.iso.datetime(),
+  state: z.enum(['delivered', 'deferred', 'failed']),
+  /** RFC 3463 status. */
+  status: z.string(),
+  /** The remote reply, or Mailway's own account when no server gave one. */
+  diagnostic: z.string(),
+  /** The host that answered (its name), null when none did. */
+  remoteMta: z.string().nullable(),
+  /** True when `diagnostic` is the remote server's reply. */
+  remoteReply: z.boolean(),
+  /** TLS protocol of the session, null in plaintext or without a session. */
+  tls: z.string().nullable(),
+});
+export type AttemptRecord = z.infer<typeof AttemptRecord>;
+
+/** A notification the outbound worker owes the sender for one attempt, with its own queue id (so it is sent once). */
+export const PendingNotice = z.object({
+  queueId: QueueId,
+  kind: z.enum(['failure', 'delay', 'success']),
+  addresses: z.array(z.string().min(1)).min(1),
+});
+export type PendingNotice = z.infer<typeof PendingNotice>;
+
+/**
+ * Where an outbound job stands between attempts. An attempt's results are recorded here
+ * (`settling`) before any of their effects (notices, spool releases): a worker that dies in
+ * between finishes them on the next run instead of trying the recipients again.
+ */
+export const OutboundProgress = z.object({
+  attempts: z.number().int().nonnegative(),
+  /** Recipients still to be delivered. */
+  pending: z.array(EnvelopeRecipient),
+  /** The delay notice was sent. */
+  warned: z.boolean(),
+  /** Each recipient's latest attempt. */
+  last: z.array(AttemptRecord),
+  settling: z
+    .object({
+      outcomes: z.array(AttemptRecord),
+      notices: z.array(PendingNotice),
+      /** When to try the deferred recipients again (ms since the epoch); null when none is left. */
+      retryAt: z.number().nullable(),
+    })
+    .nullable(),
+});
+export type OutboundProgress = z.infer<typeof OutboundProgress>;
+
 /** Queue `outbound`: the recipients of a message in one remote domain, for the outbound worker. */
 export const OutboundJob = z.object({
   ...spooledMessage,
@@ -57,5 +107,7 @@ export const OutboundJob = z.object({
   domain: z.string().min(1),
   envelope: Envelope,
   origin: Origin,
+  /** Absent until the first attempt. */
+  progress: OutboundProgress.optional(),
 });
 export type OutboundJob = z.infer<typeof OutboundJob>;

@@ -7,7 +7,7 @@
  * entry also expires on its own), so a failed hand-off leaves nothing behind.
  */
 import type { TransferJob } from '../jobs/payloads.js';
-import type { Spool } from '../spool/spool.js';
+import { type Spool, SpoolExistsError } from '../spool/spool.js';
 import type { MailQueue } from './queue.js';
 
 export interface HandoffTargets {
@@ -29,4 +29,21 @@ export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 's
     throw error;
   }
   return entry.size;
+}
+
+/**
+ * The same hand-off for a message Mailway writes itself under a queue id chosen in advance (a
+ * delivery status notification): safe to repeat after a crash. Content already spooled under
+ * the id is kept (a spool write is all or nothing), and the transfer job's deterministic id
+ * makes a second add change nothing. Resolves with the size in octets.
+ */
+export async function handOffOnce(targets: HandoffTargets, job: Omit<TransferJob, 'spoolId' | 'size'>, content: Buffer): Promise<number> {
+  const spoolId = job.queueId;
+  try {
+    await targets.spool.write(spoolId, content, { refs: job.envelope.recipients.length });
+  } catch (error) {
+    if (!(error instanceof SpoolExistsError)) throw error;
+  }
+  await targets.transfer.add({ ...job, spoolId, size: content.length });
+  return content.length;
 }

@@ -8,8 +8,12 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type JobSpec, type JobTypes, type QueueName, jobSpecs } from '../jobs/registry.js';
 
-/** Handles one job's parsed payload; throwing fails the attempt (retried unless unrecoverable). */
-export type MailProcessor<N extends QueueName> = (data: JobTypes[N], job: Job) => Promise<void>;
+/**
+ * Handles one job's parsed payload; throwing fails the attempt (retried unless unrecoverable).
+ * `token` is the worker's lock on the job, for a processor that reschedules it itself
+ * (`job.moveToDelayed(at, token)`, then throw BullMQ's DelayedError).
+ */
+export type MailProcessor<N extends QueueName> = (data: JobTypes[N], job: Job, token?: string) => Promise<void>;
 
 export interface MailWorkerOptions {
   /** BullMQ key prefix, default 'mailway'. */
@@ -45,10 +49,10 @@ export function createMailWorker<N extends QueueName>(name: N, connection: Redis
   const { schema } = jobSpecs[name] as JobSpec<N>;
   return new Worker(
     name,
-    async (job: Job) => {
+    async (job: Job, token?: string) => {
       const parsed = schema.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`invalid ${name} job ${job.id ?? '?'}: ${z.prettifyError(parsed.error)}`);
-      await processor(parsed.data, job);
+      await processor(parsed.data, job, token);
     },
     { connection, prefix, concurrency, autorun, maxStalledCount, ...locks },
   );

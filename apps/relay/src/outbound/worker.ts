@@ -1,0 +1,178 @@
+/**
+ * The outbound worker: consumes `outbound` jobs (a message's recipients in one remote domain)
+ * and delivers them to that domain's next hops; the sending half of the MTA.
+ *
+ * One run is one attempt, in three steps:
+ * 1. Attempt: route the domain (transport map, smart host or MX) and offer the message to the
+ *    hops (attempt.ts); every pending recipient comes back delivered, deferred or failed.
+ *    Deferred recipients of a message past its queue lifetime fail (4.4.7).
+ * 2. Record: the outcomes, the notices owed (each with its own queue id) and the next attempt's
+ *    time are written into the job before anything else happens, so a worker that dies after
+ *    this point finishes the same attempt instead of making a new one.
+ * 3. Settle: notices are handed to the intake (failure DSN, delay notice, success DSN), the
+ *    spool references of delivered and failed recipients are released (once each), and the
+ *    job is rescheduled for its deferred recipients or completes.
+ *
+ * Reads: the job, the spool, DNS, the remote servers. Emits: one log line per recipient per
+ * attempt (queue id, recipient, outcome, status, remote host, TLS), metrics, notices.
+ */
+import { Readable } from 'node:stream';
+import { DelayedError, type Job, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AttemptRecord, OutboundJob, OutboundProgress } from '@mailway/queue/jobs';
+import { type HandoffTargets, createMailWorker } from '@mailway/queue/queues';
+import type { Spool } from '@mailway/queue/spool';
+import type { ClientAuth } from '@mailway/smtp/client';
+import type { Logger } from '@mailway/runtime';
+import { type AttemptOptions, type RecipientOutcome, attemptDelivery } from './attempt.js';
+import { type NoticeContext, planNotices, sendNotice } from './notices.js';
+import { type Verdict, deferred, failed } from './outcome.js';
+import { type RouterOptions, routeDomain } from './routes.js';
+import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
+
+export interface OutboundMetrics {
+  readonly attempts: { inc(labels: { outcome: string }, value?: number): void };
+}
+
+export interface OutboundSettings {
+  readonly hostname: string;
+  readonly helo: string;
+  readonly router: RouterOptions;
+  readonly retry: RetryPolicy;
+  readonly maxHosts: number;
+  readonly startTls: AttemptOptions['startTls'];
+  /** Credentials and TLS policy for the smart host. */
+  readonly smarthost: { readonly auth: ClientAuth | null; readonly startTls: AttemptOptions['startTls'] };
+  readonly returnLimit: number;
+  readonly timeouts?: AttemptOptions['timeouts'];
+}
+
+export interface OutboundWorkerOptions {
+  readonly spool: Spool;
+  /** Where notices go in: the intake's spool and transfer queue. */
+  readonly intake: HandoffTargets;
+  readonly settings: OutboundSettings;
+  readonly logger: Logger;
+  readonly metrics: OutboundMetrics;
+}
+
+/** Process one outbound job (exported for tests that drive it without a worker). */
+export function outboundProcessor(options: OutboundWorkerOptions): (data: OutboundJob, job: Job, token?: string) => Promise<void> {
+  const { spool, settings, logger, metrics } = options;
+
+  return async (data, job, token) => {
+    const jobId = job.id ?? '';
+    const nullSender = data.envelope.from === '';
+    const arrivedAt = Date.parse(data.origin.receivedAt);
+    let progress: OutboundProgress = data.progress ?? { attempts: 0, pending: data.envelope.recipients, warned: false, last: [], settling: null };
+
+    // 1. Attempt (unless a run that died left one to settle).
+    if (progress.settling === null) {
+      const outcomes = await attempt(data, progress.pending);
+      const now = Date.now();
+      const records = outcomes.map((o) => record(o, now));
+      const stillDeferred = records.filter((r) => r.state === 'deferred');
+      let retryAt: number | null = null;
+      if (stillDeferred.length > 0) {
+        const step = nextAttempt(arrivedAt, now, settings.retry, nullSender);
+        if (step.kind === 'retry') retryAt = step.at;
+        else for (const r of stillDeferred) Object.assign(r, expired(r));
+      }
+      const delayDue = retryAt !== null && delayWarningDue(arrivedAt, now, settings.retry, nullSender, progress.warned);
+      const notices = planNotices(data, records, delayDue);
+
+      // 2. Record, before any effect.
+      progress = {
+        attempts: progress.attempts + 1,
+        pending: progress.pending.filter((r) => records.some((o) => o.address === r.address && o.state === 'deferred')),
+        warned: progress.warned || notices.some((n) => n.kind === 'delay'),
+        last: [...progress.last.filter((l) => !records.some((r) => r.address === l.address)), ...records],
+        settling: { outcomes: records, notices, retryAt },
+      };
+      await job.updateData({ ...data, progress });
+      for (const r of records) {
+        metrics.attempts.inc({ outcome: r.state });
+        const line = { queueId: data.queueId, job: jobId, domain: data.domain, to: r.address, outcome: r.state, status: r.status, remote: r.remoteMta, tls: r.tls, attempt: progress.attempts, diagnostic: r.diagnostic };
+        if (r.state === 'delivered') logger.info(line, 'delivered');
+        else if (r.state === 'deferred') logger.warn({ ...line, retryAt: new Date(retryAt ?? now).toISOString() }, 'delivery deferred');
+        else logger.error(line, nullSender ? 'delivery failed; a notification is never returned' : 'delivery failed');
+      }
+    }
+
+    // 3. Settle: notices, then spool references, then the next attempt.
+    const settling = progress.settling;
+    if (settling === null) return;
+    const context: NoticeContext = { hostname: settings.hostname, spool, targets: options.intake, returnLimit: settings.returnLimit, expiresAt: new Date(expiresAt(arrivedAt, settings.retry, nullSender)) };
+    for (const notice of settling.notices) {
+      await sendNotice(notice, data, settling.outcomes, context);
+      logger.info({ queueId: data.queueId, job: jobId, notice: notice.queueId, kind: notice.kind, to: data.envelope.from, recipients: notice.addresses }, `${notice.kind} notice queued`);
+    }
+    for (const r of settling.outcomes) if (r.state !== 'deferred') await spool.releaseOnce(data.spoolId, `${jobId}|${r.address}`);
+    const retryAt = settling.retryAt;
+    progress = { ...progress, settling: null };
+    await job.updateData({ ...data, progress });
+    if (retryAt === null) return;
+    await job.moveToDelayed(retryAt, token);
+    throw new DelayedError();
+  };
+
+  /** Route the domain and offer the message to its hops; a verdict for every recipient. */
+  async function attempt(data: OutboundJob, pending: OutboundJob['envelope']['recipients']): Promise<RecipientOutcome[]> {
+    const route = await routeDomain(data.domain, settings.router).catch((error: unknown) => ({ kind: 'failed' as const, permanent: false, status: '4.4.3', detail: `routing failed: ${String(error)}` }));
+    if (route.kind === 'failed') {
+      const verdict: Verdict = route.permanent ? failed(route.status, route.detail) : deferred(route.status, route.detail);
+      return pending.map((recipient) => ({ recipient, verdict, remote: null, tls: null }));
+    }
+    const viaSmarthost = route.configured === 'smarthost';
+    const result = await attemptDelivery(
+      route.hops,
+      {
+        from: data.envelope.from,
+        recipients: pending,
+        body: () => Readable.from(spool.read(data.spoolId)),
+        size: data.size,
+        bodyType: data.envelope.body,
+        smtputf8: data.envelope.smtputf8,
+        ret: data.envelope.ret,
+        envid: data.envelope.envid,
+        requireTls: data.envelope.requireTls,
+      },
+      {
+        port: route.port,
+        helo: settings.helo,
+        startTls: viaSmarthost ? settings.smarthost.startTls : settings.startTls,
+        ...(viaSmarthost && settings.smarthost.auth !== null ? { auth: settings.smarthost.auth } : {}),
+        lmtp: route.lmtp,
+        maxHosts: settings.maxHosts,
+        ...(settings.timeouts ? { timeouts: settings.timeouts } : {}),
+      },
+    );
+    return [...result.recipients];
+  }
+}
+
+/** The record of one recipient's attempt. */
+function record(outcome: RecipientOutcome, now: number): AttemptRecord {
+  const { verdict } = outcome;
+  return {
+    address: outcome.recipient.address,
+    at: new Date(now).toISOString(),
+    state: verdict.state,
+    status: verdict.status,
+    diagnostic: verdict.diagnostic,
+    remoteMta: outcome.remote?.host ?? null,
+    remoteReply: verdict.remote,
+    tls: outcome.tls,
+  };
+}
+
+/** A deferred recipient of a message past its lifetime: failed, with why it waited. */
+function expired(r: AttemptRecord): Partial<AttemptRecord> {
+  return { state: 'failed', status: '4.4.7', diagnostic: `delivery time expired; last attempt: ${r.diagnostic}`, remoteReply: false };
+}
+
+/** Start consuming the `outbound` queue over `connection` (a 'worker' role client). */
+export function createOutboundWorker(connection: Redis, options: OutboundWorkerOptions & { prefix: string; concurrency: number }): Worker {
+  const process = outboundProcessor(options);
+  return createMailWorker('outbound', connection, process, { prefix: options.prefix, concurrency: options.concurrency });
+}
