@@ -3,52 +3,9 @@
  * package, which reads message/delivery-status into one block per recipient): the report's
  * structure, every field, and the original returned whole or as its header.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type DsnRecipient, type DsnReport, buildDsn } from '../src/outbound/dsn.js';
-
-const run = promisify(execFile);
-
-interface Parsed {
-  readonly headers: Record<string, string>;
-  readonly contentType: string;
-  readonly reportType: string;
-  readonly parts: string[];
-  readonly human: string;
-  readonly perMessage: Record<string, string>;
-  readonly perRecipient: Array<Record<string, string>>;
-  readonly returned: string;
-}
-
-/** Parses `dsn` with Python's email package and returns what a program reading it would see. */
-async function parse(dsn: Buffer): Promise<Parsed> {
-  const script = `
-import email, email.policy, json, sys
-msg = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.compat32)
-parts = msg.get_payload()
-status = parts[1].get_payload()
-blocks = [{k: str(v) for k, v in b.items()} for b in status]
-third = parts[2]
-if third.get_content_type() in ('message/rfc822', 'message/global'):
-    returned = third.get_payload(0).as_bytes().decode('utf-8', 'replace')
-else:
-    returned = third.get_payload(decode=True).decode('utf-8', 'replace')
-print(json.dumps({
-  'headers': {k: str(v) for k, v in msg.items() if k != 'Content-Type'},
-  'contentType': msg.get_content_type(),
-  'reportType': msg.get_param('report-type'),
-  'parts': [p.get_content_type() for p in parts],
-  'human': parts[0].get_payload(decode=True).decode('utf-8'),
-  'perMessage': blocks[0],
-  'perRecipient': blocks[1:],
-  'returned': returned,
-}))
-`;
-  const child = run('python3', ['-c', script], { maxBuffer: 16 * 1024 * 1024 });
-  child.child.stdin?.end(dsn);
-  return JSON.parse((await child).stdout) as Parsed;
-}
+import { parseDsn as parse } from './support/dsn-parse.js';
 
 const original = Buffer.from('From: Alice <alice@origin.test>\r\nTo: bob@dest.test\r\nSubject: Quarterly figures\r\nMessage-ID: <q1@origin.test>\r\n\r\nThe figures are attached.\r\n');
 

@@ -9,8 +9,8 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 
 export interface Peer {
   readonly address: string;
-  /** Messages accepted: envelope and octets. */
-  readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean }>;
+  /** Messages accepted: envelope and octets, and the user that authenticated. */
+  readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string }>;
   /** Connections opened to it. */
   connections: number;
   close(): Promise<void>;
@@ -28,6 +28,10 @@ export interface PeerScript {
   /** Drop the connection in the middle of the message data. */
   readonly dropInData?: boolean;
   readonly hide8BitMime?: boolean;
+  /** Require AUTH with these credentials (a smart host). */
+  readonly auth?: { readonly user: string; readonly pass: string };
+  /** Speak LMTP. */
+  readonly lmtp?: boolean;
 }
 
 /** A port free on every address in `addresses`, tried until one is. */
@@ -61,8 +65,14 @@ export async function startPeer(address: string, port: number, script: PeerScrip
   // Open sockets, so that a peer can break off in the middle of a message.
   const sockets = new Set<Socket>();
   const refusal = (code: number, text: string): Error & { responseCode: number } => Object.assign(new Error(text), { responseCode: code });
+  // The script is read at each step, so a test may change it between attempts.
   const options: SMTPServerOptions = {
-    authOptional: true,
+    authOptional: script.auth === undefined,
+    lmtp: script.lmtp ?? false,
+    onAuth(auth, _session, callback) {
+      const ok = script.auth !== undefined && auth.username === script.auth.user && auth.password === script.auth.pass;
+      callback(ok ? null : refusal(535, 'Authentication failed'), ok ? { user: auth.username } : undefined);
+    },
     logger: false,
     hide8BITMIME: script.hide8BitMime ?? false,
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
@@ -90,6 +100,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
           to: session.envelope.rcptTo.map((r) => r.address),
           body: Buffer.concat(chunks),
           tls: session.secure,
+          ...(typeof session.user === 'string' ? { user: session.user } : {}),
         });
         callback(null, 'Ok: queued');
       });
