@@ -57,22 +57,24 @@ export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId:
     if (usage + job.size > quota) throw new QuotaExceededError(usage, quota, job.size);
   };
 
-  // The header block first: a message already delivered to this mailbox has come back round.
-  const source = spool.read(job.spoolId)[Symbol.asyncIterator]();
-  try {
-    const split = await readHeaderBlock({ [Symbol.asyncIterator]: () => source }, { maxHeaderBytes: Math.max(job.size, 1) });
-    checkDeliveredTo(split.header, resolution.user, job);
+  // Store once, then let go of this recipient's reference.
+  const message = checkedMessage(spool, job, resolution.user);
+  const folder = targets.subaddressFolders ? resolution.folder : null;
+  const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from, retry, beforeWrite: checkQuota });
+  await spool.releaseOnce(job.spoolId, jobId);
+  return { kind: 'delivered', user: resolution.user, ...result };
+}
 
-    // Store once, then let go of this recipient's reference.
-    const message = prependFields([returnPathField(job.from), deliveredToField(resolution.user)], joinHeaderBlock(split));
-    const folder = targets.subaddressFolders ? resolution.folder : null;
-    const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from, retry, beforeWrite: checkQuota });
-    await spool.releaseOnce(job.spoolId, jobId);
-    return { kind: 'delivered', user: resolution.user, ...result };
-  } finally {
-    // A store that found its copy from an earlier attempt reads no further: let go of the content.
-    await source.return?.();
-  }
+/**
+ * The message as stored for `mailbox`: Return-Path and Delivered-To, then the spooled content,
+ * read only when the store writes it (a retry that finds its earlier copy reads nothing, not
+ * even content released since). LoopDetected, before the first byte, when the message already
+ * has Delivered-To for `mailbox`.
+ */
+async function* checkedMessage(spool: Spool, job: DeliveryJob, mailbox: string): AsyncGenerator<Buffer, void, undefined> {
+  const split = await readHeaderBlock(spool.read(job.spoolId), { maxHeaderBytes: Math.max(job.size, 1) });
+  checkDeliveredTo(split.header, mailbox, job);
+  yield* prependFields([returnPathField(job.from), deliveredToField(mailbox)], joinHeaderBlock(split));
 }
 
 /**
