@@ -8,6 +8,7 @@
  */
 import type { MailProcessor } from '@mailway/queue/queues';
 import type { Logger } from '@mailway/runtime';
+import type { Verdict } from '@mailway/smtp/server';
 import { type DeliveryTargets, deliver } from './deliver.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { LoopDetected, PermanentFailure, classify } from './outcome.js';
@@ -42,10 +43,16 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
         return;
       }
       logger[final ? 'error' : 'warn']({ ...log, ...path, outcome: failure.outcome, file: null, final, err: error }, final ? 'delivery failed for good' : 'delivery deferred');
-      if (failure.permanent && !(error instanceof PermanentFailure)) throw new PermanentFailure(failure.outcome, error instanceof Error ? error.message : String(error));
+      // A failure for good is recorded with its status (`554 5.4.6 …`), which a bounce will report.
+      if (failure.permanent) throw new PermanentFailure(failure.outcome, `${statusOf(failure.verdict)} ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     } finally {
       timer();
     }
   };
+}
+
+/** The reply code and enhanced status of a verdict: `554 5.4.6`. */
+function statusOf(verdict: Verdict): string {
+  return verdict.reply === null ? '' : `${verdict.reply.code} ${verdict.reply.enhanced ?? ''}`.trim();
 }
