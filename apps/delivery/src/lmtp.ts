@@ -56,6 +56,7 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
         const split = await readHeaderBlock(body, { maxHeaderBytes });
         hops = hopCount(split.header);
         if (hops > targets.hopCountLimit) {
+          metrics.deliveries.inc({ outcome: 'loop', source: 'lmtp' }, recipients.length);
           logger.warn({ ...log, hops, limit: targets.hopCountLimit }, 'lmtp message refused: too many hops (routing loop)');
           return recipients.map(() => tooManyHops);
         }

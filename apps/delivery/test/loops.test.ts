@@ -113,9 +113,11 @@ describe('LMTP', () => {
   it('refuses a message with 51 Received fields for every recipient with 554 5.4.6, storing nothing', async () => {
     const before = await bobCount();
     const spooled = (await h.redis.keys(`${h.config.redis.prefix}spool:*`)).length;
+    const loops = await metric(/^mailway_delivery_attempts_total\{.*outcome="loop".*source="lmtp"/);
     expect(await lmtp(['bob@example.org', 'carol@example.org'], `${received(51)}Subject: hops\r\n\r\nround and round\r\n`)).toEqual(['554 5.4.6', '554 5.4.6']);
     expect((await h.redis.keys(`${h.config.redis.prefix}spool:*`)).length).toBe(spooled);
     expect(await bobCount()).toBe(before);
+    expect(await metric(/^mailway_delivery_attempts_total\{.*outcome="loop".*source="lmtp"/)).toBe(loops + 2);
     // 50 is within the limit.
     expect(await lmtp(['bob@example.org'], `${received(50)}Subject: hops\r\n\r\nfine\r\n`)).toEqual(['250 2.0.0']);
   });

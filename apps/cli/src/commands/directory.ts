@@ -3,7 +3,7 @@
  *
  *   mailway domain add|remove <domain> | list
  *   mailway user add <address> <password> [--send-as <address>…] [--quota <bytes>] | passwd <address> <password> | remove <address> | list [domain]
- *   mailway alias add <source> <target>… | remove <source> | list
+ *   mailway alias add <source> <target>… (refused when it would close an alias cycle) | remove <source> | list
  */
 import { parseArgs } from 'node:util';
 import { createDirectory, type Directory, DirectoryError } from '@mailway/directory';
