@@ -60,6 +60,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       format: settings.mailboxFormat,
       root: settings.mailboxRoot,
       subaddressFolders: settings.subaddressFolders,
+      hopCountLimit: config.hopCountLimit,
     };
 
     // The LMTP listener.

@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { hostnameSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
+import { hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const deliverySettings = z.object({
@@ -43,6 +43,7 @@ export const deliverySettings = z.object({
 
 export const deliveryConfigSchema = z.object({
   hostname: hostnameSetting,
+  hopCountLimit: hopCountLimitSetting,
   redis: redisSettings,
   log: logSettings,
   http: httpSettings('DELIVERY', 9093),

@@ -4,8 +4,12 @@
  * - a user: the message with Return-Path and Delivered-To prepended, stored once in the
  *   user's mailbox (key = the delivery job id), then the recipient's spool reference released;
  * - an alias: its targets back on `transfer` as a job derived from this one (deterministic
- *   id), after retaining one reference per target and before releasing the alias's own;
- * - otherwise a PermanentFailure, keeping the spool reference (a bounce will need it).
+ *   id, one hop more, this address added to the visited path), after retaining one reference
+ *   per target and before releasing the alias's own;
+ * - otherwise a PermanentFailure, keeping the spool reference (a bounce will need it). A loop
+ *   (loop.ts) is one: a message that already has Delivered-To for the mailbox, an expansion
+ *   past the hop limit, or targets already on the path, which are not sent round again (the
+ *   others still are, and the alias's own reference stays with the failure).
  * Every step is idempotent, so a retried job after a crash at any point ends the same way.
  */
 import type { Directory } from '@mailway/directory';
@@ -13,7 +17,8 @@ import { type MailboxFormat, type MailboxStore, QuotaExceededError, mailboxPath,
 import type { DeliveryJob, TransferJob } from '@mailway/queue/jobs';
 import type { MailQueue } from '@mailway/queue/queues';
 import type { Spool } from '@mailway/queue/spool';
-import { deliveredToField, prependFields, returnPathField } from '@mailway/smtp/message';
+import { deliveredToField, joinHeaderBlock, prependFields, readHeaderBlock, returnPathField } from '@mailway/smtp/message';
+import { checkDeliveredTo, cycleOf, planExpansion } from './loop.js';
 import { PermanentFailure } from './outcome.js';
 
 export interface DeliveryTargets {
@@ -24,6 +29,8 @@ export interface DeliveryTargets {
   readonly format: MailboxFormat;
   readonly root: string;
   readonly subaddressFolders: boolean;
+  /** Most hops (Received fields, plus one per expansion) a message may make (MAILWAY_HOPCOUNT_LIMIT). */
+  readonly hopCountLimit: number;
 }
 
 export type Delivered =
@@ -51,16 +58,34 @@ export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId:
   };
 
   // Store once, then let go of this recipient's reference.
-  const message = prependFields([returnPathField(job.from), deliveredToField(resolution.user)], spool.read(job.spoolId));
+  const message = checkedMessage(spool, job, resolution.user);
   const folder = targets.subaddressFolders ? resolution.folder : null;
   const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from, retry, beforeWrite: checkQuota });
   await spool.releaseOnce(job.spoolId, jobId);
   return { kind: 'delivered', user: resolution.user, ...result };
 }
 
-/** Sends an alias's targets back through `transfer`, handing over the content's references. */
-async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string, addresses: readonly string[]): Promise<Delivered> {
+/**
+ * The message as stored for `mailbox`: Return-Path and Delivered-To, then the spooled content,
+ * read only when the store writes it (a retry that finds its earlier copy reads nothing, not
+ * even content released since). LoopDetected, before the first byte, when the message already
+ * has Delivered-To for `mailbox`.
+ */
+async function* checkedMessage(spool: Spool, job: DeliveryJob, mailbox: string): AsyncGenerator<Buffer, void, undefined> {
+  const split = await readHeaderBlock(spool.read(job.spoolId), { maxHeaderBytes: Math.max(job.size, 1) });
+  checkDeliveredTo(split.header, mailbox, job);
+  yield* prependFields([returnPathField(job.from), deliveredToField(mailbox)], joinHeaderBlock(split));
+}
+
+/**
+ * Sends an alias's targets back through `transfer`, handing over the content's references;
+ * LoopDetected, once the others are on their way, for targets that would close a cycle.
+ */
+async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string, all: readonly string[]): Promise<Delivered> {
   const { spool, transfer } = targets;
+  const plan = planExpansion(job, all, targets.hopCountLimit);
+  const addresses = plan.forward;
+  if (addresses.length === 0) throw cycleOf(plan);
   await spool.retainOnce(job.spoolId, `expand:${jobId}`, addresses.length);
   const transferJob: TransferJob = {
     queueId: job.queueId,
@@ -79,8 +104,12 @@ async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string,
     },
     origin: job.origin,
     parent: jobId,
+    hops: plan.hops,
+    visited: [...plan.visited],
   };
   const id = await transfer.add(transferJob);
+  // The alias's own reference stays with the failure of the looping targets.
+  if (plan.looping.length > 0) throw cycleOf(plan);
   await spool.releaseOnce(job.spoolId, jobId);
   return { kind: 'expanded', targets: addresses, transferJob: id };
 }

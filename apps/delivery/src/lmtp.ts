@@ -1,22 +1,31 @@
 /**
  * The LMTP server's hooks (RFC 2033), so that any MTA can deliver into Mailway mailboxes.
- * RCPT: a local user or alias is accepted, anything else gets 550 5.1.1. End of data: the
- * message is spooled once (one reference per recipient), each recipient is delivered inline
- * exactly as the queue worker would, and each gets its own reply: 250 2.0.0, 452 4.2.2 over
- * quota, 550 5.1.1 unknown, 451 4.3.0 on any other failure. A recipient that was not
- * delivered gives its reference back at once (its client retries, not us).
+ * RCPT: a local user or alias is accepted, anything else gets 550 5.1.1. End of data: a
+ * message with more Received fields than the hop limit is refused for every recipient (554
+ * 5.4.6, RFC 5321 §6.3) and not spooled; otherwise it is spooled once (one reference per
+ * recipient), each recipient is delivered inline exactly as the queue worker would, and each
+ * gets its own reply (outcome.ts): 250 2.0.0, 452 4.2.2 over quota, 550 5.1.1 unknown, 554
+ * 5.4.6 a loop, 451 4.3.0 on any other failure. A recipient that was not delivered gives its
+ * reference back at once (its client retries or bounces, not us).
  */
 import { DirectoryError } from '@mailway/directory';
 import { type DeliveryJob, deliveryJobId, newQueueId } from '@mailway/queue/jobs';
 import type { Logger } from '@mailway/runtime';
+import { HeaderTooLargeError, hopCount, joinHeaderBlock, readHeaderBlock } from '@mailway/smtp/message';
+import { Enhanced } from '@mailway/smtp/reply';
 import { type ServerHooks, type Verdict, accept, defer, reject } from '@mailway/smtp/server';
 import type { Address } from '@mailway/smtp/address';
 import { type DeliveryTargets, deliver } from './deliver.js';
 import type { DeliveryMetrics } from './metrics.js';
-import { classify } from './outcome.js';
+import { LoopDetected, classify } from './outcome.js';
 
 const unknownUser = reject(550, '5.1.1', 'No such user here');
 const notStored = defer(451, '4.3.0', 'Temporary failure, message not stored; try again later');
+const headerTooLarge = reject(552, '5.3.4', 'Message header too large');
+const tooManyHops = reject(554, Enhanced.routingLoop, 'Routing loop detected: too many hops');
+
+/** Largest header block accepted, as on the other intakes. */
+const maxHeaderBytes = 1024 * 1024;
 
 /** The hooks of the LMTP server. */
 export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics): ServerHooks {
@@ -39,12 +48,22 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
       const recipients = transaction.recipients.map((r) => ({ address: mailbox(r.address), notify: r.params.notify === null ? null : r.params.notify === 'NEVER' ? ('NEVER' as const) : [...r.params.notify], orcpt: r.params.orcpt === null ? null : { type: r.params.orcpt.type, address: r.params.orcpt.address } }));
       const log = { session: session.id, queueId, recipients: recipients.length };
 
-      // Spool once; an expanded alias's transfer job will own references, so claim it.
+      // Spool once, unless it has made too many hops; an expanded alias's transfer job will own
+      // references, so claim it.
       let size: number;
+      let hops: number;
       try {
-        size = (await targets.spool.write(queueId, body, { refs: recipients.length })).size;
+        const split = await readHeaderBlock(body, { maxHeaderBytes });
+        hops = hopCount(split.header);
+        if (hops > targets.hopCountLimit) {
+          metrics.deliveries.inc({ outcome: 'loop', source: 'lmtp' }, recipients.length);
+          logger.warn({ ...log, hops, limit: targets.hopCountLimit }, 'lmtp message refused: too many hops (routing loop)');
+          return recipients.map(() => tooManyHops);
+        }
+        size = (await targets.spool.write(queueId, joinHeaderBlock(split), { refs: recipients.length })).size;
         await targets.spool.claim(queueId);
       } catch (error) {
+        if (error instanceof HeaderTooLargeError && body.errored === null) return recipients.map(() => headerTooLarge);
         if (body.errored === null) logger.error({ ...log, err: error }, 'lmtp message not spooled');
         await targets.spool.remove(queueId).catch(() => {});
         return recipients.map(() => notStored);
@@ -62,7 +81,7 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
       return Promise.all(
         recipients.map(async (recipient) => {
           const jobId = deliveryJobId(queueId, recipient.address);
-          const job: DeliveryJob = { queueId, spoolId: queueId, size, messageId: null, from, recipient, origin };
+          const job: DeliveryJob = { queueId, spoolId: queueId, size, messageId: null, from, recipient, origin, hops };
           const timer = metrics.seconds.startTimer({ source: 'lmtp' });
           const entry = { ...log, recipient: recipient.address };
           try {
@@ -74,9 +93,10 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
             logger.info({ ...entry, outcome, file: result.kind === 'delivered' ? result.file : null }, 'lmtp delivered');
             return accept(`Ok: delivered as ${queueId}`, 250, '2.0.0');
           } catch (error) {
-            const failure = classify(error);
+            const failure = classify(error, from);
+            const path = error instanceof LoopDetected ? { path: error.path.join(' -> ') } : {};
             metrics.deliveries.inc({ outcome: failure.outcome, source: 'lmtp' });
-            logger.warn({ ...entry, outcome: failure.outcome, file: null, err: error }, 'lmtp delivery failed');
+            logger[failure.outcome === 'loop' ? 'error' : 'warn']({ ...entry, ...path, outcome: failure.outcome, file: null, err: error }, 'lmtp delivery failed');
             await targets.spool.releaseOnce(queueId, jobId).catch(() => {});
             return failure.verdict;
           } finally {

@@ -3,7 +3,7 @@
  */
 import type { Metrics } from '@mailway/runtime';
 
-export type DeliveryOutcome = 'delivered' | 'duplicate' | 'expanded' | 'over_quota' | 'unknown_recipient' | 'no_content' | 'failed';
+export type DeliveryOutcome = 'delivered' | 'duplicate' | 'expanded' | 'over_quota' | 'unknown_recipient' | 'no_content' | 'loop' | 'failed';
 
 export interface DeliveryMetrics {
   readonly deliveries: ReturnType<Metrics['counter']>;

@@ -1,14 +1,17 @@
 /**
  * The delivery queue's processor: one `delivery` job per local recipient. Delivers it (see
  * deliver.ts), writes one JSON log line per attempt (queue id, recipient, outcome, file) and
- * counts it. A permanent failure fails the job at once; anything else is retried by BullMQ
- * with backoff, and an attempt that was the job's last is logged as final.
+ * counts it. A permanent failure fails the job at once, keeping its spool reference for the
+ * bounce that will report it; a looping bounce (null sender), which must never be bounced, is
+ * dropped instead: reference released, job done. Anything else is retried by BullMQ with
+ * backoff, and an attempt that was the job's last is logged as final.
  */
 import type { MailProcessor } from '@mailway/queue/queues';
 import type { Logger } from '@mailway/runtime';
+import type { Verdict } from '@mailway/smtp/server';
 import { type DeliveryTargets, deliver } from './deliver.js';
 import type { DeliveryMetrics } from './metrics.js';
-import { PermanentFailure, classify } from './outcome.js';
+import { LoopDetected, PermanentFailure, classify } from './outcome.js';
 
 /** The processor handed to createMailWorker. */
 export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics): MailProcessor<'delivery'> {
@@ -30,14 +33,26 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
       if (result.stored) metrics.bytes.inc(result.size);
       logger.info({ ...log, outcome, user: result.user, file: result.file, size: result.size }, outcome === 'delivered' ? 'delivered' : 'already delivered');
     } catch (error) {
-      const failure = classify(error);
+      const failure = classify(error, data.from);
       const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const path = error instanceof LoopDetected ? { path: error.path.join(' -> ') } : {};
       metrics.deliveries.inc({ outcome: failure.outcome, source: 'queue' });
-      logger[final ? 'error' : 'warn']({ ...log, outcome: failure.outcome, file: null, final, err: error }, final ? 'delivery failed for good' : 'delivery deferred');
-      if (failure.permanent && !(error instanceof PermanentFailure)) throw new PermanentFailure(failure.outcome, error instanceof Error ? error.message : String(error));
+      if (failure.drop) {
+        await targets.spool.releaseOnce(data.spoolId, jobId);
+        logger.error({ ...log, ...path, outcome: failure.outcome, from: data.from, file: null, final, err: error }, 'delivery failed for good: bounce dropped, never bounced');
+        return;
+      }
+      logger[final ? 'error' : 'warn']({ ...log, ...path, outcome: failure.outcome, file: null, final, err: error }, final ? 'delivery failed for good' : 'delivery deferred');
+      // A failure for good is recorded with its status (`554 5.4.6 …`), which a bounce will report.
+      if (failure.permanent) throw new PermanentFailure(failure.outcome, `${statusOf(failure.verdict)} ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     } finally {
       timer();
     }
   };
+}
+
+/** The reply code and enhanced status of a verdict: `554 5.4.6`. */
+function statusOf(verdict: Verdict): string {
+  return verdict.reply === null ? '' : `${verdict.reply.code} ${verdict.reply.enhanced ?? ''}`.trim();
 }

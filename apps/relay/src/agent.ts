@@ -98,7 +98,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         },
         onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, rejections: metrics.rejections }),
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
-        onData: dataHook({ hostname: config.hostname, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       },
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),

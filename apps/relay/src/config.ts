@@ -5,7 +5,7 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 
@@ -109,6 +109,7 @@ export const relaySettings = z.object({
 
 export const relayConfigSchema = z.object({
   hostname: hostnameSetting,
+  hopCountLimit: hopCountLimitSetting,
   authservIds: authservIdsSetting,
   redis: redisSettings,
   log: logSettings,

@@ -1,5 +1,6 @@
 /**
- * The message data of one inbound transaction: read the header block, drop Authentication-Results
+ * The message data of one inbound transaction: read the header block, refuse a message that has
+ * passed through too many hosts (RFC 5321 §6.3: 554 5.4.6), drop Authentication-Results
  * fields that claim this site's checks (unless the client is in the relay networks), put the
  * Received field (and, when verification is on, Authentication-Results) in front of the message,
  * then hand off to the transfer queue. The reply to end of data is 250 with the queue id only
@@ -8,7 +9,8 @@
 import type { TransferJob } from '@mailway/queue/jobs';
 import { newQueueId } from '@mailway/queue/jobs';
 import type { Logger } from '@mailway/runtime';
-import { HeaderTooLargeError, prependFields, readHeaderBlock, readHeaderFields, removeAuthResults } from '@mailway/smtp/message';
+import { HeaderTooLargeError, hopCount, prependFields, readHeaderBlock, readHeaderFields, removeAuthResults } from '@mailway/smtp/message';
+import { Enhanced } from '@mailway/smtp/reply';
 import { unmappedAddress } from '@mailway/smtp/address';
 import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { MessageBody, Session, Transaction } from '@mailway/smtp/server';
@@ -21,6 +23,8 @@ import type { RelayNetworks } from './policy/networks.js';
 
 export interface DataPolicy {
   readonly hostname: string;
+  /** Most Received fields a message may carry, this hop's own included (MAILWAY_HOPCOUNT_LIMIT). */
+  readonly hopCountLimit: number;
   /** This site's authserv-ids: the host name and MAILWAY_AUTHSERV_IDS. */
   readonly authservIds: readonly string[];
   /** The MTAs inside the trust boundary (RELAY_NETWORKS), whose Authentication-Results fields stay. */
@@ -37,6 +41,7 @@ const maxHeaderBytes = 1024 * 1024;
 
 const notQueued = defer(451, '4.3.0', 'Temporary failure, message not queued; try again later');
 const headerTooLarge = reject(552, '5.3.4', 'Message header too large');
+const tooManyHops = reject(554, Enhanced.routingLoop, 'Routing loop detected: too many hops');
 
 /** The onData hook. */
 export function dataHook(policy: DataPolicy): (session: Session, transaction: Transaction, body: MessageBody) => Promise<HookResult> {
@@ -53,6 +58,14 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       // Read the header block; the body keeps streaming behind it.
       const { header, rest } = await readHeaderBlock(body, { maxHeaderBytes });
       const messageId = readHeaderFields(header).find((f) => f.name.toLowerCase() === 'message-id')?.value ?? null;
+
+      // A loop: this hop's Received field would take the message past the limit.
+      const hops = hopCount(header) + 1;
+      if (hops > policy.hopCountLimit) {
+        metrics.rejections.inc({ reason: 'too_many_hops' });
+        logger.warn({ ...log, hops, limit: policy.hopCountLimit }, 'message refused: too many hops (routing loop)');
+        return tooManyHops;
+      }
       const received = relayReceived({ session, hostname, queueId, recipients, utf8: transaction.mailParams.smtputf8, date });
 
       // Fields claiming this site's checks are forged unless an MTA inside the trust boundary
@@ -71,7 +84,7 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
 
       // Hand off: spool, then the transfer job.
       const started = process.hrtime.bigint();
-      const size = await handOff(policy.targets, transferJob(session, transaction, { queueId, messageId, from, recipients, date }), content);
+      const size = await handOff(policy.targets, { ...transferJob(session, transaction, { queueId, messageId, from, recipients, date }), hops }, content);
       metrics.handoffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
 
       // Account for it: one line per transaction.

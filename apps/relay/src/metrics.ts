@@ -12,7 +12,8 @@ export type RejectionReason =
   | 'auth_failed'
   | 'auth_limited'
   | 'queue_unavailable'
-  | 'message_invalid';
+  | 'message_invalid'
+  | 'too_many_hops';
 
 /** Greylisting decisions: first sighting, retried too early, retried after the delay, already known, trusted client. */
 export type GreylistOutcome = 'new' | 'early' | 'passed' | 'known' | 'exempt';

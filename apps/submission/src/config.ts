@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const submissionSettings = z.object({
@@ -42,6 +42,7 @@ export const submissionSettings = z.object({
 
 export const submissionConfigSchema = z.object({
   hostname: hostnameSetting,
+  hopCountLimit: hopCountLimitSetting,
   authservIds: authservIdsSetting,
   redis: redisSettings,
   log: logSettings,

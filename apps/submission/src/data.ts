@@ -1,5 +1,6 @@
 /**
- * The message data of one submission: check the From header against the user, drop
+ * The message data of one submission: refuse a message that has passed through too many hosts
+ * (RFC 5321 §6.3: 554 5.4.6), check the From header against the user, drop
  * Authentication-Results fields that claim this site's checks (RFC 8601 §5: a mail client is
  * outside the trust boundary, logged in or not), apply the RFC 6409 fix-ups and the Received
  * field, sign with DKIM when configured, then hand off to the transfer queue. The reply to end of data is 250 with the queue id only once the
@@ -9,7 +10,8 @@ import type { Directory } from '@mailway/directory';
 import type { TransferJob } from '@mailway/queue/jobs';
 import { newQueueId } from '@mailway/queue/jobs';
 import type { Logger } from '@mailway/runtime';
-import { HeaderTooLargeError, prependFields, readHeaderBlock, readHeaderFields, removeAuthResults } from '@mailway/smtp/message';
+import { HeaderTooLargeError, hopCount, prependFields, readHeaderBlock, readHeaderFields, removeAuthResults } from '@mailway/smtp/message';
+import { Enhanced } from '@mailway/smtp/reply';
 import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { MessageBody, Session, Transaction } from '@mailway/smtp/server';
 import { type HandoffTargets, handOff } from '@mailway/queue/queues';
@@ -23,6 +25,8 @@ import { sessionUser } from './session-state.js';
 
 export interface DataPolicy {
   readonly hostname: string;
+  /** Most Received fields a message may carry, this hop's own included (MAILWAY_HOPCOUNT_LIMIT). */
+  readonly hopCountLimit: number;
   /** This site's authserv-ids: the host name and MAILWAY_AUTHSERV_IDS. */
   readonly authservIds: readonly string[];
   readonly directory: Directory;
@@ -38,6 +42,7 @@ const maxHeaderBytes = 1024 * 1024;
 
 const notQueued = defer(451, '4.3.0', 'Temporary failure, message not queued; try again later');
 const headerTooLarge = reject(552, '5.3.4', 'Message header too large');
+const tooManyHops = reject(554, Enhanced.routingLoop, 'Routing loop detected: too many hops');
 const badFrom = reject(550, '5.6.0', 'Message must have exactly one From header field with valid addresses');
 
 /** The onData hook. */
@@ -57,6 +62,13 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       // Read the header block; the body keeps streaming behind it.
       const { header, rest } = await readHeaderBlock(body, { maxHeaderBytes });
       const fields = readHeaderFields(header);
+
+      // A loop: this hop's Received field would take the message past the limit.
+      const hops = hopCount(header) + 1;
+      if (hops > policy.hopCountLimit) {
+        logger.warn({ ...log, hops, limit: policy.hopCountLimit }, 'message refused: too many hops (routing loop)');
+        return refuse('too_many_hops', tooManyHops);
+      }
       const fromFields = fields.filter((f) => f.name.toLowerCase() === 'from');
 
       // Who the message says it is from: every From mailbox must belong to the user.
@@ -100,7 +112,7 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       // Hand off: spool, then the transfer job.
       const started = process.hrtime.bigint();
       const messageId = fixups.messageId ?? fields.find((f) => f.name.toLowerCase() === 'message-id')?.value ?? null;
-      const size = await handOff(policy.targets, transferJob(session, transaction, user, queueId, messageId, date), content);
+      const size = await handOff(policy.targets, { ...transferJob(session, transaction, user, queueId, messageId, date), hops }, content);
       metrics.handoffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
 
       // Account for it.

@@ -12,7 +12,8 @@ export type RejectionReason =
   | 'too_many_recipients'
   | 'rate_limited'
   | 'queue_unavailable'
-  | 'message_invalid';
+  | 'message_invalid'
+  | 'too_many_hops';
 
 export interface SubmissionMetrics {
   readonly connections: ReturnType<Metrics['counter']>;

@@ -8,6 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { normalizeAddress, normalizeDomain, normalizeSendAs, splitAddress } from './address.js';
+import { findAliasCycle } from './alias-cycle.js';
 import type { DirectoryContext } from './context.js';
 import { DirectoryError } from './errors.js';
 import { directoryKeys } from './keys.js';
@@ -73,6 +74,8 @@ export interface Directory {
   /** Create or replace an alias; the source must be in a local domain and not a user, targets may be anywhere. */
   addAlias(source: string, targets: readonly string[]): Promise<void>;
   removeAlias(source: string): Promise<void>;
+  /** The path by which `source → targets` would bring mail for `source` back to it (`[a, b, a]`), or null. */
+  findAliasCycle(source: string, targets: readonly string[]): Promise<string[] | null>;
   listAliases(): Promise<{ source: string; targets: string[] }[]>;
   /** Send a local domain's otherwise unknown recipients to `target`; null removes the catch-all. */
   setCatchAll(domain: string, target: string | null): Promise<void>;
@@ -258,6 +261,10 @@ export function createDirectory(redis: Redis, options: DirectoryOptions = {}): D
       const source = normalizeAddress(text);
       const [deleted] = await execAll(redis.multi().del(keys.alias(source)).srem(keys.aliases, source));
       if (deleted !== 1) throw new DirectoryError(`no alias ${source}`);
+    },
+
+    findAliasCycle(source, targets) {
+      return findAliasCycle(ctx, source, targets);
     },
 
     async listAliases() {

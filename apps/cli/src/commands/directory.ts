@@ -3,10 +3,10 @@
  *
  *   mailway domain add|remove <domain> | list
  *   mailway user add <address> <password> [--send-as <address>…] [--quota <bytes>] | passwd <address> <password> | remove <address> | list [domain]
- *   mailway alias add <source> <target>… | remove <source> | list
+ *   mailway alias add <source> <target>… (refused when it would close an alias cycle) | remove <source> | list
  */
 import { parseArgs } from 'node:util';
-import { createDirectory, type Directory } from '@mailway/directory';
+import { createDirectory, type Directory, DirectoryError } from '@mailway/directory';
 import { withRedis } from '../connection.js';
 
 /** Usage of the directory commands. */
@@ -44,6 +44,9 @@ const userActions: Record<string, Action> = {
 const aliasActions: Record<string, Action> = {
   add: async (d, [source, ...targets]) => {
     if (targets.length === 0) throw new UsageError('alias add needs at least one target');
+    // Mail would go round for ever (the delivery agent would cut it, and fail it, at the first repeat).
+    const cycle = await d.findAliasCycle(need(source, 'source'), targets);
+    if (cycle !== null) throw new DirectoryError(`refused: ${cycle[0] ?? ''} would close an alias loop: ${cycle.join(' -> ')}`);
     await d.addAlias(need(source, 'source'), targets);
   },
   remove: async (d, [source]) => d.removeAlias(need(source, 'source')),

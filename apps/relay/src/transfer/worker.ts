@@ -5,7 +5,8 @@
  * worker (outbound/worker.ts).
  *
  * Every add uses its deterministic job id, so a transfer job retried after a crash adds
- * nothing twice. Spool references are not touched: each recipient's reference passes to the
+ * nothing twice. Each delivery job carries the transfer job's loop guard (hop count, visited
+ * aliases) on to the delivery agent, which checks it before expanding an alias again. Spool references are not touched: each recipient's reference passes to the
  * job that now carries it (delivery releases it once its copy is stored); only the spare
  * reference of a recipient named twice is released here.
  */
@@ -45,7 +46,7 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
 
     // Route.
     const routes = await routeRecipients(directory, data.envelope.recipients);
-    const { queueId, spoolId, size, messageId, origin } = data;
+    const { queueId, spoolId, size, messageId, origin, hops, visited } = data;
     const parent = data.parent === undefined ? {} : { parent: jobId };
 
     // The content must be there; from now on it no longer expires on its own. A retry of a job
@@ -66,7 +67,7 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
     // Local recipients: one delivery job each.
     for (const recipient of routes.local) {
       // Recipients from an expanded alias carry its job id: their jobs never collide with the message's own.
-      await targets.delivery.add({ queueId, spoolId, size, messageId, from: data.envelope.from, recipient, origin, ...parent });
+      await targets.delivery.add({ queueId, spoolId, size, messageId, from: data.envelope.from, recipient, origin, ...parent, hops, visited });
       logger.info({ ...log, to: recipient.address, delivery: deliveryJobId(queueId, recipient.address, parent.parent) }, 'queued for local delivery');
     }
 

@@ -63,3 +63,10 @@ export const hostnameSetting = setting.string('MAILWAY_HOSTNAME', hostname());
  * from mail that arrives from outside the trust boundary.
  */
 export const authservIdsSetting = setting.list('MAILWAY_AUTHSERV_IDS', []);
+
+/**
+ * RFC 5321 §6.3 loop detection: a message with more Received fields than this is refused at
+ * intake, and an alias expansion that would take a message past it is a routing loop (5.4.6).
+ * Postfix's `hopcount_limit` has the same default.
+ */
+export const hopCountLimitSetting = setting.int('MAILWAY_HOPCOUNT_LIMIT', 50, { min: 1, max: 1000 });

@@ -66,6 +66,7 @@ describe('TransferJob', () => {
     { name: 'all MAIL parameters', value: variant(transfer, (t) => Object.assign(t.envelope, { body: 'BINARYMIME', smtputf8: true, ret: 'HDRS', envid: 'QQ314159', requireTls: true })) },
     { name: 'locally generated mail', value: variant(transfer, (t) => Object.assign(t.origin, { client: null, user: null, tls: null })) },
     { name: 'an empty message', value: variant(transfer, (t) => (t.size = 0)) },
+    { name: 'a loop guard (hops, visited aliases)', value: variant(transfer, (t) => Object.assign(t, { hops: 3, visited: ['a@example.org', 'b@example.org'] })) },
   ])('accepts $name', ({ value }) => {
     expect(TransferJob.parse(value)).toEqual(value);
   });
@@ -84,6 +85,8 @@ describe('TransferJob', () => {
     { name: 'a fractional port', edit: (t: Draft) => (t.origin.client.port = 25.5), path: 'origin.client.port' },
     { name: 'a non-ISO receivedAt', edit: (t: Draft) => (t.origin.receivedAt = 'Wed, 25 Nov 2026 09:02:05 +0000'), path: 'origin.receivedAt' },
     { name: 'a body instead of a spool id', edit: (t: Draft) => delete t.spoolId, path: 'spoolId' },
+    { name: 'a negative hop count', edit: (t: Draft) => (t.hops = -1), path: 'hops' },
+    { name: 'an empty visited address', edit: (t: Draft) => (t.visited = ['']), path: 'visited.0' },
   ])('rejects $name at $path', ({ edit, path }) => {
     expect(firstPath(TransferJob, variant(transfer, edit))).toBe(path);
   });
@@ -98,6 +101,12 @@ describe('TransferJob', () => {
 describe('DeliveryJob', () => {
   it('accepts a bounce delivered locally', () => {
     expect(DeliveryJob.parse(delivery)).toEqual(delivery);
+  });
+
+  it('accepts a job from before the loop guard, and one with it', () => {
+    expect(DeliveryJob.parse(delivery)).not.toHaveProperty('hops');
+    const guarded = { ...delivery, hops: 51, visited: ['team@example.org'] };
+    expect(DeliveryJob.parse(guarded)).toEqual(guarded);
   });
 
   it.each([

@@ -17,6 +17,18 @@ const spooledMessage = {
   messageId: z.string().nullable(),
 };
 
+/**
+ * Loop detection, carried from job to job so that re-injecting a message never rewrites it:
+ * `hops`, its hop count (RFC 5321 §6.3: the Received fields counted at intake, plus one per
+ * alias expansion since); `visited`, the addresses (lower-case) whose alias expansion made this
+ * job, in order, so that a cycle is cut at its first repeat. Both are absent on jobs queued
+ * before they existed, which count as zero hops and no expansion.
+ */
+const loopGuard = {
+  hops: z.number().int().nonnegative().optional(),
+  visited: z.array(z.string().min(1)).optional(),
+};
+
 /** Queue `transfer`: one accepted message with its whole envelope, for the relay to route. */
 export const TransferJob = z.object({
   ...spooledMessage,
@@ -28,6 +40,7 @@ export const TransferJob = z.object({
    * id, so each expansion is queued once however often it is retried.
    */
   parent: z.string().min(1).optional(),
+  ...loopGuard,
 });
 export type TransferJob = z.infer<typeof TransferJob>;
 
@@ -45,6 +58,7 @@ export const DeliveryJob = z.object({
    * of the message gets a job (and a spool reference) of its own.
    */
   parent: z.string().min(1).optional(),
+  ...loopGuard,
 });
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 

@@ -163,17 +163,24 @@ export function readHeaderFields(message: Buffer, options: ReadHeaderFieldsOptio
 /** True when the header block at the start of `message` has a field called `name`, compared case-insensitively. */
 export function hasHeader(message: Uint8Array, name: string): boolean {
   const wanted = Buffer.from(name.toLowerCase(), 'latin1');
-  for (const span of fieldSpans(message)) {
-    if (span.nameEnd - span.start !== wanted.length) continue;
-    let same = true;
-    for (let i = 0; i < wanted.length && same; i += 1) {
-      const b = message[span.start + i] ?? 0;
-      // ASCII lower-casing: field names are ASCII by definition.
-      same = (b >= 0x41 && b <= 0x5a ? b | 0x20 : b) === wanted[i];
-    }
-    if (same) return true;
+  return fieldSpans(message).some((span) => isNamed(message, span, wanted));
+}
+
+/** How many fields called `name` (compared case-insensitively) the header block at the start of `message` has. */
+export function countHeader(message: Uint8Array, name: string): number {
+  const wanted = Buffer.from(name.toLowerCase(), 'latin1');
+  return fieldSpans(message).filter((span) => isNamed(message, span, wanted)).length;
+}
+
+/** True when the field at `span` is called `wanted` (lower-case bytes). */
+function isNamed(message: Uint8Array, span: FieldSpan, wanted: Buffer): boolean {
+  if (span.nameEnd - span.start !== wanted.length) return false;
+  for (let i = 0; i < wanted.length; i += 1) {
+    const b = message[span.start + i] ?? 0;
+    // ASCII lower-casing: field names are ASCII by definition.
+    if ((b >= 0x41 && b <= 0x5a ? b | 0x20 : b) !== wanted[i]) return false;
   }
-  return false;
+  return true;
 }
 
 /** The header block grew past the limit before it ended. */
@@ -248,6 +255,12 @@ export async function readHeaderBlock(source: AsyncIterable<Uint8Array>, options
     await iterator.return?.();
     throw error;
   }
+}
+
+/** The message again from a streamed split: the header block, then the rest as it arrives. */
+export async function* joinHeaderBlock(split: StreamedHeaderSplit): AsyncGenerator<Buffer, void, undefined> {
+  if (split.header.length > 0) yield split.header;
+  yield* split.rest;
 }
 
 /** A fresh buffer of at least `needed` bytes holding the first `length` bytes of `acc`. */

@@ -11,7 +11,9 @@ export {
   splitHeaderBlock,
   readHeaderFields,
   hasHeader,
+  countHeader,
   readHeaderBlock,
+  joinHeaderBlock,
   encodeFields,
   prependFields,
   HeaderTooLargeError,
@@ -21,6 +23,6 @@ export {
   type ReadHeaderBlockOptions,
   type StreamedHeaderSplit,
 } from './headers.js';
-export { receivedField, returnPathField, deliveredToField, withProtocols, type WithProtocol, type ReceivedInfo } from './trace.js';
+export { receivedField, returnPathField, deliveredToField, hopCount, withProtocols, type WithProtocol, type ReceivedInfo } from './trace.js';
 export { generateMessageId, formatDate, type DateZone } from './ids.js';
 export { removeAuthResults, authservIdOf } from './auth-results.js';

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { readHeaderFields } from './headers.js';
-import { deliveredToField, receivedField, returnPathField, withProtocols, type ReceivedInfo } from './trace.js';
+import { deliveredToField, hopCount, receivedField, returnPathField, withProtocols, type ReceivedInfo } from './trace.js';
 
 const date = new Date('2026-11-25T09:02:05Z');
 const base: ReceivedInfo = { from: { helo: 'mail.example.com', ip: '192.0.2.1' }, by: 'mx.example.org', with: 'ESMTP', date };
@@ -169,3 +169,14 @@ function formatLocal(d: Date): string {
   const zone = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}${String(abs % 60).padStart(2, '0')}`;
   return `${day}, ${rest.replace(/ GMT$/, '')} ${zone}`;
 }
+
+describe('hopCount', () => {
+  it.each([
+    ['no header', 'just a body\r\n', 0],
+    ['one Received, folded', 'Received: from a\r\n by b; Wed, 25 Nov 2026 10:00:00 +0000\r\nSubject: x\r\n\r\nbody\r\n', 1],
+    ['any case, X-Received and Received-SPF not counted', 'RECEIVED: x\r\nreceived: y\r\nX-Received: z\r\nReceived-SPF: pass\r\n\r\n', 2],
+    ['Received in the body not counted', 'Received: x\r\n\r\nReceived: in the body\r\n', 1],
+  ])('%s', (_name, message, count) => {
+    expect(hopCount(Buffer.from(message))).toBe(count);
+  });
+});

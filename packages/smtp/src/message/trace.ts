@@ -1,5 +1,6 @@
 /**
- * Trace fields: Received (RFC 5321 §4.4), Return-Path (RFC 5321 §4.4) and Delivered-To.
+ * Trace fields: Received (RFC 5321 §4.4), Return-Path (RFC 5321 §4.4) and Delivered-To, and
+ * the hop count read back from Received fields (RFC 5321 §6.3).
  *
  * Reads the facts of one hop (peer HELO name, IP, reverse DNS, our host name, the protocol,
  * TLS, queue id, recipient, time); emits each field as a complete string that ends CRLF, ready
@@ -11,6 +12,7 @@
  * Values Mailway supplies itself (`by`, `with`, `id`) must be well-formed or the call throws.
  * No input can put a line break into the output other than the folds made here.
  */
+import { countHeader } from './headers.js';
 import { formatDate } from './ids.js';
 import { addressLiteral, commentText, foldWidth, isAddressLiteral, isAtom, isDomain, isLineSafe, maxLineLength } from './syntax.js';
 
@@ -93,6 +95,14 @@ export function receivedField(info: ReceivedInfo): string {
 export function returnPathField(reversePath: string | null): string {
   const path = reversePath === null ? '' : stripBrackets(reversePath);
   return singleLineField('Return-Path', `<${path}>`);
+}
+
+/**
+ * RFC 5321 §6.3 hop count: the Received fields in the header block at the start of `message`.
+ * A message that has passed through too many hosts is probably in a loop.
+ */
+export function hopCount(message: Uint8Array): number {
+  return countHeader(message, 'Received');
 }
 
 /** A Delivered-To field naming the mailbox a delivery agent wrote to: `Delivered-To: user@example.org`. */

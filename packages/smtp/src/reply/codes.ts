@@ -51,6 +51,7 @@ export const Enhanced = {
   badDestinationSyntax: '5.1.3',
   badSenderSyntax: '5.1.7',
   messageTooBig: '5.3.4',
+  routingLoop: '5.4.6',
   invalidCommand: '5.5.1',
   syntaxError: '5.5.2',
   tooManyRecipients: '5.5.3',
