@@ -23,7 +23,7 @@ async function setup(options: { limits?: AuthLimits; directory?: DirectoryOption
 }
 
 /** One step: a login (client, user, password) and what it must come to, or the clock moved on. */
-type Step = readonly [ip: string, user: string, password: 'right' | 'wrong', expected: 'accepted' | 'refused' | LimitKind] | readonly ['wait', number];
+type Step = readonly [ip: string, user: string, password: 'right' | 'wrong', expected: 'accepted' | 'refused' | LimitKind] | { readonly wait: number };
 
 const alice = 'alice@example.org';
 const bob = 'bob@example.org';
@@ -134,9 +134,9 @@ const scenarios: { name: string; steps: Step[] }[] = [
     steps: [
       ['127.0.0.3', alice, 'right', 'accepted'],
       ['127.0.0.5', alice, 'right', 'accepted'],
-      ['wait', 20 * hour],
+      { wait: 20 * hour },
       ['127.0.0.3', alice, 'right', 'accepted'],
-      ['wait', 5 * hour],
+      { wait: 5 * hour },
       ...strangers(alice, 3),
       ['127.0.0.3', alice, 'right', 'accepted'],
       ['127.0.0.5', alice, 'right', 'user'],
@@ -148,8 +148,8 @@ describe('checkLogin under the failure limits', () => {
   it.each(scenarios)('$name', async ({ steps }) => {
     const { directory, limiter, clock } = await setup();
     for (const [index, step] of steps.entries()) {
-      if (step[0] === 'wait') {
-        clock.now += step[1];
+      if ('wait' in step) {
+        clock.now += step.wait;
         continue;
       }
       const [ip, username, password, expected] = step;
