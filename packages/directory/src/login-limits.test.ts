@@ -130,6 +130,24 @@ const scenarios: { name: string; steps: Step[] }[] = [
     ],
   },
   {
+    name: 'a success from a client not yet known gives back what its attempt was counted in advance',
+    steps: [
+      ['127.0.0.9', alice, 'right', 'accepted'],
+      ['127.0.0.9', bob, 'right', 'accepted'],
+      ['127.0.0.9', 'carl@bücher.example', 'right', 'accepted'],
+      ['127.0.0.9', 'u1@example.org', 'wrong', 'refused'],
+      ['127.0.0.9', 'u2@example.org', 'wrong', 'refused'],
+      ['127.0.0.9', 'u3@example.org', 'wrong', 'refused'],
+      ['127.0.0.9', 'u4@example.org', 'wrong', 'refused'],
+      ['127.0.0.9', alice, 'right', 'ip'],
+      ...strangers(alice, 2),
+      ['127.0.0.8', alice, 'right', 'accepted'],
+      ['127.0.0.7', alice, 'right', 'accepted'],
+      ['127.0.0.6', alice, 'wrong', 'refused'],
+      ['127.0.0.5', alice, 'right', 'user'],
+    ],
+  },
+  {
     name: 'a client is forgotten a while after its last success, and each success renews it',
     steps: [
       ['127.0.0.3', alice, 'right', 'accepted'],
@@ -210,10 +228,32 @@ describe('checkLogin under the failure limits', () => {
     expect(known[0]).toMatch(/^[0-9a-f]{32}$/);
   });
 
-  it('many sessions of one host logging in at once are never barred for their successes', async () => {
+  it('sessions of a known client logging in at once are never barred for their successes', async () => {
     const { directory, limiter } = await setup();
-    const outcomes = await Promise.all(Array.from({ length: 20 }, () => checkLogin(directory, limiter, { ip: '192.0.2.1', username: alice, password: 'right', authzid: null })));
-    expect(outcomes.every((o) => o.kind === 'accepted')).toBe(true);
+    const login = (username: string) => checkLogin(directory, limiter, { ip: '192.0.2.1', username, password: 'right', authzid: null });
+    for (const user of [alice, bob]) expect((await login(user)).kind).toBe('accepted');
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => login(i % 2 === 0 ? alice : bob)));
+    expect(outcomes.map((o) => o.kind)).toEqual(Array.from({ length: 20 }, () => 'accepted'));
+  });
+
+  it.each([
+    { name: 'one client, one user', limit: 'user_ip', checked: limits.perUserIp, ip: () => '127.0.0.2', user: () => alice },
+    { name: 'one client, many users', limit: 'ip', checked: limits.perIp, ip: () => '127.0.0.2', user: (i: number) => `u${i}@example.org` },
+    { name: 'many clients, one user', limit: 'user', checked: limits.perUser, ip: (i: number) => `192.0.2.${i}`, user: () => alice },
+  ] as const)('guesses sent at the same moment ($name) get no more password checks than the limit allows', async ({ limit, checked, ip, user }) => {
+    let checks = 0;
+    const counting = async (password: string, encoded: string) => {
+      checks += 1;
+      return verifyPassword(password, encoded);
+    };
+    const { directory, limiter } = await setup({ directory: { verifyPassword: counting } });
+    const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => checkLogin(directory, limiter, { ip: ip(i), username: user(i), password: 'wrong', authzid: null })));
+    const kinds = outcomes.map((o) => (o.kind === 'limited' ? o.limit : o.kind));
+    expect(kinds.filter((k) => k === 'refused')).toHaveLength(checked);
+    expect(kinds.filter((k) => k === limit)).toHaveLength(30 - checked);
+    expect(checks).toBe(checked);
+    // The bar was announced once.
+    expect(outcomes.flatMap((o) => (o.kind === 'refused' ? o.reached : [])).filter((k) => k === limit)).toEqual([limit]);
   });
 
   it('refuses an authorization identity other than the user without checking the password', async () => {

@@ -12,6 +12,11 @@
  * `knownFor` after its last success; so a stranger who fails on purpose can bar a user's new
  * clients for a while, but never the places the user logs in from.
  *
+ * An attempt from a client not known for the user is counted before its password is checked
+ * and given back if it succeeds: sessions that try at the same moment cannot all pass the check
+ * before any of them has failed. A known client's attempt is counted only if it fails, so the
+ * user's own devices logging in at once are never barred for their successes.
+ *
  * Reads and writes, under `${prefix}` (every key expires; usernames are hashed, clients are
  * addresses or /64 networks as the socket reports them, hashed where they sit beside a user):
  *   authfail:ip:{client}                      string  failures, expires with the window
@@ -43,48 +48,82 @@ export interface AuthLimits {
   readonly knownFor: number;
 }
 
+/** What the limits make of an attempt before its password is checked. */
+export type Admission =
+  | { readonly kind: 'barred'; readonly limit: LimitKind }
+  | {
+      readonly kind: 'admitted';
+      readonly ip: string;
+      readonly username: string;
+      /** The ip, user_ip and user counts with this attempt counted in advance (a client not
+       *  known for the user); null for a known client, counted only if it fails. */
+      readonly counted: readonly [number, number, number] | null;
+    };
+
 export interface AuthLimiter {
-  /** Which limit, if any, bars this client from trying this user now. */
-  blocked(ip: string, username: string): Promise<LimitKind | null>;
-  /** A failed attempt counts; resolves to the limits this very failure reached (each bar starts once). */
-  failed(ip: string, username: string): Promise<LimitKind[]>;
-  /** A login succeeded: the pair's count is cleared and the client becomes known for the user. */
-  succeeded(ip: string, username: string): Promise<void>;
+  /**
+   * Bars the attempt, or admits it. An attempt from a client not known for the user is counted
+   * as a failure at once, so sessions trying at the same moment cannot all slip under a limit;
+   * its success gives the count back.
+   */
+  admit(ip: string, username: string): Promise<Admission>;
+  /** The admitted attempt failed; resolves to the limits this very failure reached (each bar starts once). */
+  failed(attempt: Admission & { kind: 'admitted' }): Promise<LimitKind[]>;
+  /** The admitted attempt succeeded: its advance count is given back, the pair's count cleared, the client known for the user. */
+  succeeded(attempt: Admission & { kind: 'admitted' }): Promise<void>;
 }
 
 /** Known clients kept per user, most recent first: enough for every device a person uses. */
 const knownClientsKept = 64;
 
-/** KEYS: ip, pair, user counters, known set. ARGV: perIp, perUserIp, perUser, client, oldest known time. */
-const blockedLua = `
+/** The kinds in the order of the counter keys the scripts take. */
+const kinds = ['ip', 'user_ip', 'user'] as const satisfies readonly LimitKind[];
+
+/**
+ * KEYS: ip, pair, user counters, known set. ARGV: perIp, perUserIp, perUser, client, oldest
+ * known time, window ms. Returns the barring kind; or, admitted, the three counts after
+ * counting the attempt in advance, or an empty array for a known client (nothing counted).
+ */
+const admitLua = `
 local function count(key) return tonumber(redis.call('GET', key) or '0') end
 if count(KEYS[1]) >= tonumber(ARGV[1]) then return 'ip' end
 if count(KEYS[2]) >= tonumber(ARGV[2]) then return 'user_ip' end
-if count(KEYS[3]) >= tonumber(ARGV[3]) then
-  local seen = redis.call('ZSCORE', KEYS[4], ARGV[4])
-  if not seen or tonumber(seen) < tonumber(ARGV[5]) then return 'user' end
-end
-return ''`;
-
-/** KEYS: ip, pair, user counters. ARGV: window ms, then their limits in the same order.
- *  Counts in one step; returns the kinds whose count just reached its limit. */
-const failedLua = `
-local kinds = { 'ip', 'user_ip', 'user' }
-local reached = {}
+local seen = redis.call('ZSCORE', KEYS[4], ARGV[4])
+if seen and tonumber(seen) >= tonumber(ARGV[5]) then return {} end
+if count(KEYS[3]) >= tonumber(ARGV[3]) then return 'user' end
+local counts = {}
 for i = 1, 3 do
-  local n = redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], ARGV[1], 'NX')
-  if n == tonumber(ARGV[i + 1]) then reached[#reached + 1] = kinds[i] end
+  counts[i] = redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[6], 'NX')
 end
-return reached`;
+return counts`;
 
-/** KEYS: pair counter, known set. ARGV: client, now, oldest known time, knownFor ms, clients kept. */
+/** KEYS: ip, pair, user counters. ARGV: window ms. Counts a known client's failure; returns the counts. */
+const failedLua = `
+local counts = {}
+for i = 1, 3 do
+  counts[i] = redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[1], 'NX')
+end
+return counts`;
+
+/**
+ * KEYS: ip, pair, user counters, known set. ARGV: client, now, oldest known time, knownFor ms,
+ * clients kept, '1' when the attempt was counted in advance (its ip and user counts are given
+ * back; a count that has since expired is left alone).
+ */
 const succeededLua = `
-redis.call('DEL', KEYS[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3])
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[5]))
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if ARGV[6] == '1' then
+  for _, i in ipairs({ 1, 3 }) do
+    local n = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if n > 1 then redis.call('DECR', KEYS[i]) elseif n == 1 then redis.call('DEL', KEYS[i]) end
+  end
+end
+redis.call('DEL', KEYS[2])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -1 - tonumber(ARGV[5]))
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
 return ''`;
 
 /** A short SHA-256 of the parts, so that a key or member never holds client text. */
@@ -109,30 +148,34 @@ export function createAuthLimiter(redis: Redis, prefix: string, limits: AuthLimi
     const user = digest(account(username));
     return {
       client: digest(client),
-      ip: `${prefix}authfail:ip:${client}`,
-      pair: `${prefix}authfail:pair:${digest(account(username), client)}`,
-      user: `${prefix}authfail:user:${user}`,
+      counters: [`${prefix}authfail:ip:${client}`, `${prefix}authfail:pair:${digest(account(username), client)}`, `${prefix}authfail:user:${user}`],
       known: `${prefix}authknown:${user}`,
     };
   };
+  const bounds = [limits.perIp, limits.perUserIp, limits.perUser];
+  // The limits a count has just reached: each is reached by exactly one attempt.
+  const reached = (counts: readonly number[]): LimitKind[] => kinds.filter((_, i) => counts[i] === bounds[i]);
 
   return {
-    async blocked(ip, username) {
+    async admit(ip, username) {
       const k = keys(ip, username);
-      const args = [limits.perIp, limits.perUserIp, limits.perUser, k.client, now() - limits.knownFor].map(String);
-      const kind = await callScript(redis, 'loginBlocked', blockedLua, [k.ip, k.pair, k.user, k.known], args);
-      return kind === '' ? null : (kind as LimitKind);
+      const args = [...bounds, k.client, now() - limits.knownFor, limits.window].map(String);
+      const answer = await callScript(redis, 'loginAdmit', admitLua, [...k.counters, k.known], args);
+      if (typeof answer === 'string') return { kind: 'barred', limit: answer as LimitKind };
+      const counts = (answer as number[]).map(Number);
+      return { kind: 'admitted', ip, username, counted: counts.length === 3 ? [counts[0]!, counts[1]!, counts[2]!] : null };
     },
-    async failed(ip, username) {
-      const k = keys(ip, username);
-      const args = [limits.window, limits.perIp, limits.perUserIp, limits.perUser].map(String);
-      return (await callScript(redis, 'loginFailed', failedLua, [k.ip, k.pair, k.user], args)) as LimitKind[];
+    async failed(attempt) {
+      if (attempt.counted !== null) return reached(attempt.counted);
+      const k = keys(attempt.ip, attempt.username);
+      const counts = (await callScript(redis, 'loginFailed', failedLua, k.counters, [String(limits.window)])) as number[];
+      return reached(counts.map(Number));
     },
-    async succeeded(ip, username) {
-      const k = keys(ip, username);
+    async succeeded(attempt) {
+      const k = keys(attempt.ip, attempt.username);
       const at = now();
-      const args = [k.client, at, at - limits.knownFor, limits.knownFor, knownClientsKept].map(String);
-      await callScript(redis, 'loginSucceeded', succeededLua, [k.pair, k.known], args);
+      const args = [k.client, at, at - limits.knownFor, limits.knownFor, knownClientsKept, attempt.counted === null ? 0 : 1].map(String);
+      await callScript(redis, 'loginSucceeded', succeededLua, [...k.counters, k.known], args);
     },
   };
 }
@@ -157,23 +200,22 @@ export interface LoginAttempt {
 
 /**
  * One login against the directory under the limits: a barred client gets no password check at
- * all; a failure counts against the client, the pair and the user; a success clears the pair's
- * count and makes the client known for the user (the user's count stays, so that the owner's
- * logins never hand a guesser elsewhere a fresh allowance). Only failures count, so a client
- * host with many sessions logging in at once (a webmail server) is never barred for its
- * successes. Errors (Redis unreachable) propagate.
+ * all; an attempt from a client not known for the user counts as a failure from before its
+ * check until it succeeds; a success makes the client known for the user and clears the pair's
+ * count (the client's and the user's keep their failures, so that the owner's logins never hand
+ * a guesser elsewhere a fresh allowance). Errors (Redis unreachable) propagate; an attempt that
+ * ends in one stays counted.
  */
 export async function checkLogin(directory: Directory, limiter: AuthLimiter, attempt: LoginAttempt): Promise<LoginOutcome> {
-  const { ip, username } = attempt;
-  const barred = await limiter.blocked(ip, username);
-  if (barred !== null) return { kind: 'limited', limit: barred };
+  const admission = await limiter.admit(attempt.ip, attempt.username);
+  if (admission.kind === 'barred') return { kind: 'limited', limit: admission.limit };
   // Acting as someone else (an authorization identity) is not supported.
-  const proxy = attempt.authzid !== null && attempt.authzid !== '' && attempt.authzid.toLowerCase() !== username;
-  const user = proxy ? null : await directory.authenticate(username, attempt.password);
+  const proxy = attempt.authzid !== null && attempt.authzid !== '' && attempt.authzid.toLowerCase() !== attempt.username;
+  const user = proxy ? null : await directory.authenticate(attempt.username, attempt.password);
   if (user === null) {
-    const reached = await limiter.failed(ip, username);
+    const reached = await limiter.failed(admission);
     return { kind: 'refused', reason: proxy ? 'authzid' : 'invalid', reached };
   }
-  await limiter.succeeded(ip, username);
+  await limiter.succeeded(admission);
   return { kind: 'accepted', user };
 }
