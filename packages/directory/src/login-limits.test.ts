@@ -228,6 +228,18 @@ describe('checkLogin under the failure limits', () => {
     expect(known[0]).toMatch(/^[0-9a-f]{32}$/);
   });
 
+  it('a success whose advance count has expired meanwhile leaves no count behind', async () => {
+    const { own, limiter } = await setup();
+    const admitted = await limiter.admit('127.0.0.2', alice);
+    expect(admitted).toMatchObject({ kind: 'admitted', counted: [1, 1, 1] });
+    if (admitted.kind !== 'admitted') return;
+    const counters = await scanAll(redis, `${own}authfail:*`);
+    expect(counters).toHaveLength(3);
+    await redis.del(...counters);
+    await limiter.succeeded(admitted);
+    expect(await scanAll(redis, `${own}authfail:*`)).toEqual([]);
+  });
+
   it('sessions of a known client logging in at once are never barred for their successes', async () => {
     const { directory, limiter } = await setup();
     const login = (username: string) => checkLogin(directory, limiter, { ip: '192.0.2.1', username, password: 'right', authzid: null });
