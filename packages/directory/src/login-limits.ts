@@ -79,6 +79,13 @@ const knownClientsKept = 64;
 /** The kinds in the order of the counter keys the scripts take. */
 const kinds = ['ip', 'user_ip', 'user'] as const satisfies readonly LimitKind[];
 
+/** Lua counting a failure on the counters KEYS[1..3] (each expiring `window` after its first) into `counts`. */
+const countFailure = (window: string) => `local counts = {}
+for i = 1, 3 do
+  counts[i] = redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ${window}, 'NX')
+end`;
+
 /**
  * KEYS: ip, pair, user counters, known set. ARGV: perIp, perUserIp, perUser, client, oldest
  * known time, window ms. Returns the barring kind; or, admitted, the three counts after
@@ -91,20 +98,12 @@ if count(KEYS[2]) >= tonumber(ARGV[2]) then return 'user_ip' end
 local seen = redis.call('ZSCORE', KEYS[4], ARGV[4])
 if seen and tonumber(seen) >= tonumber(ARGV[5]) then return {} end
 if count(KEYS[3]) >= tonumber(ARGV[3]) then return 'user' end
-local counts = {}
-for i = 1, 3 do
-  counts[i] = redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], ARGV[6], 'NX')
-end
+${countFailure('ARGV[6]')}
 return counts`;
 
 /** KEYS: ip, pair, user counters. ARGV: window ms. Counts a known client's failure; returns the counts. */
 const failedLua = `
-local counts = {}
-for i = 1, 3 do
-  counts[i] = redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], ARGV[1], 'NX')
-end
+${countFailure('ARGV[1]')}
 return counts`;
 
 /**
