@@ -26,6 +26,7 @@ export interface RelayMetrics {
   readonly bytes: ReturnType<Metrics['counter']>;
   readonly rejections: ReturnType<Metrics['counter']>;
   readonly authFailures: ReturnType<Metrics['counter']>;
+  readonly authBars: ReturnType<Metrics['counter']>;
   readonly greylist: ReturnType<Metrics['counter']>;
   readonly routed: ReturnType<Metrics['counter']>;
   readonly handoffSeconds: ReturnType<Metrics['histogram']>;
@@ -40,6 +41,7 @@ export function createRelayMetrics(metrics: Metrics): RelayMetrics {
     bytes: metrics.counter('relay_bytes_total', 'Octets of inbound messages accepted and queued'),
     rejections: metrics.counter('relay_rejections_total', 'Inbound commands or messages refused, by reason', ['reason']),
     authFailures: metrics.counter('relay_auth_failures_total', 'Failed AUTH attempts, by reason', ['reason']),
+    authBars: metrics.counter('relay_auth_bars_total', 'Failed-login limits reached, by kind (ip, user_ip, user)', ['limit']),
     greylist: metrics.counter('relay_greylist_total', 'Greylisting decisions at RCPT, by outcome', ['outcome']),
     routed: metrics.counter('relay_routed_recipients_total', 'Recipients routed by the transfer worker, by route', ['route']),
     handoffSeconds: metrics.histogram('relay_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),

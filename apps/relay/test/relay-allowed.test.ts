@@ -79,9 +79,17 @@ describe('an authenticated client', () => {
 });
 
 describe('failed logins', () => {
-  it('are limited per user: after the allowed failures even the right password gets 454 4.7.0', async () => {
+  it('are limited per user: after the allowed failures a client bob never logged in from gets 454 4.7.0 even with the right password; his own client does not', async () => {
     const h = await startRelay({ env: { RELAY_AUTH_MAX_FAILURES_PER_USER: '2' } });
+    const loginFrom = async (from: string) => {
+      const { dialog } = await Dialog.open(h.agent.port, { from });
+      await dialog.startTls();
+      const status = (await dialog.authPlain(bob.user, bob.pass)).status;
+      await dialog.close();
+      return status;
+    };
     try {
+      expect(await loginFrom('127.0.0.3')).toBe('235 2.7.0');
       const { dialog } = await Dialog.open(h.agent.port);
       await dialog.startTls();
       expect((await dialog.authPlain(bob.user, 'wrong-1')).status).toBe('535 5.7.8');
@@ -92,6 +100,8 @@ describe('failed logins', () => {
       const text = await h.metrics.registry.metrics();
       expect(text).toMatch(/relay_auth_failures_total\{reason="invalid"[^}]*\} 2$/m);
       expect(text).toMatch(/relay_auth_failures_total\{reason="limited_user"[^}]*\} 1$/m);
+      expect(text).toMatch(/relay_auth_bars_total\{limit="user"[^}]*\} 1$/m);
+      expect(await loginFrom('127.0.0.3')).toBe('235 2.7.0');
     } finally {
       await h.close();
     }

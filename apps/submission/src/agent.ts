@@ -75,6 +75,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
         failureDelay: settings.authFailures.delay,
         logger,
         failures: metrics.authFailures,
+        bars: metrics.authBars,
         rejections: metrics.rejections,
         onLogin: (session, user) => setSessionUser(session, user.address),
       }),

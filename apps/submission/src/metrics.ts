@@ -18,6 +18,7 @@ export type RejectionReason =
 export interface SubmissionMetrics {
   readonly connections: ReturnType<Metrics['counter']>;
   readonly authFailures: ReturnType<Metrics['counter']>;
+  readonly authBars: ReturnType<Metrics['counter']>;
   readonly messages: ReturnType<Metrics['counter']>;
   readonly bytes: ReturnType<Metrics['counter']>;
   readonly rejections: ReturnType<Metrics['counter']>;
@@ -29,6 +30,7 @@ export function createSubmissionMetrics(metrics: Metrics): SubmissionMetrics {
   return {
     connections: metrics.counter('submission_connections_total', 'Client connections accepted', ['listener']),
     authFailures: metrics.counter('submission_auth_failures_total', 'Failed AUTH attempts', ['reason']),
+    authBars: metrics.counter('submission_auth_bars_total', 'Failed-login limits reached, by kind (ip, user_ip, user)', ['limit']),
     messages: metrics.counter('submission_messages_total', 'Messages accepted and queued'),
     bytes: metrics.counter('submission_bytes_total', 'Octets of messages accepted and queued'),
     rejections: metrics.counter('submission_rejections_total', 'Commands or messages refused, by reason', ['reason']),

@@ -74,7 +74,7 @@ describe('after TLS', () => {
     await dialog.close();
   });
 
-  it('bars a user after too many failures with 454 4.7.0, even with the right password', async () => {
+  it('bars a user after too many failures with 454 4.7.0 at a client it never logged in from, even with the right password', async () => {
     const victim = 'carol@example.org';
     await h.agent.directory.addUser(victim, 'carol-secret');
     const { dialog } = await Dialog.open(h.agent.ports.starttls);

@@ -13,8 +13,10 @@
  *   {prefix}dir:aliases            set    alias source addresses
  *   {prefix}dir:catchall           hash   domain → catch-all target address
  *
- * Failed-login counters (login-limits.ts) live beside it: {prefix}authfail:ip:{address} and
- * {prefix}authfail:user:{sha-256 of the username}, strings that expire with their window.
+ * The login limits (login-limits.ts) keep their keys beside it, every one with an expiry:
+ * {prefix}authfail:ip:{client}, {prefix}authfail:pair:{sha-256 of user and client} and
+ * {prefix}authfail:user:{sha-256 of user} (failure counts), and {prefix}authknown:{sha-256 of
+ * user} (the clients the user logged in from recently).
  *
  * Changes that touch several keys are atomic (MULTI or a Lua script), so on Redis Cluster the
  * prefix must carry a hash tag, e.g. `{mailway}:`, to keep these keys in one slot.

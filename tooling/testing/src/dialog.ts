@@ -24,9 +24,13 @@ export class Dialog {
     this.attach(socket);
   }
 
-  /** Connect to 127.0.0.1:port (implicit TLS with `tls`) and read the greeting. */
-  static async open(port: number, options: { tls?: boolean } = {}): Promise<{ dialog: Dialog; greeting: Reply }> {
-    const socket = options.tls ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : connect({ port, host: '127.0.0.1' });
+  /**
+   * Connect to 127.0.0.1:port (implicit TLS with `tls`) and read the greeting; `from` is the
+   * local address to connect from (any of 127.0.0.0/8 is a client host of its own).
+   */
+  static async open(port: number, options: { tls?: boolean; from?: string } = {}): Promise<{ dialog: Dialog; greeting: Reply }> {
+    const target = { port, host: '127.0.0.1', ...(options.from === undefined ? {} : { localAddress: options.from }) };
+    const socket = options.tls ? tlsConnect({ ...target, rejectUnauthorized: false }) : connect(target);
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

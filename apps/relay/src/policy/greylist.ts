@@ -8,10 +8,9 @@
  * `pass` once passed. Every key expires after `ttl`.
  */
 import { createHash } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { GreylistOutcome } from '../metrics.js';
-import { unmappedAddress } from '@mailway/smtp/address';
+import { ipv6Groups, unmappedAddress } from '@mailway/smtp/address';
 
 export interface GreylistSettings {
   readonly delay: number;
@@ -56,17 +55,8 @@ export function createGreylist(redis: Redis, prefix: string, settings: GreylistS
 /** The client's /24 (IPv4) or /64 (IPv6), as text. */
 export function clientNetwork(address: string): string {
   const plain = unmappedAddress(address);
-  if (!isIPv6(plain)) return plain.split('.').slice(0, 3).join('.');
-  return expandIpv6(plain).slice(0, 4).join(':');
-}
-
-/** The eight groups of an IPv6 address, `::` filled in. */
-function expandIpv6(address: string): string[] {
-  const [head = '', tail] = address.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeros = Array.from({ length: Math.max(0, 8 - left.length - right.length) }, () => '0');
-  return [...left, ...zeros, ...right].map((group) => group.toLowerCase().replace(/^0+(?=.)/, ''));
+  const groups = ipv6Groups(plain);
+  return groups === null ? plain.split('.').slice(0, 3).join('.') : groups.slice(0, 4).join(':');
 }
 
 function digest(...parts: string[]): string {

@@ -40,15 +40,21 @@ export function tlsSettings(agent: string) {
 
 /**
  * Failed-login limits of one agent that offers AUTH (`${agent}_AUTH_MAX_FAILURES_PER_IP` and so
- * on). The counters behind them are shared by every such agent; each applies its own thresholds.
+ * on); the model is described in @mailway/directory's README. The counters behind them are
+ * shared by every such agent; each applies its own thresholds.
  */
 export function authFailureSettings(agent: string) {
   return z.object({
-    /** Failed logins from one IP address within the window before AUTH is refused. */
+    /** Failed logins from one client (an IPv4 address, an IPv6 /64) within the window before it is barred. */
     perIp: setting.int(`${agent}_AUTH_MAX_FAILURES_PER_IP`, 10, { min: 1 }),
-    /** Failed logins for one user within the window before AUTH is refused. */
-    perUser: setting.int(`${agent}_AUTH_MAX_FAILURES_PER_USER`, 5, { min: 1 }),
-    window: setting.duration(`${agent}_AUTH_FAILURE_WINDOW`, 15 * 60_000),
+    /** Failed logins for one user from one client within the window before that pair is barred. */
+    perUserIp: setting.int(`${agent}_AUTH_MAX_FAILURES_PER_USER_IP`, 5, { min: 1 }),
+    /** Failed logins for one user from anywhere within the window before clients not known for the user are barred. */
+    perUser: setting.int(`${agent}_AUTH_MAX_FAILURES_PER_USER`, 10, { min: 1 }),
+    /** How long failures count, from the first one. */
+    window: setting.duration(`${agent}_AUTH_FAILURE_WINDOW`, 15 * 60_000, { min: '1s' }),
+    /** How long a client stays known for a user after its last successful login as that user. */
+    knownFor: setting.duration(`${agent}_AUTH_KNOWN_CLIENT_TTL`, 30 * 86_400_000, { min: '1m' }),
     /** Pause before answering a failed login, slowing password guessing. */
     delay: setting.duration(`${agent}_AUTH_FAILURE_DELAY`, 1_000),
   });
