@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { GreylistOutcome } from '../metrics.js';
-import { unmappedAddress } from '@mailway/smtp/address';
+import { ipv6Groups, unmappedAddress } from '@mailway/smtp/address';
 
 export interface GreylistSettings {
   readonly delay: number;
@@ -57,16 +57,7 @@ export function createGreylist(redis: Redis, prefix: string, settings: GreylistS
 export function clientNetwork(address: string): string {
   const plain = unmappedAddress(address);
   if (!isIPv6(plain)) return plain.split('.').slice(0, 3).join('.');
-  return expandIpv6(plain).slice(0, 4).join(':');
-}
-
-/** The eight groups of an IPv6 address, `::` filled in. */
-function expandIpv6(address: string): string[] {
-  const [head = '', tail] = address.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeros = Array.from({ length: Math.max(0, 8 - left.length - right.length) }, () => '0');
-  return [...left, ...zeros, ...right].map((group) => group.toLowerCase().replace(/^0+(?=.)/, ''));
+  return ipv6Groups(plain).slice(0, 4).join(':');
 }
 
 function digest(...parts: string[]): string {
