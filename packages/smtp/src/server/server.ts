@@ -10,7 +10,7 @@
  * a broken handshake, not a reason, and retry at once.
  */
 import { type AddressInfo, type ListenOptions, type Server, type Socket, createServer as createNetServer } from 'node:net';
-import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
+import { TLSSocket, type TLSSocketOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { type ServerConfig, resolveConfig } from './config.js';
 import { Connection } from './connection.js';
@@ -73,33 +73,51 @@ export function createServer(options: ServerOptions = {}): SmtpServer {
   // closes ours once it has answered them (Connection's 'end' handling).
   // Implicit TLS: the handshake runs before the greeting; its failures are the client's problem.
   let listener: Server;
-  if (config.implicitTls && options.tls) {
-    const tlsServer = createTlsServer({ ...options.tls, handshakeTimeout: config.timeouts.handshake, allowHalfOpen: true });
-    // Admission at TCP accept; the ticket is given back when the TCP connection closes, however
-    // far it got. Refusals wait for their handshake, found again by the peer's address and port.
-    const refusedInHandshake = new Map<string, Refused>();
-    tlsServer.prependListener('connection', (raw: Socket) => {
+  const secureContext = config.secureContext;
+  if (config.implicitTls && secureContext !== null) {
+    // Admission at TCP accept, so that handshakes in progress count; the ticket is given back
+    // when the TLS socket closes, however far it got. The handshake has a deadline of its own.
+    let refusedInHandshake = 0;
+    listener = createNetServer({ allowHalfOpen: true }, (raw) => {
       const admission = admit(raw);
-      if (admission === null) return;
-      if (!isRefused(admission)) {
-        raw.once('close', () => gate?.release(admission));
-        return;
-      }
-      if (refusedInHandshake.size >= maxRefusalsInHandshake) {
+      const refused = admission !== null && isRefused(admission) ? admission : null;
+      const ticket = admission !== null && !isRefused(admission) ? admission : null;
+      if (refused !== null && refusedInHandshake >= maxRefusalsInHandshake) {
         raw.destroy();
         return;
       }
-      const key = peerKey(raw);
-      refusedInHandshake.set(key, admission);
-      raw.once('close', () => refusedInHandshake.delete(key));
+      const secure = new TLSSocket(raw, { isServer: true, secureContext, allowHalfOpen: true } as TLSSocketOptions);
+      if (refused !== null) refusedInHandshake += 1;
+      let handshaking = true;
+      const deadline = setTimeout(() => secure.destroy(), config.timeouts.handshake);
+      const handshakeOver = (): void => {
+        handshaking = false;
+        clearTimeout(deadline);
+        if (refused !== null) refusedInHandshake -= 1;
+      };
+
+      secure.once('secure', () => {
+        handshakeOver();
+        secure.off('error', handshakeFailed);
+        if (refused !== null) refuseConnection(secure, refused.reply);
+        else serve(secure, ticket);
+      });
+      // A client that closes its side before the handshake is done is gone.
+      secure.once('end', () => {
+        if (handshaking) secure.destroy();
+      });
+      secure.once('close', () => {
+        if (!handshaking) return;
+        handshakeOver();
+        if (ticket !== null) gate?.release(ticket);
+      });
+      // Handshake failures are the client's problem: logged, never fatal.
+      const handshakeFailed = (error: Error): void => {
+        if (!isReset(error)) config.onError(error, null);
+        secure.destroy();
+      };
+      secure.on('error', handshakeFailed);
     });
-    tlsServer.on('secureConnection', (socket: TLSSocket) => {
-      const refused = refusedInHandshake.size === 0 ? undefined : refusedInHandshake.get(peerKey(socket));
-      if (refused === undefined) serve(socket, null);
-      else refuseConnection(socket, refused.reply);
-    });
-    tlsServer.on('tlsClientError', (error) => config.onError(error, null));
-    listener = tlsServer;
   } else {
     // Paused on connect: each admitted socket is handed to a successor reading into the shared
     // buffer; a refused one is answered as it is.
@@ -138,9 +156,10 @@ export function createServer(options: ServerOptions = {}): SmtpServer {
   };
 }
 
-/** A TCP connection's peer, the same for the accepted socket and the TLS socket over it. */
-function peerKey(socket: Socket): string {
-  return `${socket.remoteAddress ?? ''} ${socket.remotePort ?? 0}`;
+/** Resets and broken pipes are everyday events for a mail server, not faults. */
+function isReset(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /** The admission options with an onRefuse that reports its own errors instead of throwing them into accept. */
