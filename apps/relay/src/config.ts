@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const relaySettings = z.object({
@@ -16,6 +16,8 @@ export const relaySettings = z.object({
   tls: tlsSettings('RELAY'),
   /** Client networks (CIDR, IPv4 or IPv6) allowed to relay to any domain. */
   networks: setting.list('RELAY_NETWORKS', []),
+  /** Connection limits on port 25 (RELAY_NETWORKS are exempt from the per-client ones). */
+  connections: connectionLimitSettings('RELAY', { perClient: 50, perMinute: 100 }),
   maxMessageSize: setting.bytes('RELAY_MAX_MESSAGE_SIZE', 25 * 1024 * 1024),
   maxRecipients: setting.int('RELAY_MAX_RECIPIENTS', 100, { min: 1, max: 10_000 }),
   greylist: z.object({

@@ -10,4 +10,6 @@ export { createMetrics, type Metrics } from './metrics.js';
 export { startHttpEndpoint, type HttpEndpoint, type HttpEndpointOptions } from './health.js';
 export { onShutdown, type ShutdownOptions } from './shutdown.js';
 export { runAgent, type AgentContext, type AgentDefinition, type RunningAgent } from './agent.js';
+export { readOpenFileLimit, parseOpenFileLimit, type OpenFileLimit } from './open-files.js';
+export { connectionLimits, type ConnectionLimitInput, type ConnectionLimitSettings } from './connection-limits.js';
 export { loadCertificate, selfSignedCertificate, type Certificate } from './tls.js';

@@ -110,7 +110,8 @@ export class AdmissionGate {
   admit(address: string): Ticket | Refused {
     // The session cap holds for everyone.
     if (this.total >= this.maxSessions) return this.refuse('server-sessions', address, clientHost(address), this.maxSessions);
-    if (!this.countsClients || this.exempt?.contains(address) === true) {
+    // A client with no address (a UNIX socket) is not counted as one.
+    if (!this.countsClients || address === '' || this.exempt?.contains(address) === true) {
       this.total += 1;
       return uncounted;
     }
