@@ -24,9 +24,10 @@ export class Dialog {
     this.attach(socket);
   }
 
-  /** Connect to 127.0.0.1:port (implicit TLS with `tls`) and read the greeting. */
-  static async open(port: number, options: { tls?: boolean } = {}): Promise<{ dialog: Dialog; greeting: Reply }> {
-    const socket = options.tls ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : connect({ port, host: '127.0.0.1' });
+  /** Connect to 127.0.0.1:port (implicit TLS with `tls`; from `localAddress`, e.g. 127.0.0.2, when given) and read the greeting. */
+  static async open(port: number, options: { tls?: boolean; localAddress?: string } = {}): Promise<{ dialog: Dialog; greeting: Reply }> {
+    const target = { port, host: '127.0.0.1', ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) };
+    const socket = options.tls ? tlsConnect({ ...target, rejectUnauthorized: false }) : connect(target);
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
@@ -84,6 +85,11 @@ export class Dialog {
       if (this.ended) throw new Error(`connection closed; unread: ${JSON.stringify(this.buffer)}`);
       await new Promise<void>((resolve) => (this.waiting = resolve));
     }
+  }
+
+  /** Resolves once the server has closed the connection; replies it sent before stay readable. */
+  async serverClosed(): Promise<void> {
+    while (!this.ended) await new Promise<void>((resolve) => (this.waiting = resolve));
   }
 
   /** QUIT and close. */
