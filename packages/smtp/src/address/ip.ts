@@ -29,7 +29,9 @@ export function ipv6Groups(address: string): string[] {
  * as its /64 (`2001:db8:0:1::/64`).
  */
 export function clientHost(address: string): string {
+  // Called on every accepted connection: a plain IPv4 address is returned before any parsing.
+  if (!address.includes(':')) return address;
   const plain = unmappedAddress(address);
-  if (!isIPv6(plain)) return plain;
+  if (plain !== address || !isIPv6(plain)) return plain;
   return `${ipv6Groups(plain).slice(0, 4).join(':')}::/64`;
 }

@@ -121,9 +121,8 @@ export class AdmissionGate {
     const client = clientHost(address);
     const open = this.perClient.get(client) ?? 0;
     if (this.arrivals !== null) {
-      const now = this.now();
-      this.arrivals.add(client, now);
-      if (open < this.clientSessions && this.arrivals.estimate(client, now) > this.clientRate) return this.refuse('client-rate', address, client, this.clientRate);
+      const recent = this.arrivals.addSliding(client, this.now());
+      if (open < this.clientSessions && recent > this.clientRate) return this.refuse('client-rate', address, client, this.clientRate);
     }
     if (open >= this.clientSessions) return this.refuse('client-sessions', address, client, this.clientSessions);
     this.perClient.set(client, open + 1);

@@ -25,10 +25,9 @@ export class MinuteCounts {
     return count;
   }
 
-  /** Events of `key` in the minute up to `now`, estimated from the two windows. */
-  estimate(key: string, now: number): number {
-    this.advance(now);
-    const current = this.current.get(key) ?? 0;
+  /** Counts one event of `key` at `now`; returns the events of the minute up to `now`, estimated from the two windows. */
+  addSliding(key: string, now: number): number {
+    const current = this.add(key, now);
     const previous = this.previous.get(key);
     if (previous === undefined) return current;
     return current + previous * (1 - (now - this.start) / minute);
