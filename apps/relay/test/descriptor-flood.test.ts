@@ -5,7 +5,7 @@
  * and never a close without a word — and once the flood lets go, the agent is still up and takes
  * mail. Also: a session cap that cannot fit under the limit stops start-up, naming its key.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
@@ -15,44 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
+import { logged, startAgentMain } from '@mailway/testing/agent-process';
 import { message } from './support/harness.js';
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
 const openFiles = 256;
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly exit: Promise<number | null>;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-}
-
-/** src/main.ts under `prlimit --nofile=N:N`, with `env` on top of a clean environment. */
-function startMain(env: Record<string, string>): Started {
-  const child = spawn('prlimit', [`--nofile=${openFiles}:${openFiles}`, '--', process.execPath, '--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts'], {
-    cwd: appDir,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exit, stdout: () => stdout, stderr: () => stderr };
-}
-
-/** The first log record with message `msg`, once logged. */
-async function logged(started: Started, msg: string): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const line = started.stdout().split('\n').find((l) => l.includes(`"msg":"${msg}"`));
-    if (line) return JSON.parse(line) as Record<string, unknown>;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no "${msg}" log line: ${started.stderr()}${started.stdout()}`);
-}
+const startMain = (env: Record<string, string>) => startAgentMain(appDir, env, { openFiles });
 
 /** What one flooding connection saw first: the greeting, a refusal, or nothing at all. */
 interface Outcome {
@@ -116,9 +85,9 @@ describe.skipIf(!hasPrlimit)('the relay agent under a connection flood, with 256
     const started = startMain(env());
     const floods: Outcome[] = [];
     try {
-      const limits = await logged(started, 'open-file limit read; session cap set below it');
+      const limits = await logged(started, 'open-file limit read; session cap set below it', 30_000);
       expect(limits).toMatchObject({ openFiles: { soft: openFiles, hard: openFiles }, maxSessions: openFiles - 128 });
-      const port = Number((await logged(started, 'relay listening')).port);
+      const port = Number((await logged(started, 'relay listening', 30_000)).port);
 
       // Eight hosts, 60 connections each: more than the per-client limit (50) and, together,
       // more than the session cap and the descriptors the process has.
