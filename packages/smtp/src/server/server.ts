@@ -10,7 +10,6 @@
  * a broken handshake, not a reason, and retry at once.
  */
 import { type AddressInfo, type ListenOptions, type Server, type Socket, createServer as createNetServer } from 'node:net';
-import { TLSSocket, type TLSSocketOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { type ServerConfig, resolveConfig } from './config.js';
 import { Connection } from './connection.js';
@@ -18,6 +17,7 @@ import { InactivityClock } from './inactivity.js';
 import { withSharedReads } from './shared-reads.js';
 import { AdmissionGate, type Refused, type Ticket, isRefused } from './admission/gate.js';
 import { refuseConnection } from './admission/refuse.js';
+import { implicitTlsAcceptor } from './implicit-tls.js';
 import type { ServerOptions } from './options.js';
 
 export interface SmtpServer {
@@ -35,9 +35,6 @@ export interface SmtpServer {
   /** The resolved configuration. */
   readonly config: ServerConfig;
 }
-
-/** Refused implicit-TLS connections waiting for their handshake, at most; more are closed at once. */
-const maxRefusalsInHandshake = 64;
 
 export function createServer(options: ServerOptions = {}): SmtpServer {
   const config = resolveConfig(options);
@@ -71,53 +68,13 @@ export function createServer(options: ServerOptions = {}): SmtpServer {
 
   // Half-open: a client may send its last commands and close its side at once; each session
   // closes ours once it has answered them (Connection's 'end' handling).
-  // Implicit TLS: the handshake runs before the greeting; its failures are the client's problem.
+  // Implicit TLS: the handshake runs before the greeting (implicit-tls.ts).
   let listener: Server;
-  const secureContext = config.secureContext;
-  if (config.implicitTls && secureContext !== null) {
-    // Admission at TCP accept, so that handshakes in progress count; the ticket is given back
-    // when the TLS socket closes, however far it got. The handshake has a deadline of its own.
-    let refusedInHandshake = 0;
-    listener = createNetServer({ allowHalfOpen: true }, (raw) => {
-      const admission = admit(raw);
-      const refused = admission !== null && isRefused(admission) ? admission : null;
-      const ticket = admission !== null && !isRefused(admission) ? admission : null;
-      if (refused !== null && refusedInHandshake >= maxRefusalsInHandshake) {
-        raw.destroy();
-        return;
-      }
-      const secure = new TLSSocket(raw, { isServer: true, secureContext, allowHalfOpen: true } as TLSSocketOptions);
-      if (refused !== null) refusedInHandshake += 1;
-      let handshaking = true;
-      const deadline = setTimeout(() => secure.destroy(), config.timeouts.handshake);
-      const handshakeOver = (): void => {
-        handshaking = false;
-        clearTimeout(deadline);
-        if (refused !== null) refusedInHandshake -= 1;
-      };
-
-      secure.once('secure', () => {
-        handshakeOver();
-        secure.off('error', handshakeFailed);
-        if (refused !== null) refuseConnection(secure, refused.reply);
-        else serve(secure, ticket);
-      });
-      // A client that closes its side before the handshake is done is gone.
-      secure.once('end', () => {
-        if (handshaking) secure.destroy();
-      });
-      secure.once('close', () => {
-        if (!handshaking) return;
-        handshakeOver();
-        if (ticket !== null) gate?.release(ticket);
-      });
-      // Handshake failures are the client's problem: logged, never fatal.
-      const handshakeFailed = (error: Error): void => {
-        if (!isReset(error)) config.onError(error, null);
-        secure.destroy();
-      };
-      secure.on('error', handshakeFailed);
-    });
+  if (config.implicitTls && config.secureContext !== null) {
+    listener = createNetServer(
+      { allowHalfOpen: true },
+      implicitTlsAcceptor({ secureContext: config.secureContext, gate, handshakeTimeout: config.timeouts.handshake, serve, onError: (error) => config.onError(error, null) }),
+    );
   } else {
     // Paused on connect: each admitted socket is handed to a successor reading into the shared
     // buffer; a refused one is answered as it is.
@@ -154,12 +111,6 @@ export function createServer(options: ServerOptions = {}): SmtpServer {
       if (listener.listening) await stopped;
     },
   };
-}
-
-/** Resets and broken pipes are everyday events for a mail server, not faults. */
-function isReset(error: Error): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /** The admission options with an onRefuse that reports its own errors instead of throwing them into accept. */
