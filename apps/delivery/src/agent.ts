@@ -11,13 +11,16 @@ import { createMaildir, createMbox } from '@mailway/mailbox';
 import { bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
-import { type AgentContext, type RunningAgent, violationReporter } from '@mailway/runtime';
+import { type AgentContext, type RunningAgent, connectionLimits, violationReporter } from '@mailway/runtime';
 import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { DeliveryConfig } from './config.js';
 import type { DeliveryTargets } from './deliver.js';
 import { lmtpHooks } from './lmtp.js';
 import { createDeliveryMetrics } from './metrics.js';
 import { deliveryProcessor } from './worker.js';
+
+/** Descriptors kept below the open-file limit for the agent's own work (Redis, logs, HTTP), besides its deliveries. */
+const ownDescriptors = 128;
 
 export interface DeliveryAgent extends RunningAgent {
   /** The LMTP port bound (useful when configured as 0); null when on a UNIX socket. */
@@ -34,6 +37,17 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
   const settings = config.delivery;
   const prefix = config.redis.prefix;
   const metrics = createDeliveryMetrics(context.metrics);
+  // Each delivery in flight may hold a mailbox file and its directory open.
+  const admission = connectionLimits({
+    prefix: 'DELIVERY_LMTP',
+    path: 'delivery.lmtp.connections',
+    settings: settings.lmtp.connections,
+    listeners: 1,
+    perSession: settings.spool.backend === 'fs' ? 3 : 2,
+    reserve: ownDescriptors + 2 * settings.concurrency,
+    refused: metrics.lmtpRefused,
+    logger,
+  });
 
   // Redis: a fail-fast connection for commands (LMTP answers 451 at once when Redis is down),
   // and the worker's own.
@@ -68,6 +82,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       hostname: config.hostname,
       lmtp: true,
       limits: { messageSize: settings.lmtp.maxMessageSize, recipients: 1000 },
+      admission,
       hooks: { ...lmtpHooks(targets, logger, metrics), onViolation: violationReporter(logger, context.metrics) },
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'lmtp connection error'),
     });

@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
+import { connectionLimitSettings, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const deliverySettings = z.object({
@@ -24,6 +24,8 @@ export const deliverySettings = z.object({
     /** A UNIX socket path; when set, LMTP listens there instead of on host:port. */
     socket: setting.optionalString('DELIVERY_LMTP_SOCKET'),
     maxMessageSize: setting.bytes('DELIVERY_LMTP_MAX_MESSAGE_SIZE', 50 * 1024 * 1024),
+    /** Connection limits of the LMTP listener (its clients are the site's own MTAs). */
+    connections: connectionLimitSettings('DELIVERY_LMTP', { perClient: 50, perMinute: 100 }),
   }),
   worker: z.object({
     /** How long a job stays locked to a worker without renewal: a killed worker's jobs return after it. */

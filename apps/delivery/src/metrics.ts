@@ -9,6 +9,7 @@ export interface DeliveryMetrics {
   readonly deliveries: ReturnType<Metrics['counter']>;
   readonly bytes: ReturnType<Metrics['counter']>;
   readonly seconds: ReturnType<Metrics['histogram']>;
+  readonly lmtpRefused: ReturnType<Metrics['counter']>;
 }
 
 /** Register the agent's metrics. */
@@ -16,6 +17,7 @@ export function createDeliveryMetrics(metrics: Metrics): DeliveryMetrics {
   return {
     deliveries: metrics.counter('delivery_attempts_total', 'Delivery attempts, by outcome and source (queue or lmtp)', ['outcome', 'source']),
     bytes: metrics.counter('delivery_bytes_total', 'Octets stored in mailboxes'),
+    lmtpRefused: metrics.counter('delivery_lmtp_connections_refused_total', 'LMTP connections refused when accepted, by the limit reached', ['limit']),
     seconds: metrics.histogram('delivery_seconds', 'Time of one delivery attempt', ['source'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]),
   };
 }

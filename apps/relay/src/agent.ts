@@ -12,7 +12,7 @@ import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeed
 import { type MailQueue, type QueueName, bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
-import { type AgentContext, type Certificate, type RunningAgent, loadCertificate, violationReporter } from '@mailway/runtime';
+import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
 import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
 import { dataHook } from './data.js';
@@ -41,6 +41,9 @@ export interface RelayAgentOptions {
 /** Hard cap on recipients per transaction; the configured limit is enforced by the RCPT policy below it. */
 const recipientCap = 10_000;
 
+/** Descriptors kept below the open-file limit for the agent's own work (Redis, logs, DNS, HTTP). */
+const ownDescriptors = 128;
+
 /** Start the relay agent. */
 export async function createRelayAgent(config: RelayConfig, context: AgentContext, options: RelayAgentOptions = {}): Promise<RelayAgent> {
   const { logger } = context;
@@ -48,6 +51,17 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   const prefix = config.redis.prefix;
   const metrics = createRelayMetrics(context.metrics);
   const networks = relayNetworks(settings.networks);
+  const admission = connectionLimits({
+    prefix: 'RELAY',
+    path: 'relay.connections',
+    settings: settings.connections,
+    alsoExempt: settings.networks,
+    listeners: 1,
+    perSession: settings.spool.backend === 'fs' ? 2 : 1,
+    reserve: ownDescriptors,
+    refused: metrics.connectionsRefused,
+    logger,
+  });
 
   // Redis: one fail-fast client for the SMTP side, one patient client for the worker.
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-relay' });
@@ -91,6 +105,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       tls: { key: certificate.key, cert: certificate.cert },
       ...(settings.auth ? { auth: { required: false } } : {}),
       limits: { messageSize: settings.maxMessageSize, recipients: recipientCap },
+      admission,
       hooks: {
         onConnect: (session) => {
           metrics.connections.inc();

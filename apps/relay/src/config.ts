@@ -5,7 +5,7 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 
@@ -78,6 +78,8 @@ export const relaySettings = z.object({
   tls: tlsSettings('RELAY'),
   /** Client networks (CIDR, IPv4 or IPv6) allowed to relay to any domain. */
   networks: setting.list('RELAY_NETWORKS', []),
+  /** Connection limits on port 25 (RELAY_NETWORKS are exempt from the per-client ones). */
+  connections: connectionLimitSettings('RELAY', { perClient: 50, perMinute: 100 }),
   maxMessageSize: setting.bytes('RELAY_MAX_MESSAGE_SIZE', 25 * 1024 * 1024),
   maxRecipients: setting.int('RELAY_MAX_RECIPIENTS', 100, { min: 1, max: 10_000 }),
   greylist: z.object({

@@ -22,6 +22,7 @@ export type Route = 'local' | 'remote';
 
 export interface RelayMetrics {
   readonly connections: ReturnType<Metrics['counter']>;
+  readonly connectionsRefused: ReturnType<Metrics['counter']>;
   readonly messages: ReturnType<Metrics['counter']>;
   readonly bytes: ReturnType<Metrics['counter']>;
   readonly rejections: ReturnType<Metrics['counter']>;
@@ -37,6 +38,7 @@ export interface RelayMetrics {
 export function createRelayMetrics(metrics: Metrics): RelayMetrics {
   return {
     connections: metrics.counter('relay_connections_total', 'Inbound SMTP connections accepted'),
+    connectionsRefused: metrics.counter('relay_connections_refused_total', 'Inbound connections refused when accepted, by the limit reached', ['limit']),
     messages: metrics.counter('relay_messages_total', 'Inbound messages accepted and queued'),
     bytes: metrics.counter('relay_bytes_total', 'Octets of inbound messages accepted and queued'),
     rejections: metrics.counter('relay_rejections_total', 'Inbound commands or messages refused, by reason', ['reason']),

@@ -3,47 +3,15 @@
  * stops start-up with one line naming the key (exit 78); a good configuration serves
  * /readyz and /metrics, and SIGTERM shuts it down cleanly (exit 0).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
+import { logged, startAgentMain } from '@mailway/testing/agent-process';
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly exit: Promise<number | null>;
-  readonly stderr: () => string;
-  readonly stdout: () => string;
-}
-
-/** Run src/main.ts with `env` on top of a clean environment. */
-function startMain(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts'], {
-    cwd: appDir,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exit, stderr: () => stderr, stdout: () => stdout };
-}
-
-/** The first log record with message `msg`, once it has been logged. */
-async function logged(started: Started, msg: string): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const line = started.stdout().split('\n').find((l) => l.includes(`"msg":"${msg}"`));
-    if (line) return JSON.parse(line) as Record<string, unknown>;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no "${msg}" log line: ${started.stderr()}${started.stdout()}`);
-}
+const startMain = (env: Record<string, string>) => startAgentMain(appDir, env);
 
 describe('relay main', () => {
   it('refuses an invalid setting with one line naming it, exit code 78', async () => {

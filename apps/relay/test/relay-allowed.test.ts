@@ -82,7 +82,7 @@ describe('failed logins', () => {
   it('are limited per user: after the allowed failures a client bob never logged in from gets 454 4.7.0 even with the right password; his own client does not', async () => {
     const h = await startRelay({ env: { RELAY_AUTH_MAX_FAILURES_PER_USER: '2' } });
     const loginFrom = async (from: string) => {
-      const { dialog } = await Dialog.open(h.agent.port, { from });
+      const { dialog } = await Dialog.open(h.agent.port, { localAddress: from });
       await dialog.startTls();
       const status = (await dialog.authPlain(bob.user, bob.pass)).status;
       await dialog.close();

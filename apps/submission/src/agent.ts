@@ -9,7 +9,7 @@ import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeed
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
-import { type AgentContext, type Certificate, type RunningAgent, loadCertificate, violationReporter } from '@mailway/runtime';
+import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, createServer } from '@mailway/smtp/server';
 import { smtpAuthHook } from '@mailway/directory/smtp-auth';
 import type { SubmissionConfig } from './config.js';
@@ -30,12 +30,25 @@ export interface SubmissionAgent extends RunningAgent {
 /** Hard cap on recipients per transaction; the per-user limit is enforced by the RCPT policy below it. */
 const recipientCap = 10_000;
 
+/** Descriptors kept below the open-file limit for the agent's own work (Redis, logs, DNS, HTTP). */
+const ownDescriptors = 128;
+
 /** Start the submission agent. */
 export async function createSubmissionAgent(config: SubmissionConfig, context: AgentContext): Promise<SubmissionAgent> {
   const { logger } = context;
   const settings = config.submission;
   const prefix = config.redis.prefix;
   const metrics = createSubmissionMetrics(context.metrics);
+  const admission = connectionLimits({
+    prefix: 'SUBMISSION',
+    path: 'submission.connections',
+    settings: settings.connections,
+    listeners: 2,
+    perSession: settings.spool.backend === 'fs' ? 2 : 1,
+    reserve: ownDescriptors,
+    refused: metrics.connectionsRefused,
+    logger,
+  });
 
   // Redis: reachable, and configured so that queued mail cannot be evicted.
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-submission' });
@@ -91,6 +104,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
         secure,
         auth: { required: true, allowInsecure: settings.allowInsecureAuth },
         limits: { messageSize: settings.maxMessageSize, recipients: recipientCap },
+        admission,
         hooks: hooks(listener),
         onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
       });

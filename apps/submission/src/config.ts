@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const submissionSettings = z.object({
@@ -23,6 +23,8 @@ export const submissionSettings = z.object({
   /** Messages per user per hour; 0 for no limit. */
   messagesPerHour: setting.int('SUBMISSION_MESSAGES_PER_HOUR', 1000, { min: 0 }),
   authFailures: authFailureSettings('SUBMISSION'),
+  /** Connection limits, applied by each of the two listeners on its own. */
+  connections: connectionLimitSettings('SUBMISSION', { perClient: 20, perMinute: 100 }),
   dkim: z.object({
     /** Sign mail whose From domain is one of these; empty for no signing. */
     domains: setting.list('SUBMISSION_DKIM_DOMAINS', []),

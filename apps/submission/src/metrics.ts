@@ -17,6 +17,7 @@ export type RejectionReason =
 
 export interface SubmissionMetrics {
   readonly connections: ReturnType<Metrics['counter']>;
+  readonly connectionsRefused: ReturnType<Metrics['counter']>;
   readonly authFailures: ReturnType<Metrics['counter']>;
   readonly authBars: ReturnType<Metrics['counter']>;
   readonly messages: ReturnType<Metrics['counter']>;
@@ -29,6 +30,7 @@ export interface SubmissionMetrics {
 export function createSubmissionMetrics(metrics: Metrics): SubmissionMetrics {
   return {
     connections: metrics.counter('submission_connections_total', 'Client connections accepted', ['listener']),
+    connectionsRefused: metrics.counter('submission_connections_refused_total', 'Client connections refused when accepted, by the limit reached', ['limit']),
     authFailures: metrics.counter('submission_auth_failures_total', 'Failed AUTH attempts', ['reason']),
     authBars: metrics.counter('submission_auth_bars_total', 'Failed-login limits reached, by kind (ip, user_ip, user)', ['limit']),
     messages: metrics.counter('submission_messages_total', 'Messages accepted and queued'),

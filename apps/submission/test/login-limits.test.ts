@@ -18,7 +18,7 @@ afterAll(async () => {
 
 /** A session on 465 from `from`, greeted and past EHLO. */
 async function session(from: string): Promise<Dialog> {
-  const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true, from });
+  const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true, localAddress: from });
   await dialog.command('EHLO client.example');
   return dialog;
 }

@@ -27,7 +27,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { clientBlock } from '@mailway/smtp/address';
+import { clientHost } from '@mailway/smtp/address';
 import type { Directory, User } from './directory.js';
 import { normalizeAddress } from './address.js';
 import { callScript } from './store.js';
@@ -143,7 +143,7 @@ function account(username: string): string {
 export function createAuthLimiter(redis: Redis, prefix: string, limits: AuthLimits, now: () => number = Date.now): AuthLimiter {
   // Every spelling of one address counts as one user, every address of one /64 as one client.
   const keys = (ip: string, username: string) => {
-    const client = clientBlock(ip);
+    const client = clientHost(ip);
     const user = digest(account(username));
     return {
       client: digest(client),

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { Credentials, Session } from '@mailway/smtp/server';
 import type { Directory, User } from './directory.js';
-import { clientBlock } from '@mailway/smtp/address';
+import { clientHost } from '@mailway/smtp/address';
 import { type AuthLimiter, type LimitKind, checkLogin } from './login-limits.js';
 
 /** The log methods the hook writes with (a pino logger fits). */
@@ -71,7 +71,7 @@ export function smtpAuthHook(policy: AuthHookPolicy): (session: Session, credent
         case 'limited':
           failures.inc({ reason: `limited_${outcome.limit}` });
           rejections.inc({ reason: 'auth_limited' });
-          logger.warn({ ...log, limit: outcome.limit, client: clientBlock(ip) }, 'authentication refused: too many failures');
+          logger.warn({ ...log, limit: outcome.limit, client: clientHost(ip) }, 'authentication refused: too many failures');
           return tooMany;
         case 'refused':
           failures.inc({ reason: outcome.reason });
@@ -79,7 +79,7 @@ export function smtpAuthHook(policy: AuthHookPolicy): (session: Session, credent
           logger.warn(log, 'authentication failed');
           for (const limit of outcome.reached) {
             bars.inc({ limit });
-            logger.warn({ ...log, limit, client: clientBlock(ip), effect: barred[limit] }, 'authentication limit reached');
+            logger.warn({ ...log, limit, client: clientHost(ip), effect: barred[limit] }, 'authentication limit reached');
           }
           if (policy.failureDelay > 0) await sleep(policy.failureDelay);
           return invalid;

@@ -4,7 +4,7 @@
  * Reads: the agent's configuration (through its `loadConfig`), SIGTERM and SIGINT.
  * Emits: JSON log lines (`started`, `stopping`, `stopped`, fatal errors), the HTTP endpoint
  * for metrics and health, and the exit code: 0 after a clean stop, 78 (EX_CONFIG) for bad
- * configuration, 1 for any failure to start or stop.
+ * configuration (found loading it, or at start-up), 1 for any failure to start or stop.
  */
 import { ConfigError } from '@mailway/config';
 import { type HttpEndpoint, startHttpEndpoint } from './health.js';
@@ -64,6 +64,8 @@ export async function runAgent<C>(definition: AgentDefinition<C>): Promise<void>
     agent = await definition.start(config, { logger, metrics });
   } catch (error) {
     await endpoint.close().catch(() => {});
+    // A setting that only start-up can judge (one that does not fit this host) is still a configuration error.
+    if (error instanceof ConfigError) exitConfigError(error);
     return fail(logger, error, 'start failed');
   }
 
@@ -94,13 +96,16 @@ function loadOrExit<C>(definition: AgentDefinition<C>): C {
   try {
     return definition.loadConfig();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(EX_CONFIG);
-    }
+    if (error instanceof ConfigError) exitConfigError(error);
     process.stderr.write(`${definition.name}: cannot load the configuration: ${messageOf(error)}\n`);
     process.exit(1);
   }
+}
+
+/** Exits 78 with the ConfigError's lines on stderr (no stack trace). */
+function exitConfigError(error: ConfigError): never {
+  process.stderr.write(`${error.message}\n`);
+  process.exit(EX_CONFIG);
 }
 
 /** Stops the agent, then the endpoint; exits 1 if stop() fails or outlasts `timeoutMs`. */

@@ -11,4 +11,6 @@ export { startHttpEndpoint, type HttpEndpoint, type HttpEndpointOptions } from '
 export { onShutdown, type ShutdownOptions } from './shutdown.js';
 export { runAgent, type AgentContext, type AgentDefinition, type RunningAgent } from './agent.js';
 export { violationReporter } from './violations.js';
+export { readOpenFileLimit, parseOpenFileLimit, type OpenFileLimit } from './open-files.js';
+export { connectionLimits, type ConnectionLimitInput, type ConnectionLimitSettings } from './connection-limits.js';
 export { loadCertificate, selfSignedCertificate, type Certificate } from './tls.js';

@@ -36,7 +36,9 @@ const usage = `usage: tsx bench/run.ts [options]
   --quick             short run for development: 1 round of 1000 ms cells, 300 ms warm-up, 2000 idle
   --source            run Mailway from its TypeScript sources instead of dist/
   --no-smtp-source    skip the Postfix smtp-source cross-check
-  --glibc-defaults    run the servers with glibc's default heap trimming (see serverMallocEnv)`;
+  --glibc-defaults    run the servers with glibc's default heap trimming (see serverMallocEnv)
+  --limits            run Mailway with connection limits on (a session cap and per-client limits
+                      set high enough never to refuse), to measure what the accept path pays`;
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const loadgenScript = fileURLToPath(new URL('./loadgen.ts', import.meta.url));
@@ -83,6 +85,8 @@ interface Options {
   readonly smtpSource: boolean;
   /** Run the servers with glibc's default malloc settings instead of serverMallocEnv. */
   readonly glibcDefaults: boolean;
+  /** Run Mailway with its admission gate on (limits it never reaches). */
+  readonly limits: boolean;
 }
 
 /** Parse flags; exits with usage on anything unknown. */
@@ -105,6 +109,7 @@ function readOptions(): Options {
         source: { type: 'boolean', default: false },
         'no-smtp-source': { type: 'boolean', default: false },
         'glibc-defaults': { type: 'boolean', default: false },
+        limits: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -142,6 +147,7 @@ function readOptions(): Options {
     source: parsed.source,
     smtpSource: !parsed['no-smtp-source'],
     glibcDefaults: parsed['glibc-defaults'],
+    limits: parsed.limits,
   };
   const all = [options.durationMs, options.warmupMs, options.rounds, options.idle, ...options.sizes, ...options.clients];
   if (all.some((n) => !Number.isInteger(n) || n < 0) || options.sizes.includes(0) || options.clients.includes(0) || options.rounds === 0) {
@@ -265,7 +271,8 @@ class TargetUnavailable extends Error {}
 async function startTarget(name: TargetName, options: Options): Promise<{ child: JsonChild; port: number }> {
   const script = fileURLToPath(new URL(`./targets/${name}.ts`, import.meta.url));
   const nodeArgs = ['--expose-gc', ...(name === 'mailway' && options.source ? ['--conditions=@mailway/source'] : [])];
-  const child = startNode(nodeArgs, script, [], options.glibcDefaults ? {} : serverMallocEnv);
+  const env = { ...(options.glibcDefaults ? {} : serverMallocEnv), ...(options.limits ? { MAILWAY_BENCH_LIMITS: '1' } : {}) };
+  const child = startNode(nodeArgs, script, [], env);
   try {
     const { port } = await child.next<{ port: number }>((v) => typeof v.port === 'number', 30_000);
     return { child, port };

@@ -24,12 +24,9 @@ export class Dialog {
     this.attach(socket);
   }
 
-  /**
-   * Connect to 127.0.0.1:port (implicit TLS with `tls`) and read the greeting; `from` is the
-   * local address to connect from (any of 127.0.0.0/8 is a client host of its own).
-   */
-  static async open(port: number, options: { tls?: boolean; from?: string } = {}): Promise<{ dialog: Dialog; greeting: Reply }> {
-    const target = { port, host: '127.0.0.1', ...(options.from === undefined ? {} : { localAddress: options.from }) };
+  /** Connect to 127.0.0.1:port (implicit TLS with `tls`; from `localAddress`, e.g. 127.0.0.2, when given) and read the greeting. */
+  static async open(port: number, options: { tls?: boolean; localAddress?: string } = {}): Promise<{ dialog: Dialog; greeting: Reply }> {
+    const target = { port, host: '127.0.0.1', ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) };
     const socket = options.tls ? tlsConnect({ ...target, rejectUnauthorized: false }) : connect(target);
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
@@ -99,6 +96,11 @@ export class Dialog {
       else if (this.ended) return replies;
       else await new Promise<void>((resolve) => (this.waiting = resolve));
     }
+  }
+
+  /** Resolves once the server has closed the connection; replies it sent before stay readable. */
+  async serverClosed(): Promise<void> {
+    while (!this.ended) await new Promise<void>((resolve) => (this.waiting = resolve));
   }
 
   /** QUIT and close. */

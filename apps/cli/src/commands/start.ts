@@ -1,7 +1,7 @@
 /**
  * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL
  * is set, then the submission, relay and delivery agents as supervised child processes with the
- * local-mode defaults, prints where everything listens and where mail is stored, and on
+ * local-mode defaults (their open-file limit raised to the hard limit, see open-files.ts), prints where everything listens and where mail is stored, and on
  * SIGTERM/SIGINT stops the agents (they finish their work) and then Redis.
  */
 import { mkdir } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { localDefaults, localRedisPort, stateDir, withDefaults } from '../local.
 import { agentCommand, agentNames } from '../supervisor/agents.js';
 import { type LocalRedis, startLocalRedis } from '../supervisor/redis.js';
 import { Supervisor } from '../supervisor/supervisor.js';
+import { withRaisedOpenFiles } from '../supervisor/open-files.js';
 
 const say = (text: string): void => void process.stderr.write(`mailway: ${text}\n`);
 
@@ -32,8 +33,12 @@ export async function start(): Promise<number> {
   let fatal = false;
   let wake = (): void => {};
   const done = new Promise<void>((resolve) => (wake = resolve));
+  // Each with its open-file limit raised to the hard limit: their session caps are sized from it.
+  const commands = agentNames.map((name) => ({ name, ...withRaisedOpenFiles(agentCommand(name, env)) }));
+  const note = commands.find((c) => c.note !== null)?.note;
+  if (note !== undefined && note !== null) say(note);
   const supervisor = new Supervisor(
-    agentNames.map((name) => ({ name, command: agentCommand(name, env) })),
+    commands.map(({ name, command }) => ({ name, command })),
     env,
     {
       notice: say,

@@ -76,3 +76,31 @@ export const authservIdsSetting = setting.list('MAILWAY_AUTHSERV_IDS', []);
  * Postfix's `hopcount_limit` has the same default.
  */
 export const hopCountLimitSetting = setting.int('MAILWAY_HOPCOUNT_LIMIT', 50, { min: 1, max: 1000 });
+/** The environment variables of one listener group's connection limits; `prefix` is e.g. `RELAY`. */
+export function connectionLimitEnv(prefix: string) {
+  return {
+    perClient: `${prefix}_CLIENT_CONNECTIONS`,
+    perMinute: `${prefix}_CLIENT_CONNECTION_RATE`,
+    maxSessions: `${prefix}_MAX_SESSIONS`,
+    exempt: `${prefix}_LIMIT_EXEMPT`,
+  } as const;
+}
+
+/**
+ * Connection limits of one agent's SMTP or LMTP listeners, checked when a connection is
+ * accepted (counters per process). 0 switches a per-client limit off; a session cap of 0 is
+ * worked out from the process's open-file limit at start-up.
+ */
+export function connectionLimitSettings(prefix: string, defaults: { readonly perClient: number; readonly perMinute: number }) {
+  const env = connectionLimitEnv(prefix);
+  return z.object({
+    /** Sessions open at once from one client (an IPv4 address or an IPv6 /64). */
+    perClient: setting.int(env.perClient, defaults.perClient, { min: 0 }),
+    /** New connections from one client per minute. */
+    perMinute: setting.int(env.perMinute, defaults.perMinute, { min: 0 }),
+    /** Sessions open at once on each listener; 0 derives it from the open-file limit. */
+    maxSessions: setting.int(env.maxSessions, 0, { min: 0 }),
+    /** Client networks (CIDR) free of the per-client limits (the session cap still applies). */
+    exempt: setting.list(env.exempt, []),
+  });
+}

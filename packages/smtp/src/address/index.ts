@@ -17,7 +17,8 @@
  * SMTPUTF8 flag. Every parser returns either a value or the exact reply to send.
  */
 export { type Parsed } from './result.js';
-export { unmappedAddress, ipv6Groups, clientBlock } from './ip.js';
+export { unmappedAddress, ipv6Groups, clientHost } from './ip.js';
+export { type NetworkList, networkList } from './networks.js';
 export { type AddressLiteral } from './domain.js';
 export {
   type Address,

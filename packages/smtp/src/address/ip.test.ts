@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientBlock, ipv6Groups, unmappedAddress } from './ip.js';
+import { clientHost, ipv6Groups, unmappedAddress } from './ip.js';
 
 describe('unmappedAddress', () => {
   it.each([
@@ -29,7 +29,7 @@ describe('ipv6Groups', () => {
   });
 });
 
-describe('clientBlock: what a per-host limit counts together', () => {
+describe('clientHost: what a per-host limit counts together', () => {
   it.each([
     // IPv4: each address on its own, mapped or not.
     { address: '192.0.2.7', block: '192.0.2.7' },
@@ -41,6 +41,6 @@ describe('clientBlock: what a per-host limit counts together', () => {
     { address: '2001:db8:0:2::5', block: '2001:db8:0:2::/64' },
     { address: '::1', block: '0:0:0:0::/64' },
   ])('$address → $block', ({ address, block }) => {
-    expect(clientBlock(address)).toBe(block);
+    expect(clientHost(address)).toBe(block);
   });
 });

@@ -36,11 +36,14 @@ function dottedToGroups(group: string): string[] {
 }
 
 /**
- * The block a per-host limit counts a client in: an IPv4 address on its own (mapped or not),
- * an IPv6 address by its /64 (`2001:db8:0:1::/64`). Anything else is returned unchanged.
+ * The host a client address stands for, as per-host limits count it: an IPv4 address on its
+ * own (mapped or not), an IPv6 address by its /64 (`2001:db8:0:1::/64`). Anything else is
+ * returned unchanged.
  */
-export function clientBlock(address: string): string {
+export function clientHost(address: string): string {
+  // Called on every accepted connection: a plain IPv4 address is returned before any parsing.
+  if (!address.includes(':')) return address;
   const plain = unmappedAddress(address);
-  const groups = ipv6Groups(plain);
+  const groups = plain === address ? ipv6Groups(plain) : null;
   return groups === null ? plain : `${groups.slice(0, 4).join(':')}::/64`;
 }

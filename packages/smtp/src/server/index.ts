@@ -8,6 +8,7 @@
 export { createServer, type SmtpServer } from './server.js';
 export type { ServerOptions, ServerLimits, ServerTimeouts, ServerFeatures, AuthOptions } from './options.js';
 export type { ServerHooks, MessageBody } from './hooks.js';
+export type { AdmissionOptions, Refusal, RefusalKind } from './admission/gate.js';
 export type { Session, Transaction, Recipient, Credentials, TlsInfo, Endpoint } from './types.js';
 export { type ProtocolViolation, type ViolationKind, defaultForbiddenCommands } from './violations.js';
 export { type Verdict, type HookResult, accept, reject, defer, disconnect } from './verdict.js';

@@ -5,6 +5,7 @@
 import type { SecureContextOptions } from 'node:tls';
 import type { SaslMechanism } from './sasl/mechanism.js';
 import type { ServerHooks } from './hooks.js';
+import type { AdmissionOptions } from './admission/gate.js';
 
 export interface ServerLimits {
   /** Longest command line in octets, CRLF included (RFC 5321 says at least 512). */
@@ -79,6 +80,12 @@ export interface ServerOptions {
   readonly timeouts?: Partial<ServerTimeouts>;
   readonly features?: Partial<ServerFeatures>;
   readonly hooks?: ServerHooks;
+  /**
+   * Connection limits checked when a connection is accepted, before the greeting: a session cap
+   * for the listener, concurrent sessions and new connections per minute per client, exempt
+   * networks (see admission/gate.ts). None by default.
+   */
+  readonly admission?: AdmissionOptions;
   /** Called with errors the server cannot report to a peer (socket errors, hook bugs). */
   readonly onError?: (error: Error, session: { readonly id: string } | null) => void;
 }

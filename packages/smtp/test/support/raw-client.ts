@@ -14,9 +14,10 @@ export class RawClient {
     this.listen(socket);
   }
 
-  /** Connects to 127.0.0.1:port (implicit TLS when `tls` is set). */
-  static async connect(port: number, tls = false): Promise<RawClient> {
-    const socket: Socket = tls ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : connect({ port, host: '127.0.0.1' });
+  /** Connects to 127.0.0.1:port (implicit TLS when `tls` is set), from `localAddress` when given (e.g. 127.0.0.2). */
+  static async connect(port: number, tls = false, localAddress?: string): Promise<RawClient> {
+    const target = { port, host: '127.0.0.1', ...(localAddress === undefined ? {} : { localAddress }) };
+    const socket: Socket = tls ? tlsConnect({ ...target, rejectUnauthorized: false }) : connect(target);
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

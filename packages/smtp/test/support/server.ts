@@ -16,7 +16,8 @@ export interface TestServer {
   port: number;
   /** Messages whose onData hook ran to the end. */
   received: Received[];
-  connect(tls?: boolean): Promise<RawClient>;
+  /** A client from 127.0.0.1, or from `localAddress`. */
+  connect(tls?: boolean, localAddress?: string): Promise<RawClient>;
   close(): Promise<void>;
 }
 
@@ -45,8 +46,8 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     server,
     port: address.port,
     received,
-    async connect(tls = false) {
-      const client = await RawClient.connect(address.port, tls);
+    async connect(tls = false, localAddress?: string) {
+      const client = await RawClient.connect(address.port, tls, localAddress);
       clients.push(client);
       return client;
     },
