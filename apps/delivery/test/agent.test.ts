@@ -70,6 +70,14 @@ describe('delivery agent, Maildir', () => {
     expect(await h.spool.stat(queueId)).toMatchObject({ refs: 3, claimed: true });
   });
 
+  it('an expanded alias passes the MAIL FROM parameters on: BODY, RET, ENVID, REQUIRETLS, SMTPUTF8', async () => {
+    const mailParams = { body: '8BITMIME' as const, smtputf8: true, ret: 'HDRS' as const, envid: 'ENV-42', requireTls: true };
+    const { queueId, jobIds } = await h.enqueue(message('params'), ['team@example.org'], { mailParams });
+    expect(await h.settle(jobIds[0]!)).toBe('completed');
+    const job = await h.transfer.queue.getJob(transferJobId(queueId, jobIds[0]!));
+    expect(job?.data.envelope).toMatchObject(mailParams);
+  });
+
   it('over quota: deferred while attempts remain, failed on the last, keeping the reference', async () => {
     const big = message('big', `${'x'.repeat(2000)}\r\n`);
     const later = await h.enqueue(big, ['carol@example.org'], { attempts: 3 });

@@ -62,7 +62,7 @@ describe('routing a mixed message', () => {
     const outbounds = await h.waitForJobs('outbound', 2, queueId);
     expect(deliveries.map((j) => j.id).sort()).toEqual([deliveryJobId(queueId, 'bob@local.example'), deliveryJobId(queueId, 'dave@second.example')].sort());
     const bob = deliveries.find((j) => j.data.recipient.address === 'bob@local.example');
-    expect(bob?.data).toEqual({ queueId, spoolId: queueId, size: 5, messageId: '<mixed@remote.example>', from: 'carol@remote.example', recipient: { address: 'bob@local.example', notify: ['FAILURE'], orcpt: null }, origin: job.origin });
+    expect(bob?.data).toEqual({ queueId, spoolId: queueId, size: 5, messageId: '<mixed@remote.example>', from: 'carol@remote.example', recipient: { address: 'bob@local.example', notify: ['FAILURE'], orcpt: null }, origin: job.origin, mailParams: { body: '8BITMIME', smtputf8: false, ret: 'HDRS', envid: 'ENV-7', requireTls: false } });
     expect(outbounds.map((j) => j.id).sort()).toEqual([outboundJobId(queueId, queueId, 'other.example'), outboundJobId(queueId, queueId, 'remote.example')].sort());
     const remote = outbounds.find((j) => j.data.domain === 'remote.example');
     expect(remote?.data).toEqual({ queueId, spoolId: queueId, size: 5, messageId: '<mixed@remote.example>', parent: queueId, domain: 'remote.example', envelope: { ...job.envelope, recipients: [job.envelope.recipients[3]] }, origin: job.origin });

@@ -30,7 +30,7 @@ export interface Harness {
   readonly root: string;
   readonly logs: Record<string, unknown>[];
   /** Spools `content` for `recipients` and queues one delivery job each, as the relay does; returns the job ids. */
-  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[] }): Promise<{ queueId: string; jobIds: string[] }>;
+  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams'] }): Promise<{ queueId: string; jobIds: string[] }>;
   /** Waits until the job is completed or failed; returns the state. */
   settle(jobId: string, until?: string[]): Promise<string>;
   close(): Promise<void>;
@@ -99,6 +99,7 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
           origin: { agent: 'relay', client: { address: '192.0.2.1', port: 25, helo: 'mx.remote.example' }, user: null, tls: null, receivedAt: new Date().toISOString() },
           ...(enqueueOptions.hops === undefined ? {} : { hops: enqueueOptions.hops }),
           ...(enqueueOptions.visited === undefined ? {} : { visited: enqueueOptions.visited }),
+          ...(enqueueOptions.mailParams === undefined ? {} : { mailParams: enqueueOptions.mailParams }),
         };
         jobIds.push(await delivery.add(job, enqueueOptions.attempts === undefined ? {} : { attempts: enqueueOptions.attempts }));
       }

@@ -47,6 +47,7 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
     // Route.
     const routes = await routeRecipients(directory, data.envelope.recipients);
     const { queueId, spoolId, size, messageId, origin, hops, visited } = data;
+    const { from: _from, recipients: _recipients, ...mailParams } = data.envelope;
     const parent = data.parent === undefined ? {} : { parent: jobId };
 
     // The content must be there; from now on it no longer expires on its own. A retry of a job
@@ -67,7 +68,7 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
     // Local recipients: one delivery job each.
     for (const recipient of routes.local) {
       // Recipients from an expanded alias carry its job id: their jobs never collide with the message's own.
-      await targets.delivery.add({ queueId, spoolId, size, messageId, from: data.envelope.from, recipient, origin, ...parent, hops, visited });
+      await targets.delivery.add({ queueId, spoolId, size, messageId, from: data.envelope.from, recipient, origin, ...parent, hops, visited, mailParams });
       logger.info({ ...log, to: recipient.address, delivery: deliveryJobId(queueId, recipient.address, parent.parent) }, 'queued for local delivery');
     }
 

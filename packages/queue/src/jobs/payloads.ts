@@ -59,6 +59,12 @@ export const DeliveryJob = z.object({
    */
   parent: z.string().min(1).optional(),
   ...loopGuard,
+  /**
+   * The MAIL FROM parameters the message was accepted with (BODY, SMTPUTF8, RET, ENVID,
+   * REQUIRETLS), so that an alias expanded to other addresses passes them on unchanged (RFC
+   * 3461 §4, RFC 6152, RFC 8689). Absent on jobs queued before it existed.
+   */
+  mailParams: Envelope.omit({ from: true, recipients: true }).optional(),
 });
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 
