@@ -1,13 +1,14 @@
 /**
  * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL
- * is set, then the submission, relay and delivery agents as supervised child processes with the
- * local-mode defaults, prints where everything listens and where mail is stored, and on
- * SIGTERM/SIGINT stops the agents (they finish their work) and then Redis.
+ * is set, then the submission, relay and delivery agents, all as supervised child processes
+ * (restarted when they die, each restart said on stderr) with the local-mode defaults, prints
+ * where everything listens and where mail is stored, and on SIGTERM/SIGINT stops the agents
+ * (they finish their work) and then Redis.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localDefaults, localRedisPort, stateDir, withDefaults } from '../local.js';
-import { agentCommand, agentNames } from '../supervisor/agents.js';
+import { agentCommand, agentNames, spawnAgent } from '../supervisor/agents.js';
 import { type LocalRedis, startLocalRedis } from '../supervisor/redis.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 
@@ -22,7 +23,7 @@ export async function start(): Promise<number> {
   let redis: LocalRedis | null = null;
   let url = process.env.REDIS_URL;
   if (url === undefined) {
-    redis = await startLocalRedis(state, localRedisPort());
+    redis = await startLocalRedis(state, localRedisPort(), { notice: say, fatal: say });
     url = redis.url;
   }
   const env = withDefaults({ ...localDefaults(state), REDIS_URL: url });
@@ -33,8 +34,10 @@ export async function start(): Promise<number> {
   let wake = (): void => {};
   const done = new Promise<void>((resolve) => (wake = resolve));
   const supervisor = new Supervisor(
-    agentNames.map((name) => ({ name, command: agentCommand(name, env) })),
-    env,
+    agentNames.map((name) => {
+      const command = agentCommand(name, env);
+      return { name, spawn: () => spawnAgent(command, env) };
+    }),
     {
       notice: say,
       fatal: (text) => {

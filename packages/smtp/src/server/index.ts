@@ -9,6 +9,7 @@ export { createServer, type SmtpServer } from './server.js';
 export type { ServerOptions, ServerLimits, ServerTimeouts, ServerFeatures, AuthOptions } from './options.js';
 export type { ServerHooks, MessageBody } from './hooks.js';
 export type { Session, Transaction, Recipient, Credentials, TlsInfo, Endpoint } from './types.js';
+export { type Availability, withAvailability } from './availability.js';
 export { type Verdict, type HookResult, accept, reject, defer, disconnect } from './verdict.js';
 export type { SaslMechanism, SaslExchange, SaslStep } from './sasl/mechanism.js';
 export { plainMechanism } from './sasl/plain.js';

@@ -1,0 +1,65 @@
+/**
+ * watchRedis: an agent's view of its command connection to Redis. Reads the client's events;
+ * emits one log line per change ("redis connected", "redis connection lost; …", the latter only
+ * for a real loss, never for the agent's own QUIT at shutdown), connection errors at debug
+ * level, and `up()`, which SMTP hooks consult to answer 451 4.3.0 at once rather than after a
+ * message body. `reached()` waits for the first connection with no deadline, saying now and then
+ * that it still waits, so an agent started while Redis is down serves as soon as Redis is back
+ * instead of exiting.
+ */
+import type { Redis } from 'ioredis';
+import { describeRedis } from './connection.js';
+import { waitForRedis } from './wait.js';
+
+/** The few logger methods used (pino's fit). */
+export interface RedisWatchLogger {
+  info(message: string): void;
+  warn(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
+}
+
+export interface RedisWatch {
+  /** Commands can run now. */
+  up(): boolean;
+  /** Resolves once the client is ready, however long that takes (logging while it waits). */
+  reached(): Promise<void>;
+  /** Quits the client; the closed connection is no loss. */
+  close(): Promise<void>;
+}
+
+/** Watch `redis` (a command client) for an agent. */
+export function watchRedis(redis: Redis, logger: RedisWatchLogger): RedisWatch {
+  let up = false;
+  let closing = false;
+  redis.on('ready', () => {
+    if (!up) logger.info('redis connected');
+    up = true;
+  });
+  redis.on('close', () => {
+    if (up && !closing) logger.warn({ redis: describeRedis(redis) }, 'redis connection lost; new messages get 451 until it is back');
+    up = false;
+  });
+  redis.on('error', (error: Error) => logger.debug({ err: error }, 'redis error'));
+
+  return {
+    up: () => up && redis.status === 'ready',
+    reached: () =>
+      waitForRedis(redis, {
+        timeoutMs: Number.POSITIVE_INFINITY,
+        onWaiting: (waitedMs, lastError) => logger.warn({ redis: describeRedis(redis), waitedMs, err: lastError }, 'waiting for redis; sessions get 421 until it answers'),
+      }),
+    async close() {
+      closing = true;
+      await closeRedis(redis);
+    },
+  };
+}
+
+/** QUIT, or drop the connection when QUIT cannot be sent (Redis away). */
+export async function closeRedis(redis: Redis): Promise<void> {
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}
