@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 
-/** A port nobody listens on right now. */
-function freePort() {
+/** A port nobody listens on right now (on 127.0.0.1). */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -64,6 +64,37 @@ export async function startRedis(options = {}) {
     pid: child.pid,
     async stop() {
       if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/**
+ * A redis-server for tests that kill Redis and start it again: a fixed free port, its data
+ * (AOF, `appendfsync always`) in `dir`, so that what it acknowledged survives a SIGKILL.
+ * `start()` resolves once it answers PING; `kill()` sends SIGKILL and waits for the exit.
+ * @param {string} dir
+ */
+export async function durableRedis(dir) {
+  const port = await freePort();
+  let child = null;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'],
+        { stdio: 'ignore' },
+      );
+      child.once('error', () => {});
+      await waitForPing(port, Date.now() + 10_000);
+    },
+    async kill() {
+      const running = child;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGKILL');
       await exited;
     },
   };

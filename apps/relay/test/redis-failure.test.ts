@@ -4,55 +4,15 @@
  * message is accepted again and routed. A RCPT while Redis is down is deferred (451 4.3.0),
  * never refused. Also: the agent refuses to start on a Redis that may evict keys.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis } from '@mailway/vitest-config/redis';
+import { type DurableRedis, durableRedis, startRedis } from '@mailway/vitest-config/redis';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createRelayAgent, loadRelayConfig } from '../src/index.js';
 import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
-
-/** A redis-server with AOF `appendfsync always` on a fixed port and data folder, restartable. */
-class DurableRedis {
-  private child: ChildProcess | null = null;
-  constructor(readonly port: number, readonly dir: string) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-    this.child = child;
-    for (let i = 0; i < 200; i += 1) {
-      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    }
-    throw new Error('redis-server did not start');
-  }
-
-  /** SIGKILL: no chance to write anything more. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
 
 describe('Redis killed during DATA', () => {
   let redis: DurableRedis;
@@ -61,11 +21,7 @@ describe('Redis killed during DATA', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mailway-relay-redis-'));
-    // Borrow a free port from a throwaway server.
-    const probe = await startRedis();
-    const port = probe.port;
-    await probe.stop();
-    redis = new DurableRedis(port, dir);
+    redis = await durableRedis(dir);
     await redis.start();
     h = await startRelay({ redisUrl: redis.url });
   });

@@ -1,56 +1,20 @@
 /**
  * Redis goes away in the middle of a message: the reply to end of data is 451 4.3.0, and once
  * Redis is back (from its append-only file) there is no job and no spooled content; the next
- * message is accepted again. Also: the agent refuses to start on a Redis that may evict keys.
+ * message is accepted again. While Redis is away, RCPT is deferred (451 4.3.0), so that no
+ * body is sent for nothing. An agent started while Redis is down listens at once, greets with
+ * 421 4.3.2 and keeps waiting until Redis is there, then serves. Also: the agent refuses to start
+ * on a Redis that may evict keys.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis } from '@mailway/vitest-config/redis';
+import { type DurableRedis, durableRedis, freePort, startRedis } from '@mailway/vitest-config/redis';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createSubmissionAgent, loadSubmissionConfig } from '../src/index.js';
 import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, alice, message, startSubmission } from './support/harness.js';
-
-/** A redis-server with AOF `appendfsync always` on a fixed port and data folder, restartable. */
-class DurableRedis {
-  private child: ChildProcess | null = null;
-  constructor(readonly port: number, readonly dir: string) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-    this.child = child;
-    for (let i = 0; i < 200; i += 1) {
-      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    }
-    throw new Error('redis-server did not start');
-  }
-
-  /** SIGKILL: no chance to write anything more. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
 
 describe('Redis killed during DATA', () => {
   let redis: DurableRedis;
@@ -59,11 +23,7 @@ describe('Redis killed during DATA', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
-    // Borrow a free port from a throwaway server.
-    const probe = await startRedis();
-    const port = probe.port;
-    await probe.stop();
-    redis = new DurableRedis(port, dir);
+    redis = await durableRedis(dir);
     await redis.start();
     h = await startSubmission({ redisUrl: redis.url });
   });
@@ -104,6 +64,68 @@ describe('Redis killed during DATA', () => {
   });
 });
 
+describe('Redis away', () => {
+  let redis: DurableRedis;
+  let dir: string;
+  let h: Harness | null = null;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
+    redis = await durableRedis(dir);
+  });
+  afterAll(async () => {
+    await h?.close().catch(() => {});
+    await redis.kill();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starting while Redis is down: greets with 421 4.3.2 and waits, then serves once Redis is there', async () => {
+    const port = await freePort();
+    // No rate limit: MAIL then needs no Redis round trip, so what follows is up to RCPT alone.
+    const starting = startSubmission({ redisUrl: redis.url, env: { SUBMISSION_PORT: String(port), SUBMISSION_MESSAGES_PER_HOUR: '0' } });
+    let settled = false;
+    void starting.then(() => (settled = true), () => (settled = true));
+
+    const greeting = await waitFor(async () => (await Dialog.open(port)).greeting);
+    expect(greeting.status).toBe('421 4.3.2');
+    expect(greeting.text).toContain('try again later');
+    expect(settled).toBe(false);
+
+    await redis.start();
+    h = await starting;
+    const { dialog, greeting: again } = await Dialog.open(port);
+    expect(again.code).toBe(220);
+    await dialog.close();
+    expect(h.logs.some((l) => l.msg === 'redis connected')).toBe(true);
+  });
+
+  it('refuses at RCPT (451 4.3.0) while Redis is away, before any message body', async () => {
+    if (h === null) throw new Error('the agent did not start');
+    const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true });
+    await dialog.command('EHLO client.example');
+    expect((await dialog.authPlain(alice.user, alice.pass)).code).toBe(235);
+    expect((await dialog.command('MAIL FROM:<alice@example.org>')).code).toBe(250);
+    expect((await dialog.command('RCPT TO:<carol@remote.example>')).code).toBe(250);
+    expect((await dialog.data(message())).status).toBe('250 2.0.0');
+
+    await redis.kill();
+    // The sender is known from the first message and there is no rate limit: MAIL needs no Redis.
+    expect((await dialog.command('MAIL FROM:<alice@example.org>')).code).toBe(250);
+    expect((await dialog.command('RCPT TO:<carol@remote.example>')).status).toBe('451 4.3.0');
+    await dialog.command('RSET');
+
+    // Back: the session goes on, and the first message is still queued (AOF).
+    await redis.start();
+    const agent = h.agent;
+    await waitUntil(() => agent.ready());
+    await waitFor(async () => ((await dialog.command('MAIL FROM:<alice@example.org>')).code === 250 ? true : null));
+    expect((await dialog.command('RCPT TO:<carol@remote.example>')).code).toBe(250);
+    expect((await dialog.data(message())).status).toBe('250 2.0.0');
+    await dialog.close();
+    expect(await h.jobs()).toHaveLength(2);
+  });
+});
+
 describe('start-up checks', () => {
   it('refuses to start on a Redis whose maxmemory-policy can evict queued mail', async () => {
     const lru = await startRedis({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
@@ -122,5 +144,16 @@ async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The probe's value once it gives one (errors count as not yet). */
+async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => null);
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error('nothing in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
