@@ -105,7 +105,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     }
 
     // The transfer worker.
-    worker = createTransferWorker(workerRedis, { directory, targets: { spool, delivery, outbound }, logger, metrics, prefix: bullPrefix(prefix), concurrency: settings.transferConcurrency });
+    worker = createTransferWorker(workerRedis, { directory, targets: { spool, delivery, outbound }, logger, metrics, prefix: bullPrefix(prefix), concurrency: settings.transferConcurrency, locks: settings.transferWorker });
     worker.on('failed', (job, error) => logger.warn({ job: job?.id ?? null, err: error, attempts: job?.attemptsMade ?? null }, 'transfer job failed'));
     worker.on('error', (error) => logger.debug({ err: error }, 'transfer worker error'));
 
