@@ -82,6 +82,7 @@ export async function durableRedis(dir) {
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
+      if (child !== null && child.exitCode === null && child.signalCode === null) throw new Error(`redis-server on port ${port} is already running`);
       child = spawn(
         'redis-server',
         ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'],

@@ -1,0 +1,76 @@
+/**
+ * watchRedis against a real redis-server that is killed and started again: "redis connected"
+ * once per connection, "redis connection lost" for a real loss only (never for the agent's own
+ * QUIT), up() following the connection, and reached() waiting for a Redis that is not there yet,
+ * saying so.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DurableRedis, durableRedis } from '@mailway/vitest-config/redis';
+import { createRedis } from './connection.js';
+import { watchRedis } from './watch.js';
+
+/** A logger that keeps its lines. */
+function recorder(): { lines: string[]; logger: Parameters<typeof watchRedis>[1] } {
+  const lines: string[] = [];
+  return { lines, logger: { info: (message) => lines.push(message), warn: (_fields, message) => lines.push(message), debug: () => {} } };
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('watchRedis', () => {
+  let dir: string;
+  let redis: DurableRedis;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mailway-watch-'));
+    redis = await durableRedis(dir);
+  });
+  afterAll(async () => {
+    await redis.kill();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('waits for a Redis that is not there yet, saying so, and is up once it comes', async () => {
+    const { lines, logger } = recorder();
+    const watch = watchRedis(createRedis(redis.url), logger);
+    let reached = false;
+    void watch.reached().then(() => (reached = true));
+    await until(() => lines.includes('waiting for redis; sessions get 421 until it answers'));
+    expect(reached).toBe(false);
+    expect(watch.up()).toBe(false);
+
+    await redis.start();
+    await until(() => reached);
+    expect(watch.up()).toBe(true);
+    expect(lines.filter((line) => line === 'redis connected')).toHaveLength(1);
+    await watch.close();
+  });
+
+  it('says "connection lost" when Redis dies, and not when the agent quits', async () => {
+    // Redis is running: the test above started it.
+    const { lines, logger } = recorder();
+    const watch = watchRedis(createRedis(redis.url), logger);
+    await watch.reached();
+
+    await redis.kill();
+    await until(() => !watch.up());
+    expect(lines).toContain('redis connection lost; new messages get 451 until it is back');
+
+    await redis.start();
+    await until(() => watch.up());
+    expect(lines.filter((line) => line === 'redis connected')).toHaveLength(2);
+
+    const before = lines.length;
+    await watch.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(lines.slice(before)).toEqual([]);
+  });
+});
