@@ -2,7 +2,8 @@
  * Redis goes away in the middle of a message: the reply to end of data is 451 4.3.0, and once
  * Redis is back (from its append-only file) there is no job and no spooled content; the next
  * message is accepted again and routed. A RCPT while Redis is down is deferred (451 4.3.0),
- * never refused. Also: the agent refuses to start on a Redis that may evict keys.
+ * never refused. A clean stop, which quits Redis itself, is not logged as a lost connection.
+ * Also: the agent refuses to start on a Redis that may evict keys.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,17 @@ describe('Redis killed during DATA', () => {
     await dialog.close();
     expect(await h.waitForJobs('delivery', 1, queueIdOf(reply.text))).toHaveLength(1);
     expect(h.logs.some((l) => l.msg === 'message not queued')).toBe(true);
+  });
+});
+
+describe('a clean stop', () => {
+  it('is not logged as a lost Redis connection', async () => {
+    const h = await startRelay();
+    expect(h.logs.some((l) => l.msg === 'redis connected')).toBe(true);
+    await h.close();
+    // The socket closes after QUIT is answered: give its events time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(h.logs.filter((l) => String(l.msg).includes('connection lost'))).toEqual([]);
   });
 });
 

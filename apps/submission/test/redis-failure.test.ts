@@ -64,11 +64,10 @@ describe('Redis killed during DATA', () => {
   });
 });
 
-describe('Redis away', () => {
+describe('started while Redis is down', () => {
   let redis: DurableRedis;
   let dir: string;
   let h: Harness | null = null;
-
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
     redis = await durableRedis(dir);
@@ -79,16 +78,15 @@ describe('Redis away', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('starting while Redis is down: greets with 421 4.3.2 and waits, then serves once Redis is there', async () => {
+  it('greets with 421 4.3.2 and waits, then serves once Redis is there', async () => {
     const port = await freePort();
-    // No rate limit: MAIL then needs no Redis round trip, so what follows is up to RCPT alone.
-    const starting = startSubmission({ redisUrl: redis.url, env: { SUBMISSION_PORT: String(port), SUBMISSION_MESSAGES_PER_HOUR: '0' } });
+    const starting = startSubmission({ redisUrl: redis.url, env: { SUBMISSION_PORT: String(port) } });
     let settled = false;
     void starting.then(() => (settled = true), () => (settled = true));
 
     const greeting = await waitFor(async () => (await Dialog.open(port)).greeting);
     expect(greeting.status).toBe('421 4.3.2');
-    expect(greeting.text).toContain('try again later');
+    expect(greeting.text).toBe('msa.test.example Service not available, try again later');
     expect(settled).toBe(false);
 
     await redis.start();
@@ -98,9 +96,26 @@ describe('Redis away', () => {
     await dialog.close();
     expect(h.logs.some((l) => l.msg === 'redis connected')).toBe(true);
   });
+});
 
-  it('refuses at RCPT (451 4.3.0) while Redis is away, before any message body', async () => {
-    if (h === null) throw new Error('the agent did not start');
+describe('Redis away between messages', () => {
+  let redis: DurableRedis;
+  let dir: string;
+  let h: Harness;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
+    redis = await durableRedis(dir);
+    await redis.start();
+    // No rate limit: MAIL then needs no Redis round trip, so what is refused is up to RCPT alone.
+    h = await startSubmission({ redisUrl: redis.url, env: { SUBMISSION_MESSAGES_PER_HOUR: '0' } });
+  });
+  afterAll(async () => {
+    await h.close().catch(() => {});
+    await redis.kill();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses at RCPT (451 4.3.0), before any message body, and recovers', async () => {
     const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true });
     await dialog.command('EHLO client.example');
     expect((await dialog.authPlain(alice.user, alice.pass)).code).toBe(235);
@@ -109,15 +124,14 @@ describe('Redis away', () => {
     expect((await dialog.data(message())).status).toBe('250 2.0.0');
 
     await redis.kill();
-    // The sender is known from the first message and there is no rate limit: MAIL needs no Redis.
+    // The sender is known from the first message: MAIL needs no Redis.
     expect((await dialog.command('MAIL FROM:<alice@example.org>')).code).toBe(250);
     expect((await dialog.command('RCPT TO:<carol@remote.example>')).status).toBe('451 4.3.0');
     await dialog.command('RSET');
 
     // Back: the session goes on, and the first message is still queued (AOF).
     await redis.start();
-    const agent = h.agent;
-    await waitUntil(() => agent.ready());
+    await waitUntil(() => h.agent.ready());
     await waitFor(async () => ((await dialog.command('MAIL FROM:<alice@example.org>')).code === 250 ? true : null));
     expect((await dialog.command('RCPT TO:<carol@remote.example>')).code).toBe(250);
     expect((await dialog.data(message())).status).toBe('250 2.0.0');
