@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
 import { freePort } from '@mailway/vitest-config/redis';
+import { waitFor as waitForOutput } from './support/wait.js';
 
 const run = promisify(execFile);
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
@@ -271,16 +272,6 @@ async function deliveredIds(dir: string): Promise<Map<string, number>> {
   return ids;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stack output:\n${output.slice(-4000)}`);
-    await sleep(100);
-  }
-}
-
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
@@ -289,4 +280,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** waitFor, with the stack's output on time-out. */
+function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs?: number): Promise<T> {
+  return waitForOutput(what, probe, () => output, timeoutMs);
 }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor as waitForOutput } from './support/wait.js';
 
 const run = promisify(execFile);
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
@@ -39,16 +40,6 @@ let output = '';
 async function mailway(...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, [...cli, ...args], { cwd: cliDir, env });
   return stdout;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stack output:\n${output.slice(-4000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 beforeAll(async () => {
@@ -183,3 +174,8 @@ describe('mailway start', () => {
     expect(output).toContain('mailway: stopped');
   });
 });
+
+/** waitFor, with the stack's output on time-out. */
+function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs?: number): Promise<T> {
+  return waitForOutput(what, probe, () => output, timeoutMs);
+}

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises';
 import { type Directory, createDirectory } from '@mailway/directory';
 import { createMaildir, createMbox } from '@mailway/mailbox';
 import { bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
-import { checkRedis, closeRedis, createRedis, waitForRedis, watchRedis } from '@mailway/queue/redis';
+import { closeRedis, createRedis, waitForRedis, watchRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import type { AgentContext, RunningAgent } from '@mailway/runtime';
 import { type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
@@ -77,8 +77,6 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
     await Promise.all([link.reached(), waitForRedis(workerRedis, { timeoutMs: Number.POSITIVE_INFINITY })]);
-    const facts = await checkRedis(redis);
-    for (const warning of facts.warnings) logger.warn({ redis: facts.version }, warning);
 
     // The queue worker.
     worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics), { prefix: bullPrefix(prefix), concurrency: settings.concurrency, autorun: false, ...settings.worker });

@@ -10,7 +10,7 @@
 import type { Worker } from 'bullmq';
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { type MailQueue, type QueueName, bullPrefix, createMailQueue } from '@mailway/queue/queues';
-import { checkRedis, closeRedis, createRedis, watchRedis } from '@mailway/queue/redis';
+import { closeRedis, createRedis, watchRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, loadCertificate } from '@mailway/runtime';
 import { type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
@@ -97,8 +97,6 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
     await link.reached();
-    const facts = await checkRedis(redis);
-    for (const warning of facts.warnings) logger.warn({ redis: facts.version }, warning);
     if (settings.directorySeed !== undefined) {
       await applySeed(directory, await readSeedFile(settings.directorySeed));
       logger.info({ file: settings.directorySeed }, 'directory seeded');

@@ -9,7 +9,7 @@
  */
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
-import { checkRedis, createRedis, watchRedis } from '@mailway/queue/redis';
+import { createRedis, watchRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, loadCertificate } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
@@ -98,8 +98,6 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
     await link.reached();
-    const facts = await checkRedis(redis);
-    for (const warning of facts.warnings) logger.warn({ redis: facts.version }, warning);
     if (settings.directorySeed !== undefined) {
       await applySeed(directory, await readSeedFile(settings.directorySeed));
       logger.info({ file: settings.directorySeed }, 'directory seeded');

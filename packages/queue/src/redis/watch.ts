@@ -5,9 +5,11 @@
  * level, and `up()`, which SMTP hooks consult to answer 451 4.3.0 at once rather than after a
  * message body. `reached()` waits for the first connection with no deadline, saying now and then
  * that it still waits, so an agent started while Redis is down serves as soon as Redis is back
- * instead of exiting.
+ * instead of exiting; then it runs checkRedis (a Redis that could lose mail still stops the
+ * agent) and logs its warnings.
  */
 import type { Redis } from 'ioredis';
+import { type RedisFacts, checkRedis } from './check.js';
 import { describeRedis } from './connection.js';
 import { waitForRedis } from './wait.js';
 
@@ -21,8 +23,11 @@ export interface RedisWatchLogger {
 export interface RedisWatch {
   /** Commands can run now. */
   up(): boolean;
-  /** Resolves once the client is ready, however long that takes (logging while it waits). */
-  reached(): Promise<void>;
+  /**
+   * Resolves once the client is ready, however long that takes (logging while it waits), and
+   * Redis passed checkRedis (its warnings logged); rejects with RedisSetupError when it did not.
+   */
+  reached(): Promise<RedisFacts>;
   /** Quits the client; the closed connection is no loss. */
   close(): Promise<void>;
 }
@@ -43,11 +48,15 @@ export function watchRedis(redis: Redis, logger: RedisWatchLogger): RedisWatch {
 
   return {
     up: () => up && redis.status === 'ready',
-    reached: () =>
-      waitForRedis(redis, {
+    async reached() {
+      await waitForRedis(redis, {
         timeoutMs: Number.POSITIVE_INFINITY,
         onWaiting: (waitedMs, lastError) => logger.warn({ redis: describeRedis(redis), waitedMs, err: lastError }, 'waiting for redis; sessions get 421 until it answers'),
-      }),
+      });
+      const facts = await checkRedis(redis);
+      for (const warning of facts.warnings) logger.warn({ redis: facts.version }, warning);
+      return facts;
+    },
     async close() {
       closing = true;
       await closeRedis(redis);
