@@ -41,7 +41,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
   // watched, and the worker's own.
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-delivery' });
   const workerRedis = createRedis(config.redis.url, { role: 'worker', name: 'mailway-delivery-worker' });
-  const link = watchRedis(redis, logger);
+  const link = watchRedis(redis, logger, context.metrics);
   workerRedis.on('error', (error: Error) => logger.debug({ err: error }, 'redis (worker) error'));
   let server: SmtpServer | null = null;
   let worker: ReturnType<typeof createMailWorker> | null = null;

@@ -50,7 +50,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   // Redis: one fail-fast client for the SMTP side, one patient client for the worker.
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-relay' });
   const workerRedis = createRedis(config.redis.url, { role: 'worker', name: 'mailway-relay-worker' });
-  const link = watchRedis(redis, logger);
+  const link = watchRedis(redis, logger, context.metrics);
   workerRedis.on('error', (error: Error) => logger.debug({ err: error }, 'redis (worker) error'));
   let server: SmtpServer | null = null;
   let worker: Worker | null = null;

@@ -105,6 +105,7 @@ describe('relay main', () => {
       expect(greeting.status).toBe('421 4.3.2');
       expect(greeting.text).toBe('mx.local.example Service not available, try again later');
       expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(503);
+      expect(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()).toMatch(/^mailway_redis_up\{[^}]*\} 0$/m);
 
       // Past the 10 s after which an agent used to give up: still there, still saying why.
       await new Promise((resolve) => setTimeout(resolve, 12_000));
@@ -115,6 +116,7 @@ describe('relay main', () => {
       await redis.start();
       await logged(started, 'started');
       expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
+      expect(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()).toMatch(/^mailway_redis_up\{[^}]*\} 1$/m);
       const { dialog, greeting: again } = await Dialog.open(port);
       expect(again.code).toBe(220);
       await dialog.command('EHLO probe.example');

@@ -41,7 +41,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
 
   // Redis: a fail-fast client, watched (sessions are gated on it).
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-submission' });
-  const link = watchRedis(redis, logger);
+  const link = watchRedis(redis, logger, context.metrics);
   let servers: SmtpServer[] = [];
   let open = false;
   try {

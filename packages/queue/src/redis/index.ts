@@ -8,4 +8,4 @@
 export { createRedis, describeRedis, type RedisRole } from './connection.js';
 export { checkRedis, RedisSetupError, type RedisFacts } from './check.js';
 export { waitForRedis, type WaitOptions } from './wait.js';
-export { closeRedis, watchRedis, type RedisWatch, type RedisWatchLogger } from './watch.js';
+export { closeRedis, watchRedis, type RedisWatch, type RedisWatchLogger, type RedisWatchMetrics } from './watch.js';

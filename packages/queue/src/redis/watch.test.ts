@@ -2,7 +2,7 @@
  * watchRedis against a real redis-server that is killed and started again: "redis connected"
  * once per connection, "redis connection lost" for a real loss only (never for the agent's own
  * QUIT), up() following the connection, and reached() waiting for a Redis that is not there yet,
- * saying so.
+ * saying so; the gauge `redis_up` and the count of losses following along.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,10 +12,19 @@ import { type DurableRedis, durableRedis } from '@mailway/vitest-config/redis';
 import { createRedis } from './connection.js';
 import { watchRedis } from './watch.js';
 
-/** A logger that keeps its lines. */
-function recorder(): { lines: string[]; logger: Parameters<typeof watchRedis>[1] } {
+/** A logger that keeps its lines, and metrics that keep their values. */
+function recorder(): { lines: string[]; values: Map<string, number>; logger: Parameters<typeof watchRedis>[1]; metrics: NonNullable<Parameters<typeof watchRedis>[2]> } {
   const lines: string[] = [];
-  return { lines, logger: { info: (message) => lines.push(message), warn: (_fields, message) => lines.push(message), debug: () => {} } };
+  const values = new Map<string, number>();
+  return {
+    lines,
+    values,
+    logger: { info: (message) => lines.push(message), warn: (_fields, message) => lines.push(message), debug: () => {} },
+    metrics: {
+      gauge: (name) => ({ set: (value) => values.set(name, value) }),
+      counter: (name) => ({ inc: () => values.set(name, (values.get(name) ?? 0) + 1) }),
+    },
+  };
 }
 
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -56,13 +65,16 @@ describe('watchRedis', () => {
 
   it('says "connection lost" when Redis dies, and not when the agent quits', async () => {
     // Redis is running: the test above started it.
-    const { lines, logger } = recorder();
-    const watch = watchRedis(createRedis(redis.url), logger);
+    const { lines, values, logger, metrics } = recorder();
+    const watch = watchRedis(createRedis(redis.url), logger, metrics);
     await watch.reached();
+    expect(values.get('redis_up')).toBe(1);
 
     await redis.kill();
     await until(() => !watch.up());
     expect(lines).toContain('redis connection lost; new messages get 451 until it is back');
+    expect(values.get('redis_up')).toBe(0);
+    expect(values.get('redis_connection_losses_total')).toBe(1);
 
     await redis.start();
     await until(() => watch.up());
@@ -72,5 +84,6 @@ describe('watchRedis', () => {
     await watch.close();
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(lines.slice(before)).toEqual([]);
+    expect(values.get('redis_connection_losses_total')).toBe(1);
   });
 });

@@ -2,7 +2,8 @@
  * watchRedis: an agent's view of its command connection to Redis. Reads the client's events;
  * emits one log line per change ("redis connected", "redis connection lost; …", the latter only
  * for a real loss, never for the agent's own QUIT at shutdown), connection errors at debug
- * level, and `up()`, which SMTP hooks consult to answer 451 4.3.0 at once rather than after a
+ * level, the metrics `mailway_redis_up` (1 while ready, else 0) and
+ * `mailway_redis_connection_losses_total`, and `up()`, which SMTP hooks consult to answer 451 4.3.0 at once rather than after a
  * message body. `reached()` waits for the first connection with no deadline, saying now and then
  * that it still waits, so an agent started while Redis is down serves as soon as Redis is back
  * instead of exiting; then it runs checkRedis (a Redis that could lose mail still stops the
@@ -20,6 +21,12 @@ export interface RedisWatchLogger {
   debug(fields: object, message: string): void;
 }
 
+/** Where the watch keeps its two metrics (the agent's Prometheus registry fits). */
+export interface RedisWatchMetrics {
+  gauge(name: string, help: string): { set(value: number): void };
+  counter(name: string, help: string): { inc(): void };
+}
+
 export interface RedisWatch {
   /** Commands can run now. */
   up(): boolean;
@@ -32,17 +39,25 @@ export interface RedisWatch {
   close(): Promise<void>;
 }
 
-/** Watch `redis` (a command client) for an agent. */
-export function watchRedis(redis: Redis, logger: RedisWatchLogger): RedisWatch {
+/** Watch `redis` (a command client) for an agent; `metrics` is where its two metrics go. */
+export function watchRedis(redis: Redis, logger: RedisWatchLogger, metrics?: RedisWatchMetrics): RedisWatch {
+  const upGauge = metrics?.gauge('redis_up', 'Whether the agent can use Redis now (1) or not (0)');
+  const losses = metrics?.counter('redis_connection_losses_total', 'Redis connections lost while the agent was running (its own shutdown not counted)');
   let up = false;
   let closing = false;
+  upGauge?.set(0);
   redis.on('ready', () => {
     if (!up) logger.info('redis connected');
     up = true;
+    upGauge?.set(1);
   });
   redis.on('close', () => {
-    if (up && !closing) logger.warn({ redis: describeRedis(redis) }, 'redis connection lost; new messages get 451 until it is back');
+    if (up && !closing) {
+      logger.warn({ redis: describeRedis(redis) }, 'redis connection lost; new messages get 451 until it is back');
+      losses?.inc();
+    }
     up = false;
+    upGauge?.set(0);
   });
   redis.on('error', (error: Error) => logger.debug({ err: error }, 'redis error'));
 
