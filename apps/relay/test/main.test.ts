@@ -4,7 +4,7 @@
  * /readyz and /metrics, and SIGTERM shuts it down cleanly (exit 0) without calling its own QUIT
  * a lost connection. Started while Redis is down, it does not give up: it listens at once,
  * greets with 421 4.3.2, answers /readyz 503 for as long as it takes (here past the 10 s after
- * which it used to exit), then serves.
+ * which it used to exit), then serves; a SIGTERM during that wait ends it at once, exit 0.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -131,4 +131,17 @@ describe('relay main', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('stopped while it waits for Redis, exits at once and cleanly', async () => {
+    const port = await freePort();
+    const started = startMain({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, RELAY_HOST: '127.0.0.1', RELAY_PORT: String(port), RELAY_HTTP_PORT: '0', MAILWAY_HOSTNAME: 'mx.local.example' });
+    try {
+      await logged(started, 'relay listening');
+      started.child.kill('SIGTERM');
+      expect(await started.exit).toBe(0);
+      expect(started.stdout()).toContain('"stopped before start-up finished"');
+    } finally {
+      started.child.kill('SIGKILL');
+    }
+  });
 });
