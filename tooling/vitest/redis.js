@@ -5,7 +5,10 @@
  * Reads: the `redis-server` binary on PATH. Emits: `{ url, port, stop() }`.
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A port nobody listens on right now (on 127.0.0.1). */
 export function freePort() {
@@ -71,13 +74,21 @@ export async function startRedis(options = {}) {
 
 /**
  * A redis-server for tests that kill Redis and start it again: a fixed free port, its data
- * (AOF, `appendfsync always`) in `dir`, so that what it acknowledged survives a SIGKILL.
- * `start()` resolves once it answers PING; `kill()` sends SIGKILL and waits for the exit.
- * @param {string} dir
+ * (AOF, `appendfsync always`) in a temporary folder of its own, so that what it acknowledged
+ * survives a SIGKILL. `start()` resolves once it answers PING; `kill()` sends SIGKILL and waits
+ * for the exit; `remove()` kills it and deletes the folder.
  */
-export async function durableRedis(dir) {
+export async function durableRedis() {
   const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
   let child = null;
+  const kill = async () => {
+    const running = child;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGKILL');
+    await exited;
+  };
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -91,12 +102,10 @@ export async function durableRedis(dir) {
       child.once('error', () => {});
       await waitForPing(port, Date.now() + 10_000);
     },
-    async kill() {
-      const running = child;
-      if (!running || running.exitCode !== null || running.signalCode !== null) return;
-      const exited = new Promise((resolve) => running.once('exit', resolve));
-      running.kill('SIGKILL');
-      await exited;
+    kill,
+    async remove() {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

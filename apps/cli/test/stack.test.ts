@@ -7,29 +7,18 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@mailway/vitest-config/redis';
 import { waitFor as waitForOutput } from './support/wait.js';
 
 const run = promisify(execFile);
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
 const cli = ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts'];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 let home: string;
 let env: Record<string, string>;

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,8 +180,7 @@ lmtp.quit()`;
 
 describe('delivery agent, started while Redis is down', () => {
   it('greets LMTP clients with 421 4.3.2 until Redis is there, then takes mail', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailway-delivery-redis-'));
-    const redis = await durableRedis(dir);
+    const redis = await durableRedis();
     const port = await freePort();
     const starting = startDelivery({ env: { REDIS_URL: redis.url, DELIVERY_LMTP_PORT: String(port) } });
     let h: Harness | null = null;
@@ -200,8 +198,7 @@ describe('delivery agent, started while Redis is down', () => {
       await dialog.close();
     } finally {
       await h?.close().catch(() => {});
-      await redis.kill();
-      await rm(dir, { recursive: true, force: true });
+      await redis.remove();
     }
   });
 });

@@ -10,9 +10,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { durableRedis, freePort } from '@mailway/vitest-config/redis';
 import { Dialog } from '@mailway/testing/dialog';
@@ -95,8 +92,7 @@ describe('relay main', () => {
   });
 
   it('started while Redis is down, waits for it (421 4.3.2, /readyz 503), however long, then serves', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailway-relay-redis-'));
-    const redis = await durableRedis(dir);
+    const redis = await durableRedis();
     const [port, httpPort] = [await freePort(), await freePort()];
     const started = startMain({ REDIS_URL: redis.url, RELAY_HOST: '127.0.0.1', RELAY_PORT: String(port), RELAY_HTTP_PORT: String(httpPort), MAILWAY_HOSTNAME: 'mx.local.example' });
     try {
@@ -127,8 +123,7 @@ describe('relay main', () => {
       expect(await started.exit).toBe(0);
     } finally {
       started.child.kill('SIGKILL');
-      await redis.kill();
-      await rm(dir, { recursive: true, force: true });
+      await redis.remove();
     }
   }, 60_000);
 

@@ -5,9 +5,6 @@
  * never refused. A clean stop, which quits Redis itself, is not logged as a lost connection.
  * Also: the agent refuses to start on a Redis that may evict keys.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DurableRedis, durableRedis, startRedis } from '@mailway/vitest-config/redis';
 import { createLogger, createMetrics } from '@mailway/runtime';
@@ -18,18 +15,15 @@ import { type Harness, message, queueIdOf, startRelay } from './support/harness.
 describe('Redis killed during DATA', () => {
   let redis: DurableRedis;
   let h: Harness;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mailway-relay-redis-'));
-    redis = await durableRedis(dir);
+    redis = await durableRedis();
     await redis.start();
     h = await startRelay({ redisUrl: redis.url });
   });
   afterAll(async () => {
     await h.close().catch(() => {});
-    await redis.kill();
-    await rm(dir, { recursive: true, force: true });
+    await redis.remove();
   });
 
   it('answers 451 4.3.0, leaves no job and no content, and recovers', async () => {

@@ -6,9 +6,6 @@
  * 421 4.3.2 and keeps waiting until Redis is there, then serves. Also: the agent refuses to start
  * on a Redis that may evict keys.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DurableRedis, durableRedis, freePort, startRedis } from '@mailway/vitest-config/redis';
 import { createLogger, createMetrics } from '@mailway/runtime';
@@ -19,18 +16,15 @@ import { type Harness, alice, message, startSubmission } from './support/harness
 describe('Redis killed during DATA', () => {
   let redis: DurableRedis;
   let h: Harness;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
-    redis = await durableRedis(dir);
+    redis = await durableRedis();
     await redis.start();
     h = await startSubmission({ redisUrl: redis.url });
   });
   afterAll(async () => {
     await h.close().catch(() => {});
-    await redis.kill();
-    await rm(dir, { recursive: true, force: true });
+    await redis.remove();
   });
 
   it('answers 451 4.3.0, leaves no job and no content, and recovers', async () => {
@@ -66,16 +60,13 @@ describe('Redis killed during DATA', () => {
 
 describe('started while Redis is down', () => {
   let redis: DurableRedis;
-  let dir: string;
   let h: Harness | null = null;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
-    redis = await durableRedis(dir);
+    redis = await durableRedis();
   });
   afterAll(async () => {
     await h?.close().catch(() => {});
-    await redis.kill();
-    await rm(dir, { recursive: true, force: true });
+    await redis.remove();
   });
 
   it('greets with 421 4.3.2 and waits, then serves once Redis is there', async () => {
@@ -100,19 +91,16 @@ describe('started while Redis is down', () => {
 
 describe('Redis away between messages', () => {
   let redis: DurableRedis;
-  let dir: string;
   let h: Harness;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
-    redis = await durableRedis(dir);
+    redis = await durableRedis();
     await redis.start();
     // No rate limit: MAIL then needs no Redis round trip, so what is refused is up to RCPT alone.
     h = await startSubmission({ redisUrl: redis.url, env: { SUBMISSION_MESSAGES_PER_HOUR: '0' } });
   });
   afterAll(async () => {
     await h.close().catch(() => {});
-    await redis.kill();
-    await rm(dir, { recursive: true, force: true });
+    await redis.remove();
   });
 
   it('refuses at RCPT (451 4.3.0), before any message body, and recovers', async () => {

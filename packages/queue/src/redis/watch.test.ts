@@ -4,9 +4,6 @@
  * QUIT), up() following the connection, and reached() waiting for a Redis that is not there yet,
  * saying so; the gauge `redis_up` and the count of losses following along.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DurableRedis, durableRedis } from '@mailway/vitest-config/redis';
 import { createRedis } from './connection.js';
@@ -36,15 +33,12 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
 }
 
 describe('watchRedis', () => {
-  let dir: string;
   let redis: DurableRedis;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mailway-watch-'));
-    redis = await durableRedis(dir);
+    redis = await durableRedis();
   });
   afterAll(async () => {
-    await redis.kill();
-    await rm(dir, { recursive: true, force: true });
+    await redis.remove();
   });
 
   it('waits for a Redis that is not there yet, saying so, and is up once it comes', async () => {
