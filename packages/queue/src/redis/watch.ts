@@ -3,11 +3,11 @@
  * emits one log line per change ("redis connected", "redis connection lost; …", the latter only
  * for a real loss, never for the agent's own QUIT at shutdown), connection errors at debug
  * level, the metrics `mailway_redis_up` (1 while ready, else 0) and
- * `mailway_redis_connection_losses_total`, and `up()`, which SMTP hooks consult to answer 451 4.3.0 at once rather than after a
- * message body. `reached()` waits for the first connection with no deadline, saying now and then
- * that it still waits, so an agent started while Redis is down serves as soon as Redis is back
- * instead of exiting; then it runs checkRedis (a Redis that could lose mail still stops the
- * agent) and logs its warnings.
+ * `mailway_redis_connection_losses_total`, and `up()`, which SMTP hooks consult to answer
+ * 451 4.3.0 at once rather than after a message body. `reached()` waits for the first
+ * connection with no deadline, saying now and then that it still waits, so an agent started
+ * while Redis is down serves as soon as Redis is back instead of exiting; then it runs
+ * checkRedis (a Redis that could lose mail still stops the agent) and logs its warnings.
  */
 import type { Redis } from 'ioredis';
 import { type RedisFacts, checkRedis } from './check.js';
