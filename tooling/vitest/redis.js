@@ -5,10 +5,13 @@
  * Reads: the `redis-server` binary on PATH. Emits: `{ url, port, stop() }`.
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-/** A port nobody listens on right now. */
-function freePort() {
+/** A port nobody listens on right now (on 127.0.0.1). */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -65,6 +68,44 @@ export async function startRedis(options = {}) {
     async stop() {
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
+    },
+  };
+}
+
+/**
+ * A redis-server for tests that kill Redis and start it again: a fixed free port, its data
+ * (AOF, `appendfsync always`) in a temporary folder of its own, so that what it acknowledged
+ * survives a SIGKILL. `start()` resolves once it answers PING; `kill()` sends SIGKILL and waits
+ * for the exit; `remove()` kills it and deletes the folder.
+ */
+export async function durableRedis() {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
+  let child = null;
+  const kill = async () => {
+    const running = child;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGKILL');
+    await exited;
+  };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      if (child !== null && child.exitCode === null && child.signalCode === null) throw new Error(`redis-server on port ${port} is already running`);
+      child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'],
+        { stdio: 'ignore' },
+      );
+      child.once('error', () => {});
+      await waitForPing(port, Date.now() + 10_000);
+    },
+    kill,
+    async remove() {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

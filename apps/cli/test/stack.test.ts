@@ -107,7 +107,7 @@ describe('mailway start', () => {
     const pid = Number(delivery?.trim().split(/\s+/)[0]);
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGKILL');
-    await waitFor('the restart notice', async () => (s.output().includes('delivery exited (SIGKILL); restarting') ? true : null));
+    await waitFor('the restart notice', async () => (s.output().includes('delivery exited (signal SIGKILL); restarting') ? true : null));
 
     const out = await mailway('send', '--user', 'alice@example.org', '--pass', 'alice-secret', '--to', 'bob@example.org', '--subject', 'after the restart', '--port', env.SUBMISSION_PORT ?? '');
     expect(out).toMatch(/^250 /);

@@ -2,17 +2,19 @@
  * createDeliveryAgent: wires the delivery agent from its configuration — Redis (checked), the
  * directory, the spool, the transfer queue (for expanded aliases), the mailbox store — and
  * starts the `delivery` queue worker and the LMTP listener (TCP, or a UNIX socket).
- * main.ts only loads the configuration and calls this; tests call it directly.
+ * The LMTP listener is up from the start: until Redis has been reached and checked (an agent
+ * started while Redis is down waits for it, however long) sessions get 421 4.3.2; while Redis
+ * is away later, RCPT gets 451 4.3.0. main.ts only loads the configuration and calls this;
+ * tests call it directly.
  */
 import { rm } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
 import { type Directory, createDirectory } from '@mailway/directory';
 import { createMaildir, createMbox } from '@mailway/mailbox';
 import { bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
-import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
+import { closeRedis, createRedis, waitForRedis, watchRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type RunningAgent, connectionLimits, violationReporter } from '@mailway/runtime';
-import { type SmtpServer, createServer } from '@mailway/smtp/server';
+import { type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
 import type { DeliveryConfig } from './config.js';
 import type { DeliveryTargets } from './deliver.js';
 import { lmtpHooks } from './lmtp.js';
@@ -50,18 +52,16 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
   });
 
   // Redis: a fail-fast connection for commands (LMTP answers 451 at once when Redis is down),
-  // and the worker's own.
+  // watched, and the worker's own.
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-delivery' });
   const workerRedis = createRedis(config.redis.url, { role: 'worker', name: 'mailway-delivery-worker' });
-  for (const connection of [redis, workerRedis]) connection.on('error', (error: Error) => logger.debug({ err: error }, 'redis error'));
+  const link = watchRedis(redis, logger, context.metrics);
+  workerRedis.on('error', (error: Error) => logger.debug({ err: error }, 'redis (worker) error'));
   let server: SmtpServer | null = null;
   let worker: ReturnType<typeof createMailWorker> | null = null;
+  let open = false;
   try {
-    await Promise.all([waitForRedis(redis), waitForRedis(workerRedis)]);
-    const facts = await checkRedis(redis);
-    for (const warning of facts.warnings) logger.warn({ redis: facts.version }, warning);
-
-    // What a delivery needs.
+    // What a delivery needs (connecting once Redis is there).
     const directory = createDirectory(redis, { prefix });
     const spool: Spool = settings.spool.backend === 'fs' ? createFsSpool({ directory: settings.spool.directory }) : createRedisSpool(redis, { prefix });
     const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
@@ -83,7 +83,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       lmtp: true,
       limits: { messageSize: settings.lmtp.maxMessageSize, recipients: 1000 },
       admission,
-      hooks: { ...lmtpHooks(targets, logger, metrics), onViolation: violationReporter(logger, context.metrics) },
+      hooks: withAvailability({ ...lmtpHooks(targets, logger, metrics), onViolation: violationReporter(logger, context.metrics) }, { open: () => open, up: link.up }, config.hostname),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'lmtp connection error'),
     });
     const socket = settings.lmtp.socket ?? null;
@@ -91,12 +91,16 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
     const address = await server.listen(socket !== null ? { path: socket } : { host: settings.lmtp.host, port: settings.lmtp.port });
     const lmtpPort = typeof address === 'string' ? null : address.port;
 
+    // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
+    await Promise.all([link.reached(), waitForRedis(workerRedis, { timeoutMs: Number.POSITIVE_INFINITY })]);
+
     // The queue worker.
     worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics), { prefix: bullPrefix(prefix), concurrency: settings.concurrency, autorun: false, ...settings.worker });
     worker.on('error', (error) => logger.warn({ err: error }, 'delivery worker error'));
     void worker.run().catch((error: unknown) => logger.error({ err: error }, 'delivery worker stopped'));
     logger.info({ lmtp: socket ?? { host: settings.lmtp.host, port: lmtpPort }, root: settings.mailboxRoot, format: settings.mailboxFormat, concurrency: settings.concurrency }, 'delivery running');
 
+    open = true;
     let stopping = false;
     const running = { server, worker };
     return {
@@ -110,21 +114,13 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
         // Stop taking work; jobs and sessions in flight finish.
         await Promise.all([running.server.close({ timeout: settings.shutdownTimeout }), running.worker.close()]);
         await transfer.close();
-        await Promise.all([quit(redis), quit(workerRedis)]);
+        await Promise.all([link.close(), closeRedis(workerRedis)]);
       },
     };
   } catch (error) {
     await server?.close({ timeout: 0 });
     await worker?.close(true);
-    await Promise.all([quit(redis), quit(workerRedis)]);
+    await Promise.all([link.close(), closeRedis(workerRedis)]);
     throw error;
-  }
-}
-
-async function quit(redis: Redis): Promise<void> {
-  try {
-    await redis.quit();
-  } catch {
-    redis.disconnect();
   }
 }

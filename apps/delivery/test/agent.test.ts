@@ -7,6 +7,7 @@ import { createMaildir } from '@mailway/mailbox';
 import { type DeliveryJob, newQueueId, transferJobId } from '@mailway/queue/jobs';
 import { deliver } from '../src/deliver.js';
 import { Dialog } from '@mailway/testing/dialog';
+import { durableRedis, freePort } from '@mailway/vitest-config/redis';
 import { type Harness, message, startDelivery } from './support/harness.js';
 
 const run = promisify(execFile);
@@ -184,3 +185,41 @@ lmtp.quit()`;
     expect(folder).toContain('Delivered-To: bob@example.org\r\nSubject: socket\r\n\r\nhi\r\n\n');
   });
 });
+
+describe('delivery agent, started while Redis is down', () => {
+  it('greets LMTP clients with 421 4.3.2 until Redis is there, then takes mail', async () => {
+    const redis = await durableRedis();
+    const port = await freePort();
+    const starting = startDelivery({ env: { REDIS_URL: redis.url, DELIVERY_LMTP_PORT: String(port) } });
+    let h: Harness | null = null;
+    try {
+      const greeting = await until(async () => (await Dialog.open(port)).greeting);
+      expect(greeting.status).toBe('421 4.3.2');
+
+      await redis.start();
+      h = await starting;
+      const { dialog, greeting: again } = await Dialog.open(port);
+      expect(again.code).toBe(220);
+      await dialog.command('LHLO mx.example');
+      await dialog.command('MAIL FROM:<alice@remote.example>');
+      expect((await dialog.command('RCPT TO:<bob@example.org>')).code).toBe(250);
+      await dialog.close();
+    } finally {
+      await h?.close().catch(() => {});
+      await redis.remove();
+    }
+  });
+});
+
+/** The probe's value once it gives one (errors count as not yet). */
+async function until<T>(probe: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}

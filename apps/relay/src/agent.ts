@@ -2,18 +2,20 @@
  * createRelayAgent: wires the relay agent from its configuration — Redis (checked), the
  * directory, the spool and the queues, the certificate, the policies — then starts inbound
  * SMTP (port 25: local domains, relaying only for trusted clients), the transfer worker that
- * routes every recipient, and the outbound worker that sends remote mail to other domains.
+ * routes every recipient, and the outbound worker that sends remote mail to other domains;
+ * `RELAY_ROLES` chooses which of the three this process runs. The port listens from the start:
+ * until Redis has been reached and checked (an agent started while Redis is down waits for it,
+ * however long) sessions get 421 4.3.2; while Redis is away later, RCPT gets 451 4.3.0.
  * main.ts only loads the configuration and calls this; tests call it directly.
  */
 import { Resolver } from 'node:dns/promises';
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { type MailQueue, type QueueName, bullPrefix, createMailQueue } from '@mailway/queue/queues';
-import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
+import { closeRedis, createRedis, watchRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
-import { type SmtpServer, createServer } from '@mailway/smtp/server';
+import { type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
 import { dataHook } from './data.js';
 import { type DnsResolver, createVerifier } from './message/verify.js';
@@ -66,19 +68,16 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   // Redis: one fail-fast client for the SMTP side, one patient client for the worker.
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-relay' });
   const workerRedis = createRedis(config.redis.url, { role: 'worker', name: 'mailway-relay-worker' });
-  watchRedis(redis, logger);
+  const link = watchRedis(redis, logger, context.metrics);
   workerRedis.on('error', (error: Error) => logger.debug({ err: error }, 'redis (worker) error'));
   let server: SmtpServer | null = null;
   let worker: Worker | null = null;
   let outboundWorker: Worker | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
+  let open = false;
 
   try {
-    await waitForRedis(redis);
-    const facts = await checkRedis(redis);
-    for (const warning of facts.warnings) logger.warn({ redis: facts.version }, warning);
-
-    // The queues this agent adds to.
+    // The queues this agent adds to (they connect once Redis is there).
     const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
     const delivery = createMailQueue('delivery', redis, { prefix: bullPrefix(prefix) });
     const outbound = createMailQueue('outbound', redis, { prefix: bullPrefix(prefix) });
@@ -87,10 +86,6 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
 
     // The directory and the spool.
     const directory = createDirectory(redis, { prefix });
-    if (settings.directorySeed !== undefined) {
-      await applySeed(directory, await readSeedFile(settings.directorySeed));
-      logger.info({ file: settings.directorySeed }, 'directory seeded');
-    }
     const spool: Spool = settings.spool.backend === 'fs' ? createFsSpool({ directory: settings.spool.directory }) : createRedisSpool(redis, { prefix });
 
     // Certificate.
@@ -106,7 +101,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       ...(settings.auth ? { auth: { required: false } } : {}),
       limits: { messageSize: settings.maxMessageSize, recipients: recipientCap },
       admission,
-      hooks: {
+      hooks: withAvailability({
         onConnect: (session) => {
           metrics.connections.inc();
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
@@ -115,14 +110,23 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
         onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
-      },
+      }, { open: () => open, up: link.up }, config.hostname),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
     });
+    // Listening before Redis answers: sessions get 421 rather than a refused connection.
     const port = server === null ? 0 : portOf(await server.listen({ host: settings.host, port: settings.port }));
+    logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
+
+    // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
+    await link.reached();
+    if (settings.directorySeed !== undefined) {
+      await applySeed(directory, await readSeedFile(settings.directorySeed));
+      logger.info({ file: settings.directorySeed }, 'directory seeded');
+    }
 
     // The router: the transfer worker.
     if (roles.has('router')) {
-      worker = createTransferWorker(workerRedis, { directory, targets: { spool, delivery, outbound }, logger, metrics, prefix: bullPrefix(prefix), concurrency: settings.transferConcurrency });
+      worker = createTransferWorker(workerRedis, { directory, targets: { spool, delivery, outbound }, logger, metrics, prefix: bullPrefix(prefix), concurrency: settings.transferConcurrency, locks: settings.transferWorker });
       worker.on('failed', (job, error) => logger.warn({ job: job?.id ?? null, err: error, attempts: job?.attemptsMade ?? null }, 'transfer job failed'));
       worker.on('error', (error) => logger.debug({ err: error }, 'transfer worker error'));
     }
@@ -143,8 +147,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       outboundWorker.on('failed', (job, error) => logger.warn({ job: job?.id ?? null, err: error, attempts: job?.attemptsMade ?? null }, 'outbound job failed'));
       outboundWorker.on('error', (error) => logger.debug({ err: error }, 'outbound worker error'));
     }
-    logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
 
+    open = true;
     let stopping = false;
     const running = { server, workers: [worker, outboundWorker].filter((w): w is Worker => w !== null) };
     return {
@@ -157,7 +161,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         await running.server?.close({ timeout: settings.shutdownTimeout });
         await Promise.all(running.workers.map((w) => w.close()));
         await Promise.all(queues.map((queue) => queue.close()));
-        await Promise.all([quit(redis), quit(workerRedis)]);
+        await Promise.all([link.close(), closeRedis(workerRedis)]);
       },
     };
   } catch (error) {
@@ -165,34 +169,12 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     await worker?.close(true);
     await outboundWorker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));
-    await Promise.all([quit(redis), quit(workerRedis)]);
+    await Promise.all([link.close(), closeRedis(workerRedis)]);
     throw error;
   }
-}
-
-/** Log the connection's ups and downs once each; the errors of every reconnect attempt only at debug level. */
-function watchRedis(redis: Redis, logger: AgentContext['logger']): void {
-  let up = false;
-  redis.on('ready', () => {
-    if (!up) logger.info('redis connected');
-    up = true;
-  });
-  redis.on('close', () => {
-    if (up) logger.warn('redis connection lost; new messages get 451 until it is back');
-    up = false;
-  });
-  redis.on('error', (error: Error) => logger.debug({ err: error }, 'redis error'));
 }
 
 function portOf(address: Awaited<ReturnType<SmtpServer['listen']>>): number {
   if (typeof address === 'string') throw new Error(`unexpected listener address ${address}`);
   return address.port;
-}
-
-async function quit(redis: Redis): Promise<void> {
-  try {
-    await redis.quit();
-  } catch {
-    redis.disconnect();
-  }
 }

@@ -98,6 +98,12 @@ export const relaySettings = z.object({
   authFailures: authFailureSettings('RELAY'),
   /** Transfer jobs routed at once by this process. */
   transferConcurrency: setting.int('RELAY_TRANSFER_CONCURRENCY', 32, { min: 1, max: 1_000 }),
+  transferWorker: z.object({
+    /** How long a transfer job stays locked to a worker without renewal: a killed relay's jobs return after it. */
+    lockDuration: setting.duration('RELAY_TRANSFER_LOCK_DURATION', 30_000),
+    /** How often workers look for transfer jobs whose worker died. */
+    stalledInterval: setting.duration('RELAY_TRANSFER_STALLED_INTERVAL', 30_000),
+  }),
   /** Directory seed (JSON) applied at start-up, for config-as-code setups. */
   directorySeed: setting.optionalString('MAILWAY_DIRECTORY_SEED'),
   spool: z.object({

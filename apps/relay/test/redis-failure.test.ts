@@ -2,77 +2,28 @@
  * Redis goes away in the middle of a message: the reply to end of data is 451 4.3.0, and once
  * Redis is back (from its append-only file) there is no job and no spooled content; the next
  * message is accepted again and routed. A RCPT while Redis is down is deferred (451 4.3.0),
- * never refused. Also: the agent refuses to start on a Redis that may evict keys.
+ * never refused. A clean stop, which quits Redis itself, is not logged as a lost connection.
+ * Also: the agent refuses to start on a Redis that may evict keys.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis } from '@mailway/vitest-config/redis';
+import { type DurableRedis, durableRedis, startRedis } from '@mailway/vitest-config/redis';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createRelayAgent, loadRelayConfig } from '../src/index.js';
 import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
 
-/** A redis-server with AOF `appendfsync always` on a fixed port and data folder, restartable. */
-class DurableRedis {
-  private child: ChildProcess | null = null;
-  constructor(readonly port: number, readonly dir: string) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-    this.child = child;
-    for (let i = 0; i < 200; i += 1) {
-      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    }
-    throw new Error('redis-server did not start');
-  }
-
-  /** SIGKILL: no chance to write anything more. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
 describe('Redis killed during DATA', () => {
   let redis: DurableRedis;
   let h: Harness;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mailway-relay-redis-'));
-    // Borrow a free port from a throwaway server.
-    const probe = await startRedis();
-    const port = probe.port;
-    await probe.stop();
-    redis = new DurableRedis(port, dir);
+    redis = await durableRedis();
     await redis.start();
     h = await startRelay({ redisUrl: redis.url });
   });
   afterAll(async () => {
     await h.close().catch(() => {});
-    await redis.kill();
-    await rm(dir, { recursive: true, force: true });
+    await redis.remove();
   });
 
   it('answers 451 4.3.0, leaves no job and no content, and recovers', async () => {
@@ -108,6 +59,17 @@ describe('Redis killed during DATA', () => {
     await dialog.close();
     expect(await h.waitForJobs('delivery', 1, queueIdOf(reply.text))).toHaveLength(1);
     expect(h.logs.some((l) => l.msg === 'message not queued')).toBe(true);
+  });
+});
+
+describe('a clean stop', () => {
+  it('is not logged as a lost Redis connection', async () => {
+    const h = await startRelay();
+    expect(h.logs.some((l) => l.msg === 'redis connected')).toBe(true);
+    await h.close();
+    // The socket closes after QUIT is answered: give its events time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(h.logs.filter((l) => String(l.msg).includes('connection lost'))).toEqual([]);
   });
 });
 

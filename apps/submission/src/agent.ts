@@ -2,15 +2,17 @@
  * createSubmissionAgent: wires the submission agent from its configuration — Redis (checked),
  * the directory, the spool and the transfer queue, the certificate, the policies — and starts
  * the two listeners: STARTTLS submission (587) and implicit-TLS submission (465).
- * main.ts only loads the configuration and calls this; tests call it directly.
+ * Both listen from the start: until Redis has been reached and checked (an agent started while
+ * Redis is down waits for it, however long) sessions get 421 4.3.2; while Redis is away later,
+ * RCPT gets 451 4.3.0, before any message body is sent. main.ts only loads the configuration
+ * and calls this; tests call it directly.
  */
-import type { Redis } from 'ioredis';
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
-import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
+import { createRedis, watchRedis } from '@mailway/queue/redis';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
-import { type ServerHooks, type SmtpServer, createServer } from '@mailway/smtp/server';
+import { type ServerHooks, type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
 import { smtpAuthHook } from '@mailway/directory/smtp-auth';
 import type { SubmissionConfig } from './config.js';
 import { dataHook } from './data.js';
@@ -50,21 +52,14 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
     logger,
   });
 
-  // Redis: reachable, and configured so that queued mail cannot be evicted.
+  // Redis: a fail-fast client, watched (sessions are gated on it).
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-submission' });
-  watchRedis(redis, logger);
+  const link = watchRedis(redis, logger, context.metrics);
   let servers: SmtpServer[] = [];
+  let open = false;
   try {
-    await waitForRedis(redis);
-    const facts = await checkRedis(redis);
-    for (const warning of facts.warnings) logger.warn({ redis: facts.version }, warning);
-
-    // The directory, the spool and the queue.
+    // The directory, the spool and the queue (they connect once Redis is there).
     const directory = createDirectory(redis, { prefix });
-    if (settings.directorySeed !== undefined) {
-      await applySeed(directory, await readSeedFile(settings.directorySeed));
-      logger.info({ file: settings.directorySeed }, 'directory seeded');
-    }
     const spool: Spool = settings.spool.backend === 'fs' ? createFsSpool({ directory: settings.spool.directory }) : createRedisSpool(redis, { prefix });
     const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
     transfer.queue.on('error', (error) => logger.debug({ err: error }, 'transfer queue error'));
@@ -77,7 +72,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
     // Policies, shared by both listeners.
     const rate = createRateLimiter(redis, prefix, settings.messagesPerHour, { onError: (error) => logger.warn({ err: error }, 'message counts not written to Redis; retrying') });
     const onViolation = violationReporter(logger, context.metrics);
-    const hooks = (listener: string): ServerHooks => ({
+    const hooks = (listener: string): ServerHooks => withAvailability({
       onConnect: (session) => {
         metrics.connections.inc({ listener });
         logger.debug({ session: session.id, ip: session.remote.address, listener }, 'connected');
@@ -96,7 +91,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       onRcptTo: rcptToHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer }, dkim, rate, logger, metrics }),
       onViolation,
-    });
+    }, { open: () => open, up: link.up }, config.hostname);
     const serverOptions = (listener: string, secure: boolean) =>
       createServer({
         hostname: config.hostname,
@@ -109,7 +104,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
         onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
       });
 
-    // Listen.
+    // Listen before Redis answers: sessions get 421 rather than a refused connection.
     servers = [serverOptions('starttls', false), serverOptions('implicit_tls', true)];
     const [starttls, implicitTls] = servers as [SmtpServer, SmtpServer];
     const ports = {
@@ -117,6 +112,14 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       implicitTls: portOf(await implicitTls.listen({ host: settings.host, port: settings.tlsPort })),
     };
     logger.info({ host: settings.host, ...ports, spool: settings.spool.backend, dkim: settings.dkim.domains }, 'submission listening');
+
+    // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
+    await link.reached();
+    if (settings.directorySeed !== undefined) {
+      await applySeed(directory, await readSeedFile(settings.directorySeed));
+      logger.info({ file: settings.directorySeed }, 'directory seeded');
+    }
+    open = true;
 
     let stopping = false;
     return {
@@ -129,39 +132,17 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
         await Promise.all(servers.map((server) => server.close({ timeout: settings.shutdownTimeout })));
         await rate.flush().catch(() => {});
         await transfer.close();
-        await quit(redis);
+        await link.close();
       },
     };
   } catch (error) {
     await Promise.all(servers.map((server) => server.close({ timeout: 0 })));
-    await quit(redis);
+    await link.close();
     throw error;
   }
-}
-
-/** Log the connection's ups and downs once each; the errors of every reconnect attempt only at debug level. */
-function watchRedis(redis: Redis, logger: AgentContext['logger']): void {
-  let up = false;
-  redis.on('ready', () => {
-    if (!up) logger.info('redis connected');
-    up = true;
-  });
-  redis.on('close', () => {
-    if (up) logger.warn('redis connection lost; new messages get 451 until it is back');
-    up = false;
-  });
-  redis.on('error', (error: Error) => logger.debug({ err: error }, 'redis error'));
 }
 
 function portOf(address: Awaited<ReturnType<SmtpServer['listen']>>): number {
   if (typeof address === 'string') throw new Error(`unexpected listener address ${address}`);
   return address.port;
-}
-
-async function quit(redis: Redis): Promise<void> {
-  try {
-    await redis.quit();
-  } catch {
-    redis.disconnect();
-  }
 }

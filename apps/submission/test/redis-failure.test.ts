@@ -1,76 +1,30 @@
 /**
  * Redis goes away in the middle of a message: the reply to end of data is 451 4.3.0, and once
  * Redis is back (from its append-only file) there is no job and no spooled content; the next
- * message is accepted again. Also: the agent refuses to start on a Redis that may evict keys.
+ * message is accepted again. While Redis is away, RCPT is deferred (451 4.3.0), so that no
+ * body is sent for nothing. An agent started while Redis is down listens at once, greets with
+ * 421 4.3.2 and keeps waiting until Redis is there, then serves. Also: the agent refuses to start
+ * on a Redis that may evict keys.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis } from '@mailway/vitest-config/redis';
+import { type DurableRedis, durableRedis, freePort, startRedis } from '@mailway/vitest-config/redis';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createSubmissionAgent, loadSubmissionConfig } from '../src/index.js';
 import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, alice, message, startSubmission } from './support/harness.js';
 
-/** A redis-server with AOF `appendfsync always` on a fixed port and data folder, restartable. */
-class DurableRedis {
-  private child: ChildProcess | null = null;
-  constructor(readonly port: number, readonly dir: string) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-    this.child = child;
-    for (let i = 0; i < 200; i += 1) {
-      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    }
-    throw new Error('redis-server did not start');
-  }
-
-  /** SIGKILL: no chance to write anything more. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
 describe('Redis killed during DATA', () => {
   let redis: DurableRedis;
   let h: Harness;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mailway-redis-'));
-    // Borrow a free port from a throwaway server.
-    const probe = await startRedis();
-    const port = probe.port;
-    await probe.stop();
-    redis = new DurableRedis(port, dir);
+    redis = await durableRedis();
     await redis.start();
     h = await startSubmission({ redisUrl: redis.url });
   });
   afterAll(async () => {
     await h.close().catch(() => {});
-    await redis.kill();
-    await rm(dir, { recursive: true, force: true });
+    await redis.remove();
   });
 
   it('answers 451 4.3.0, leaves no job and no content, and recovers', async () => {
@@ -104,6 +58,76 @@ describe('Redis killed during DATA', () => {
   });
 });
 
+describe('started while Redis is down', () => {
+  let redis: DurableRedis;
+  let h: Harness | null = null;
+  beforeAll(async () => {
+    redis = await durableRedis();
+  });
+  afterAll(async () => {
+    await h?.close().catch(() => {});
+    await redis.remove();
+  });
+
+  it('greets with 421 4.3.2 and waits, then serves once Redis is there', async () => {
+    const port = await freePort();
+    const starting = startSubmission({ redisUrl: redis.url, env: { SUBMISSION_PORT: String(port) } });
+    let settled = false;
+    void starting.then(() => (settled = true), () => (settled = true));
+
+    const greeting = await waitFor(async () => (await Dialog.open(port)).greeting);
+    expect(greeting.status).toBe('421 4.3.2');
+    expect(greeting.text).toBe('msa.test.example Service not available, try again later');
+    expect(settled).toBe(false);
+
+    await redis.start();
+    h = await starting;
+    const { dialog, greeting: again } = await Dialog.open(port);
+    expect(again.code).toBe(220);
+    await dialog.close();
+    expect(h.logs.some((l) => l.msg === 'redis connected')).toBe(true);
+  });
+});
+
+describe('Redis away between messages', () => {
+  let redis: DurableRedis;
+  let h: Harness;
+  beforeAll(async () => {
+    redis = await durableRedis();
+    await redis.start();
+    // No rate limit: MAIL then needs no Redis round trip, so what is refused is up to RCPT alone.
+    h = await startSubmission({ redisUrl: redis.url, env: { SUBMISSION_MESSAGES_PER_HOUR: '0' } });
+  });
+  afterAll(async () => {
+    await h.close().catch(() => {});
+    await redis.remove();
+  });
+
+  it('refuses at RCPT (451 4.3.0), before any message body, and recovers', async () => {
+    const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true });
+    await dialog.command('EHLO client.example');
+    expect((await dialog.authPlain(alice.user, alice.pass)).code).toBe(235);
+    expect((await dialog.command('MAIL FROM:<alice@example.org>')).code).toBe(250);
+    expect((await dialog.command('RCPT TO:<carol@remote.example>')).code).toBe(250);
+    expect((await dialog.data(message())).status).toBe('250 2.0.0');
+
+    await redis.kill();
+    // The sender is known from the first message: MAIL needs no Redis.
+    expect((await dialog.command('MAIL FROM:<alice@example.org>')).code).toBe(250);
+    expect((await dialog.command('RCPT TO:<carol@remote.example>')).status).toBe('451 4.3.0');
+    await dialog.command('RSET');
+
+    // Back: the session goes on, and the first message is still queued (AOF).
+    await redis.start();
+    await waitUntil(() => h.agent.ready());
+    await waitFor(async () => ((await dialog.command('MAIL FROM:<alice@example.org>')).code === 250 ? true : null));
+    expect((await dialog.command('RCPT TO:<carol@remote.example>')).code).toBe(250);
+    expect((await dialog.data(message())).status).toBe('250 2.0.0');
+    await dialog.close();
+    expect(await h.jobs()).toHaveLength(2);
+  });
+});
+
 describe('start-up checks', () => {
   it('refuses to start on a Redis whose maxmemory-policy can evict queued mail', async () => {
     const lru = await startRedis({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
@@ -122,5 +146,16 @@ async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The probe's value once it gives one (errors count as not yet). */
+async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => null);
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error('nothing in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -2,7 +2,8 @@
  * The one place an agent process starts and stops.
  *
  * Reads: the agent's configuration (through its `loadConfig`), SIGTERM and SIGINT.
- * Emits: JSON log lines (`started`, `stopping`, `stopped`, fatal errors), the HTTP endpoint
+ * Emits: JSON log lines (`started`, `stopping`, `stopped`, `stopped before start-up finished`
+ * for a signal while start() still waits, fatal errors), the HTTP endpoint
  * for metrics and health, and the exit code: 0 after a clean stop, 78 (EX_CONFIG) for bad
  * configuration (found loading it, or at start-up), 1 for any failure to start or stop.
  */
@@ -60,6 +61,11 @@ export async function runAgent<C>(definition: AgentDefinition<C>): Promise<void>
   } catch (error) {
     return fail(logger, error, 'cannot start the HTTP endpoint');
   }
+  // A signal while start-up waits (for Redis, say, however long): nothing is in flight yet.
+  const stopEarly = onShutdown(async (signal) => {
+    logger.info({ signal }, 'stopped before start-up finished');
+    process.exit(0);
+  });
   try {
     agent = await definition.start(config, { logger, metrics });
   } catch (error) {
@@ -67,6 +73,8 @@ export async function runAgent<C>(definition: AgentDefinition<C>): Promise<void>
     // A setting that only start-up can judge (one that does not fit this host) is still a configuration error.
     if (error instanceof ConfigError) exitConfigError(error);
     return fail(logger, error, 'start failed');
+  } finally {
+    stopEarly();
   }
 
   // Graceful stop on the first signal; a second one means "now". Installed before `started`

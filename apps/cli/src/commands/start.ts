@@ -1,13 +1,15 @@
 /**
  * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL
- * is set, then the submission, relay and delivery agents as supervised child processes with the
- * local-mode defaults (their open-file limit raised to the hard limit, see open-files.ts), prints where everything listens and where mail is stored, and on
- * SIGTERM/SIGINT stops the agents (they finish their work) and then Redis.
+ * is set, then the submission, relay and delivery agents, all as supervised child processes
+ * (restarted when they die, each restart said on stderr) with the local-mode defaults and their
+ * open-file limit raised to the hard limit (see open-files.ts), prints
+ * where everything listens and where mail is stored, and on SIGTERM/SIGINT stops the agents
+ * (they finish their work) and then Redis.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localDefaults, localRedisPort, stateDir, withDefaults } from '../local.js';
-import { agentCommand, agentNames } from '../supervisor/agents.js';
+import { agentCommand, agentNames, spawnAgent } from '../supervisor/agents.js';
 import { type LocalRedis, startLocalRedis } from '../supervisor/redis.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { withRaisedOpenFiles } from '../supervisor/open-files.js';
@@ -23,7 +25,7 @@ export async function start(): Promise<number> {
   let redis: LocalRedis | null = null;
   let url = process.env.REDIS_URL;
   if (url === undefined) {
-    redis = await startLocalRedis(state, localRedisPort());
+    redis = await startLocalRedis(state, localRedisPort(), { notice: say, fatal: say });
     url = redis.url;
   }
   const env = withDefaults({ ...localDefaults(state), REDIS_URL: url });
@@ -38,8 +40,7 @@ export async function start(): Promise<number> {
   const note = commands.find((c) => c.note !== null)?.note;
   if (note !== undefined && note !== null) say(note);
   const supervisor = new Supervisor(
-    commands.map(({ name, command }) => ({ name, command })),
-    env,
+    commands.map(({ name, command }) => ({ name, spawn: () => spawnAgent(command, env) })),
     {
       notice: say,
       fatal: (text) => {

@@ -3,6 +3,7 @@
  * source run through tsx. The CLI starts agents by path, as separate processes; it never imports
  * an agent's code.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -30,4 +31,9 @@ export function agentCommand(name: AgentName, env: NodeJS.ProcessEnv = process.e
   if (override !== undefined) return { command: process.execPath, args: [override], cwd: appDir };
   if (env.MAILWAY_AGENTS_FROM_SOURCE !== '1' && existsSync(built)) return { command: process.execPath, args: [built], cwd: appDir };
   return { command: process.execPath, args: ['--import', 'tsx', '--conditions=@mailway/source', join(appDir, 'src', 'main.ts')], cwd: appDir };
+}
+
+/** Starts an agent with `env`, in its own process group, its output on ours. */
+export function spawnAgent(agent: AgentCommand, env: Record<string, string>): ChildProcess {
+  return spawn(agent.command, agent.args, { cwd: agent.cwd, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 }

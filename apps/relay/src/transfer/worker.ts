@@ -34,10 +34,12 @@ export interface TransferWorkerOptions {
   /** BullMQ key prefix. */
   readonly prefix: string;
   readonly concurrency: number;
+  /** Lock and stalled-job timing (see MailWorkerOptions); BullMQ's defaults when left out. */
+  readonly locks?: { readonly lockDuration: number; readonly stalledInterval: number };
 }
 
 /** Route one transfer job (exported for tests that drive it without a worker). */
-export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' | 'concurrency'>): (data: TransferJob, job?: Job) => Promise<void> {
+export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' | 'concurrency' | 'locks'>): (data: TransferJob, job?: Job) => Promise<void> {
   const { directory, targets, logger, metrics } = options;
 
   return async (data) => {
@@ -105,5 +107,5 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
 /** Start consuming the `transfer` queue over `connection` (a 'worker' role client). */
 export function createTransferWorker(connection: Redis, options: TransferWorkerOptions): Worker {
   const process = transferProcessor(options);
-  return createMailWorker('transfer', connection, (data, job) => process(data, job), { prefix: options.prefix, concurrency: options.concurrency });
+  return createMailWorker('transfer', connection, (data, job) => process(data, job), { prefix: options.prefix, concurrency: options.concurrency, ...options.locks });
 }

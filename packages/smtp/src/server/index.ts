@@ -11,6 +11,7 @@ export type { ServerHooks, MessageBody } from './hooks.js';
 export type { AdmissionOptions, Refusal, RefusalKind } from './admission/gate.js';
 export type { Session, Transaction, Recipient, Credentials, TlsInfo, Endpoint } from './types.js';
 export { type ProtocolViolation, type ViolationKind, defaultForbiddenCommands } from './violations.js';
+export { type Availability, withAvailability } from './availability.js';
 export { type Verdict, type HookResult, accept, reject, defer, disconnect } from './verdict.js';
 export type { SaslMechanism, SaslExchange, SaslStep } from './sasl/mechanism.js';
 export { plainMechanism } from './sasl/plain.js';
