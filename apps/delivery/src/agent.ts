@@ -101,6 +101,8 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
     logger.info({ lmtp: socket ?? { host: settings.lmtp.host, port: lmtpPort }, root: settings.mailboxRoot, format: settings.mailboxFormat, concurrency: settings.concurrency }, 'delivery running');
 
     open = true;
+    // Redis reached and checked, workers running: from here sessions are served.
+    logger.info('delivery ready');
     let stopping = false;
     const running = { server, worker };
     return {

@@ -149,6 +149,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     }
 
     open = true;
+    // Redis reached and checked, workers running: from here sessions are served.
+    logger.info('relay ready');
     let stopping = false;
     const running = { server, workers: [worker, outboundWorker].filter((w): w is Worker => w !== null) };
     return {

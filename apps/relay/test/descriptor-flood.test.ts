@@ -88,6 +88,8 @@ describe.skipIf(!hasPrlimit)('the relay agent under a connection flood, with 256
       const limits = await logged(started, 'open-file limit read; session cap set below it', 30_000);
       expect(limits).toMatchObject({ openFiles: { soft: openFiles, hard: openFiles }, maxSessions: openFiles - 128 });
       const port = Number((await logged(started, 'relay listening', 30_000)).port);
+      // Flood only once it serves: before Redis is reached every session is told 421 4.3.2.
+      await logged(started, 'relay ready', 30_000);
 
       // Eight hosts, 60 connections each: more than the per-client limit (50) and, together,
       // more than the session cap and the descriptors the process has.

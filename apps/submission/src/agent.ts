@@ -120,6 +120,8 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       logger.info({ file: settings.directorySeed }, 'directory seeded');
     }
     open = true;
+    // Redis reached and checked, workers running: from here sessions are served.
+    logger.info('submission ready');
 
     let stopping = false;
     return {
