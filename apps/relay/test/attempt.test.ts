@@ -155,6 +155,21 @@ describe('a delivery attempt', () => {
     expect(first?.received).toEqual([]);
   });
 
+  it('a smart host refusing the login (535) defers: a wrong password must not return every message', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ auth: { user: 'relay-user', pass: 'relay-secret' } }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port, { auth: { user: 'relay-user', pass: 'wrong' } }));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.7.0']);
+    expect(result.recipients[0]?.verdict.diagnostic).toMatch(/^535 /);
+    expect(first?.received).toEqual([]);
+  });
+
+  it('a smart host whose STARTTLS fails: the plaintext fallback never logs in, and the mail waits', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ brokenTls: true, auth: { user: 'relay-user', pass: 'relay-secret' } }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port, { auth: { user: 'relay-user', pass: 'relay-secret' } }));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.7.0']);
+    expect(first?.received).toEqual([]);
+  });
+
   it('an 8-bit message to a host without 8BITMIME fails 5.6.3 without sending it', async () => {
     const { hops, port, peers: [first] } = await mxHosts([{ hide8BitMime: true }]);
     const result = await attemptDelivery(hops, message(['x@dest.test'], { bodyType: '8BITMIME' }), options(port));

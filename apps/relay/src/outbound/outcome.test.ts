@@ -24,6 +24,8 @@ describe('sessionVerdict', () => {
     ['552 after the data', new SmtpClientError('x', { phase: 'data', kind: 'reply', reply: reply(552, '5.3.4', 'too big') }), 'all-recipients failed 5.3.4'],
     ['SIZE over the peer limit', new SmtpClientError('x', { phase: 'mail', kind: 'policy', temporary: false, status: '5.3.4' }), 'all-recipients failed 5.3.4'],
     ['STARTTLS required, not offered', new SmtpClientError('x', { phase: 'starttls', kind: 'policy', temporary: true }), 'next-host deferred 4.0.0'],
+    ['535 to AUTH (a smart host login)', new SmtpClientError('x', { phase: 'auth', kind: 'reply', reply: reply(535, '5.7.8', 'bad credentials') }), 'next-host deferred 4.7.8'],
+    ['AUTH refused over plaintext', new SmtpClientError('x', { phase: 'auth', kind: 'policy', temporary: false }), 'next-host deferred 4.7.0'],
     ['an unknown error', new Error('boom'), 'next-host deferred 4.4.0'],
   ];
   it.each(rows)('%s → %s', (_name, error, expected) => {

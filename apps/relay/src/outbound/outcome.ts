@@ -53,6 +53,11 @@ export function sessionVerdict(error: unknown): SessionVerdict {
     ? { state: error.temporary ? 'deferred' : 'failed', status: reply.enhanced ?? `${error.temporary ? 4 : 5}.0.0`, diagnostic: describeReply(reply), remote: true }
     : { state: error.temporary ? 'deferred' : 'failed', status: error.status ?? defaultStatus(error), diagnostic: error.message, remote: false };
 
+  // A login refused (or not attempted without TLS) is this host's configuration, not the
+  // message's fault: defer, as Postfix's smtp_sasl_auth_soft_bounce does, so that a wrong or
+  // expired smart host password never returns every message.
+  if (error.phase === 'auth') return { kind: 'next-host', verdict: { ...verdict, state: 'deferred', status: reply?.enhanced ? `4${reply.enhanced.slice(1)}` : '4.7.0' }, tlsFailed: false };
+
   // Refusals of the message itself: no other host of the same domain would answer otherwise.
   if (error.kind === 'policy' && error.permanent && error.phase === 'mail') return { kind: 'all-recipients', verdict };
   if (error.kind === 'reply' && error.permanent && (error.phase === 'mail' || error.phase === 'data')) return { kind: 'all-recipients', verdict };
