@@ -61,7 +61,7 @@ describe('a delivery attempt', () => {
     const { hops, port, peers: [first] } = await mxHosts([{}]);
     const result = await attemptDelivery(hops, message(['x@dest.test', 'y@dest.test']), options(port));
     expect(states(result)).toEqual(['x@dest.test delivered 2.0.0', 'y@dest.test delivered 2.0.0']);
-    expect(result.recipients[0]?.remote).toEqual({ host: 'mx1.dest.test', address: '127.0.0.41' });
+    expect(result.recipients[0]?.remote).toEqual({ host: 'mx1.dest.test', address: '127.0.0.41', dsn: false });
     expect(result.recipients[0]?.tls).toMatch(/^TLSv1\.[23]$/);
     expect(first?.received).toEqual([{ from: 'a@origin.test', to: ['x@dest.test', 'y@dest.test'], body: content, tls: true }]);
   });

@@ -80,6 +80,18 @@ async function send(h: Harness, from: string, to: string[], options: { mailParam
   return queueIdOf(reply.text);
 }
 
+/** Sends one message to `to` with a NOTIFY parameter; returns its queue id. */
+async function sendNotify(h: Harness, to: string, notify: string): Promise<string> {
+  const { dialog } = await Dialog.open(h.agent.port);
+  await dialog.command('EHLO app.internal.example');
+  expect((await dialog.command('MAIL FROM:<bob@local.example>')).code).toBe(250);
+  expect((await dialog.command(`RCPT TO:<${to}> NOTIFY=${notify}`)).code).toBe(250);
+  const reply = await dialog.data(message({ to }));
+  await dialog.close();
+  expect(reply.status).toBe('250 2.0.0');
+  return queueIdOf(reply.text);
+}
+
 async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -201,6 +213,25 @@ describe('notifications', () => {
     await dialog.close();
     await waitFor('the content to be released', settled(h, queueIdOf(reply.text)));
     expect((await h.jobs('delivery')).filter((j) => j.data.from === '')).toEqual([]);
+  });
+
+  it('NOTIFY=SUCCESS to a next hop that offers DSN is passed on, and Mailway sends no "relayed" notice of its own', async () => {
+    const mx1 = await peer(addresses.mx1, { dsn: true });
+    const h = await relay();
+    const queueId = await sendNotify(h, 'x@dest.test', 'SUCCESS');
+    await waitFor('the content to be released', settled(h, queueId));
+    expect(mx1.received[0]?.rcptParams).toEqual([expect.objectContaining({ NOTIFY: 'SUCCESS' })]);
+    // The next hop reports the success itself (RFC 3461 §6.2.1); a second notice would be a duplicate.
+    expect((await h.jobs('transfer')).map((j) => j.data.queueId)).toEqual([queueId]);
+  });
+
+  it('NOTIFY=SUCCESS to a next hop without DSN: one "relayed" notice', async () => {
+    await peer(addresses.mx1);
+    const h = await relay();
+    await sendNotify(h, 'x@dest.test', 'SUCCESS');
+    const [dsn] = await noticesFor(h, 'bob@local.example', 1);
+    expect(dsn?.headers.Subject).toBe('Successful Mail Delivery Report');
+    expect(dsn?.perRecipient[0]).toMatchObject({ 'Final-Recipient': 'rfc822; x@dest.test', Action: 'relayed', Status: expect.stringMatching(/^2\./) });
   });
 
   it('a message that waits too long: one delay notice, then a bounce when its lifetime runs out (4.4.7)', async () => {

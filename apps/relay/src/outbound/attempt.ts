@@ -66,8 +66,11 @@ export interface HostTry {
 export interface RecipientOutcome {
   readonly recipient: EnvelopeRecipient;
   readonly verdict: Verdict;
-  /** The host that answered for it; null when no host did. */
-  readonly remote: { readonly host: string; readonly address: string } | null;
+  /**
+   * The host that answered for it; null when no host did. `dsn`: the host offers DSN, so the
+   * recipient's NOTIFY went on with it and success is reported from there (RFC 3461 §6.2.1).
+   */
+  readonly remote: { readonly host: string; readonly address: string; readonly dsn: boolean } | null;
   readonly tls: string | null;
 }
 
@@ -89,7 +92,7 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
     }
     const { client, tlsFallback } = session;
     const tls = client.tls?.protocol ?? null;
-    const remote = { host: hop.host, address: hop.address };
+    const remote = { host: hop.host, address: hop.address, dsn: client.extensions.dsn };
     try {
       const result = await client.send(sendOptions(message));
       tried.push({ host: hop.host, address: hop.address, failure: null, tls, tlsFallback });

@@ -79,7 +79,8 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         else for (const r of stillDeferred) Object.assign(r, expired(r));
       }
       const delayDue = retryAt !== null && delayWarningDue(arrivedAt, now, settings.retry, nullSender, progress.warned);
-      const notices = planNotices(data, records, delayDue);
+      const reportedOnward = outcomes.filter((o) => o.verdict.state === 'delivered' && o.remote?.dsn === true).map((o) => o.recipient.address);
+      const notices = planNotices(data, records, delayDue, reportedOnward);
 
       // 2. Record, before any effect.
       progress = {

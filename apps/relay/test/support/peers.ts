@@ -10,7 +10,7 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 export interface Peer {
   readonly address: string;
   /** Messages accepted: envelope and octets, and the user that authenticated. */
-  readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string }>;
+  readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string; rcptParams?: Array<Record<string, unknown>> }>;
   /** Connections opened to it. */
   connections: number;
   close(): Promise<void>;
@@ -32,6 +32,8 @@ export interface PeerScript {
   readonly auth?: { readonly user: string; readonly pass: string };
   /** Speak LMTP. */
   readonly lmtp?: boolean;
+  /** Offer DSN (RFC 3461); each message then records its recipients' parameters. */
+  readonly dsn?: boolean;
 }
 
 /** A port free on every address in `addresses`, tried until one is. */
@@ -75,6 +77,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     },
     logger: false,
     hide8BITMIME: script.hide8BitMime ?? false,
+    hideDSN: script.dsn !== true,
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
     onConnect(_session, callback) {
       peer.connections += 1;
@@ -101,6 +104,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
           body: Buffer.concat(chunks),
           tls: session.secure,
           ...(typeof session.user === 'string' ? { user: session.user } : {}),
+          ...(script.dsn ? { rcptParams: session.envelope.rcptTo.map((r) => ({ ...(r.args || {}) })) } : {}),
         });
         callback(null, 'Ok: queued');
       });
