@@ -10,7 +10,7 @@
  */
 import type { RecipientResult } from '@mailway/smtp/client';
 import { SmtpClientError, SmtpSendError } from '@mailway/smtp/client';
-import { describeReply } from '@mailway/smtp/reply';
+import { type Reply, describeReply } from '@mailway/smtp/reply';
 
 export type RecipientState = 'delivered' | 'deferred' | 'failed';
 
@@ -36,7 +36,7 @@ export type SessionVerdict =
 export function recipientVerdict(result: RecipientResult): Verdict {
   const reply = result.reply;
   const state: RecipientState = result.status === 'delivered' ? 'delivered' : result.status === 'temporary' ? 'deferred' : 'failed';
-  return { state, status: reply.enhanced ?? `${String(reply.code)[0]}.0.0`, diagnostic: describeReply(reply), remote: true };
+  return { state, status: reply.enhanced ?? `${String(reply.code)[0]}.0.0`, diagnostic: remoteDiagnostic(reply), remote: true };
 }
 
 /**
@@ -50,7 +50,7 @@ export function sessionVerdict(error: unknown): SessionVerdict {
   }
   const reply = error.reply;
   const verdict: Verdict = reply
-    ? { state: error.temporary ? 'deferred' : 'failed', status: reply.enhanced ?? `${error.temporary ? 4 : 5}.0.0`, diagnostic: describeReply(reply), remote: true }
+    ? { state: error.temporary ? 'deferred' : 'failed', status: reply.enhanced ?? `${error.temporary ? 4 : 5}.0.0`, diagnostic: remoteDiagnostic(reply), remote: true }
     : { state: error.temporary ? 'deferred' : 'failed', status: error.status ?? defaultStatus(error), diagnostic: error.message, remote: false };
 
   // A login refused (or not attempted without TLS) is this host's configuration, not the
@@ -78,6 +78,19 @@ export function deferred(status: string, diagnostic: string): Verdict {
 
 export function failed(status: string, diagnostic: string): Verdict {
   return { state: 'failed', status, diagnostic, remote: false };
+}
+
+/** Longest diagnostic kept from a remote reply: a DSN line quoting it stays within 998 octets. */
+const diagnosticLimit = 700;
+
+/**
+ * A remote reply as recorded and quoted in a DSN. A peer may send a thousand 4 KiB lines with
+ * any octet but LF in them: control characters (a bare CR would break the DSN's header syntax)
+ * become spaces, and the text is cut short, so the job record stays small and the notice valid.
+ */
+function remoteDiagnostic(reply: Reply): string {
+  const text = describeReply(reply).replace(/[\x00-\x1f\x7f]+/g, ' ');
+  return text.length <= diagnosticLimit ? text : `${text.slice(0, diagnosticLimit - 3)}...`;
 }
 
 /** RFC 3463 codes for failures that came with no reply. */
