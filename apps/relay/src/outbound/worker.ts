@@ -108,6 +108,12 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       await sendNotice(notice, data, settling.outcomes, context);
       logger.info({ queueId: data.queueId, job: jobId, notice: notice.queueId, kind: notice.kind, to: data.envelope.from, recipients: notice.addresses }, `${notice.kind} notice queued`);
     }
+    // Noted as sent before the releases: once they delete the original, a run that resumes here
+    // could not read it to write the notices again.
+    if (settling.notices.length > 0) {
+      progress = { ...progress, settling: { ...settling, notices: [] } };
+      await job.updateData({ ...data, progress });
+    }
     for (const r of settling.outcomes) if (r.state !== 'deferred') await spool.releaseOnce(data.spoolId, `${jobId}|${r.address}`);
     const retryAt = settling.retryAt;
     progress = { ...progress, settling: null };
