@@ -9,7 +9,7 @@
  * delivered; otherwise throws `SmtpSendError`, which carries the same result. Leaves the
  * session ready for the next transaction (RSET after any transaction left open).
  */
-import { xtextEncode } from '../address/xtext.js';
+import { utf8AddrEncode, xtextEncode } from '../address/xtext.js';
 import type { Readable } from 'node:stream';
 import type { Reply } from '../reply/reply.js';
 import { describeReply, isPositive, isTransient } from '../reply/reply.js';
@@ -366,9 +366,14 @@ function isAscii(text: string): boolean {
   return /^[\x00-\x7f]*$/.test(text);
 }
 
-/** ORCPT value: `rfc822;` + xtext(address) unless the caller gave a type already. */
+/**
+ * ORCPT value: `rfc822;` + xtext(address) unless the caller gave a type already. Type `utf-8`
+ * takes RFC 6533's utf-8-addr-xtext (`\x{HEX}` escapes) instead: its receivers refuse `+XX`.
+ */
 function orcpt(value: string): string {
   const semi = value.indexOf(';');
-  if (semi > 0) return `${value.slice(0, semi)};${xtextEncode(value.slice(semi + 1))}`;
-  return `rfc822;${xtextEncode(value)}`;
+  if (semi <= 0) return `rfc822;${xtextEncode(value)}`;
+  const type = value.slice(0, semi);
+  const address = value.slice(semi + 1);
+  return `${type};${type.toLowerCase() === 'utf-8' ? utf8AddrEncode(address) : xtextEncode(address)}`;
 }
