@@ -185,6 +185,15 @@ describe('notifications', () => {
     expect(dsn.perRecipient[0]).toMatchObject({ 'Final-Recipient': 'rfc822; gone@dest.test', Action: 'failed' });
   });
 
+  it('a bounce in plain ASCII reaches a sender whose MX does not offer 8BITMIME', async () => {
+    await peer(addresses.mx1, { rcpt: { 'gone@dest.test': 550 } });
+    const origin = await peer(addresses.origin, { hide8BitMime: true });
+    const h = await relay();
+    await send(h, 'carol@origin.test', ['gone@dest.test']);
+    await waitFor('the bounce at origin.test', () => origin.received.length === 1 || h.logs.some((l) => l.msg === 'delivery failed; a notification is never returned'));
+    expect(origin.received.map((m) => m.to)).toEqual([['carol@origin.test']]);
+  });
+
   it('a message from the null sender that fails is dropped, never returned', async () => {
     await peer(addresses.mx1, { rcpt: { 'gone@dest.test': 550 } });
     const h = await relay();

@@ -98,7 +98,8 @@ export async function sendNotice(notice: PendingNotice, job: OutboundJob, record
       envelope: {
         from: '',
         recipients: [{ address: job.envelope.from, notify: null, orcpt: null }],
-        body: '8BITMIME',
+        // 8BITMIME only when needed: a peer without it would refuse the notice, which, from <>, is then dropped.
+        body: dsn.some((octet) => octet > 0x7f) ? '8BITMIME' : '7BIT',
         smtputf8: /[^\x00-\x7f]/.test(job.envelope.from),
         ret: null,
         envid: null,
