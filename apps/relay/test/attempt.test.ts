@@ -170,6 +170,19 @@ describe('a delivery attempt', () => {
     expect(first?.received).toEqual([]);
   });
 
+  it('a host that greets with this host’s own name is a mail loop: 5.4.6, nothing sent (as Postfix)', async () => {
+    const { hops, port, peers: [first, second] } = await mxHosts([{ name: 'relay.origin.test' }, { name: 'other.dest.test' }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port, { ownNames: ['relay.origin.test'] }));
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0']);
+    expect(first?.received).toEqual([]);
+    expect(result.tried[0]).toMatchObject({ address: '127.0.0.41', failure: expect.stringMatching(/loops back to this host/) });
+    expect(second?.received).toHaveLength(1);
+
+    const alone = await attemptDelivery(hops.slice(0, 1), message(['x@dest.test']), options(port, { ownNames: ['Relay.Origin.Test'] }));
+    expect(states(alone)).toEqual(['x@dest.test failed 5.4.6']);
+    expect(first?.received).toEqual([]);
+  });
+
   it('an 8-bit message to a host without 8BITMIME fails 5.6.3 without sending it', async () => {
     const { hops, port, peers: [first] } = await mxHosts([{ hide8BitMime: true }]);
     const result = await attemptDelivery(hops, message(['x@dest.test'], { bodyType: '8BITMIME' }), options(port));

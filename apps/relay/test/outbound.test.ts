@@ -12,7 +12,7 @@ import { type Harness, message, queueIdOf, startRelay } from './support/harness.
 import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
 import { parseDsn } from './support/dsn-parse.js';
 
-const addresses = { mx1: '127.0.0.51', mx2: '127.0.0.52', origin: '127.0.0.53', smarthost: '127.0.0.54', lmtp: '127.0.0.55' } as const;
+const addresses = { mx1: '127.0.0.51', mx2: '127.0.0.52', origin: '127.0.0.53', smarthost: '127.0.0.54', lmtp: '127.0.0.55', looping: '127.0.0.56' } as const;
 
 let dns: TestDns;
 let port: number;
@@ -26,11 +26,13 @@ beforeAll(async () => {
       ['dest.test', 'mx2.dest.test', 20],
       ['origin.test', 'mx.origin.test', 10],
       ['nullmx.test', '.', 0],
+      ['loop.test', 'mail.loop.test', 10],
     ],
     hosts: [
       ['mx1.dest.test', addresses.mx1],
       ['mx2.dest.test', addresses.mx2],
       ['mx.origin.test', addresses.origin],
+      ['mail.loop.test', addresses.looping],
     ],
   });
   port = await sharedPort(Object.values(addresses));
@@ -209,6 +211,15 @@ describe('notifications', () => {
     const [dsn] = await noticesFor(h, 'bob@local.example', 1);
     expect(dsn?.perRecipient[0]).toMatchObject({ 'Final-Recipient': 'rfc822; x@nullmx.test', Action: 'failed', Status: '5.1.10' });
     expect(dsn?.perRecipient[0]?.['Remote-MTA']).toBeUndefined();
+  });
+
+  it('an MX host that greets with this host’s name is this host: 5.4.6, the message not sent to it', async () => {
+    const looping = await peer(addresses.looping, { name: 'mx.local.example' });
+    const h = await relay();
+    await send(h, 'bob@local.example', ['x@loop.test']);
+    const [dsn] = await noticesFor(h, 'bob@local.example', 1);
+    expect(dsn?.perRecipient[0]).toMatchObject({ 'Final-Recipient': 'rfc822; x@loop.test', Action: 'failed', Status: '5.4.6' });
+    expect(looping.received).toEqual([]);
   });
 
   it('NOTIFY=NEVER asks for no bounce', async () => {

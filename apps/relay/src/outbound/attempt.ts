@@ -10,13 +10,14 @@
  * STARTTLS is opportunistic by default, as Postfix's `may` level: offered → used, with any
  * certificate; a handshake that fails is retried once in plaintext on the same host, and the
  * fallback is recorded. `required` never falls back (the host is left, the recipients
- * deferred). Only hosts before the limit are tried; the rest wait for the next attempt.
+ * deferred). Only hosts before the limit are tried; the rest wait for the next attempt. A host
+ * that greets with one of this host's names is this host: a loop, left with 5.4.6.
  */
 import type { Readable } from 'node:stream';
 import { type ClientAuth, type ClientTimeouts, type SmtpClient, connect } from '@mailway/smtp/client';
 import type { EnvelopeRecipient } from '@mailway/queue/jobs';
 import type { NextHop } from './mx.js';
-import { type Verdict, deferred, hasRecipientResults, recipientVerdict, sessionVerdict } from './outcome.js';
+import { type Verdict, deferred, failed, hasRecipientResults, recipientVerdict, sessionVerdict } from './outcome.js';
 
 /** What is sent, as the envelope was accepted. */
 export interface OutboundMessage {
@@ -47,6 +48,8 @@ export interface AttemptOptions {
   readonly lmtp?: boolean;
   /** Addresses tried in one attempt at most. */
   readonly maxHosts: number;
+  /** This host's names: a next host that greets with one of them is this host, a mail loop (5.4.6). */
+  readonly ownNames?: readonly string[];
   readonly localAddress?: string;
   readonly timeouts?: Partial<ClientTimeouts>;
 }
@@ -92,6 +95,13 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
     }
     const { client, tlsFallback } = session;
     const tls = client.tls?.protocol ?? null;
+    // A host that calls itself by this host's name is this host (what RELAY_OWN_ADDRESSES may miss).
+    if (greetsAsThisHost(client, options.ownNames ?? [])) {
+      await client.quit();
+      reasons.push(failed('5.4.6', `mail for ${hop.host} loops back to this host: it greets with this host's name`));
+      tried.push({ host: hop.host, address: hop.address, failure: reasons.at(-1)?.diagnostic ?? null, tls, tlsFallback });
+      continue;
+    }
     const remote = { host: hop.host, address: hop.address, dsn: client.extensions.dsn };
     try {
       const result = await client.send(sendOptions(message));
@@ -153,6 +163,13 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
     }
     return left(hop, decided.verdict, tried);
   }
+}
+
+/** Whether the first word of the greeting or of the EHLO reply (the server's name) is one of `names`. */
+function greetsAsThisHost(client: SmtpClient, names: readonly string[]): boolean {
+  const own = new Set(names.map((name) => name.toLowerCase().replace(/\.$/, '')));
+  const nameIn = (reply: SmtpClient['greeting'] | null): string => (reply?.lines[0] ?? '').split(' ')[0]?.toLowerCase().replace(/\.$/, '') ?? '';
+  return own.has(nameIn(client.greeting)) || own.has(nameIn(client.hello));
 }
 
 function left(hop: NextHop, verdict: Verdict, tried: HostTry[]): Session {

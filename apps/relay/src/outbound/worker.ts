@@ -151,6 +151,8 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         ...(viaSmarthost && settings.smarthost.auth !== null ? { auth: settings.smarthost.auth } : {}),
         lmtp: route.lmtp,
         maxHosts: settings.maxHosts,
+        // Loop detection by name for MX hosts; a configured next hop (an LMTP server here) may share the name.
+        ...(route.configured === null ? { ownNames: settings.router.ownNames } : {}),
         ...(settings.timeouts ? { timeouts: settings.timeouts } : {}),
       },
     );

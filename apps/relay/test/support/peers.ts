@@ -34,6 +34,8 @@ export interface PeerScript {
   readonly lmtp?: boolean;
   /** Offer DSN (RFC 3461); each message then records its recipients' parameters. */
   readonly dsn?: boolean;
+  /** The host name in its greeting and EHLO reply. */
+  readonly name?: string;
 }
 
 /** A port free on every address in `addresses`, tried until one is. */
@@ -78,6 +80,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     logger: false,
     hide8BITMIME: script.hide8BitMime ?? false,
     hideDSN: script.dsn !== true,
+    ...(script.name === undefined ? {} : { name: script.name }),
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
     onConnect(_session, callback) {
       peer.connections += 1;
