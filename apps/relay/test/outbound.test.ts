@@ -154,6 +154,30 @@ describe('delivery to another domain', () => {
   });
 });
 
+describe('SMTPUTF8', () => {
+  it('is asked of the next hop only when needed: an ASCII message sent with SMTPUTF8 reaches a host without it', async () => {
+    const mx1 = await peer(addresses.mx1, { hideSmtpUtf8: true });
+    const h = await relay();
+    const queueId = await send(h, 'bob@local.example', ['x@dest.test'], { mailParams: ' SMTPUTF8' });
+    await waitFor('delivery', () => mx1.received.length === 1);
+    await waitFor('the spool entry to go', settled(h, queueId));
+  });
+
+  it('a UTF-8 header to a host without SMTPUTF8 is returned with 5.6.7, not sent', async () => {
+    const mx1 = await peer(addresses.mx1, { hideSmtpUtf8: true });
+    const h = await relay();
+    const { dialog } = await Dialog.open(h.agent.port);
+    await dialog.command('EHLO app.internal.example');
+    expect((await dialog.command('MAIL FROM:<bob@local.example> SMTPUTF8 BODY=8BITMIME')).code).toBe(250);
+    expect((await dialog.command('RCPT TO:<x@dest.test>')).code).toBe(250);
+    expect((await dialog.data(message({ to: 'x@dest.test', subject: 'Grüße' }))).status).toBe('250 2.0.0');
+    await dialog.close();
+    const [dsn] = await noticesFor(h, 'bob@local.example', 1);
+    expect(dsn?.perRecipient[0]).toMatchObject({ 'Final-Recipient': 'rfc822; x@dest.test', Action: 'failed', Status: '5.6.7' });
+    expect(mx1.received).toEqual([]);
+  });
+});
+
 describe('notifications', () => {
   it('a recipient refused for good is returned to a local sender in a DSN; the others are delivered', async () => {
     const mx1 = await peer(addresses.mx1, { rcpt: { 'gone@dest.test': 550 } });

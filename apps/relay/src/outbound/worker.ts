@@ -23,6 +23,7 @@ import type { AttemptRecord, OutboundJob, OutboundProgress } from '@mailway/queu
 import { type HandoffTargets, createMailWorker } from '@mailway/queue/queues';
 import type { Spool } from '@mailway/queue/spool';
 import type { ClientAuth } from '@mailway/smtp/client';
+import { readHeaderBlock } from '@mailway/smtp/message';
 import type { Logger } from '@mailway/runtime';
 import { type AttemptOptions, type RecipientOutcome, attemptDelivery } from './attempt.js';
 import { type NoticeContext, planNotices, sendNotice } from './notices.js';
@@ -139,7 +140,10 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         body: () => Readable.from(spool.read(data.spoolId)),
         size: data.size,
         bodyType: data.envelope.body,
-        smtputf8: data.envelope.smtputf8,
+        // Asked of the next hop only when needed (as Postfix does): a client may declare SMTPUTF8
+        // for an all-ASCII message, which a host without it can take as it is. UTF-8 addresses
+        // make the client ask for it anyway.
+        smtputf8: data.envelope.smtputf8 && (await utf8Header(data.spoolId)),
         ret: data.envelope.ret,
         envid: data.envelope.envid,
         requireTls: data.envelope.requireTls,
@@ -157,6 +161,20 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       },
     );
     return [...result.recipients];
+  }
+
+  /** Whether the header of `spoolId` has octets beyond ASCII (RFC 6532); one too large to look at counts as yes. */
+  async function utf8Header(spoolId: string): Promise<boolean> {
+    try {
+      const { header, rest } = await readHeaderBlock(spool.read(spoolId), { maxHeaderBytes: 1024 * 1024 });
+      // Started, then left: that hands the spool's reader back (a file spool closes its file).
+      const unread = rest[Symbol.asyncIterator]();
+      await unread.next();
+      await unread.return?.();
+      return header.some((octet) => octet > 0x7f);
+    } catch {
+      return true;
+    }
   }
 }
 

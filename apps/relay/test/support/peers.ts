@@ -28,6 +28,7 @@ export interface PeerScript {
   /** Drop the connection in the middle of the message data. */
   readonly dropInData?: boolean;
   readonly hide8BitMime?: boolean;
+  readonly hideSmtpUtf8?: boolean;
   /** Require AUTH with these credentials (a smart host). */
   readonly auth?: { readonly user: string; readonly pass: string };
   /** Speak LMTP. */
@@ -79,6 +80,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     },
     logger: false,
     hide8BITMIME: script.hide8BitMime ?? false,
+    hideSMTPUTF8: script.hideSmtpUtf8 ?? false,
     hideDSN: script.dsn !== true,
     ...(script.name === undefined ? {} : { name: script.name }),
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
