@@ -183,6 +183,24 @@ describe('a delivery attempt', () => {
     expect(first?.received).toEqual([]);
   });
 
+  it('a REQUIRETLS message is never sent over TLS whose certificate does not verify, nor in plaintext (RFC 8689 §4.2.1)', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ requireTls: true }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test'], { requireTls: true }), options(port));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.7.5']);
+    expect(result.tried.map((t) => t.tlsFallback)).toEqual([false]);
+    expect(first?.received).toEqual([]);
+    // The same host takes other mail over opportunistic TLS.
+    expect(states(await attemptDelivery(hops, message(['x@dest.test']), options(port)))).toEqual(['x@dest.test delivered 2.0.0']);
+  });
+
+  it('a REQUIRETLS message to a host whose STARTTLS fails is not retried in plaintext', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ brokenTls: true, requireTls: true }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test'], { requireTls: true }), options(port));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.7.5']);
+    expect(first?.connections).toBe(1);
+    expect(first?.received).toEqual([]);
+  });
+
   it('an 8-bit message to a host without 8BITMIME fails 5.6.3 without sending it', async () => {
     const { hops, port, peers: [first] } = await mxHosts([{ hide8BitMime: true }]);
     const result = await attemptDelivery(hops, message(['x@dest.test'], { bodyType: '8BITMIME' }), options(port));

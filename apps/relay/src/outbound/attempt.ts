@@ -10,7 +10,8 @@
  * STARTTLS is opportunistic by default, as Postfix's `may` level: offered → used, with any
  * certificate; a handshake that fails is retried once in plaintext on the same host, and the
  * fallback is recorded. `required` never falls back (the host is left, the recipients
- * deferred). Only hosts before the limit are tried; the rest wait for the next attempt. A host
+ * deferred), nor does a REQUIRETLS message, which also needs a certificate that verifies
+ * (RFC 8689). Only hosts before the limit are tried; the rest wait for the next attempt. A host
  * that greets with one of this host's names is this host: a loop, left with 5.4.6.
  */
 import type { Readable } from 'node:stream';
@@ -88,7 +89,7 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
   // Why each host was left, in order.
   const reasons: Verdict[] = [];
   for (const hop of hops.slice(0, options.maxHosts)) {
-    const session = await openSession(hop, options, tried);
+    const session = await openSession(hop, options, tried, message.requireTls);
     if (session.kind === 'failed') {
       reasons.push(session.verdict);
       continue;
@@ -130,8 +131,12 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
 
 type Session = { readonly kind: 'open'; readonly client: SmtpClient; readonly tlsFallback: boolean } | { readonly kind: 'failed'; readonly verdict: Verdict };
 
-/** Connects and greets (EHLO, STARTTLS, AUTH); a failed opportunistic STARTTLS is retried in plaintext once. */
-async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry[]): Promise<Session> {
+/**
+ * Connects and greets (EHLO, STARTTLS, AUTH); a failed opportunistic STARTTLS is retried in
+ * plaintext once. `verified` (a REQUIRETLS message, RFC 8689 §4.2.1): the certificate must
+ * verify, and there is no plaintext retry (a host without STARTTLS then refuses the message).
+ */
+async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry[], verified: boolean): Promise<Session> {
   const attempt = (startTls: AttemptOptions['startTls']): Promise<SmtpClient> =>
     connect({
       host: hop.address,
@@ -142,7 +147,7 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
       // Opportunistic TLS takes any certificate (RFC 7435): refusing one would only mean plaintext.
       tls: {
         ...(hop.host.startsWith('[') ? {} : { servername: hop.host }),
-        rejectUnauthorized: startTls === 'required' ? (options.tls?.rejectUnauthorized ?? true) : false,
+        rejectUnauthorized: verified || (startTls === 'required' ? (options.tls?.rejectUnauthorized ?? true) : false),
         ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
       },
       ...(options.auth ? { auth: options.auth } : {}),
@@ -153,7 +158,7 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
     return { kind: 'open', client: await attempt(options.startTls), tlsFallback: false };
   } catch (error) {
     const decided = sessionVerdict(error);
-    if (decided.kind === 'next-host' && decided.tlsFailed && options.startTls === 'opportunistic') {
+    if (decided.kind === 'next-host' && decided.tlsFailed && options.startTls === 'opportunistic' && !verified) {
       tried.push({ host: hop.host, address: hop.address, failure: decided.verdict.diagnostic, tls: null, tlsFallback: false });
       try {
         return { kind: 'open', client: await attempt('never'), tlsFallback: true };

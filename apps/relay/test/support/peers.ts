@@ -37,6 +37,8 @@ export interface PeerScript {
   readonly dsn?: boolean;
   /** The host name in its greeting and EHLO reply. */
   readonly name?: string;
+  /** Offer REQUIRETLS (RFC 8689) after STARTTLS. */
+  readonly requireTls?: boolean;
 }
 
 /** A port free on every address in `addresses`, tried until one is. */
@@ -82,6 +84,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     hide8BITMIME: script.hide8BitMime ?? false,
     hideSMTPUTF8: script.hideSmtpUtf8 ?? false,
     hideDSN: script.dsn !== true,
+    hideREQUIRETLS: script.requireTls !== true,
     ...(script.name === undefined ? {} : { name: script.name }),
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
     onConnect(_session, callback) {
