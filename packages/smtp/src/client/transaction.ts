@@ -299,12 +299,25 @@ async function sendBdat(conn: Connection, options: ResolvedClientOptions, body: 
   return { refusal: null, finals: await readFinals(conn, options, accepted) };
 }
 
-/** The end-of-data reply, or in LMTP one per accepted recipient. */
+/**
+ * The end-of-data reply, or in LMTP one per accepted recipient. In LMTP a connection lost (or
+ * silent) after some replies keeps them, since those recipients have their copy; the rest get
+ * a temporary `451 4.4.2 no reply` in place of the reply they never had.
+ */
 async function readFinals(conn: Connection, options: ResolvedClientOptions, accepted: number): Promise<Reply[]> {
   const count = options.lmtp ? accepted : 1;
   const finals: Reply[] = [];
   for (let i = 0; i < count; i += 1) {
-    const reply = await conn.read('data', options.timeouts.dataEnd);
+    let reply: Reply;
+    try {
+      reply = await conn.read('data', options.timeouts.dataEnd);
+    } catch (error) {
+      if (finals.length === 0) throw error;
+      const lost: Reply = { code: 451, enhanced: '4.4.2', lines: [`no reply: ${error instanceof Error ? error.message : String(error)}`] };
+      while (finals.length < count) finals.push(lost);
+      conn.destroy();
+      break;
+    }
     finals.push(reply);
     if (reply.code === 421) {
       // The server is going away; the remaining recipients are answered by this reply.
