@@ -100,5 +100,12 @@ describe('a worker that dies while settling an attempt', () => {
     const notices = (await h.jobs('transfer')).filter((j) => j.data.envelope.from === '');
     expect(notices).toHaveLength(1);
     expect((await outbound.queue.getJob(id))?.data.progress).toMatchObject({ attempts: 1, pending: [], settling: null });
+
+    // Died once more, after the job was settled but before BullMQ marked it done: a run with
+    // nothing pending makes no attempt (no connection, no count).
+    const third = await jobOf(id);
+    await process(third.data as OutboundJob, third);
+    expect(peer.connections).toBe(1);
+    expect((await outbound.queue.getJob(id))?.data.progress).toMatchObject({ attempts: 1 });
   });
 });

@@ -67,6 +67,9 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     const arrivedAt = Date.parse(data.origin.receivedAt);
     let progress: OutboundProgress = data.progress ?? { attempts: 0, pending: data.envelope.recipients, warned: false, last: [], settling: null };
 
+    // Nothing left: a run that died after settling the last recipients, before the job was done.
+    if (progress.settling === null && progress.pending.length === 0) return;
+
     // 1. Attempt (unless a run that died left one to settle).
     if (progress.settling === null) {
       const outcomes = await attempt(data, progress.pending);
