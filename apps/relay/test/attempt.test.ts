@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EnvelopeRecipient } from '@mailway/queue/jobs';
+import { selfSignedCertificate } from '@mailway/runtime';
 import { type AttemptOptions, type OutboundMessage, attemptDelivery } from '../src/outbound/attempt.js';
 import type { NextHop } from '../src/outbound/mx.js';
 import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
@@ -191,6 +192,19 @@ describe('a delivery attempt', () => {
     expect(first?.received).toEqual([]);
     // The same host takes other mail over opportunistic TLS.
     expect(states(await attemptDelivery(hops, message(['x@dest.test']), options(port)))).toEqual(['x@dest.test delivered 2.0.0']);
+  });
+
+  it('a REQUIRETLS message goes on past a host without REQUIRETLS to one with it, over verified TLS; refused by all: 5.7.10', async () => {
+    const [one, two] = await Promise.all([selfSignedCertificate('mx1.dest.test'), selfSignedCertificate('mx2.dest.test')]);
+    const { hops, port, peers: [first, second] } = await mxHosts([{ certificate: one }, { certificate: two, requireTls: true }]);
+    const trusted = options(port, { tls: { ca: `${one.cert}\n${two.cert}` } });
+    const result = await attemptDelivery(hops, message(['x@dest.test'], { requireTls: true }), trusted);
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0']);
+    expect(first?.received).toEqual([]);
+    expect(second?.received.map((m) => m.tls)).toEqual([true]);
+
+    const refused = await attemptDelivery(hops.slice(0, 1), message(['x@dest.test'], { requireTls: true }), trusted);
+    expect(states(refused)).toEqual(['x@dest.test failed 5.7.10']);
   });
 
   it('a REQUIRETLS message to a host whose STARTTLS fails is not retried in plaintext', async () => {

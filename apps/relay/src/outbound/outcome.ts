@@ -58,6 +58,10 @@ export function sessionVerdict(error: unknown): SessionVerdict {
   // expired smart host password never returns every message.
   if (error.phase === 'auth') return { kind: 'next-host', verdict: { ...verdict, state: 'deferred', status: reply?.enhanced ? `4${reply.enhanced.slice(1)}` : '4.7.0' }, tlsFailed: false };
 
+  // RFC 8689 §4.2.1: a host that cannot take a REQUIRETLS message is left for the next one; only
+  // when none can is the message refused.
+  if (error.kind === 'policy' && error.status === '5.7.10') return { kind: 'next-host', verdict, tlsFailed: false };
+
   // Refusals of the message itself: no other host of the same domain would answer otherwise.
   if (error.kind === 'policy' && error.permanent && error.phase === 'mail') return { kind: 'all-recipients', verdict };
   if (error.kind === 'reply' && error.permanent && (error.phase === 'mail' || error.phase === 'data')) return { kind: 'all-recipients', verdict };

@@ -39,6 +39,8 @@ export interface PeerScript {
   readonly name?: string;
   /** Offer REQUIRETLS (RFC 8689) after STARTTLS. */
   readonly requireTls?: boolean;
+  /** Its certificate for STARTTLS (smtp-server's own self-signed one otherwise). */
+  readonly certificate?: { readonly key: string; readonly cert: string };
 }
 
 /** A port free on every address in `addresses`, tried until one is. */
@@ -85,6 +87,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     hideSMTPUTF8: script.hideSmtpUtf8 ?? false,
     hideDSN: script.dsn !== true,
     hideREQUIRETLS: script.requireTls !== true,
+    ...(script.certificate ? { key: script.certificate.key, cert: script.certificate.cert } : {}),
     ...(script.name === undefined ? {} : { name: script.name }),
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
     onConnect(_session, callback) {
