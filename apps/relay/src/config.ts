@@ -57,6 +57,15 @@ const outboundSettings = z.object({
   delayWarning: setting.duration('RELAY_DELAY_WARNING', 4 * 3_600_000),
   /** A bounce returns the original whole up to this size, else its header only. */
   bounceReturnLimit: setting.bytes('RELAY_BOUNCE_RETURN_LIMIT', 100 * 1024),
+}).superRefine((outbound, context) => {
+  // Settings that only work together: credentials that could never be used are a mistake, not a choice.
+  const problem = (key: keyof typeof outbound, message: string): void => context.addIssue({ code: 'custom', path: [key], message });
+  const user = outbound.smarthostUser !== undefined;
+  const password = outbound.smarthostPassword !== undefined;
+  if (user !== password) problem(user ? 'smarthostPassword' : 'smarthostUser', 'RELAY_SMARTHOST_USER and RELAY_SMARTHOST_PASSWORD go together: give both or neither');
+  if ((user || password) && outbound.smarthost === undefined) problem('smarthostUser', 'smart host credentials are given but RELAY_SMARTHOST is not set');
+  if (user && password && outbound.smarthost !== undefined && outbound.smarthostTls === 'never') problem('smarthostTls', 'smart host credentials are never sent without TLS: use opportunistic or required');
+  if (outbound.backoffMax < outbound.backoffMin) problem('backoffMax', 'must be at least RELAY_BACKOFF_MIN');
 });
 
 export const relaySettings = z.object({

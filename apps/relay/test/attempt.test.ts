@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EnvelopeRecipient } from '@mailway/queue/jobs';
+import { selfSignedCertificate } from '@mailway/runtime';
 import { type AttemptOptions, type OutboundMessage, attemptDelivery } from '../src/outbound/attempt.js';
 import type { NextHop } from '../src/outbound/mx.js';
 import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
@@ -61,7 +62,7 @@ describe('a delivery attempt', () => {
     const { hops, port, peers: [first] } = await mxHosts([{}]);
     const result = await attemptDelivery(hops, message(['x@dest.test', 'y@dest.test']), options(port));
     expect(states(result)).toEqual(['x@dest.test delivered 2.0.0', 'y@dest.test delivered 2.0.0']);
-    expect(result.recipients[0]?.remote).toEqual({ host: 'mx1.dest.test', address: '127.0.0.41' });
+    expect(result.recipients[0]?.remote).toEqual({ host: 'mx1.dest.test', address: '127.0.0.41', dsn: false });
     expect(result.recipients[0]?.tls).toMatch(/^TLSv1\.[23]$/);
     expect(first?.received).toEqual([{ from: 'a@origin.test', to: ['x@dest.test', 'y@dest.test'], body: content, tls: true }]);
   });
@@ -152,6 +153,65 @@ describe('a delivery attempt', () => {
     const { hops, port, peers: [first] } = await mxHosts([{ brokenTls: true }]);
     const result = await attemptDelivery(hops, message(['x@dest.test']), options(port, { startTls: 'required' }));
     expect(states(result)).toEqual(['x@dest.test deferred 4.7.5']);
+    expect(first?.received).toEqual([]);
+  });
+
+  it('a smart host refusing the login (535) defers: a wrong password must not return every message', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ auth: { user: 'relay-user', pass: 'relay-secret' } }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port, { auth: { user: 'relay-user', pass: 'wrong' } }));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.7.0']);
+    expect(result.recipients[0]?.verdict.diagnostic).toMatch(/^535 /);
+    expect(first?.received).toEqual([]);
+  });
+
+  it('a smart host whose STARTTLS fails: the plaintext fallback never logs in, and the mail waits', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ brokenTls: true, auth: { user: 'relay-user', pass: 'relay-secret' } }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port, { auth: { user: 'relay-user', pass: 'relay-secret' } }));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.7.0']);
+    expect(first?.received).toEqual([]);
+  });
+
+  it('a host that greets with this host’s own name is a mail loop: 5.4.6, nothing sent (as Postfix)', async () => {
+    const { hops, port, peers: [first, second] } = await mxHosts([{ name: 'relay.origin.test' }, { name: 'other.dest.test' }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test']), options(port, { ownNames: ['relay.origin.test'] }));
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0']);
+    expect(first?.received).toEqual([]);
+    expect(result.tried[0]).toMatchObject({ address: '127.0.0.41', failure: expect.stringMatching(/loops back to this host/) });
+    expect(second?.received).toHaveLength(1);
+
+    const alone = await attemptDelivery(hops.slice(0, 1), message(['x@dest.test']), options(port, { ownNames: ['Relay.Origin.Test'] }));
+    expect(states(alone)).toEqual(['x@dest.test failed 5.4.6']);
+    expect(first?.received).toEqual([]);
+  });
+
+  it('a REQUIRETLS message is never sent over TLS whose certificate does not verify, nor in plaintext (RFC 8689 §4.2.1)', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ requireTls: true }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test'], { requireTls: true }), options(port));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.7.5']);
+    expect(result.tried.map((t) => t.tlsFallback)).toEqual([false]);
+    expect(first?.received).toEqual([]);
+    // The same host takes other mail over opportunistic TLS.
+    expect(states(await attemptDelivery(hops, message(['x@dest.test']), options(port)))).toEqual(['x@dest.test delivered 2.0.0']);
+  });
+
+  it('a REQUIRETLS message goes on past a host without REQUIRETLS to one with it, over verified TLS; refused by all: 5.7.10', async () => {
+    const [one, two] = await Promise.all([selfSignedCertificate('mx1.dest.test'), selfSignedCertificate('mx2.dest.test')]);
+    const { hops, port, peers: [first, second] } = await mxHosts([{ certificate: one }, { certificate: two, requireTls: true }]);
+    const trusted = options(port, { tls: { ca: `${one.cert}\n${two.cert}` } });
+    const result = await attemptDelivery(hops, message(['x@dest.test'], { requireTls: true }), trusted);
+    expect(states(result)).toEqual(['x@dest.test delivered 2.0.0']);
+    expect(first?.received).toEqual([]);
+    expect(second?.received.map((m) => m.tls)).toEqual([true]);
+
+    const refused = await attemptDelivery(hops.slice(0, 1), message(['x@dest.test'], { requireTls: true }), trusted);
+    expect(states(refused)).toEqual(['x@dest.test failed 5.7.10']);
+  });
+
+  it('a REQUIRETLS message to a host whose STARTTLS fails is not retried in plaintext', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ brokenTls: true, requireTls: true }]);
+    const result = await attemptDelivery(hops, message(['x@dest.test'], { requireTls: true }), options(port));
+    expect(states(result)).toEqual(['x@dest.test deferred 4.7.5']);
+    expect(first?.connections).toBe(1);
     expect(first?.received).toEqual([]);
   });
 

@@ -94,6 +94,16 @@ describe('a failure notification (bounce)', () => {
   });
 });
 
+describe('the transfer encoding', () => {
+  it('is 7bit for a notice that is (so no hop needs 8BITMIME for it), 8bit once anything in it is not', async () => {
+    const ascii = buildDsn(report());
+    expect(ascii.every((octet) => octet < 0x80)).toBe(true);
+    expect((await parse(ascii)).headers['Content-Transfer-Encoding']).toBe('7bit');
+    const utf8 = buildDsn(report({ original: Buffer.from('Subject: Grüße\r\n\r\nHallo.\r\n') }));
+    expect((await parse(utf8)).headers['Content-Transfer-Encoding']).toBe('8bit');
+  });
+});
+
 describe('other notifications', () => {
   it('a delay notice: Action delayed, Will-Retry-Until, the header only', async () => {
     const waiting: DsnRecipient = { ...gone, action: 'delayed', status: '4.4.1', remoteMta: null, remoteReply: null, detail: 'connection refused by mx1.dest.test', willRetryUntil: new Date('2026-12-11T09:58:00Z') };

@@ -12,7 +12,7 @@ import { type Harness, message, queueIdOf, startRelay } from './support/harness.
 import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
 import { parseDsn } from './support/dsn-parse.js';
 
-const addresses = { mx1: '127.0.0.51', mx2: '127.0.0.52', origin: '127.0.0.53', smarthost: '127.0.0.54', lmtp: '127.0.0.55' } as const;
+const addresses = { mx1: '127.0.0.51', mx2: '127.0.0.52', origin: '127.0.0.53', smarthost: '127.0.0.54', lmtp: '127.0.0.55', looping: '127.0.0.56' } as const;
 
 let dns: TestDns;
 let port: number;
@@ -26,11 +26,13 @@ beforeAll(async () => {
       ['dest.test', 'mx2.dest.test', 20],
       ['origin.test', 'mx.origin.test', 10],
       ['nullmx.test', '.', 0],
+      ['loop.test', 'mail.loop.test', 10],
     ],
     hosts: [
       ['mx1.dest.test', addresses.mx1],
       ['mx2.dest.test', addresses.mx2],
       ['mx.origin.test', addresses.origin],
+      ['mail.loop.test', addresses.looping],
     ],
   });
   port = await sharedPort(Object.values(addresses));
@@ -75,6 +77,18 @@ async function send(h: Harness, from: string, to: string[], options: { mailParam
   expect((await dialog.command(`MAIL FROM:<${from}>${options.mailParams ?? ''}`)).code).toBe(250);
   for (const address of to) expect((await dialog.command(`RCPT TO:<${address}>`)).code).toBe(250);
   const reply = await dialog.data(message({ from: from || 'MAILER-DAEMON@nowhere.test', to: to.join(', '), subject: 'outbound test' }));
+  await dialog.close();
+  expect(reply.status).toBe('250 2.0.0');
+  return queueIdOf(reply.text);
+}
+
+/** Sends one message to `to` with a NOTIFY parameter; returns its queue id. */
+async function sendNotify(h: Harness, to: string, notify: string): Promise<string> {
+  const { dialog } = await Dialog.open(h.agent.port);
+  await dialog.command('EHLO app.internal.example');
+  expect((await dialog.command('MAIL FROM:<bob@local.example>')).code).toBe(250);
+  expect((await dialog.command(`RCPT TO:<${to}> NOTIFY=${notify}`)).code).toBe(250);
+  const reply = await dialog.data(message({ to }));
   await dialog.close();
   expect(reply.status).toBe('250 2.0.0');
   return queueIdOf(reply.text);
@@ -140,6 +154,30 @@ describe('delivery to another domain', () => {
   });
 });
 
+describe('SMTPUTF8', () => {
+  it('is asked of the next hop only when needed: an ASCII message sent with SMTPUTF8 reaches a host without it', async () => {
+    const mx1 = await peer(addresses.mx1, { hideSmtpUtf8: true });
+    const h = await relay();
+    const queueId = await send(h, 'bob@local.example', ['x@dest.test'], { mailParams: ' SMTPUTF8' });
+    await waitFor('delivery', () => mx1.received.length === 1);
+    await waitFor('the spool entry to go', settled(h, queueId));
+  });
+
+  it('a UTF-8 header to a host without SMTPUTF8 is returned with 5.6.7, not sent', async () => {
+    const mx1 = await peer(addresses.mx1, { hideSmtpUtf8: true });
+    const h = await relay();
+    const { dialog } = await Dialog.open(h.agent.port);
+    await dialog.command('EHLO app.internal.example');
+    expect((await dialog.command('MAIL FROM:<bob@local.example> SMTPUTF8 BODY=8BITMIME')).code).toBe(250);
+    expect((await dialog.command('RCPT TO:<x@dest.test>')).code).toBe(250);
+    expect((await dialog.data(message({ to: 'x@dest.test', subject: 'Grüße' }))).status).toBe('250 2.0.0');
+    await dialog.close();
+    const [dsn] = await noticesFor(h, 'bob@local.example', 1);
+    expect(dsn?.perRecipient[0]).toMatchObject({ 'Final-Recipient': 'rfc822; x@dest.test', Action: 'failed', Status: '5.6.7' });
+    expect(mx1.received).toEqual([]);
+  });
+});
+
 describe('notifications', () => {
   it('a recipient refused for good is returned to a local sender in a DSN; the others are delivered', async () => {
     const mx1 = await peer(addresses.mx1, { rcpt: { 'gone@dest.test': 550 } });
@@ -173,6 +211,15 @@ describe('notifications', () => {
     expect(dsn.perRecipient[0]).toMatchObject({ 'Final-Recipient': 'rfc822; gone@dest.test', Action: 'failed' });
   });
 
+  it('a bounce in plain ASCII reaches a sender whose MX does not offer 8BITMIME', async () => {
+    await peer(addresses.mx1, { rcpt: { 'gone@dest.test': 550 } });
+    const origin = await peer(addresses.origin, { hide8BitMime: true });
+    const h = await relay();
+    await send(h, 'carol@origin.test', ['gone@dest.test']);
+    await waitFor('the bounce at origin.test', () => origin.received.length === 1 || h.logs.some((l) => l.msg === 'delivery failed; a notification is never returned'));
+    expect(origin.received.map((m) => m.to)).toEqual([['carol@origin.test']]);
+  });
+
   it('a message from the null sender that fails is dropped, never returned', async () => {
     await peer(addresses.mx1, { rcpt: { 'gone@dest.test': 550 } });
     const h = await relay();
@@ -190,6 +237,15 @@ describe('notifications', () => {
     expect(dsn?.perRecipient[0]?.['Remote-MTA']).toBeUndefined();
   });
 
+  it('an MX host that greets with this host’s name is this host: 5.4.6, the message not sent to it', async () => {
+    const looping = await peer(addresses.looping, { name: 'mx.local.example' });
+    const h = await relay();
+    await send(h, 'bob@local.example', ['x@loop.test']);
+    const [dsn] = await noticesFor(h, 'bob@local.example', 1);
+    expect(dsn?.perRecipient[0]).toMatchObject({ 'Final-Recipient': 'rfc822; x@loop.test', Action: 'failed', Status: '5.4.6' });
+    expect(looping.received).toEqual([]);
+  });
+
   it('NOTIFY=NEVER asks for no bounce', async () => {
     await peer(addresses.mx1, { rcpt: { 'gone@dest.test': 550 } });
     const h = await relay();
@@ -201,6 +257,25 @@ describe('notifications', () => {
     await dialog.close();
     await waitFor('the content to be released', settled(h, queueIdOf(reply.text)));
     expect((await h.jobs('delivery')).filter((j) => j.data.from === '')).toEqual([]);
+  });
+
+  it('NOTIFY=SUCCESS to a next hop that offers DSN is passed on, and Mailway sends no "relayed" notice of its own', async () => {
+    const mx1 = await peer(addresses.mx1, { dsn: true });
+    const h = await relay();
+    const queueId = await sendNotify(h, 'x@dest.test', 'SUCCESS');
+    await waitFor('the content to be released', settled(h, queueId));
+    expect(mx1.received[0]?.rcptParams).toEqual([expect.objectContaining({ NOTIFY: 'SUCCESS' })]);
+    // The next hop reports the success itself (RFC 3461 §6.2.1); a second notice would be a duplicate.
+    expect((await h.jobs('transfer')).map((j) => j.data.queueId)).toEqual([queueId]);
+  });
+
+  it('NOTIFY=SUCCESS to a next hop without DSN: one "relayed" notice', async () => {
+    await peer(addresses.mx1);
+    const h = await relay();
+    await sendNotify(h, 'x@dest.test', 'SUCCESS');
+    const [dsn] = await noticesFor(h, 'bob@local.example', 1);
+    expect(dsn?.headers.Subject).toBe('Successful Mail Delivery Report');
+    expect(dsn?.perRecipient[0]).toMatchObject({ 'Final-Recipient': 'rfc822; x@dest.test', Action: 'relayed', Status: expect.stringMatching(/^2\./) });
   });
 
   it('a message that waits too long: one delay notice, then a bounce when its lifetime runs out (4.4.7)', async () => {

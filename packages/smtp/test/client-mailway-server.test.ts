@@ -162,4 +162,19 @@ describe('Mailway client → Mailway server', () => {
     await client.quit();
     expect(seen).toEqual([{ smtputf8: true, ret: 'HDRS', envid: 'id=1+2', to: 'δοκιμή', notify: ['SUCCESS', 'FAILURE'], orcpt: { type: 'rfc822', address: 'b+x@mx.test' } }]);
   });
+
+  it('passes on an ORCPT of type utf-8 in the RFC 6533 encoding, with or without SMTPUTF8', async () => {
+    const seen: unknown[] = [];
+    const { port } = await start({ hooks: { onRcptTo: (_s, _tx, r) => void seen.push(r.params.orcpt) } });
+    const client = await connect({ host: '127.0.0.1', port, name: 'client.test', startTls: 'never' });
+    for (const address of ['jörg+tag@exämple.test', 'plain+tag@example.test']) {
+      const result = await client.send({ from: 'a@example.org', to: [{ address: 'bob@mx.test', notify: ['FAILURE'], orcpt: `utf-8;${address}` }], body: Buffer.from('Subject: x\r\n\r\nx\r\n'), smtputf8: address === 'plain+tag@example.test' });
+      expect(result.status).toBe('delivered');
+    }
+    await client.quit();
+    expect(seen).toEqual([
+      { type: 'utf-8', address: 'jörg+tag@exämple.test' },
+      { type: 'utf-8', address: 'plain+tag@example.test' },
+    ]);
+  });
 });

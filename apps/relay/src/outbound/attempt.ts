@@ -10,13 +10,15 @@
  * STARTTLS is opportunistic by default, as Postfix's `may` level: offered → used, with any
  * certificate; a handshake that fails is retried once in plaintext on the same host, and the
  * fallback is recorded. `required` never falls back (the host is left, the recipients
- * deferred). Only hosts before the limit are tried; the rest wait for the next attempt.
+ * deferred), nor does a REQUIRETLS message, which also needs a certificate that verifies
+ * (RFC 8689). Only hosts before the limit are tried; the rest wait for the next attempt. A host
+ * that greets with one of this host's names is this host: a loop, left with 5.4.6.
  */
 import type { Readable } from 'node:stream';
 import { type ClientAuth, type ClientTimeouts, type SmtpClient, connect } from '@mailway/smtp/client';
 import type { EnvelopeRecipient } from '@mailway/queue/jobs';
 import type { NextHop } from './mx.js';
-import { type Verdict, deferred, hasRecipientResults, recipientVerdict, sessionVerdict } from './outcome.js';
+import { type Verdict, deferred, failed, hasRecipientResults, recipientVerdict, sessionVerdict } from './outcome.js';
 
 /** What is sent, as the envelope was accepted. */
 export interface OutboundMessage {
@@ -47,6 +49,8 @@ export interface AttemptOptions {
   readonly lmtp?: boolean;
   /** Addresses tried in one attempt at most. */
   readonly maxHosts: number;
+  /** This host's names: a next host that greets with one of them is this host, a mail loop (5.4.6). */
+  readonly ownNames?: readonly string[];
   readonly localAddress?: string;
   readonly timeouts?: Partial<ClientTimeouts>;
 }
@@ -66,8 +70,11 @@ export interface HostTry {
 export interface RecipientOutcome {
   readonly recipient: EnvelopeRecipient;
   readonly verdict: Verdict;
-  /** The host that answered for it; null when no host did. */
-  readonly remote: { readonly host: string; readonly address: string } | null;
+  /**
+   * The host that answered for it; null when no host did. `dsn`: the host offers DSN, so the
+   * recipient's NOTIFY went on with it and success is reported from there (RFC 3461 §6.2.1).
+   */
+  readonly remote: { readonly host: string; readonly address: string; readonly dsn: boolean } | null;
   readonly tls: string | null;
 }
 
@@ -82,14 +89,21 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
   // Why each host was left, in order.
   const reasons: Verdict[] = [];
   for (const hop of hops.slice(0, options.maxHosts)) {
-    const session = await openSession(hop, options, tried);
+    const session = await openSession(hop, options, tried, message.requireTls);
     if (session.kind === 'failed') {
       reasons.push(session.verdict);
       continue;
     }
     const { client, tlsFallback } = session;
     const tls = client.tls?.protocol ?? null;
-    const remote = { host: hop.host, address: hop.address };
+    // A host that calls itself by this host's name is this host (what RELAY_OWN_ADDRESSES may miss).
+    if (greetsAsThisHost(client, options.ownNames ?? [])) {
+      await client.quit();
+      reasons.push(failed('5.4.6', `mail for ${hop.host} loops back to this host: it greets with this host's name`));
+      tried.push({ host: hop.host, address: hop.address, failure: reasons.at(-1)?.diagnostic ?? null, tls, tlsFallback });
+      continue;
+    }
+    const remote = { host: hop.host, address: hop.address, dsn: client.extensions.dsn };
     try {
       const result = await client.send(sendOptions(message));
       tried.push({ host: hop.host, address: hop.address, failure: null, tls, tlsFallback });
@@ -117,8 +131,12 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
 
 type Session = { readonly kind: 'open'; readonly client: SmtpClient; readonly tlsFallback: boolean } | { readonly kind: 'failed'; readonly verdict: Verdict };
 
-/** Connects and greets (EHLO, STARTTLS, AUTH); a failed opportunistic STARTTLS is retried in plaintext once. */
-async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry[]): Promise<Session> {
+/**
+ * Connects and greets (EHLO, STARTTLS, AUTH); a failed opportunistic STARTTLS is retried in
+ * plaintext once. `verified` (a REQUIRETLS message, RFC 8689 §4.2.1): the certificate must
+ * verify, and there is no plaintext retry (a host without STARTTLS then refuses the message).
+ */
+async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry[], verified: boolean): Promise<Session> {
   const attempt = (startTls: AttemptOptions['startTls']): Promise<SmtpClient> =>
     connect({
       host: hop.address,
@@ -129,7 +147,7 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
       // Opportunistic TLS takes any certificate (RFC 7435): refusing one would only mean plaintext.
       tls: {
         ...(hop.host.startsWith('[') ? {} : { servername: hop.host }),
-        rejectUnauthorized: startTls === 'required' ? (options.tls?.rejectUnauthorized ?? true) : false,
+        rejectUnauthorized: verified || (startTls === 'required' ? (options.tls?.rejectUnauthorized ?? true) : false),
         ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
       },
       ...(options.auth ? { auth: options.auth } : {}),
@@ -140,7 +158,7 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
     return { kind: 'open', client: await attempt(options.startTls), tlsFallback: false };
   } catch (error) {
     const decided = sessionVerdict(error);
-    if (decided.kind === 'next-host' && decided.tlsFailed && options.startTls === 'opportunistic') {
+    if (decided.kind === 'next-host' && decided.tlsFailed && options.startTls === 'opportunistic' && !verified) {
       tried.push({ host: hop.host, address: hop.address, failure: decided.verdict.diagnostic, tls: null, tlsFallback: false });
       try {
         return { kind: 'open', client: await attempt('never'), tlsFallback: true };
@@ -150,6 +168,13 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
     }
     return left(hop, decided.verdict, tried);
   }
+}
+
+/** Whether the first word of the greeting or of the EHLO reply (the server's name) is one of `names`. */
+function greetsAsThisHost(client: SmtpClient, names: readonly string[]): boolean {
+  const own = new Set(names.map((name) => name.toLowerCase().replace(/\.$/, '')));
+  const nameIn = (reply: SmtpClient['greeting'] | null): string => (reply?.lines[0] ?? '').split(' ')[0]?.toLowerCase().replace(/\.$/, '') ?? '';
+  return own.has(nameIn(client.greeting)) || own.has(nameIn(client.hello));
 }
 
 function left(hop: NextHop, verdict: Verdict, tried: HostTry[]): Session {

@@ -81,13 +81,13 @@ export function buildDsn(report: DsnReport): Buffer {
     'MIME-Version: 1.0',
     `Content-Type: multipart/report; report-type=${global ? 'global-delivery-status' : 'delivery-status'};`,
     `\tboundary="${boundary}"`,
-    'Content-Transfer-Encoding: 8bit',
   ];
 
   // The three parts: for people, for programs, and what the message was.
   const returned = headersOnly ? splitHeaderBlock(report.original).header : report.original;
+  const human = humanText(kind, report);
   const parts = [
-    [`Content-Type: text/plain; charset=utf-8`, 'Content-Description: Notification', 'Content-Transfer-Encoding: 8bit', '', ...humanText(kind, report)].join('\r\n'),
+    [`Content-Type: text/plain; charset=utf-8`, 'Content-Description: Notification', `Content-Transfer-Encoding: ${encoding(human)}`, '', ...human].join('\r\n'),
     [`Content-Type: message/${global ? 'global-delivery-status' : 'delivery-status'}`, 'Content-Description: Delivery report', '', ...statusFields(report, global)].join('\r\n'),
     [
       `Content-Type: ${headersOnly ? (global ? 'message/global-headers' : 'text/rfc822-headers') : global ? 'message/global' : 'message/rfc822'}`,
@@ -96,6 +96,9 @@ export function buildDsn(report: DsnReport): Buffer {
       '',
     ].join('\r\n'),
   ];
+  // 7bit when it is: a notice labelled 8bit needs 8BITMIME at every hop on its way.
+  const eightBit = encoding([...header, ...parts]) === '8bit' || returned.some((octet) => octet > 0x7f);
+  header.push(`Content-Transfer-Encoding: ${eightBit ? '8bit' : '7bit'}`);
   return Buffer.concat([
     Buffer.from(`${header.join('\r\n')}\r\n\r\nThis is a MIME-encapsulated delivery status notification.\r\n\r\n`, 'utf8'),
     Buffer.from(`--${boundary}\r\n${parts[0]}\r\n\r\n--${boundary}\r\n${parts[1]}\r\n\r\n--${boundary}\r\n${parts[2]}`, 'utf8'),
@@ -138,6 +141,11 @@ function statusFields(report: DsnReport, global: boolean): string[] {
     if (r.willRetryUntil !== null) lines.push(`Will-Retry-Until: ${formatDate(r.willRetryUntil)}`);
   }
   return lines;
+}
+
+/** The transfer encoding that labels `lines` truly. */
+function encoding(lines: readonly string[]): '7bit' | '8bit' {
+  return lines.some((line) => /[^\x00-\x7f]/.test(line)) ? '8bit' : '7bit';
 }
 
 function withFinalCrlf(octets: Buffer): Buffer {

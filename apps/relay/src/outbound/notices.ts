@@ -24,8 +24,12 @@ export function wants(recipient: EnvelopeRecipient, kind: NoticeKind): boolean {
   return notify.includes(kind === 'failure' ? 'FAILURE' : kind === 'delay' ? 'DELAY' : 'SUCCESS');
 }
 
-/** The notices owed for `outcomes`; `delayDue`: the delay warning's time has come. */
-export function planNotices(job: OutboundJob, outcomes: readonly AttemptRecord[], delayDue: boolean): PendingNotice[] {
+/**
+ * The notices owed for `outcomes`; `delayDue`: the delay warning's time has come;
+ * `reportedOnward`: recipients delivered to a next hop that offers DSN, which took their NOTIFY
+ * and reports success itself (RFC 3461 §6.2.1: no "relayed" notice then, or the sender gets two).
+ */
+export function planNotices(job: OutboundJob, outcomes: readonly AttemptRecord[], delayDue: boolean, reportedOnward: readonly string[]): PendingNotice[] {
   if (job.envelope.from === '') return [];
   const byAddress = new Map(job.envelope.recipients.map((r) => [r.address, r]));
   const owed = (kind: NoticeKind, state: AttemptRecord['state']): string[] =>
@@ -37,7 +41,7 @@ export function planNotices(job: OutboundJob, outcomes: readonly AttemptRecord[]
   };
   plan('failure', owed('failure', 'failed'));
   if (delayDue) plan('delay', owed('delay', 'deferred'));
-  plan('success', owed('success', 'delivered'));
+  plan('success', owed('success', 'delivered').filter((address) => !reportedOnward.includes(address)));
   return notices;
 }
 
@@ -94,7 +98,8 @@ export async function sendNotice(notice: PendingNotice, job: OutboundJob, record
       envelope: {
         from: '',
         recipients: [{ address: job.envelope.from, notify: null, orcpt: null }],
-        body: '8BITMIME',
+        // 8BITMIME only when needed: a peer without it would refuse the notice, which, from <>, is then dropped.
+        body: dsn.some((octet) => octet > 0x7f) ? '8BITMIME' : '7BIT',
         smtputf8: /[^\x00-\x7f]/.test(job.envelope.from),
         ret: null,
         envid: null,

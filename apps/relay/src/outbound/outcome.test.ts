@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { SmtpClientError, type RecipientResult } from '@mailway/smtp/client';
 import { reply } from '@mailway/smtp/reply';
+import { buildDsn } from './dsn.js';
 import { recipientVerdict, sessionVerdict } from './outcome.js';
 
 type Row = [string, unknown, string];
@@ -23,7 +24,10 @@ describe('sessionVerdict', () => {
     ['550 to MAIL', new SmtpClientError('x', { phase: 'mail', kind: 'reply', reply: reply(550, '5.7.1', 'sender refused') }), 'all-recipients failed 5.7.1'],
     ['552 after the data', new SmtpClientError('x', { phase: 'data', kind: 'reply', reply: reply(552, '5.3.4', 'too big') }), 'all-recipients failed 5.3.4'],
     ['SIZE over the peer limit', new SmtpClientError('x', { phase: 'mail', kind: 'policy', temporary: false, status: '5.3.4' }), 'all-recipients failed 5.3.4'],
+    ['REQUIRETLS not offered over TLS', new SmtpClientError('x', { phase: 'mail', kind: 'policy', temporary: false, status: '5.7.10' }), 'next-host failed 5.7.10'],
     ['STARTTLS required, not offered', new SmtpClientError('x', { phase: 'starttls', kind: 'policy', temporary: true }), 'next-host deferred 4.0.0'],
+    ['535 to AUTH (a smart host login)', new SmtpClientError('x', { phase: 'auth', kind: 'reply', reply: reply(535, '5.7.8', 'bad credentials') }), 'next-host deferred 4.7.8'],
+    ['AUTH refused over plaintext', new SmtpClientError('x', { phase: 'auth', kind: 'policy', temporary: false }), 'next-host deferred 4.7.0'],
     ['an unknown error', new Error('boom'), 'next-host deferred 4.4.0'],
   ];
   it.each(rows)('%s → %s', (_name, error, expected) => {
@@ -44,5 +48,31 @@ describe('recipientVerdict', () => {
     const verdict = recipientVerdict(r);
     expect(`${verdict.state} ${verdict.status}`).toBe(expected);
     expect(verdict.remote).toBe(true);
+  });
+});
+
+describe('a remote reply as a diagnostic', () => {
+  // A peer may answer with up to 1000 lines of 4 KiB each, and any octet but LF in them.
+  const huge = reply(550, '5.1.1', Array.from({ length: 1000 }, (_, i) => `line ${i} ${'x'.repeat(4000)}\r\0Bcc: injected`));
+  const verdicts = [
+    recipientVerdict({ address: 'x@dest.test', rcpt: huge, reply: huge, status: 'permanent' }),
+    sessionVerdict(new SmtpClientError('x', { phase: 'mail', kind: 'reply', reply: huge })).verdict,
+  ];
+
+  it.each(verdicts.map((v, i) => [i, v] as const))('is kept short and free of control characters (%i)', (_i, verdict) => {
+    expect(verdict.diagnostic).toMatch(/^550 5\.1\.1 line 0 x+/);
+    expect(verdict.diagnostic.length).toBeLessThanOrEqual(700);
+    expect(verdict.diagnostic).not.toMatch(/[\x00-\x1f\x7f]/);
+  });
+
+  it('keeps every line of the DSN that quotes it within the 998 octets of RFC 5322', () => {
+    const verdict = verdicts[0]!;
+    const dsn = buildDsn({
+      reportingMta: 'relay.origin.test', to: 'a@origin.test', queueId: 'Q1', envid: null, arrivalDate: new Date(), now: new Date(), ret: null, returnLimit: 100_000,
+      original: Buffer.from('Subject: x\r\n\r\nbody\r\n'),
+      recipients: [{ address: 'x@dest.test', orcpt: null, action: 'failed', status: verdict.status, remoteMta: `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.dest.test`, remoteReply: verdict.diagnostic, detail: verdict.diagnostic, lastAttempt: new Date(), willRetryUntil: null }],
+    });
+    const longest = Math.max(...dsn.toString('utf8').split('\r\n').map((line) => Buffer.byteLength(line)));
+    expect(longest).toBeLessThanOrEqual(998);
   });
 });

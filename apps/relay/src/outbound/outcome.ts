@@ -10,7 +10,7 @@
  */
 import type { RecipientResult } from '@mailway/smtp/client';
 import { SmtpClientError, SmtpSendError } from '@mailway/smtp/client';
-import { describeReply } from '@mailway/smtp/reply';
+import { type Reply, describeReply } from '@mailway/smtp/reply';
 
 export type RecipientState = 'delivered' | 'deferred' | 'failed';
 
@@ -36,7 +36,7 @@ export type SessionVerdict =
 export function recipientVerdict(result: RecipientResult): Verdict {
   const reply = result.reply;
   const state: RecipientState = result.status === 'delivered' ? 'delivered' : result.status === 'temporary' ? 'deferred' : 'failed';
-  return { state, status: reply.enhanced ?? `${String(reply.code)[0]}.0.0`, diagnostic: describeReply(reply), remote: true };
+  return { state, status: reply.enhanced ?? `${String(reply.code)[0]}.0.0`, diagnostic: remoteDiagnostic(reply), remote: true };
 }
 
 /**
@@ -50,8 +50,17 @@ export function sessionVerdict(error: unknown): SessionVerdict {
   }
   const reply = error.reply;
   const verdict: Verdict = reply
-    ? { state: error.temporary ? 'deferred' : 'failed', status: reply.enhanced ?? `${error.temporary ? 4 : 5}.0.0`, diagnostic: describeReply(reply), remote: true }
+    ? { state: error.temporary ? 'deferred' : 'failed', status: reply.enhanced ?? `${error.temporary ? 4 : 5}.0.0`, diagnostic: remoteDiagnostic(reply), remote: true }
     : { state: error.temporary ? 'deferred' : 'failed', status: error.status ?? defaultStatus(error), diagnostic: error.message, remote: false };
+
+  // A login refused (or not attempted without TLS) is this host's configuration, not the
+  // message's fault: defer, as Postfix's smtp_sasl_auth_soft_bounce does, so that a wrong or
+  // expired smart host password never returns every message.
+  if (error.phase === 'auth') return { kind: 'next-host', verdict: { ...verdict, state: 'deferred', status: reply?.enhanced ? `4${reply.enhanced.slice(1)}` : '4.7.0' }, tlsFailed: false };
+
+  // RFC 8689 §4.2.1: a host that cannot take a REQUIRETLS message is left for the next one; only
+  // when none can is the message refused.
+  if (error.kind === 'policy' && error.status === '5.7.10') return { kind: 'next-host', verdict, tlsFailed: false };
 
   // Refusals of the message itself: no other host of the same domain would answer otherwise.
   if (error.kind === 'policy' && error.permanent && error.phase === 'mail') return { kind: 'all-recipients', verdict };
@@ -73,6 +82,19 @@ export function deferred(status: string, diagnostic: string): Verdict {
 
 export function failed(status: string, diagnostic: string): Verdict {
   return { state: 'failed', status, diagnostic, remote: false };
+}
+
+/** Longest diagnostic kept from a remote reply: a DSN line quoting it stays within 998 octets. */
+const diagnosticLimit = 700;
+
+/**
+ * A remote reply as recorded and quoted in a DSN. A peer may send a thousand 4 KiB lines with
+ * any octet but LF in them: control characters (a bare CR would break the DSN's header syntax)
+ * become spaces, and the text is cut short, so the job record stays small and the notice valid.
+ */
+function remoteDiagnostic(reply: Reply): string {
+  const text = describeReply(reply).replace(/[\x00-\x1f\x7f]+/g, ' ');
+  return text.length <= diagnosticLimit ? text : `${text.slice(0, diagnosticLimit - 3)}...`;
 }
 
 /** RFC 3463 codes for failures that came with no reply. */

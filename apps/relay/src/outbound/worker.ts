@@ -23,6 +23,7 @@ import type { AttemptRecord, OutboundJob, OutboundProgress } from '@mailway/queu
 import { type HandoffTargets, createMailWorker } from '@mailway/queue/queues';
 import type { Spool } from '@mailway/queue/spool';
 import type { ClientAuth } from '@mailway/smtp/client';
+import { readHeaderBlock } from '@mailway/smtp/message';
 import type { Logger } from '@mailway/runtime';
 import { type AttemptOptions, type RecipientOutcome, attemptDelivery } from './attempt.js';
 import { type NoticeContext, planNotices, sendNotice } from './notices.js';
@@ -66,6 +67,9 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     const arrivedAt = Date.parse(data.origin.receivedAt);
     let progress: OutboundProgress = data.progress ?? { attempts: 0, pending: data.envelope.recipients, warned: false, last: [], settling: null };
 
+    // Nothing left: a run that died after settling the last recipients, before the job was done.
+    if (progress.settling === null && progress.pending.length === 0) return;
+
     // 1. Attempt (unless a run that died left one to settle).
     if (progress.settling === null) {
       const outcomes = await attempt(data, progress.pending);
@@ -79,7 +83,8 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         else for (const r of stillDeferred) Object.assign(r, expired(r));
       }
       const delayDue = retryAt !== null && delayWarningDue(arrivedAt, now, settings.retry, nullSender, progress.warned);
-      const notices = planNotices(data, records, delayDue);
+      const reportedOnward = outcomes.filter((o) => o.verdict.state === 'delivered' && o.remote?.dsn === true).map((o) => o.recipient.address);
+      const notices = planNotices(data, records, delayDue, reportedOnward);
 
       // 2. Record, before any effect.
       progress = {
@@ -107,6 +112,12 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       await sendNotice(notice, data, settling.outcomes, context);
       logger.info({ queueId: data.queueId, job: jobId, notice: notice.queueId, kind: notice.kind, to: data.envelope.from, recipients: notice.addresses }, `${notice.kind} notice queued`);
     }
+    // Noted as sent before the releases: once they delete the original, a run that resumes here
+    // could not read it to write the notices again.
+    if (settling.notices.length > 0) {
+      progress = { ...progress, settling: { ...settling, notices: [] } };
+      await job.updateData({ ...data, progress });
+    }
     for (const r of settling.outcomes) if (r.state !== 'deferred') await spool.releaseOnce(data.spoolId, `${jobId}|${r.address}`);
     const retryAt = settling.retryAt;
     progress = { ...progress, settling: null };
@@ -132,7 +143,10 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         body: () => Readable.from(spool.read(data.spoolId)),
         size: data.size,
         bodyType: data.envelope.body,
-        smtputf8: data.envelope.smtputf8,
+        // Asked of the next hop only when needed (as Postfix does): a client may declare SMTPUTF8
+        // for an all-ASCII message, which a host without it can take as it is. UTF-8 addresses
+        // make the client ask for it anyway.
+        smtputf8: data.envelope.smtputf8 && (await utf8Header(data.spoolId)),
         ret: data.envelope.ret,
         envid: data.envelope.envid,
         requireTls: data.envelope.requireTls,
@@ -144,10 +158,26 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         ...(viaSmarthost && settings.smarthost.auth !== null ? { auth: settings.smarthost.auth } : {}),
         lmtp: route.lmtp,
         maxHosts: settings.maxHosts,
+        // Loop detection by name for MX hosts; a configured next hop (an LMTP server here) may share the name.
+        ...(route.configured === null ? { ownNames: settings.router.ownNames } : {}),
         ...(settings.timeouts ? { timeouts: settings.timeouts } : {}),
       },
     );
     return [...result.recipients];
+  }
+
+  /** Whether the header of `spoolId` has octets beyond ASCII (RFC 6532); one too large to look at counts as yes. */
+  async function utf8Header(spoolId: string): Promise<boolean> {
+    try {
+      const { header, rest } = await readHeaderBlock(spool.read(spoolId), { maxHeaderBytes: 1024 * 1024 });
+      // Started, then left: that hands the spool's reader back (a file spool closes its file).
+      const unread = rest[Symbol.asyncIterator]();
+      await unread.next();
+      await unread.return?.();
+      return header.some((octet) => octet > 0x7f);
+    } catch {
+      return true;
+    }
   }
 }
 

@@ -10,7 +10,7 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 export interface Peer {
   readonly address: string;
   /** Messages accepted: envelope and octets, and the user that authenticated. */
-  readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string }>;
+  readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string; rcptParams?: Array<Record<string, unknown>> }>;
   /** Connections opened to it. */
   connections: number;
   close(): Promise<void>;
@@ -28,10 +28,19 @@ export interface PeerScript {
   /** Drop the connection in the middle of the message data. */
   readonly dropInData?: boolean;
   readonly hide8BitMime?: boolean;
+  readonly hideSmtpUtf8?: boolean;
   /** Require AUTH with these credentials (a smart host). */
   readonly auth?: { readonly user: string; readonly pass: string };
   /** Speak LMTP. */
   readonly lmtp?: boolean;
+  /** Offer DSN (RFC 3461); each message then records its recipients' parameters. */
+  readonly dsn?: boolean;
+  /** The host name in its greeting and EHLO reply. */
+  readonly name?: string;
+  /** Offer REQUIRETLS (RFC 8689) after STARTTLS. */
+  readonly requireTls?: boolean;
+  /** Its certificate for STARTTLS (smtp-server's own self-signed one otherwise). */
+  readonly certificate?: { readonly key: string; readonly cert: string };
 }
 
 /** A port free on every address in `addresses`, tried until one is. */
@@ -75,6 +84,11 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     },
     logger: false,
     hide8BITMIME: script.hide8BitMime ?? false,
+    hideSMTPUTF8: script.hideSmtpUtf8 ?? false,
+    hideDSN: script.dsn !== true,
+    hideREQUIRETLS: script.requireTls !== true,
+    ...(script.certificate ? { key: script.certificate.key, cert: script.certificate.cert } : {}),
+    ...(script.name === undefined ? {} : { name: script.name }),
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
     onConnect(_session, callback) {
       peer.connections += 1;
@@ -101,6 +115,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
           body: Buffer.concat(chunks),
           tls: session.secure,
           ...(typeof session.user === 'string' ? { user: session.user } : {}),
+          ...(script.dsn ? { rcptParams: session.envelope.rcptTo.map((r) => ({ ...(r.args || {}) })) } : {}),
         });
         callback(null, 'Ok: queued');
       });

@@ -240,6 +240,27 @@ describe('SmtpClient against a scripted server', () => {
     }
   });
 
+  it('LMTP: a connection lost after some recipients were answered keeps their replies; the rest are temporary', async () => {
+    const { client } = await setup(
+      {
+        lmtp: true,
+        extensions: ['PIPELINING', 'ENHANCEDSTATUSCODES'],
+        messageReply: (_m, s) => {
+          setTimeout(() => s.socket.destroy(), 50);
+          return '250 2.0.0 stored for one';
+        },
+      },
+      { lmtp: true },
+    );
+    const result = await client.send({ from: 'a@x.org', to: ['one@y.org', 'two@y.org'], body });
+    expect(result.recipients.map((r) => [r.address, r.status, r.reply.code, r.reply.enhanced])).toEqual([
+      ['one@y.org', 'delivered', 250, '2.0.0'],
+      ['two@y.org', 'temporary', 451, '4.4.2'],
+    ]);
+    expect(result.recipients[1]?.reply.lines[0]).toMatch(/^no reply: /);
+    expect(client.closed).toBe(true);
+  });
+
   it('times out as a temporary error and closes', async () => {
     const { client } = await setup({ extensions: all, reply: (line) => (/^(MAIL|RCPT)/.test(line) ? 'silence' : undefined) }, { timeouts: { mail: 150 } });
     const started = Date.now();

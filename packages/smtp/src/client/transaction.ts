@@ -9,7 +9,7 @@
  * delivered; otherwise throws `SmtpSendError`, which carries the same result. Leaves the
  * session ready for the next transaction (RSET after any transaction left open).
  */
-import { xtextEncode } from '../address/xtext.js';
+import { utf8AddrEncode, xtextEncode } from '../address/xtext.js';
 import type { Readable } from 'node:stream';
 import type { Reply } from '../reply/reply.js';
 import { describeReply, isPositive, isTransient } from '../reply/reply.js';
@@ -299,12 +299,25 @@ async function sendBdat(conn: Connection, options: ResolvedClientOptions, body: 
   return { refusal: null, finals: await readFinals(conn, options, accepted) };
 }
 
-/** The end-of-data reply, or in LMTP one per accepted recipient. */
+/**
+ * The end-of-data reply, or in LMTP one per accepted recipient. In LMTP a connection lost (or
+ * silent) after some replies keeps them, since those recipients have their copy; the rest get
+ * a temporary `451 4.4.2 no reply` in place of the reply they never had.
+ */
 async function readFinals(conn: Connection, options: ResolvedClientOptions, accepted: number): Promise<Reply[]> {
   const count = options.lmtp ? accepted : 1;
   const finals: Reply[] = [];
   for (let i = 0; i < count; i += 1) {
-    const reply = await conn.read('data', options.timeouts.dataEnd);
+    let reply: Reply;
+    try {
+      reply = await conn.read('data', options.timeouts.dataEnd);
+    } catch (error) {
+      if (finals.length === 0) throw error;
+      const lost: Reply = { code: 451, enhanced: '4.4.2', lines: [`no reply: ${error instanceof Error ? error.message : String(error)}`] };
+      while (finals.length < count) finals.push(lost);
+      conn.destroy();
+      break;
+    }
     finals.push(reply);
     if (reply.code === 421) {
       // The server is going away; the remaining recipients are answered by this reply.
@@ -366,9 +379,14 @@ function isAscii(text: string): boolean {
   return /^[\x00-\x7f]*$/.test(text);
 }
 
-/** ORCPT value: `rfc822;` + xtext(address) unless the caller gave a type already. */
+/**
+ * ORCPT value: `rfc822;` + xtext(address) unless the caller gave a type already. Type `utf-8`
+ * takes RFC 6533's utf-8-addr-xtext (`\x{HEX}` escapes) instead: its receivers refuse `+XX`.
+ */
 function orcpt(value: string): string {
   const semi = value.indexOf(';');
-  if (semi > 0) return `${value.slice(0, semi)};${xtextEncode(value.slice(semi + 1))}`;
-  return `rfc822;${xtextEncode(value)}`;
+  if (semi <= 0) return `rfc822;${xtextEncode(value)}`;
+  const type = value.slice(0, semi);
+  const address = value.slice(semi + 1);
+  return `${type};${type.toLowerCase() === 'utf-8' ? utf8AddrEncode(address) : xtextEncode(address)}`;
 }

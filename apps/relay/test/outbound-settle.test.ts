@@ -1,0 +1,111 @@
+/**
+ * The outbound worker's settle step after a worker dies in it: the attempt's outcomes are
+ * recorded in the job, so the next run finishes the same attempt — each notice handed to the
+ * intake once, each spool reference released once — even when the original is already gone.
+ * Driven without a BullMQ worker: the processor runs on a real job in a real Redis, against a
+ * real receiving server, and the "death" is a write to the job that fails.
+ */
+import { Resolver } from 'node:dns/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from 'bullmq';
+import { type OutboundJob, newQueueId } from '@mailway/queue/jobs';
+import { type MailQueue, bullPrefix, createMailQueue } from '@mailway/queue/queues';
+import { createLogger } from '@mailway/runtime';
+import { type OutboundSettings, outboundProcessor } from '../src/outbound/worker.js';
+import { type Harness, startRelay } from './support/harness.js';
+import { type Peer, sharedPort, startPeer } from './support/peers.js';
+
+const address = '127.0.0.61';
+let h: Harness;
+let peer: Peer;
+let port: number;
+let outbound: MailQueue<'outbound'>;
+let transfer: MailQueue<'transfer'>;
+
+beforeAll(async () => {
+  // Nothing runs the queues: the test drives the processor itself.
+  h = await startRelay({ env: { RELAY_ROLES: 'inbound' } });
+  outbound = createMailQueue('outbound', h.redis, { prefix: bullPrefix(h.prefix) });
+  transfer = createMailQueue('transfer', h.redis, { prefix: bullPrefix(h.prefix) });
+  port = await sharedPort([address]);
+  peer = await startPeer(address, port, { rcpt: { 'gone@dest.test': 550 } });
+});
+afterAll(async () => {
+  await peer?.close();
+  await Promise.all([outbound?.close(), transfer?.close()]);
+  await h?.close();
+});
+
+const settings = (): OutboundSettings => ({
+  hostname: 'mx.local.example',
+  helo: 'mx.local.example',
+  router: {
+    dns: new Resolver(),
+    ownNames: [],
+    ownAddresses: [],
+    addressOrder: 'ipv4-only',
+    smarthost: null,
+    transports: new Map([['dest.test', { protocol: 'smtp', host: address, port, mx: false }]]),
+    port,
+  },
+  retry: { minBackoff: 300_000, maxBackoff: 4_000_000, lifetime: 5 * 86_400_000, bounceLifetime: 2 * 86_400_000, delayWarning: 0 },
+  maxHosts: 5,
+  startTls: 'never',
+  smarthost: { auth: null, startTls: 'never' },
+  returnLimit: 100_000,
+  timeouts: { connect: 5_000, greeting: 10_000, command: 10_000 },
+});
+
+/** The job as a fresh run sees it; a write to its data that `dies` picks kills the run. */
+async function jobOf(id: string, dies: (data: OutboundJob) => boolean = () => false): Promise<Job> {
+  const job = await outbound.queue.getJob(id);
+  if (!job) throw new Error(`no job ${id}`);
+  const updateData = job.updateData.bind(job);
+  job.updateData = async (data: OutboundJob) => {
+    if (dies(data)) throw new Error('the worker died here');
+    return updateData(data);
+  };
+  return job;
+}
+
+describe('a worker that dies while settling an attempt', () => {
+  it('after releasing the original: the next run completes, the bounce sent once', async () => {
+    const queueId = newQueueId();
+    const content = Buffer.from('From: bob@local.example\r\nTo: gone@dest.test\r\nSubject: settle\r\n\r\nHello.\r\n');
+    await h.spool.write(queueId, content, { refs: 1 });
+    await h.spool.claim(queueId);
+    const data: OutboundJob = {
+      queueId,
+      spoolId: queueId,
+      size: content.length,
+      messageId: null,
+      parent: queueId,
+      domain: 'dest.test',
+      envelope: { from: 'bob@local.example', recipients: [{ address: 'gone@dest.test', notify: null, orcpt: null }], body: null, smtputf8: false, ret: null, envid: null, requireTls: false },
+      origin: { agent: 'relay', client: null, user: null, tls: null, receivedAt: new Date().toISOString() },
+    };
+    const id = await outbound.add(data);
+    const process = outboundProcessor({ spool: h.spool, intake: { spool: h.spool, transfer }, settings: settings(), logger: createLogger({ name: 'relay', level: 'silent' }), metrics: { attempts: { inc: () => {} } } });
+
+    // First run: the attempt is recorded, the bounce queued, the original released; then it dies
+    // before it could write that the attempt is settled.
+    const first = await jobOf(id, (written) => written.progress?.attempts === 1 && written.progress.settling === null);
+    await expect(process(first.data as OutboundJob, first)).rejects.toThrow('the worker died here');
+    expect(await h.spool.stat(queueId)).toBeNull();
+
+    // The next run finishes the same attempt: no second delivery attempt, no second bounce.
+    const second = await jobOf(id);
+    await process(second.data as OutboundJob, second);
+    expect(peer.connections).toBe(1);
+    const notices = (await h.jobs('transfer')).filter((j) => j.data.envelope.from === '');
+    expect(notices).toHaveLength(1);
+    expect((await outbound.queue.getJob(id))?.data.progress).toMatchObject({ attempts: 1, pending: [], settling: null });
+
+    // Died once more, after the job was settled but before BullMQ marked it done: a run with
+    // nothing pending makes no attempt (no connection, no count).
+    const third = await jobOf(id);
+    await process(third.data as OutboundJob, third);
+    expect(peer.connections).toBe(1);
+    expect((await outbound.queue.getJob(id))?.data.progress).toMatchObject({ attempts: 1 });
+  });
+});
