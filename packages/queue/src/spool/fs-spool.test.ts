@@ -7,11 +7,16 @@ import { describeSpool, patterned } from './spool.case.js';
 
 describeSpool('filesystem', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'mailway-spool-'));
+  const spool = createFsSpool({ directory });
   return {
-    spool: createFsSpool({ directory }),
+    spool,
     chunkSize: 256 * 1024,
     async leftovers() {
       return (await readdir(directory)).filter((name) => name.startsWith('.'));
+    },
+    async stored() {
+      await spool.sweep();
+      return (await readdir(directory)).sort();
     },
     async close() {
       await rm(directory, { recursive: true, force: true });

@@ -1,7 +1,9 @@
 /**
  * The filesystem spool backend, for one host or a shared volume. Layout under `directory`:
- * `${id}/data` (the content) and `${id}/meta.json` (size, refs, times, and the tokens releaseOnce
- * and retainOnce have counted).
+ * `${id}/data` (the content) and `${id}/meta.json` (size, refs, times, the parked references, and
+ * the tokens releaseOnce and retainOnce have counted). An entry past its `expiresAt` is absent
+ * to every method at once; sweep() deletes its files, so a host using this backend sweeps
+ * periodically (see openSpool).
  *
  * A write fills `.tmp-${id}-${nonce}/`, fsyncs file and directory, then renames it into place
  * and fsyncs `directory`: an entry is either complete or absent. Deletion renames the entry
@@ -27,12 +29,13 @@ import {
   assertCount,
   assertSpoolId,
   isSpoolId,
+  parkDeadline,
   writeOptions,
 } from './spool.js';
 
 /** A filesystem spool, plus the clean-up a host runs periodically. */
 export interface FsSpool extends Spool {
-  /** Removes expired unclaimed entries and stale temporary directories; returns entries removed. */
+  /** Removes expired entries and stale temporary directories; returns entries removed. */
   sweep(now?: Date): Promise<number>;
 }
 
@@ -115,7 +118,8 @@ export function createFsSpool(options: { directory: string }): FsSpool {
       } finally {
         await file.close();
       }
-      const meta: FsMeta = { size, refs, createdAt: createdAt.getTime(), claimed: false, expiresAt: createdAt.getTime() + ttlMs, released: [], retained: [] };
+      const expiresAt = createdAt.getTime() + ttlMs;
+      const meta: FsMeta = { size, refs, createdAt: createdAt.getTime(), claimed: false, expiresAt, parked: {}, released: [], retained: [] };
       await writeDurably(join(temp, 'meta.json'), JSON.stringify(meta));
       await fsyncDirectory(temp);
 
@@ -127,7 +131,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
         throw error;
       }
       await fsyncDirectory(directory);
-      return { id, size, refs, createdAt, claimed: false };
+      return { id, size, refs, createdAt, claimed: false, parked: 0, expiresAt: new Date(expiresAt) };
     } catch (error) {
       await rm(temp, { recursive: true, force: true });
       throw error;
@@ -152,7 +156,9 @@ export function createFsSpool(options: { directory: string }): FsSpool {
 
   async function stat(id: string): Promise<SpoolEntryInfo | null> {
     const meta = await liveMeta(id);
-    return meta && { id, size: meta.size, refs: meta.refs, createdAt: new Date(meta.createdAt), claimed: meta.claimed };
+    if (!meta) return null;
+    const { size, refs, createdAt, claimed, expiresAt } = meta;
+    return { id, size, refs, createdAt: new Date(createdAt), claimed, parked: parkedCount(meta), expiresAt: expiresAt === null ? null : new Date(expiresAt) };
   }
 
   async function claim(id: string): Promise<void> {
@@ -161,7 +167,29 @@ export function createFsSpool(options: { directory: string }): FsSpool {
       () => {
         throw new SpoolNotFoundError(id);
       },
-      (meta) => ({ meta: meta.claimed ? meta : { ...meta, claimed: true, expiresAt: null }, result: undefined }),
+      (meta) => ({ meta: settle({ ...meta, claimed: true }), result: undefined }),
+    );
+  }
+
+  async function park(id: string, token: string, until: Date, count = 1): Promise<number> {
+    const deadline = parkDeadline(token, until, count);
+    return update(
+      id,
+      () => 0,
+      (meta) => ({ meta: settle({ ...meta, claimed: true, parked: { ...meta.parked, [token]: { count, until: deadline } } }), result: meta.refs }),
+    );
+  }
+
+  async function unpark(id: string, token: string): Promise<number> {
+    if (token.length === 0) throw new TypeError('unpark needs a non-empty token');
+    return update(
+      id,
+      () => 0,
+      (meta) => {
+        if (!Object.hasOwn(meta.parked, token)) return { meta, result: meta.refs };
+        const { [token]: _unparked, ...parked } = meta.parked;
+        return { meta: settle({ ...meta, parked }), result: meta.refs };
+      },
     );
   }
 
@@ -172,7 +200,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
       () => {
         throw new SpoolNotFoundError(id);
       },
-      (meta) => ({ meta: { ...meta, refs: meta.refs + count }, result: meta.refs + count }),
+      (meta) => ({ meta: settle({ ...meta, refs: meta.refs + count }), result: meta.refs + count }),
     );
   }
 
@@ -187,7 +215,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
       (meta) =>
         meta.retained.includes(token)
           ? { meta, result: meta.refs }
-          : { meta: { ...meta, refs: meta.refs + count, retained: [...meta.retained, token] }, result: meta.refs + count },
+          : { meta: settle({ ...meta, refs: meta.refs + count, retained: [...meta.retained, token] }), result: meta.refs + count },
     );
   }
 
@@ -201,7 +229,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     return update(
       id,
       () => 0,
-      (meta) => (meta.released.includes(token) ? { meta, result: meta.refs } : drop({ ...meta, released: [...meta.released, token] }, 1)),
+      (meta) => (meta.released.includes(token) ? { meta, result: meta.refs } : drop({ ...meta, parked: unparkOne(meta.parked, token), released: [...meta.released, token] }, 1)),
     );
   }
 
@@ -236,18 +264,43 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     return removed;
   }
 
-  return { write, read, readAll, stat, claim, retain, retainOnce, release, releaseOnce, remove, sweep };
+  return { write, read, readAll, stat, claim, park, unpark, retain, retainOnce, release, releaseOnce, remove, sweep };
 }
 
-/** An unclaimed entry past its expiry. */
+/** An entry past its expiry. */
 function isExpired(meta: FsMeta, now: number): boolean {
-  return !meta.claimed && meta.expiresAt !== null && meta.expiresAt <= now;
+  return meta.expiresAt !== null && meta.expiresAt <= now;
+}
+
+/** References parked, over all tokens. */
+function parkedCount(meta: FsMeta): number {
+  return Object.values(meta.parked).reduce((sum, park) => sum + park.count, 0);
+}
+
+/**
+ * The entry's expiry worked out again, as the Redis backend does: an unclaimed entry keeps its
+ * write TTL; a claimed one expires at the latest parked deadline once every reference is
+ * parked, and never while one is not.
+ */
+function settle(meta: FsMeta): FsMeta {
+  if (!meta.claimed) return meta;
+  const parked = parkedCount(meta);
+  const expiresAt = parked > 0 && parked >= meta.refs ? Math.max(...Object.values(meta.parked).map((park) => park.until)) : null;
+  return { ...meta, expiresAt };
+}
+
+/** One reference fewer parked under `token` (a job that releases its reference no longer parks it). */
+function unparkOne(parked: FsMeta['parked'], token: string): FsMeta['parked'] {
+  const park = parked[token];
+  if (park === undefined) return parked;
+  const { [token]: _released, ...rest } = parked;
+  return park.count > 1 ? { ...rest, [token]: { ...park, count: park.count - 1 } } : rest;
 }
 
 /** `count` fewer references; at zero the entry goes. */
 function drop(meta: FsMeta, count: number): { meta: FsMeta | 'delete'; result: number } {
   const refs = meta.refs - count;
-  return refs <= 0 ? { meta: 'delete', result: 0 } : { meta: { ...meta, refs }, result: refs };
+  return refs <= 0 ? { meta: 'delete', result: 0 } : { meta: settle({ ...meta, refs }), result: refs };
 }
 
 /** Last change to a temporary directory or the data file being written in it (ms). */
