@@ -10,7 +10,7 @@ import { type Directory, createDirectory } from '@mailway/directory';
 import { createMaildir, createMbox } from '@mailway/mailbox';
 import { bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
-import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { type OpenedSpool, type Spool, openSpool } from '@mailway/queue/spool';
 import type { AgentContext, RunningAgent } from '@mailway/runtime';
 import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { DeliveryConfig } from './config.js';
@@ -42,6 +42,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
   for (const connection of [redis, workerRedis]) connection.on('error', (error: Error) => logger.debug({ err: error }, 'redis error'));
   let server: SmtpServer | null = null;
   let worker: ReturnType<typeof createMailWorker> | null = null;
+  let spooled: OpenedSpool | null = null;
   try {
     await Promise.all([waitForRedis(redis), waitForRedis(workerRedis)]);
     const facts = await checkRedis(redis);
@@ -49,8 +50,9 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
 
     // What a delivery needs.
     const directory = createDirectory(redis, { prefix });
-    const spool: Spool = settings.spool.backend === 'fs' ? createFsSpool({ directory: settings.spool.directory }) : createRedisSpool(redis, { prefix });
-    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
+    spooled = openSpool(settings.spool, redis, { prefix, logger });
+    const spool: Spool = spooled.spool;
+    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention });
     transfer.queue.on('error', (error) => logger.debug({ err: error }, 'transfer queue error'));
     const targets: DeliveryTargets = {
       directory,
@@ -94,12 +96,14 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
         // Stop taking work; jobs and sessions in flight finish.
         await Promise.all([running.server.close({ timeout: settings.shutdownTimeout }), running.worker.close()]);
         await transfer.close();
+        spooled?.close();
         await Promise.all([quit(redis), quit(workerRedis)]);
       },
     };
   } catch (error) {
     await server?.close({ timeout: 0 });
     await worker?.close(true);
+    spooled?.close();
     await Promise.all([quit(redis), quit(workerRedis)]);
     throw error;
   }

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { type MailQueue, type QueueName, bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
-import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { type OpenedSpool, openSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, loadCertificate } from '@mailway/runtime';
 import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
@@ -53,6 +53,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let server: SmtpServer | null = null;
   let worker: Worker | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
+  let spooled: OpenedSpool | null = null;
 
   try {
     await waitForRedis(redis);
@@ -60,9 +61,10 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     for (const warning of facts.warnings) logger.warn({ redis: facts.version }, warning);
 
     // The queues this agent adds to.
-    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
-    const delivery = createMailQueue('delivery', redis, { prefix: bullPrefix(prefix) });
-    const outbound = createMailQueue('outbound', redis, { prefix: bullPrefix(prefix) });
+    const queueOptions = { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention };
+    const transfer = createMailQueue('transfer', redis, queueOptions);
+    const delivery = createMailQueue('delivery', redis, queueOptions);
+    const outbound = createMailQueue('outbound', redis, queueOptions);
     queues = [transfer, delivery, outbound];
     for (const queue of queues) queue.queue.on('error', (error) => logger.debug({ err: error, queue: queue.name }, 'queue error'));
 
@@ -72,7 +74,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       await applySeed(directory, await readSeedFile(settings.directorySeed));
       logger.info({ file: settings.directorySeed }, 'directory seeded');
     }
-    const spool: Spool = settings.spool.backend === 'fs' ? createFsSpool({ directory: settings.spool.directory }) : createRedisSpool(redis, { prefix });
+    spooled = openSpool(settings.spool, redis, { prefix, logger });
+    const { spool } = spooled;
 
     // Certificate.
     const certificate = await loadCertificate(settings.tls, config.hostname);
@@ -99,7 +102,16 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     const port = portOf(await server.listen({ host: settings.host, port: settings.port }));
 
     // The transfer worker.
-    worker = createTransferWorker(workerRedis, { directory, targets: { spool, delivery, outbound }, logger, metrics, prefix: bullPrefix(prefix), concurrency: settings.transferConcurrency });
+    worker = createTransferWorker(workerRedis, {
+      directory,
+      targets: { spool, delivery, outbound },
+      logger,
+      metrics,
+      // Content waiting for the outbound worker is kept for the queue lifetime, then as long as a failed job.
+      outboundHoldMs: settings.queueLifetime + config.failedRetention,
+      prefix: bullPrefix(prefix),
+      concurrency: settings.transferConcurrency,
+    });
     worker.on('failed', (job, error) => logger.warn({ job: job?.id ?? null, err: error, attempts: job?.attemptsMade ?? null }, 'transfer job failed'));
     worker.on('error', (error) => logger.debug({ err: error }, 'transfer worker error'));
     logger.info({ host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
@@ -116,6 +128,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         await running.server.close({ timeout: settings.shutdownTimeout });
         await running.worker.close();
         await Promise.all(queues.map((queue) => queue.close()));
+        spooled?.close();
         await Promise.all([quit(redis), quit(workerRedis)]);
       },
     };
@@ -123,6 +136,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     await server?.close({ timeout: 0 });
     await worker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));
+    spooled?.close();
     await Promise.all([quit(redis), quit(workerRedis)]);
     throw error;
   }

@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, hostnameSetting, httpSettings, logSettings, failedRetentionSetting, redisSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const relaySettings = z.object({
@@ -32,14 +32,16 @@ export const relaySettings = z.object({
   auth: setting.bool('RELAY_AUTH', true),
   /** Failed logins, counted together with the submission agent's (the same Redis keys). */
   authFailures: authFailureSettings('RELAY'),
+  /**
+   * How long mail for a remote domain may wait to be sent before it is bounced (the queue
+   * lifetime); its content is kept this long, then as long as a failed job.
+   */
+  queueLifetime: setting.duration('RELAY_QUEUE_LIFETIME', 5 * 24 * 60 * 60_000, { min: 1000 }),
   /** Transfer jobs routed at once by this process. */
   transferConcurrency: setting.int('RELAY_TRANSFER_CONCURRENCY', 32, { min: 1, max: 1_000 }),
   /** Directory seed (JSON) applied at start-up, for config-as-code setups. */
   directorySeed: setting.optionalString('MAILWAY_DIRECTORY_SEED'),
-  spool: z.object({
-    backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
-    directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
-  }),
+  spool: spoolSettings,
   /** How long shutdown waits for sessions in a transaction. */
   shutdownTimeout: setting.duration('RELAY_SHUTDOWN_TIMEOUT', 30_000),
 });
@@ -48,6 +50,7 @@ export const relayConfigSchema = z.object({
   hostname: hostnameSetting,
   authservIds: authservIdsSetting,
   redis: redisSettings,
+  failedRetention: failedRetentionSetting,
   log: logSettings,
   http: httpSettings('RELAY', 9092),
   relay: relaySettings,

@@ -68,7 +68,7 @@ describe('routing a mixed message', () => {
     expect(await h.spool.stat(queueId)).toMatchObject({ refs: 4, claimed: true });
 
     // The same job again (a retry after a crash): the same ids, nothing new.
-    const route = transferProcessor({ directory: h.agent.directory, targets: { spool: h.spool, delivery, outbound }, logger: createLogger({ name: 'relay', level: 'silent' }), metrics: createRelayMetrics(createMetrics('relay')) });
+    const route = transferProcessor({ directory: h.agent.directory, targets: { spool: h.spool, delivery, outbound }, logger: createLogger({ name: 'relay', level: 'silent' }), metrics: createRelayMetrics(createMetrics('relay')), outboundHoldMs: 60_000 });
     await route(job);
     await route(job);
     expect((await h.jobs('delivery')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { checkRedis, createRedis, waitForRedis } from '@mailway/queue/redis';
-import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { type OpenedSpool, openSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, loadCertificate } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, createServer } from '@mailway/smtp/server';
 import { smtpAuthHook } from '@mailway/directory/smtp-auth';
@@ -41,6 +41,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-submission' });
   watchRedis(redis, logger);
   let servers: SmtpServer[] = [];
+  let spooled: OpenedSpool | null = null;
   try {
     await waitForRedis(redis);
     const facts = await checkRedis(redis);
@@ -52,8 +53,9 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       await applySeed(directory, await readSeedFile(settings.directorySeed));
       logger.info({ file: settings.directorySeed }, 'directory seeded');
     }
-    const spool: Spool = settings.spool.backend === 'fs' ? createFsSpool({ directory: settings.spool.directory }) : createRedisSpool(redis, { prefix });
-    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
+    spooled = openSpool(settings.spool, redis, { prefix, logger });
+    const { spool } = spooled;
+    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention });
     transfer.queue.on('error', (error) => logger.debug({ err: error }, 'transfer queue error'));
 
     // Certificate and signing key.
@@ -112,11 +114,13 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
         await Promise.all(servers.map((server) => server.close({ timeout: settings.shutdownTimeout })));
         await rate.flush().catch(() => {});
         await transfer.close();
+        spooled?.close();
         await quit(redis);
       },
     };
   } catch (error) {
     await Promise.all(servers.map((server) => server.close({ timeout: 0 })));
+    spooled?.close();
     await quit(redis);
     throw error;
   }

@@ -84,9 +84,10 @@ export const setting = {
     return bound(env, fromText(parseBytes, integer({ min: 0 }, error)), fallback);
   },
 
-  /** A duration in milliseconds: `250ms`, `30s`, `5m`, `1h`, `2d` or a plain integer of ms. */
-  duration(env: string, fallback: number): z.ZodType<number> {
-    const error = 'expected a duration such as 250ms, 30s, 5m, 1h, 2d or a number of milliseconds';
-    return bound(env, fromText(parseDuration, integer({ min: 0 }, error)), fallback);
+  /** A duration in milliseconds: `250ms`, `30s`, `5m`, `1h`, `2d` or a plain integer of ms; `min` in ms (default 0). */
+  duration(env: string, fallback: number, range: { min?: number } = {}): z.ZodType<number> {
+    const min = range.min ?? 0;
+    const error = `expected a duration such as 250ms, 30s, 5m, 1h, 2d or a number of milliseconds${min > 0 ? `, at least ${min}ms` : ''}`;
+    return bound(env, fromText(parseDuration, integer({ min }, error)), fallback);
   },
 };

@@ -252,7 +252,9 @@ export function describeSpool(name: string, factory: () => Promise<SpoolHarness>
 
     describe('parked references: every entry has an owner', () => {
       const hour = 60 * 60 * 1000;
-      const at = (ms: number): Date => new Date(Math.floor(Date.now() / 1000) * 1000 + ms);
+      // Deadlines hours ahead, from one fixed instant so that every call names the same one.
+      const base = Date.now();
+      const at = (ms: number): Date => new Date(base + ms);
 
       it('expires only once every reference is parked, at the latest deadline', async () => {
         const id = newId();
