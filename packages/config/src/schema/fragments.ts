@@ -20,6 +20,8 @@ export const redisSettings = z.object({
 export const spoolSettings = z.object({
   backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
   directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
+  /** How often the filesystem spool's expired entries are deleted (Redis expires its own). */
+  sweepEvery: setting.duration('MAILWAY_SPOOL_SWEEP_INTERVAL', 15 * 60_000, { min: 1000 }),
 });
 
 /**

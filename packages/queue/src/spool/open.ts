@@ -14,13 +14,13 @@ export interface SpoolSettings {
   readonly backend: 'redis' | 'fs';
   /** The filesystem spool's directory. */
   readonly directory: string;
+  /** How often the filesystem spool is swept (ms), default 15 minutes. */
+  readonly sweepEvery?: number;
 }
 
 export interface OpenSpoolOptions {
   /** Redis key prefix, e.g. 'mailway:'. */
   readonly prefix: string;
-  /** How often the filesystem spool is swept, default 15 minutes. */
-  readonly sweepEveryMs?: number;
   /** Where each sweep that removed something, or failed, is logged (a pino logger fits). */
   readonly logger: SweepLogger;
 }
@@ -57,7 +57,7 @@ export function openSpool(settings: SpoolSettings, redis: Redis, options: OpenSp
       running = false;
     }
   };
-  const timer = setInterval(() => void sweep(), options.sweepEveryMs ?? defaultSweepEveryMs);
+  const timer = setInterval(() => void sweep(), settings.sweepEvery ?? defaultSweepEveryMs);
   timer.unref();
   return { spool, close: () => clearInterval(timer) };
 }
