@@ -7,112 +7,58 @@
  * stored content — Redis keys, or the files of a filesystem spool after the agents' sweep — is
  * exactly that of the jobs still live or still kept.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { type Job, Queue } from 'bullmq';
+import { type Job, type JobType, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bullPrefix } from '@mailway/queue/queues';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { type Stack, startStack, waitFor } from './support/stack.js';
 
-const run = promisify(execFile);
-const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const cli = ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts'];
 const retentionMs = 2000;
 const queueLifetimeMs = 5 * 24 * 60 * 60 * 1000;
-const liveStates = ['waiting', 'delayed', 'prioritized', 'active', 'waiting-children', 'paused'] as const;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/** Polls `probe` until it gives a value other than null. */
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const liveStates: JobType[] = ['waiting', 'delayed', 'prioritized', 'active', 'waiting-children'];
 
 describe.each(['redis', 'fs'] as const)('spool entries and their owners across the stack, %s spool', (backend) => {
-  let home: string;
+  let h: Stack;
   let env: Record<string, string>;
-  let stack: ChildProcess;
-  let output = '';
   let redis: Redis;
   let spool: Spool;
   let queues: Record<'transfer' | 'delivery' | 'outbound', Queue>;
+  const mailway = (...args: string[]): Promise<string> => h.mailway(...args);
+  const until = <T>(what: string, probe: () => Promise<T | null>): Promise<T> => waitFor(what, probe, 60_000, () => `; stack output:\n${h.output().slice(-4000)}`);
 
   beforeAll(async () => {
-    home = await mkdtemp(join(tmpdir(), 'mailway-owners-'));
-    const prefix = `mailway-test:${randomUUID()}:`;
-    const ports = { sub: await freePort(), subTls: await freePort(), relay: await freePort(), lmtp: await freePort(), h1: await freePort(), h2: await freePort(), h3: await freePort() };
-    env = {
-      PATH: process.env.PATH ?? '',
-      MAILWAY_HOME: home,
-      REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL ?? '',
-      MAILWAY_REDIS_PREFIX: prefix,
-      SUBMISSION_PORT: String(ports.sub),
-      SUBMISSION_TLS_PORT: String(ports.subTls),
-      RELAY_PORT: String(ports.relay),
-      DELIVERY_LMTP_PORT: String(ports.lmtp),
-      SUBMISSION_HTTP_PORT: String(ports.h1),
-      RELAY_HTTP_PORT: String(ports.h2),
-      DELIVERY_HTTP_PORT: String(ports.h3),
+    const spoolDir = join(process.env.TMPDIR ?? '/tmp', `mailway-owners-${randomUUID()}`);
+    h = await startStack({
       RELAY_NETWORKS: '127.0.0.0/8',
       MAILWAY_FAILED_RETENTION: `${retentionMs}ms`,
       MAILWAY_SPOOL: backend,
-      MAILWAY_SPOOL_DIR: join(home, 'spool'),
+      MAILWAY_SPOOL_DIR: spoolDir,
       MAILWAY_SPOOL_SWEEP_INTERVAL: '1s',
-      LOG_LEVEL: 'info',
-      MAILWAY_AGENTS_FROM_SOURCE: '1',
-    };
-    stack = spawn(process.execPath, [...cli, 'start'], { cwd: cliDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    stack.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    stack.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    for (const port of [ports.h1, ports.h2, ports.h3]) {
-      await waitFor(`agent on :${port} ready`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : null), 90_000);
-    }
+    });
+    env = h.env;
+    const prefix = env.MAILWAY_REDIS_PREFIX!;
     redis = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null });
-    spool = backend === 'fs' ? createFsSpool({ directory: env.MAILWAY_SPOOL_DIR! }) : createRedisSpool(redis, { prefix });
+    spool = backend === 'fs' ? createFsSpool({ directory: spoolDir }) : createRedisSpool(redis, { prefix });
     const connection = { connection: redis, prefix: bullPrefix(prefix) };
     queues = { transfer: new Queue('transfer', connection), delivery: new Queue('delivery', connection), outbound: new Queue('outbound', connection) };
   }, 120_000);
 
   afterAll(async () => {
-    if (stack.exitCode === null) {
-      const exited = new Promise((resolve) => stack.once('exit', resolve));
-      stack.kill('SIGTERM');
-      await exited;
-    }
-    await Promise.all(Object.values(queues).map((queue) => queue.obliterate({ force: true }).then(() => queue.close())));
+    const exited = new Promise((resolve) => h.process.once('exit', resolve));
+    h.process.kill('SIGTERM');
+    await exited;
+    await Promise.all(Object.values(queues).map((queue) => queue.close()));
     const keys = await redis.keys(`${env.MAILWAY_REDIS_PREFIX}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
-    await rm(home, { recursive: true, force: true });
+    await rm(env.MAILWAY_SPOOL_DIR!, { recursive: true, force: true });
+    await h.remove();
   }, 60_000);
-
-  /** Run a `mailway` command. */
-  async function mailway(...args: string[]): Promise<void> {
-    await run(process.execPath, [...cli, ...args], { cwd: cliDir, env });
-  }
 
   /** Sends a message on the relay port, as another MTA would; resolves with its queue id. */
   async function relay(to: string[], subject: string): Promise<string> {
@@ -136,7 +82,7 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners across t
   async function owned(): Promise<string[]> {
     const ids = new Set<string>();
     for (const queue of Object.values(queues)) {
-      for (const job of await queue.getJobs([...liveStates])) ids.add((job.data as { spoolId: string }).spoolId);
+      for (const job of await queue.getJobs(liveStates)) ids.add((job.data as { spoolId: string }).spoolId);
       for (const job of await queue.getJobs(['failed'])) if ((job.finishedOn ?? 0) + retentionMs > Date.now()) ids.add((job.data as { spoolId: string }).spoolId);
     }
     return [...ids].sort();
@@ -144,7 +90,7 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners across t
 
   /** The failed delivery job for `address`, once there is one. */
   function failedFor(address: string): Promise<Job> {
-    return waitFor(`a failed delivery to ${address}`, async () => (await queues.delivery.getJobs(['failed'])).find((job) => (job.data as { recipient: { address: string } }).recipient.address === address) ?? null);
+    return until(`a failed delivery to ${address}`, async () => (await queues.delivery.getJobs(['failed'])).find((job) => (job.data as { recipient: { address: string } }).recipient.address === address) ?? null);
   }
 
   it('keeps exactly the content of live and kept jobs, and lets the rest go', async () => {
@@ -160,10 +106,10 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners across t
     const mixed = await relay(['bob@example.org', 'friend@remote.example', 'lost@example.org'], 'mixed');
 
     // Wait for every outcome: two failures for ghost, one for phantom, two outbound jobs waiting.
-    await waitFor('two failures for ghost', async () => ((await queues.delivery.getJobs(['failed'])).filter((job) => (job.data as { recipient: { address: string } }).recipient.address === 'ghost@example.org').length === 2 ? true : null));
+    await until('two failures for ghost', async () => ((await queues.delivery.getJobs(['failed'])).filter((job) => (job.data as { recipient: { address: string } }).recipient.address === 'ghost@example.org').length === 2 ? true : null));
     await (await failedFor('phantom@example.org')).remove();
-    await waitFor('two outbound jobs', async () => ((await queues.outbound.getWaitingCount()) === 2 ? true : null));
-    await waitFor('bob\'s deliveries', async () => ((await queues.delivery.getCompletedCount()) >= 4 ? true : null));
+    await until('two outbound jobs', async () => ((await queues.outbound.getWaitingCount()) === 2 ? true : null));
+    await until('bob\'s deliveries', async () => ((await queues.delivery.getCompletedCount()) >= 4 ? true : null));
 
     // While the failed jobs are kept, so is their content; delivered mail is gone.
     const before = await stored();
@@ -173,7 +119,7 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners across t
     // Past the retention, one more failure makes BullMQ drop the old failed jobs.
     await new Promise((resolve) => setTimeout(resolve, retentionMs + 200));
     const later = await relay(['lost@example.org'], 'later');
-    await waitFor('the later failure', async () => ((await queues.delivery.getJobs(['failed'])).some((job) => (job.data as { spoolId: string }).spoolId === later) ? true : null));
+    await until('the later failure', async () => ((await queues.delivery.getJobs(['failed'])).some((job) => (job.data as { spoolId: string }).spoolId === later) ? true : null));
     const droppedByBullmq = (await queues.delivery.getJobs(['failed'])).every((job) => (job.data as { spoolId: string }).spoolId === later);
     // (What BullMQ's removeOnFail does, done once more by hand: a no-op unless it did not.)
     await queues.delivery.clean(retentionMs, 1000, 'failed');
