@@ -1,12 +1,14 @@
 /**
  * The transfer worker: a message with two local and two remote recipients in two domains
  * becomes two delivery jobs and two outbound jobs under their deterministic ids, with the spool
- * references untouched; routing the same transfer job again adds nothing. A job whose content
- * is missing fails at once, never retried.
+ * references passed on (the outbound jobs' parked until the queue lifetime is over); routing
+ * the same transfer job again adds nothing. A job whose content is missing fails at once, never
+ * retried; one that fails for good parks its references as long as it is kept.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TransferJob, deliveryJobId, newQueueId, outboundJobId } from '@mailway/queue/jobs';
 import { type MailQueue, bullPrefix, createMailQueue } from '@mailway/queue/queues';
+import { createRedis } from '@mailway/queue/redis';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createRelayMetrics } from '../src/metrics.js';
 import { transferProcessor } from '../src/transfer/worker.js';
@@ -65,7 +67,8 @@ describe('routing a mixed message', () => {
     expect(outbounds.map((j) => j.id).sort()).toEqual([outboundJobId(queueId, queueId, 'other.example'), outboundJobId(queueId, queueId, 'remote.example')].sort());
     const remote = outbounds.find((j) => j.data.domain === 'remote.example');
     expect(remote?.data).toEqual({ queueId, spoolId: queueId, size: 5, messageId: '<mixed@remote.example>', parent: queueId, domain: 'remote.example', envelope: { ...job.envelope, recipients: [job.envelope.recipients[3]] }, origin: job.origin });
-    expect(await h.spool.stat(queueId)).toMatchObject({ refs: 4, claimed: true });
+    // Two references held by the delivery jobs, two parked by the outbound jobs.
+    expect(await h.spool.stat(queueId)).toMatchObject({ refs: 4, claimed: true, parked: 2, expiresAt: null });
 
     // The same job again (a retry after a crash): the same ids, nothing new.
     const route = transferProcessor({ directory: h.agent.directory, targets: { spool: h.spool, delivery, outbound }, logger: createLogger({ name: 'relay', level: 'silent' }), metrics: createRelayMetrics(createMetrics('relay')), outboundHoldMs: 60_000 });
@@ -73,7 +76,7 @@ describe('routing a mixed message', () => {
     await route(job);
     expect((await h.jobs('delivery')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);
     expect((await h.jobs('outbound')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);
-    expect(await h.spool.stat(queueId)).toMatchObject({ refs: 4 });
+    expect(await h.spool.stat(queueId)).toMatchObject({ refs: 4, parked: 2 });
 
     // Every recipient delivered (the content is gone), then the job is retried: nothing to do, no failure.
     await h.spool.remove(queueId);
@@ -106,5 +109,48 @@ describe('routing a mixed message', () => {
     expect(failed?.failedReason).toBe(`spool entry ${queueId} not found`);
     expect(h.logs.some((l) => l.msg === 'transfer job without spooled content: not routed' && l.queueId === queueId)).toBe(true);
     expect((await h.jobs('delivery')).filter((j) => j.data.queueId === queueId)).toEqual([]);
+  });
+
+  it('keeps the content of waiting outbound jobs until the queue lifetime is over, then lets it go', async () => {
+    const queueId = newQueueId();
+    const job = transferJob(queueId, ['erin@other.example', 'carol@remote.example', 'frank@remote.example']);
+    await h.spool.write(queueId, Buffer.from('hello'), { refs: 3 });
+    const route = transferProcessor({ directory: h.agent.directory, targets: { spool: h.spool, delivery, outbound }, logger: createLogger({ name: 'relay', level: 'silent' }), metrics: createRelayMetrics(createMetrics('relay')), outboundHoldMs: 1500 });
+    await route(job);
+    const keptUntil = Date.parse(job.origin.receivedAt) + 1500;
+    expect(await h.spool.stat(queueId)).toMatchObject({ refs: 3, parked: 3, claimed: true, expiresAt: new Date(keptUntil) });
+
+    // Nothing sends it: past the deadline the content is gone, the jobs still wait.
+    while (Date.now() < keptUntil + 100) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await h.spool.stat(queueId)).toBeNull();
+    expect((await h.jobs('outbound')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);
+  });
+
+  it('parks the references of a transfer job that fails for good for as long as the failed job is kept', async () => {
+    const queueId = newQueueId();
+    const data = transferJob(queueId, ['carol@remote.example', 'frank@remote.example']);
+    await h.spool.write(queueId, Buffer.from('hello'), { refs: 2 });
+    // The job as BullMQ hands it over on its last attempt (kept 60 s once failed), in a queue
+    // no worker reads; its outbound queue's Redis connection is down, so routing fails.
+    const parked = createMailQueue('transfer', h.redis, { prefix: `${bullPrefix(h.prefix)}-parked`, failedRetentionMs: 60_000 });
+    const down = createRedis(h.config.redis.url, { role: 'command' });
+    down.on('error', () => {});
+    down.disconnect();
+    const unreachable = createMailQueue('outbound', down, { prefix: bullPrefix(h.prefix) });
+    try {
+      await parked.add(data, { attempts: 1 });
+      const job = (await parked.queue.getJob(queueId))!;
+      const route = transferProcessor({ directory: h.agent.directory, targets: { spool: h.spool, delivery, outbound: unreachable }, logger: createLogger({ name: 'relay', level: 'silent' }), metrics: createRelayMetrics(createMetrics('relay')), outboundHoldMs: 60_000 });
+      const before = Date.now();
+      await expect(route(data, job)).rejects.toThrow(/not connected/);
+      const stat = await h.spool.stat(queueId);
+      expect(stat).toMatchObject({ refs: 2, parked: 2, claimed: true });
+      // 60 s, and as much again as grace for the moment BullMQ takes to stamp the job failed.
+      expect(stat?.expiresAt?.getTime()).toBeGreaterThanOrEqual(before + 120_000);
+      expect(stat?.expiresAt?.getTime()).toBeLessThanOrEqual(Date.now() + 120_000);
+    } finally {
+      await parked.queue.obliterate({ force: true });
+      await Promise.all([parked.close(), unreachable.close()]);
+    }
   });
 });

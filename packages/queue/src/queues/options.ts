@@ -29,16 +29,22 @@ export function jobOptions(failedRetentionMs: number = defaultFailedRetentionMs)
   return { ...defaultJobOptions, removeOnFail: { age: Math.ceil(failedRetentionMs / 1000) } };
 }
 
+/** Up to this much is added to a failed job's deadline (see failedJobDeadline). */
+const deadlineGraceMs = 60_000;
+
 /**
  * Until when a job that fails for good at `now` is kept in its queue's failed set, read from
- * its own removeOnFail: its spooled content is parked until then. A job kept without an age
- * limit gets the default retention; one removed at once, none.
+ * its own removeOnFail: its spooled content is parked until then. BullMQ stamps the job a
+ * moment after the worker asks, so a grace (the retention itself, at most a minute) keeps the
+ * content no shorter than the job. A job kept without an age limit gets the default retention;
+ * one removed at once, none.
  */
 export function failedJobDeadline(opts: Pick<JobsOptions, 'removeOnFail'>, now = Date.now()): Date {
   const keep = opts.removeOnFail;
   if (keep === true) return new Date(now);
   const age = typeof keep === 'object' && 'age' in keep ? keep.age : undefined;
-  return new Date(now + (age === undefined ? defaultFailedRetentionMs : age * 1000));
+  const keepMs = age === undefined ? defaultFailedRetentionMs : age * 1000;
+  return new Date(now + keepMs + Math.min(keepMs, deadlineGraceMs));
 }
 
 /** BullMQ's key prefix for a Mailway key prefix (`mailway:` → `mailway`), so every agent finds the same queues. */
