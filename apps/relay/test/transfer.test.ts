@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TransferJob, deliveryJobId, newQueueId, outboundJobId } from '@mailway/queue/jobs';
-import { type MailQueue, bullPrefix, createMailQueue } from '@mailway/queue/queues';
+import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { createRedis } from '@mailway/queue/redis';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createRelayMetrics } from '../src/metrics.js';
@@ -126,31 +126,54 @@ describe('routing a mixed message', () => {
     expect((await h.jobs('outbound')).filter((j) => j.data.queueId === queueId)).toHaveLength(2);
   });
 
-  it('parks the references of a transfer job that fails for good for as long as the failed job is kept', async () => {
+  it('parks the references of a transfer job that fails for good as long as it is kept, and holds them again when it is retried', async () => {
     const queueId = newQueueId();
     const data = transferJob(queueId, ['carol@remote.example', 'frank@remote.example']);
     await h.spool.write(queueId, Buffer.from('hello'), { refs: 2 });
-    // The job as BullMQ hands it over on its last attempt (kept 60 s once failed), in a queue
-    // no worker reads; its outbound queue's Redis connection is down, so routing fails.
-    const parked = createMailQueue('transfer', h.redis, { prefix: `${bullPrefix(h.prefix)}-parked`, failedRetentionMs: 60_000 });
+
+    // A queue of its own (failed jobs kept 60 s) with a worker whose outbound queue is first
+    // unreachable (its Redis connection is down), then working again.
+    const prefix = `${bullPrefix(h.prefix)}-parked`;
+    const queue = createMailQueue('transfer', h.redis, { prefix, failedRetentionMs: 60_000 });
     const down = createRedis(h.config.redis.url, { role: 'command' });
     down.on('error', () => {});
     down.disconnect();
     const unreachable = createMailQueue('outbound', down, { prefix: bullPrefix(h.prefix) });
+    const options = { directory: h.agent.directory, logger: createLogger({ name: 'relay', level: 'silent' }), metrics: createRelayMetrics(createMetrics('relay')), outboundHoldMs: 3_600_000 };
+    let route = transferProcessor({ ...options, targets: { spool: h.spool, delivery, outbound: unreachable } });
+    const workerRedis = createRedis(h.config.redis.url, { role: 'worker' });
+    const worker = createMailWorker('transfer', workerRedis, (job, bull) => route(job, bull), { prefix });
+    const settled = (state: string) => waitForState(queue, queueId, state);
     try {
-      await parked.add(data, { attempts: 1 });
-      const job = (await parked.queue.getJob(queueId))!;
-      const route = transferProcessor({ directory: h.agent.directory, targets: { spool: h.spool, delivery, outbound: unreachable }, logger: createLogger({ name: 'relay', level: 'silent' }), metrics: createRelayMetrics(createMetrics('relay')), outboundHoldMs: 60_000 });
       const before = Date.now();
-      await expect(route(data, job)).rejects.toThrow(/not connected/);
+      await queue.add(data, { attempts: 1 });
+      await settled('failed');
       const stat = await h.spool.stat(queueId);
       expect(stat).toMatchObject({ refs: 2, parked: 2, claimed: true });
       // 60 s, and as much again as grace for the moment BullMQ takes to stamp the job failed.
       expect(stat?.expiresAt?.getTime()).toBeGreaterThanOrEqual(before + 120_000);
       expect(stat?.expiresAt?.getTime()).toBeLessThanOrEqual(Date.now() + 120_000);
+
+      // Retried by an operator once outbound works again: live, the job holds its references
+      // until the outbound jobs it adds park them for themselves.
+      route = transferProcessor({ ...options, targets: { spool: h.spool, delivery, outbound } });
+      await (await queue.queue.getJob(queueId))!.retry('failed');
+      await settled('completed');
+      expect(await h.spool.stat(queueId)).toMatchObject({ refs: 2, parked: 2, expiresAt: new Date(Date.parse(data.origin.receivedAt) + 3_600_000) });
     } finally {
-      await parked.queue.obliterate({ force: true });
-      await Promise.all([parked.close(), unreachable.close()]);
+      await worker.close();
+      await queue.queue.obliterate({ force: true });
+      await Promise.all([queue.close(), unreachable.close()]);
+      workerRedis.disconnect();
     }
   });
 });
+
+/** Waits until job `id` of `queue` is in `state`. */
+async function waitForState(queue: MailQueue<'transfer'>, id: string, state: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await queue.queue.getJobState(id)) !== state) {
+    if (Date.now() > deadline) throw new Error(`job ${id} never reached ${state}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -9,7 +9,8 @@
  * (delivery releases it once its copy is stored); only the spare reference of a recipient
  * named twice is released here. An outbound job's references are parked until its message's
  * queue lifetime plus the failed-job retention, so content nobody sends still goes; a transfer
- * job that fails for good parks its references as long as it is kept.
+ * job that fails for good parks its references as long as it is kept, and a retried one holds
+ * them again before it routes.
  */
 import { type Job, UnrecoverableError, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -45,7 +46,10 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
   const route = routeOne(options);
 
   return async (data, job) => {
+    const token = transferJobId(data.queueId, data.parent);
     try {
+      // A retry may follow a final failure that parked the references: the job is live again.
+      if (job !== undefined && (job.attemptsStarted > 1 || job.attemptsMade > 0 || job.stalledCounter > 0)) await targets.spool.unpark(data.spoolId, token);
       await route(data);
     } catch (error) {
       // Failed for good: the job's references are parked for as long as the failed job is kept.
@@ -53,7 +57,7 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
       if (final && job !== undefined) {
         const until = failedJobDeadline(job.opts);
         await targets.spool
-          .park(data.spoolId, transferJobId(data.queueId, data.parent), until, data.envelope.recipients.length)
+          .park(data.spoolId, token, until, data.envelope.recipients.length)
           .catch((parkError: unknown) => logger.error({ queueId: data.queueId, spoolId: data.spoolId, err: parkError }, 'spool entry of a failed transfer job not parked'));
       }
       throw error;
