@@ -2,8 +2,9 @@
  * The Lua scripts of the Redis spool. Each changes one entry's keys atomically; all keys of an
  * entry share the `{id}` hash tag, so each script runs on one Cluster slot.
  *
- * Keys, in this order wherever used: meta (hash: size, refs, createdAt, claimed, expiresAt, and
- * one field 'p:'+token = 'count:until' per park), data (list of chunks), released (set of
+ * Keys, in this order wherever used: meta (hash: size, refs, createdAt, claimed, expiresAt,
+ * parked (references parked, in all), and one field 'p:'+token = 'count:until' per park), data
+ * (list of chunks), released (set of
  * once-tokens: 'r:'+token for releaseOnce, 'a:'+token for retainOnce, so the two never
  * collide), then a temporary data key where noted.
  *
@@ -13,31 +14,47 @@
  */
 import type { Redis } from 'ioredis';
 
-/** Recomputes the entry's expiry from its meta (see above). Expects the entry to exist. */
-const settle = `
+/**
+ * The Lua functions the scripts share. settle() recomputes the entry's expiry from its meta (see
+ * above) and expects the entry to exist; it is cheap in the common case (nothing parked, nothing
+ * to change: one HMGET), and only an entry whose every reference is parked reads its parks to
+ * find the latest deadline. setPark() changes one park and the sum of them.
+ */
+const shared = `
 local function settle()
-  if redis.call('HGET', KEYS[1], 'claimed') ~= '1' then
+  local meta = redis.call('HMGET', KEYS[1], 'claimed', 'refs', 'parked', 'expiresAt')
+  if meta[1] ~= '1' then
     local ttl = redis.call('PTTL', KEYS[1])
     if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
     return
   end
-  local refs = tonumber(redis.call('HGET', KEYS[1], 'refs'))
+  local parked = tonumber(meta[3] or '0')
+  if parked == 0 or parked < tonumber(meta[2]) then
+    if meta[4] and meta[4] ~= '' then
+      redis.call('HSET', KEYS[1], 'expiresAt', '')
+      for k = 1, 3 do redis.call('PERSIST', KEYS[k]) end
+    end
+    return
+  end
   local fields = redis.call('HGETALL', KEYS[1])
-  local parked, latest, latestText = 0, -1, ''
+  local latest, latestText = -1, ''
   for i = 1, #fields, 2 do
     if string.sub(fields[i], 1, 2) == 'p:' then
-      local count, untilText = string.match(fields[i + 1], '^(%d+):(%d+)$')
-      parked = parked + tonumber(count)
+      local untilText = string.match(fields[i + 1], ':(%d+)$')
       if tonumber(untilText) > latest then latest, latestText = tonumber(untilText), untilText end
     end
   end
-  if parked > 0 and parked >= refs then
-    redis.call('HSET', KEYS[1], 'expiresAt', latestText)
-    for k = 1, 3 do redis.call('PEXPIREAT', KEYS[k], latestText) end
-  else
-    redis.call('HSET', KEYS[1], 'expiresAt', '')
-    for k = 1, 3 do redis.call('PERSIST', KEYS[k]) end
-  end
+  redis.call('HSET', KEYS[1], 'expiresAt', latestText)
+  for k = 1, 3 do redis.call('PEXPIREAT', KEYS[k], latestText) end
+end
+
+-- Sets the park field to count references (0 removes it), keeping 'parked' their sum.
+local function setPark(field, count, untilText)
+  local old = redis.call('HGET', KEYS[1], field)
+  local before = old and tonumber(string.match(old, '^(%d+):')) or 0
+  if count > 0 then redis.call('HSET', KEYS[1], field, count .. ':' .. untilText)
+  elseif old then redis.call('HDEL', KEYS[1], field) end
+  if count ~= before then redis.call('HINCRBY', KEYS[1], 'parked', count - before) end
 end
 `;
 
@@ -93,7 +110,7 @@ ${commitMeta(1)}`,
   /** Owned by a job from now on: expiry by parked references only. 0 = absent. */
   claim: {
     keys: 3,
-    lua: `${settle}
+    lua: `${shared}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'claimed', '1')
 settle()
@@ -102,7 +119,7 @@ return 1`,
   /** ARGV count. Returns the new count, -1 = absent. */
   retain: {
     keys: 3,
-    lua: `${settle}
+    lua: `${shared}
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local refs = redis.call('HINCRBY', KEYS[1], 'refs', ARGV[1])
 settle()
@@ -111,7 +128,7 @@ return refs`,
   /** ARGV count. Returns refs left, 0 = deleted or absent. */
   release: {
     keys: 3,
-    lua: `${settle}
+    lua: `${shared}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 ${drop('tonumber(ARGV[1])')}`,
   },
@@ -121,7 +138,7 @@ ${drop('tonumber(ARGV[1])')}`,
    */
   releaseOnce: {
     keys: 3,
-    lua: `${settle}
+    lua: `${shared}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then
   return tonumber(redis.call('HGET', KEYS[1], 'refs'))
@@ -129,15 +146,14 @@ end
 local park = redis.call('HGET', KEYS[1], ARGV[2])
 if park then
   local count, untilText = string.match(park, '^(%d+):(%d+)$')
-  if tonumber(count) > 1 then redis.call('HSET', KEYS[1], ARGV[2], (tonumber(count) - 1) .. ':' .. untilText)
-  else redis.call('HDEL', KEYS[1], ARGV[2]) end
+  setPark(ARGV[2], tonumber(count) - 1, untilText)
 end
 ${drop('1')}`,
   },
   /** ARGV token (namespaced), count. Adds references unless the token was seen. Returns the count, -1 = absent. */
   retainOnce: {
     keys: 3,
-    lua: `${settle}
+    lua: `${shared}
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('SADD', KEYS[3], ARGV[1]) == 1 then
   local refs = redis.call('HINCRBY', KEYS[1], 'refs', ARGV[2])
@@ -149,18 +165,22 @@ return tonumber(redis.call('HGET', KEYS[1], 'refs'))`,
   /** ARGV park field ('p:'+token), count, until (ms). Claims. Returns refs, 0 = absent. */
   park: {
     keys: 3,
-    lua: `${settle}
+    lua: `${shared}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3], 'claimed', '1')
+setPark(ARGV[1], tonumber(ARGV[2]), ARGV[3])
+redis.call('HSET', KEYS[1], 'claimed', '1')
 settle()
 return tonumber(redis.call('HGET', KEYS[1], 'refs') or '0')`,
   },
   /** ARGV park field ('p:'+token). Returns refs, 0 = absent. */
   unpark: {
     keys: 3,
-    lua: `${settle}
+    lua: `${shared}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then settle() end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  setPark(ARGV[1], 0, '')
+  settle()
+end
 return tonumber(redis.call('HGET', KEYS[1], 'refs') or '0')`,
   },
   /** The entry's size, chunk count and first chunk ('' when none), so that a one-chunk message is read in one round trip. Nil = absent. */

@@ -119,15 +119,13 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
   async function stat(id: string): Promise<SpoolEntryInfo | null> {
     const fields = await redis.hgetall(keysOf(id).meta);
     if (fields.size === undefined) return null;
-    let parked = 0;
-    for (const [field, value] of Object.entries(fields)) if (field.startsWith('p:')) parked += Number(value.split(':')[0]);
     return {
       id,
       size: Number(fields.size),
       refs: Number(fields.refs),
       createdAt: new Date(Number(fields.createdAt)),
       claimed: fields.claimed === '1',
-      parked,
+      parked: Number(fields.parked ?? 0),
       expiresAt: fields.expiresAt ? new Date(Number(fields.expiresAt)) : null,
     };
   }
