@@ -9,9 +9,8 @@
  * and fsyncs `directory`: an entry is either complete or absent. Deletion renames the entry
  * back to a `.tmp-` name before removing it, and sweep() clears what a crash left behind.
  *
- * Reference changes are serialized per id within this process. Processes (or hosts) sharing a
- * directory must not update the same id at once: keep one writer per id, e.g. by routing each
- * message's jobs to one worker.
+ * Reference changes are serialized per id: within this process by a promise chain, across the
+ * processes (and hosts) sharing the directory by a lock directory `.lock-${id}` (see fs-lock.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -19,6 +18,7 @@ import { mkdir, open, readdir, rename, rm, stat as statPath } from 'node:fs/prom
 import { join } from 'node:path';
 import { asBuffer } from './chunks.js';
 import { type FsMeta, fsyncDirectory, isCode, readMeta, replaceMeta, writeAll, writeDurably } from './fs-files.js';
+import { isStale, withDirLock } from './fs-lock.js';
 import { KeyedLock } from './keyed-lock.js';
 import {
   type Spool,
@@ -53,6 +53,13 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     return join(directory, id);
   };
   const tmpDir = (id: string): string => join(directory, `.tmp-${id}-${randomBytes(6).toString('hex')}`);
+  /** Runs `task` alone for `id`: first in this process, then across every process using the directory. */
+  const exclusive = <T>(id: string, task: () => Promise<T>): Promise<T> =>
+    lock.run(id, async () => {
+      ready ??= mkdir(directory, { recursive: true });
+      await ready;
+      return withDirLock(join(directory, `.lock-${id}`), task);
+    });
 
   /** Meta of a live entry: null when absent or expired (an expired entry only waits for sweep). */
   async function liveMeta(id: string, now = Date.now()): Promise<FsMeta | null> {
@@ -78,7 +85,8 @@ export function createFsSpool(options: { directory: string }): FsSpool {
    * result, or 'delete'; `absent` is the result when there is no live entry.
    */
   function update<T>(id: string, absent: () => T, change: (meta: FsMeta) => { meta: FsMeta | 'delete'; result: T }): Promise<T> {
-    return lock.run(id, async () => {
+    assertSpoolId(id);
+    return exclusive(id, async () => {
       const meta = await liveMeta(id);
       if (!meta) return absent();
       const next = change(meta);
@@ -93,9 +101,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     const { refs, ttlMs } = writeOptions(options);
 
     // Sanity checks: an existing live entry is refused before any byte is written.
-    ready ??= mkdir(directory, { recursive: true });
-    await ready;
-    await lock.run(id, async () => {
+    await exclusive(id, async () => {
       const meta = await readMeta(final);
       if (meta && !isExpired(meta, Date.now())) throw new SpoolExistsError(id);
       if (meta) await deleteEntry(id);
@@ -235,7 +241,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
 
   async function remove(id: string): Promise<void> {
     assertSpoolId(id);
-    await lock.run(id, () => deleteEntry(id));
+    await exclusive(id, () => deleteEntry(id));
   }
 
   async function sweep(now = new Date()): Promise<number> {
@@ -252,8 +258,13 @@ export function createFsSpool(options: { directory: string }): FsSpool {
         if (now.getTime() - (await lastTouched(join(directory, name))) > staleTmpMs) await rm(join(directory, name), { recursive: true, force: true });
         continue;
       }
+      // A lock whose holder died long ago.
+      if (name.startsWith('.lock-')) {
+        if (await isStale(join(directory, name), now.getTime())) await rm(join(directory, name), { recursive: true, force: true });
+        continue;
+      }
       if (!isSpoolId(name)) continue;
-      const gone = await lock.run(name, async () => {
+      const gone = await exclusive(name, async () => {
         const meta = await readMeta(join(directory, name)).catch(() => null);
         if (!meta || !isExpired(meta, now.getTime())) return false;
         await deleteEntry(name);
