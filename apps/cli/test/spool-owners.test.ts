@@ -16,7 +16,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bullPrefix } from '@mailway/queue/queues';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
-import { type Stack, startStack, waitFor } from './support/stack.js';
+import { type Stack, startStack } from './support/stack.js';
 
 const retentionMs = 2000;
 const queueLifetimeMs = 5 * 24 * 60 * 60 * 1000;
@@ -29,7 +29,7 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners across t
   let spool: Spool;
   let queues: Record<'transfer' | 'delivery' | 'outbound', Queue>;
   const mailway = (...args: string[]): Promise<string> => h.mailway(...args);
-  const until = <T>(what: string, probe: () => Promise<T | null>): Promise<T> => waitFor(what, probe, 60_000, () => `; stack output:\n${h.output().slice(-4000)}`);
+  const until = <T>(what: string, probe: () => Promise<T | null>): Promise<T> => h.waitFor(what, probe, 60_000);
 
   beforeAll(async () => {
     const spoolDir = join(process.env.TMPDIR ?? '/tmp', `mailway-owners-${randomUUID()}`);
@@ -49,15 +49,12 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners across t
   }, 120_000);
 
   afterAll(async () => {
-    const exited = new Promise((resolve) => h.process.once('exit', resolve));
-    h.process.kill('SIGTERM');
-    await exited;
+    await h.close();
     await Promise.all(Object.values(queues).map((queue) => queue.close()));
     const keys = await redis.keys(`${env.MAILWAY_REDIS_PREFIX}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
     await rm(env.MAILWAY_SPOOL_DIR!, { recursive: true, force: true });
-    await h.remove();
   }, 60_000);
 
   /** Sends a message on the relay port, as another MTA would; resolves with its queue id. */

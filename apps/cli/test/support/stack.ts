@@ -1,8 +1,8 @@
 /**
- * The whole stack for tests: `mailway start` run from the sources against the test run's Redis,
- * with a key prefix of its own, on free loopback ports, its state in a temporary folder. Reads
- * MAILWAY_TEST_REDIS_URL; emits a handle with the environment the agents got, their combined
- * output, `mailway` commands run the same way, and a stop that removes everything.
+ * The whole stack for tests, as a newcomer runs it: `mailway start` as a child process against
+ * the test run's Redis, with a key prefix and a MAILWAY_HOME of its own, on free loopback
+ * ports, the agents run from their sources. Captures the stack's output; runs `mailway`
+ * commands in the same environment.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,20 +18,20 @@ const cliDir = fileURLToPath(new URL('../..', import.meta.url));
 const cli = ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts'];
 
 export interface Stack {
-  /** The state folder (MAILWAY_HOME). */
   readonly home: string;
-  /** The environment of `mailway start` and of every command. */
+  /** The environment of the stack and of every `mailway` command. */
   readonly env: Record<string, string>;
   readonly process: ChildProcess;
-  /** Everything printed so far. */
+  /** Everything the stack printed so far. */
   output(): string;
-  /** Runs a `mailway` command; resolves with its stdout. */
+  /** Run a `mailway` command; resolves with its stdout, rejects (with stdout, stderr and code) when it fails. */
   mailway(...args: string[]): Promise<string>;
-  /** Kills the stack if still running and removes its state folder (not its Redis keys). */
-  remove(): Promise<void>;
+  /** Wait until `probe` gives a value other than null (errors count as null). */
+  waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs?: number): Promise<T>;
+  /** Stop the stack if it still runs (SIGTERM, so the agents stop too; SIGKILL after 30 s), and remove its home. */
+  close(): Promise<void>;
 }
 
-/** A port nobody listens on right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -43,22 +43,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `probe` until it gives a value other than null; the timeout error ends with `context()`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000, context: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Starts `mailway start` with `extraEnv` on top of the test defaults; resolves once every agent is ready. */
+/** Start `mailway start` (with `extraEnv` on top of the test defaults) and wait until every agent is ready. */
 export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
   const home = await mkdtemp(join(tmpdir(), 'mailway-stack-'));
   const ports = { sub: await freePort(), subTls: await freePort(), relay: await freePort(), lmtp: await freePort(), h1: await freePort(), h2: await freePort(), h3: await freePort() };
-  const env = {
+  const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     MAILWAY_HOME: home,
     REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL ?? '',
@@ -79,25 +68,40 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
   const child = spawn(process.execPath, [...cli, 'start'], { cwd: cliDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const tail = () => `; stack output:\n${output.slice(-4000)}`;
-  for (const port of [ports.h1, ports.h2, ports.h3]) {
-    await waitFor(`agent on :${port} ready`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : null), 60_000, tail);
+
+  async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe().catch(() => null);
+      if (value !== null) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stack output:\n${output.slice(-4000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
-  return {
+
+  const stack: Stack = {
     home,
     env,
     process: child,
     output: () => output,
     async mailway(...args) {
-      return (await run(process.execPath, [...cli, ...args], { cwd: cliDir, env })).stdout;
+      const { stdout } = await run(process.execPath, [...cli, ...args], { cwd: cliDir, env });
+      return stdout;
     },
-    async remove() {
+    waitFor,
+    async close() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
         await exited;
+        clearTimeout(timer);
       }
       await rm(home, { recursive: true, force: true });
     },
   };
+  for (const port of [ports.h1, ports.h2, ports.h3]) {
+    await waitFor(`agent on :${port} ready`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : null), 60_000);
+  }
+  return stack;
 }
