@@ -3,23 +3,13 @@
  * always), never evicting, its files in the state folder, stopped cleanly.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { startLocalRedis } from '../src/supervisor/redis.js';
+import { freePort } from './support/stack.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('local redis-server', () => {
   it('runs with AOF appendfsync always and noeviction, in the state folder', async () => {

@@ -4,91 +4,33 @@
  * submitted by nodemailer on the submission port, found byte-exact in the recipient's Maildir
  * behind the trace fields the agents add. Then SIGTERM stops everything cleanly.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, run, startStack } from './support/stack.js';
 
-const run = promisify(execFile);
-const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const cli = ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts'];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
+let s: Stack;
 let home: string;
 let env: Record<string, string>;
-let stack: ChildProcess;
-let output = '';
-
-/** Run a `mailway` command; resolves with its stdout. */
-async function mailway(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [...cli, ...args], { cwd: cliDir, env });
-  return stdout;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stack output:\n${output.slice(-4000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+let stack: Stack['process'];
+const mailway = (...args: string[]): Promise<string> => s.mailway(...args);
+const waitFor = <T>(what: string, probe: () => Promise<T | null>, timeoutMs?: number): Promise<T> => s.waitFor(what, probe, timeoutMs);
 
 beforeAll(async () => {
-  home = await mkdtemp(join(tmpdir(), 'mailway-stack-'));
-  const ports = { sub: await freePort(), subTls: await freePort(), relay: await freePort(), lmtp: await freePort(), h1: await freePort(), h2: await freePort(), h3: await freePort() };
-  env = {
-    PATH: process.env.PATH ?? '',
-    MAILWAY_HOME: home,
-    REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL ?? '',
-    MAILWAY_REDIS_PREFIX: `mailway-test:${randomUUID()}:`,
-    SUBMISSION_PORT: String(ports.sub),
-    SUBMISSION_TLS_PORT: String(ports.subTls),
-    RELAY_PORT: String(ports.relay),
-    DELIVERY_LMTP_PORT: String(ports.lmtp),
-    SUBMISSION_HTTP_PORT: String(ports.h1),
-    RELAY_HTTP_PORT: String(ports.h2),
-    DELIVERY_HTTP_PORT: String(ports.h3),
-    LOG_LEVEL: 'info',
-    // Test the sources as they are, never a stale build.
-    MAILWAY_AGENTS_FROM_SOURCE: '1',
-  };
-  stack = spawn(process.execPath, [...cli, 'start'], { cwd: cliDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  stack.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  stack.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  for (const port of [ports.h1, ports.h2, ports.h3]) {
-    await waitFor(`agent on :${port} ready`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : null), 60_000);
-  }
+  s = await startStack();
+  ({ home, env, process: stack } = s);
 }, 90_000);
 
 afterAll(async () => {
-  if (stack.exitCode === null) {
-    stack.kill('SIGKILL');
-  }
-  await rm(home, { recursive: true, force: true });
+  await s.close();
 });
 
 describe('mailway start', () => {
   it('prints where everything listens and where mail is stored', () => {
-    expect(output).toContain(`smtp://127.0.0.1:${env.SUBMISSION_PORT}`);
-    expect(output).toContain(join(home, 'mail'));
+    expect(s.output()).toContain(`smtp://127.0.0.1:${env.SUBMISSION_PORT}`);
+    expect(s.output()).toContain(join(home, 'mail'));
   });
 
   it('delivers a message submitted by nodemailer into the Maildir, byte-exact', async () => {
@@ -165,7 +107,7 @@ describe('mailway start', () => {
     const pid = Number(delivery?.trim().split(/\s+/)[0]);
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGKILL');
-    await waitFor('the restart notice', async () => (output.includes('delivery exited (SIGKILL); restarting') ? true : null));
+    await waitFor('the restart notice', async () => (s.output().includes('delivery exited (SIGKILL); restarting') ? true : null));
 
     const out = await mailway('send', '--user', 'alice@example.org', '--pass', 'alice-secret', '--to', 'bob@example.org', '--subject', 'after the restart', '--port', env.SUBMISSION_PORT ?? '');
     expect(out).toMatch(/^250 /);
@@ -180,6 +122,6 @@ describe('mailway start', () => {
     const exited = new Promise<number | null>((resolve) => stack.once('exit', (code) => resolve(code)));
     stack.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(output).toContain('mailway: stopped');
+    expect(s.output()).toContain('mailway: stopped');
   });
 });
