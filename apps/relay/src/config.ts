@@ -36,7 +36,7 @@ export const relaySettings = z.object({
    * How long mail for a remote domain may wait to be sent before it is bounced (the queue
    * lifetime); its content is kept this long, then as long as a failed job.
    */
-  queueLifetime: setting.duration('RELAY_QUEUE_LIFETIME', 5 * 24 * 60 * 60_000, { min: 1000 }),
+  queueLifetime: setting.duration('RELAY_QUEUE_LIFETIME', 5 * 24 * 60 * 60_000, { min: '1s' }),
   /** Transfer jobs routed at once by this process. */
   transferConcurrency: setting.int('RELAY_TRANSFER_CONCURRENCY', 32, { min: 1, max: 1_000 }),
   /** Directory seed (JSON) applied at start-up, for config-as-code setups. */

@@ -21,7 +21,7 @@ export const spoolSettings = z.object({
   backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
   directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
   /** How often the filesystem spool's expired entries are deleted (Redis expires its own). */
-  sweepEvery: setting.duration('MAILWAY_SPOOL_SWEEP_INTERVAL', 15 * 60_000, { min: 1000 }),
+  sweepEvery: setting.duration('MAILWAY_SPOOL_SWEEP_INTERVAL', 15 * 60_000, { min: '1s' }),
 });
 
 /**
@@ -29,7 +29,7 @@ export const spoolSettings = z.object({
  * show`/`retry` and bounces); its spooled content stays exactly as long.
  */
 // At least a second: BullMQ keeps failed jobs by whole seconds.
-export const failedRetentionSetting = setting.duration('MAILWAY_FAILED_RETENTION', 14 * 24 * 60 * 60_000, { min: 1000 });
+export const failedRetentionSetting = setting.duration('MAILWAY_FAILED_RETENTION', 14 * 24 * 60 * 60_000, { min: '1s' });
 
 export const logSettings = z.object({
   level: setting.oneOf('LOG_LEVEL', logLevels, 'info'),

@@ -58,7 +58,7 @@ const good: Row[] = [
   ['duration plain', setting.duration('D', 1), '1200', 1200],
   ['duration native', setting.duration('D', 1), 600, 600],
   ['duration default', setting.duration('D', 9), undefined, 9],
-  ['duration at its minimum', setting.duration('D', 5000, { min: 1000 }), '1s', 1000],
+  ['duration at the minimum', setting.duration('D', 60_000, { min: '1s' }), '1s', 1000],
 ];
 
 const bad: Row[] = [
@@ -88,7 +88,7 @@ const bad: Row[] = [
   ['duration unit unknown', setting.duration('D', 1), '5w', 'expected a duration such as 250ms, 30s, 5m, 1h, 2d or a number of milliseconds'],
   ['duration bare fraction', setting.duration('D', 1), '1.5', 'expected a duration such as 250ms, 30s, 5m, 1h, 2d or a number of milliseconds'],
   ['duration negative', setting.duration('D', 1), '-1s', 'expected a duration such as 250ms, 30s, 5m, 1h, 2d or a number of milliseconds'],
-  ['duration under its minimum', setting.duration('D', 1000, { min: 1000 }), '500ms', 'expected a duration such as 250ms, 30s, 5m, 1h, 2d or a number of milliseconds, at least 1000ms'],
+  ['duration below the minimum', setting.duration('D', 60_000, { min: '1s' }), '999ms', 'expected a duration of at least 1s such as 250ms, 30s, 5m, 1h, 2d or a number of milliseconds'],
 ];
 
 describe('setting builders', () => {

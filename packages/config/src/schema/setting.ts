@@ -84,10 +84,14 @@ export const setting = {
     return bound(env, fromText(parseBytes, integer({ min: 0 }, error)), fallback);
   },
 
-  /** A duration in milliseconds: `250ms`, `30s`, `5m`, `1h`, `2d` or a plain integer of ms; `min` in ms (default 0). */
-  duration(env: string, fallback: number, range: { min?: number } = {}): z.ZodType<number> {
-    const min = range.min ?? 0;
-    const error = `expected a duration such as 250ms, 30s, 5m, 1h, 2d or a number of milliseconds${min > 0 ? `, at least ${min}ms` : ''}`;
-    return bound(env, fromText(parseDuration, integer({ min }, error)), fallback);
+  /**
+   * A duration in milliseconds: `250ms`, `30s`, `5m`, `1h`, `2d` or a plain integer of ms; `min`
+   * (written the same way, e.g. '1s') is the shortest allowed, and is named in the message.
+   */
+  duration(env: string, fallback: number, range: { min?: string } = {}): z.ZodType<number> {
+    const least = range.min === undefined ? 0 : parseDuration(range.min);
+    if (least === undefined) throw new Error(`${env}: minimum ${JSON.stringify(range.min)} is not a duration`);
+    const error = `expected a duration${range.min === undefined ? '' : ` of at least ${range.min}`} such as 250ms, 30s, 5m, 1h, 2d or a number of milliseconds`;
+    return bound(env, fromText(parseDuration, integer({ min: least }, error)), fallback);
   },
 };
