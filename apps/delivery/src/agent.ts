@@ -12,7 +12,7 @@ import { type Directory, createDirectory } from '@mailway/directory';
 import { createMaildir, createMbox } from '@mailway/mailbox';
 import { bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { closeRedis, createRedis, waitForRedis, watchRedis } from '@mailway/queue/redis';
-import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { type OpenedSpool, type Spool, openSpool } from '@mailway/queue/spool';
 import { type AgentContext, type RunningAgent, connectionLimits, violationReporter } from '@mailway/runtime';
 import { type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
 import type { DeliveryConfig } from './config.js';
@@ -60,11 +60,13 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
   let server: SmtpServer | null = null;
   let worker: ReturnType<typeof createMailWorker> | null = null;
   let open = false;
+  let spooled: OpenedSpool | null = null;
   try {
     // What a delivery needs (connecting once Redis is there).
     const directory = createDirectory(redis, { prefix });
-    const spool: Spool = settings.spool.backend === 'fs' ? createFsSpool({ directory: settings.spool.directory }) : createRedisSpool(redis, { prefix });
-    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
+    spooled = openSpool(settings.spool, redis, { prefix, logger });
+    const spool: Spool = spooled.spool;
+    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention });
     transfer.queue.on('error', (error) => logger.debug({ err: error }, 'transfer queue error'));
     const targets: DeliveryTargets = {
       directory,
@@ -116,12 +118,14 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
         // Stop taking work; jobs and sessions in flight finish.
         await Promise.all([running.server.close({ timeout: settings.shutdownTimeout }), running.worker.close()]);
         await transfer.close();
+        spooled?.close();
         await Promise.all([link.close(), closeRedis(workerRedis)]);
       },
     };
   } catch (error) {
     await server?.close({ timeout: 0 });
     await worker?.close(true);
+    spooled?.close();
     await Promise.all([link.close(), closeRedis(workerRedis)]);
     throw error;
   }

@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { connectionLimitSettings, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
+import { connectionLimitSettings, failedRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, spoolSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const deliverySettings = z.object({
@@ -35,10 +35,7 @@ export const deliverySettings = z.object({
     /** Times a job may be taken back from a dead worker before it fails; deliveries are idempotent. */
     maxStalledCount: setting.int('DELIVERY_MAX_STALLED_COUNT', 20, { min: 0 }),
   }),
-  spool: z.object({
-    backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
-    directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
-  }),
+  spool: spoolSettings,
   /** How long shutdown waits for LMTP sessions in a transaction. */
   shutdownTimeout: setting.duration('DELIVERY_SHUTDOWN_TIMEOUT', 30_000),
 });
@@ -47,6 +44,7 @@ export const deliveryConfigSchema = z.object({
   hostname: hostnameSetting,
   hopCountLimit: hopCountLimitSetting,
   redis: redisSettings,
+  failedRetention: failedRetentionSetting,
   log: logSettings,
   http: httpSettings('DELIVERY', 9093),
   delivery: deliverySettings,

@@ -1,12 +1,16 @@
 /**
  * The delivery queue's processor: one `delivery` job per local recipient. Delivers it (see
  * deliver.ts), writes one JSON log line per attempt (queue id, recipient, outcome, file) and
- * counts it. A permanent failure fails the job at once, keeping its spool reference for the
- * bounce that will report it; a looping bounce (null sender), which must never be bounced, is
- * dropped instead: reference released, job done. Anything else is retried by BullMQ with
- * backoff, and an attempt that was the job's last is logged as final.
+ * counts it. A permanent failure fails the job at once; a looping bounce (null sender), which
+ * must never be bounced, is dropped instead: reference released, job done. Anything else is
+ * retried by BullMQ with backoff, and an attempt that was the job's last is logged as final.
+ *
+ * The recipient's spool reference: a job that fails for good parks it until BullMQ drops the
+ * failed job (its removeOnFail age), so the content stays as long as the job can be inspected,
+ * retried or bounced, and then goes; a retried job (by an operator, or after a crash) holds it
+ * again before it runs.
  */
-import type { MailProcessor } from '@mailway/queue/queues';
+import { type MailProcessor, failedJobDeadline } from '@mailway/queue/queues';
 import type { Logger } from '@mailway/runtime';
 import type { Verdict } from '@mailway/smtp/server';
 import { type DeliveryTargets, deliver } from './deliver.js';
@@ -22,6 +26,8 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
     try {
       // BullMQ counts every start of a job (and every stall): only a job's first start can skip looking for an earlier copy.
       const retry = job.attemptsStarted > 1 || job.attemptsMade > 0 || job.stalledCounter > 0;
+      // A retry may follow a final failure that parked the reference: the job is live again.
+      if (retry) await targets.spool.unpark(data.spoolId, jobId);
       const result = await deliver(targets, data, jobId, retry);
       if (result.kind === 'expanded') {
         metrics.deliveries.inc({ outcome: 'expanded', source: 'queue' });
@@ -43,6 +49,7 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
         return;
       }
       logger[final ? 'error' : 'warn']({ ...log, ...path, outcome: failure.outcome, file: null, final, err: error }, final ? 'delivery failed for good' : 'delivery deferred');
+      if (final) await parkFailed(targets, data.spoolId, jobId, failedJobDeadline(job.opts), logger);
       // A failure for good is recorded with its status (`554 5.4.6 …`), which a bounce will report.
       if (failure.permanent) throw new PermanentFailure(failure.outcome, `${statusOf(failure.verdict)} ${error instanceof Error ? error.message : String(error)}`);
       throw error;
@@ -55,4 +62,13 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
 /** The reply code and enhanced status of a verdict: `554 5.4.6`. */
 function statusOf(verdict: Verdict): string {
   return verdict.reply === null ? '' : `${verdict.reply.code} ${verdict.reply.enhanced ?? ''}`.trim();
+}
+
+/** Parks a failed job's reference until the failed job is dropped; a failure to do so is logged, never hides the job's own error. */
+async function parkFailed(targets: DeliveryTargets, spoolId: string, jobId: string, until: Date, logger: Logger): Promise<void> {
+  try {
+    await targets.spool.park(spoolId, jobId, until);
+  } catch (error) {
+    logger.error({ spoolId, jobId, err: error }, 'spool entry of a failed delivery not parked');
+  }
 }

@@ -124,6 +124,25 @@ describe('delivery agent, Maildir', () => {
     expect(await h.spool.stat(queueId)).toMatchObject({ refs: 1 });
   });
 
+  it('a failed job parks its content as long as it is kept; retried by an operator and delivered, it releases it', async () => {
+    const { queueId, jobIds } = await h.enqueue(message('late'), ['late@example.org']);
+    expect(await h.settle(jobIds[0]!)).toBe('failed');
+    const job = (await h.delivery.queue.getJob(jobIds[0]!))!;
+    // Kept as long as the failed job (14 days from its failure), and a minute's grace at most.
+    const kept = (await h.spool.stat(queueId))!;
+    expect(kept).toMatchObject({ refs: 1, parked: 1 });
+    const retention = 14 * 24 * 60 * 60 * 1000;
+    expect(kept.expiresAt!.getTime()).toBeGreaterThanOrEqual(job.finishedOn! + retention);
+    expect(kept.expiresAt!.getTime()).toBeLessThanOrEqual(job.finishedOn! + retention + 60_000);
+
+    // The mailbox appears; an operator retries the job.
+    await h.agent.directory.addUser('late@example.org', 'late-secret');
+    await job.retry('failed');
+    expect(await h.settle(jobIds[0]!)).toBe('completed');
+    expect(await h.spool.stat(queueId)).toBeNull();
+    expect(await newFiles(maildir('late'))).toHaveLength(1);
+  });
+
   it('LMTP from Python smtplib.LMTP: the good recipient gets 250, the unknown one 550 5.1.1', async () => {
     const script = `
 import smtplib, sys

@@ -13,7 +13,7 @@ import type { Worker } from 'bullmq';
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { type MailQueue, type QueueName, bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { closeRedis, createRedis, watchRedis } from '@mailway/queue/redis';
-import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { type OpenedSpool, openSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
 import { type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
@@ -75,18 +75,21 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let outboundWorker: Worker | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
   let open = false;
+  let spooled: OpenedSpool | null = null;
 
   try {
     // The queues this agent adds to (they connect once Redis is there).
-    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
-    const delivery = createMailQueue('delivery', redis, { prefix: bullPrefix(prefix) });
-    const outbound = createMailQueue('outbound', redis, { prefix: bullPrefix(prefix) });
+    const queueOptions = { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention };
+    const transfer = createMailQueue('transfer', redis, queueOptions);
+    const delivery = createMailQueue('delivery', redis, queueOptions);
+    const outbound = createMailQueue('outbound', redis, queueOptions);
     queues = [transfer, delivery, outbound];
     for (const queue of queues) queue.queue.on('error', (error) => logger.debug({ err: error, queue: queue.name }, 'queue error'));
 
     // The directory and the spool.
     const directory = createDirectory(redis, { prefix });
-    const spool: Spool = settings.spool.backend === 'fs' ? createFsSpool({ directory: settings.spool.directory }) : createRedisSpool(redis, { prefix });
+    spooled = openSpool(settings.spool, redis, { prefix, logger });
+    const { spool } = spooled;
 
     // Certificate.
     const certificate = await loadCertificate(settings.tls, config.hostname);
@@ -126,7 +129,17 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
 
     // The router: the transfer worker.
     if (roles.has('router')) {
-      worker = createTransferWorker(workerRedis, { directory, targets: { spool, delivery, outbound }, logger, metrics, prefix: bullPrefix(prefix), concurrency: settings.transferConcurrency, locks: settings.transferWorker });
+      worker = createTransferWorker(workerRedis, {
+        directory,
+        targets: { spool, delivery, outbound },
+        logger,
+        metrics,
+        // Content waiting for the outbound worker is kept for the queue lifetime, then as long as a failed job.
+        outboundHoldMs: settings.outbound.queueLifetime + config.failedRetention,
+        prefix: bullPrefix(prefix),
+        concurrency: settings.transferConcurrency,
+        locks: settings.transferWorker,
+      });
       worker.on('failed', (job, error) => logger.warn({ job: job?.id ?? null, err: error, attempts: job?.attemptsMade ?? null }, 'transfer job failed'));
       worker.on('error', (error) => logger.debug({ err: error }, 'transfer worker error'));
     }
@@ -163,6 +176,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         await running.server?.close({ timeout: settings.shutdownTimeout });
         await Promise.all(running.workers.map((w) => w.close()));
         await Promise.all(queues.map((queue) => queue.close()));
+        spooled?.close();
         await Promise.all([link.close(), closeRedis(workerRedis)]);
       },
     };
@@ -171,6 +185,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     await worker?.close(true);
     await outboundWorker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));
+    spooled?.close();
     await Promise.all([link.close(), closeRedis(workerRedis)]);
     throw error;
   }

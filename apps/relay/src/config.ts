@@ -5,7 +5,7 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, connectionLimitSettings, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, failedRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 
@@ -49,8 +49,11 @@ const outboundSettings = z.object({
   /** Retries: the wait grows with the message's age, between these bounds. */
   backoffMin: setting.duration('RELAY_BACKOFF_MIN', 300_000),
   backoffMax: setting.duration('RELAY_BACKOFF_MAX', 4_000_000),
-  /** How long a message is tried before it is returned to its sender. */
-  queueLifetime: setting.duration('RELAY_QUEUE_LIFETIME', 5 * 24 * 3_600_000),
+  /**
+   * How long a message is tried before it is returned to its sender; its content is kept this
+   * long, then as long as a failed job.
+   */
+  queueLifetime: setting.duration('RELAY_QUEUE_LIFETIME', 5 * 24 * 3_600_000, { min: '1s' }),
   /** The same for notifications (from the null sender), which are then dropped. */
   bounceLifetime: setting.duration('RELAY_BOUNCE_LIFETIME', 2 * 24 * 3_600_000),
   /** Tell the sender a message is delayed once it has waited this long; 0 never does. */
@@ -115,10 +118,7 @@ export const relaySettings = z.object({
   }),
   /** Directory seed (JSON) applied at start-up, for config-as-code setups. */
   directorySeed: setting.optionalString('MAILWAY_DIRECTORY_SEED'),
-  spool: z.object({
-    backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
-    directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
-  }),
+  spool: spoolSettings,
   outbound: outboundSettings,
   /** How long shutdown waits for sessions in a transaction. */
   shutdownTimeout: setting.duration('RELAY_SHUTDOWN_TIMEOUT', 30_000),
@@ -129,6 +129,7 @@ export const relayConfigSchema = z.object({
   hopCountLimit: hopCountLimitSetting,
   authservIds: authservIdsSetting,
   redis: redisSettings,
+  failedRetention: failedRetentionSetting,
   log: logSettings,
   http: httpSettings('RELAY', 9092),
   relay: relaySettings,

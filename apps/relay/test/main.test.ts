@@ -26,6 +26,16 @@ describe('relay main', () => {
     expect(lines[0]).toContain('RELAY_PORT="smtp"');
   });
 
+  it.each([
+    ['MAILWAY_FAILED_RETENTION', '0'],
+    ['RELAY_QUEUE_LIFETIME', '5 days'],
+    ['MAILWAY_SPOOL_SWEEP_INTERVAL', '10ms'],
+  ])('refuses %s=%j, naming it', async (name, value) => {
+    const started = startMain({ [name]: value });
+    expect(await started.exit).toBe(78);
+    expect(started.stderr()).toContain(`${name}=${JSON.stringify(value)}`);
+  });
+
   it('serves /readyz and /metrics, and stops cleanly on SIGTERM', async () => {
     const prefix = `mailway-test:${randomUUID()}:`;
     const redisUrl = process.env.MAILWAY_TEST_REDIS_URL ?? '';

@@ -10,7 +10,7 @@
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { createRedis, watchRedis } from '@mailway/queue/redis';
-import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { type OpenedSpool, openSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
 import { smtpAuthHook } from '@mailway/directory/smtp-auth';
@@ -57,11 +57,13 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
   const link = watchRedis(redis, logger, context.metrics);
   let servers: SmtpServer[] = [];
   let open = false;
+  let spooled: OpenedSpool | null = null;
   try {
     // The directory, the spool and the queue (they connect once Redis is there).
     const directory = createDirectory(redis, { prefix });
-    const spool: Spool = settings.spool.backend === 'fs' ? createFsSpool({ directory: settings.spool.directory }) : createRedisSpool(redis, { prefix });
-    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
+    spooled = openSpool(settings.spool, redis, { prefix, logger });
+    const { spool } = spooled;
+    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention });
     transfer.queue.on('error', (error) => logger.debug({ err: error }, 'transfer queue error'));
 
     // Certificate and signing key.
@@ -134,11 +136,13 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
         await Promise.all(servers.map((server) => server.close({ timeout: settings.shutdownTimeout })));
         await rate.flush().catch(() => {});
         await transfer.close();
+        spooled?.close();
         await link.close();
       },
     };
   } catch (error) {
     await Promise.all(servers.map((server) => server.close({ timeout: 0 })));
+    spooled?.close();
     await link.close();
     throw error;
   }

@@ -4,7 +4,7 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, connectionLimitSettings, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, failedRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const submissionSettings = z.object({
@@ -34,10 +34,7 @@ export const submissionSettings = z.object({
   }),
   /** Directory seed (JSON) applied at start-up, for config-as-code setups. */
   directorySeed: setting.optionalString('MAILWAY_DIRECTORY_SEED'),
-  spool: z.object({
-    backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
-    directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
-  }),
+  spool: spoolSettings,
   /** How long shutdown waits for sessions in a transaction. */
   shutdownTimeout: setting.duration('SUBMISSION_SHUTDOWN_TIMEOUT', 30_000),
 });
@@ -47,6 +44,7 @@ export const submissionConfigSchema = z.object({
   hopCountLimit: hopCountLimitSetting,
   authservIds: authservIdsSetting,
   redis: redisSettings,
+  failedRetention: failedRetentionSetting,
   log: logSettings,
   http: httpSettings('SUBMISSION', 9091),
   submission: submissionSettings,

@@ -40,5 +40,10 @@ export {
   type RedisSpoolOptions,
   createFsSpool,
   type FsSpool,
+  openSpool,
+  type SpoolSettings,
+  type OpenSpoolOptions,
+  type SweepLogger,
+  type OpenedSpool,
 } from './spool/index.js';
-export { createMailQueue, type MailQueue, createMailWorker, type MailProcessor, type MailWorkerOptions, defaultJobOptions, bullPrefix, handOff, type HandoffTargets } from './queues/index.js';
+export { createMailQueue, type MailQueue, createMailWorker, type MailProcessor, type MailWorkerOptions, defaultJobOptions, defaultFailedRetentionMs, jobOptions, failedJobDeadline, bullPrefix, handOff, type HandoffTargets } from './queues/index.js';

@@ -43,8 +43,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Start `mailway start` and wait until every agent is ready. */
-export async function startStack(): Promise<Stack> {
+/** Start `mailway start` (with `extraEnv` on top of the test defaults) and wait until every agent is ready. */
+export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
   const home = await mkdtemp(join(tmpdir(), 'mailway-stack-'));
   const ports = { sub: await freePort(), subTls: await freePort(), relay: await freePort(), lmtp: await freePort(), h1: await freePort(), h2: await freePort(), h3: await freePort() };
   const env: Record<string, string> = {
@@ -62,6 +62,7 @@ export async function startStack(): Promise<Stack> {
     LOG_LEVEL: 'info',
     // Test the sources as they are, never a stale build.
     MAILWAY_AGENTS_FROM_SOURCE: '1',
+    ...extraEnv,
   };
   let output = '';
   const child = spawn(process.execPath, [...cli, 'start'], { cwd: cliDir, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -14,7 +14,7 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { type DeliveryJob, newQueueId } from '@mailway/queue/jobs';
 import { type MailQueue, bullPrefix, createMailQueue } from '@mailway/queue/queues';
-import { type Spool, createRedisSpool } from '@mailway/queue/spool';
+import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import { createLogger, createMetrics, type Metrics } from '@mailway/runtime';
 import { createDeliveryAgent, loadDeliveryConfig, type DeliveryAgent, type DeliveryConfig } from '../../src/index.js';
 
@@ -69,9 +69,11 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
   await seed(agent);
 
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const spool = createRedisSpool(redis, { prefix });
-  const delivery = createMailQueue('delivery', redis, { prefix: bullPrefix(prefix) });
-  const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
+  // The agent's own spool backend, and its queues' retention of failed jobs, as the relay would use them.
+  const spool = config.delivery.spool.backend === 'fs' ? createFsSpool({ directory: config.delivery.spool.directory }) : createRedisSpool(redis, { prefix });
+  const queueOptions = { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention };
+  const delivery = createMailQueue('delivery', redis, queueOptions);
+  const transfer = createMailQueue('transfer', redis, queueOptions);
 
   return {
     agent,

@@ -6,15 +6,19 @@
  *
  * Every add uses its deterministic job id, so a transfer job retried after a crash adds
  * nothing twice. Each delivery job carries the transfer job's loop guard (hop count, visited
- * aliases) on to the delivery agent, which checks it before expanding an alias again. Spool references are not touched: each recipient's reference passes to the
- * job that now carries it (delivery releases it once its copy is stored); only the spare
- * reference of a recipient named twice is released here.
+ * aliases) on to the delivery agent, which checks it before expanding an alias again. Each
+ * recipient's spool reference passes to the job that now carries it (delivery releases it once
+ * its copy is stored, the outbound worker once it is delivered or failed); only the spare
+ * reference of a recipient named twice is released here. An outbound job's references are also
+ * parked until its message's queue lifetime plus the failed-job retention, an upper bound on how
+ * long its content can be needed; a transfer job that fails for good parks its references as
+ * long as it is kept, and a retried one holds them again before it routes.
  */
 import { type Job, UnrecoverableError, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Directory } from '@mailway/directory';
 import { type TransferJob, deliveryJobId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
-import { type MailQueue, createMailWorker } from '@mailway/queue/queues';
+import { type MailQueue, createMailWorker, failedJobDeadline } from '@mailway/queue/queues';
 import { type Spool, SpoolNotFoundError } from '@mailway/queue/spool';
 import type { Logger } from '@mailway/runtime';
 import type { RelayMetrics } from '../metrics.js';
@@ -31,6 +35,8 @@ export interface TransferWorkerOptions {
   readonly targets: TransferTargets;
   readonly logger: Logger;
   readonly metrics: RelayMetrics;
+  /** How long after its message was received an outbound job's content is kept unless sent (ms). */
+  readonly outboundHoldMs: number;
   /** BullMQ key prefix. */
   readonly prefix: string;
   readonly concurrency: number;
@@ -40,7 +46,32 @@ export interface TransferWorkerOptions {
 
 /** Route one transfer job (exported for tests that drive it without a worker). */
 export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' | 'concurrency' | 'locks'>): (data: TransferJob, job?: Job) => Promise<void> {
-  const { directory, targets, logger, metrics } = options;
+  const { targets, logger } = options;
+  const route = routeOne(options);
+
+  return async (data, job) => {
+    const token = transferJobId(data.queueId, data.parent);
+    try {
+      // A retry may follow a final failure that parked the references: the job is live again.
+      if (job !== undefined && (job.attemptsStarted > 1 || job.attemptsMade > 0 || job.stalledCounter > 0)) await targets.spool.unpark(data.spoolId, token);
+      await route(data);
+    } catch (error) {
+      // Failed for good: the job's references are parked for as long as the failed job is kept.
+      const final = error instanceof UnrecoverableError || (job !== undefined && job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+      if (final && job !== undefined) {
+        const until = failedJobDeadline(job.opts);
+        await targets.spool
+          .park(data.spoolId, token, until, data.envelope.recipients.length)
+          .catch((parkError: unknown) => logger.error({ queueId: data.queueId, spoolId: data.spoolId, err: parkError }, 'spool entry of a failed transfer job not parked'));
+      }
+      throw error;
+    }
+  };
+}
+
+/** Routes one transfer job's recipients. */
+function routeOne(options: Omit<TransferWorkerOptions, 'prefix' | 'concurrency' | 'locks'>): (data: TransferJob) => Promise<void> {
+  const { directory, targets, logger, metrics, outboundHoldMs } = options;
 
   return async (data) => {
     const jobId = transferJobId(data.queueId, data.parent);
@@ -74,11 +105,15 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
       logger.info({ ...log, to: recipient.address, delivery: deliveryJobId(queueId, recipient.address, parent.parent) }, 'queued for local delivery');
     }
 
-    // Remote recipients: one outbound job per destination domain.
+    // Remote recipients: one outbound job per destination domain, its references parked until
+    // the queue lifetime (and a failed job's retention) is over.
+    const holdUntil = new Date(Date.parse(origin.receivedAt) + outboundHoldMs);
     for (const [domain, recipients] of routes.remote) {
+      const outbound = outboundJobId(queueId, jobId, domain);
       await targets.outbound.add({ queueId, spoolId, size, messageId, parent: jobId, domain, envelope: { ...data.envelope, recipients: [...recipients] }, origin });
+      await targets.spool.park(spoolId, outbound, holdUntil, recipients.length);
       logger.info(
-        { ...log, domain, recipients: recipients.map((r) => r.address), outbound: outboundJobId(queueId, jobId, domain) },
+        { ...log, domain, recipients: recipients.map((r) => r.address), outbound, contentKeptUntil: holdUntil.toISOString() },
         `queued for outbound delivery to ${domain}`,
       );
     }

@@ -1,6 +1,7 @@
 /**
  * Setting fragments every agent shares: Redis, logging, the HTTP endpoint (metrics and
- * health), TLS certificate files and the host name used in greetings and trace headers.
+ * health), TLS certificate files, the host name used in greetings and trace headers, the spool
+ * and how long failed jobs are kept.
  * Agents compose them into their own schema, e.g. `z.object({ redis: redisSettings, … })`.
  */
 import { hostname } from 'node:os';
@@ -14,6 +15,21 @@ export const redisSettings = z.object({
   url: setting.string('REDIS_URL', 'redis://127.0.0.1:6379'),
   prefix: setting.string('MAILWAY_REDIS_PREFIX', 'mailway:'),
 });
+
+/** Where message content is stored: the same for every agent of one installation. */
+export const spoolSettings = z.object({
+  backend: setting.oneOf('MAILWAY_SPOOL', ['redis', 'fs'], 'redis'),
+  directory: setting.string('MAILWAY_SPOOL_DIR', '/var/spool/mailway'),
+  /** How often the filesystem spool's expired entries are deleted (Redis expires its own). */
+  sweepEvery: setting.duration('MAILWAY_SPOOL_SWEEP_INTERVAL', 15 * 60_000, { min: '1s' }),
+});
+
+/**
+ * How long a job that failed for good stays in its queue's failed set (for `mailway queue
+ * show`/`retry` and bounces); its spooled content stays exactly as long.
+ */
+// At least a second: BullMQ keeps failed jobs by whole seconds.
+export const failedRetentionSetting = setting.duration('MAILWAY_FAILED_RETENTION', 14 * 24 * 60 * 60_000, { min: '1s' });
 
 export const logSettings = z.object({
   level: setting.oneOf('LOG_LEVEL', logLevels, 'info'),

@@ -5,7 +5,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type JobSpec, type JobTypes, type QueueName, jobSpecs } from '../jobs/registry.js';
-import { defaultJobOptions } from './options.js';
+import { jobOptions } from './options.js';
 
 /** A typed producer for queue `N`. */
 export interface MailQueue<N extends QueueName> {
@@ -22,10 +22,11 @@ export interface MailQueue<N extends QueueName> {
 }
 
 /** A producer for queue `name` over `connection` (a 'command' role client fails fast). */
-export function createMailQueue<N extends QueueName>(name: N, connection: Redis, options: { prefix?: string } = {}): MailQueue<N> {
+export function createMailQueue<N extends QueueName>(name: N, connection: Redis, options: { prefix?: string; failedRetentionMs?: number } = {}): MailQueue<N> {
   const { prefix = 'mailway' } = options;
   const spec = jobSpecs[name] as JobSpec<N>;
-  const queue = new Queue(name, { connection, prefix, defaultJobOptions });
+  // How long failed jobs are kept travels with each job (its removeOnFail), for the spool to read.
+  const queue = new Queue(name, { connection, prefix, defaultJobOptions: jobOptions(options.failedRetentionMs) });
 
   async function add(data: JobTypes[N], addOptions: { delayMs?: number; attempts?: number } = {}): Promise<string> {
     // Sanity checks: a bad payload never reaches Redis.

@@ -9,6 +9,7 @@ import { waitForRedis } from '../redis/wait.js';
 import { type DeliveryJob, type TransferJob, deliveryJobId, newQueueId } from '../jobs/index.js';
 import { createMailQueue } from './queue.js';
 import { createMailWorker } from './worker.js';
+import { defaultFailedRetentionMs, failedJobDeadline, jobOptions } from './options.js';
 
 const url = process.env.MAILWAY_TEST_REDIS_URL!;
 const prefix = `mailway-test:${randomUUID()}`;
@@ -145,6 +146,24 @@ describe('createMailQueue + createMailWorker', () => {
     expect(await raw.getJobState('bad-payload')).toBe('failed');
     expect((await raw.getJob('bad-payload'))?.attemptsMade).toBe(1);
     expect(calls).toBe(0);
+  });
+
+  it('keeps failed jobs as long as configured, and says until when', async () => {
+    const queue = closing(createMailQueue('transfer', command, { prefix: `${prefix}-retention`, failedRetentionMs: 2500 }));
+    const id = await queue.add(transferJob());
+    expect((await queue.queue.getJob(id))?.opts.removeOnFail).toEqual({ age: 3 });
+    expect(() => jobOptions(0)).toThrow(RangeError);
+    const now = Date.parse('2026-12-01T00:00:00Z');
+    const cases: [Parameters<typeof failedJobDeadline>[0], number][] = [
+      // The job's own age, and a grace of as much again, at most a minute.
+      [{ removeOnFail: { age: 3 } }, now + 6000],
+      [{ removeOnFail: { age: 14 * 24 * 3600 } }, now + defaultFailedRetentionMs + 60_000],
+      // Kept with no age limit: the default retention. Removed at once: no time at all.
+      [{ removeOnFail: { count: 10 } }, now + defaultFailedRetentionMs + 60_000],
+      [{}, now + defaultFailedRetentionMs + 60_000],
+      [{ removeOnFail: true }, now],
+    ];
+    for (const [opts, deadline] of cases) expect(failedJobDeadline(opts, now).getTime(), JSON.stringify(opts)).toBe(deadline);
   });
 
   it('a worker needs a worker-role connection', () => {

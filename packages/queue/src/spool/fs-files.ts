@@ -13,8 +13,10 @@ export const FsMeta = z.object({
   refs: z.number().int(),
   createdAt: z.number().int(),
   claimed: z.boolean(),
-  /** When an unclaimed entry expires; null once claimed. */
+  /** When the entry expires (the write TTL, or the latest parked deadline); null while a live job holds it. */
   expiresAt: z.number().int().nullable(),
+  /** References parked per token: how many, and until when. */
+  parked: z.record(z.string(), z.object({ count: z.number().int().positive(), until: z.number().int() })).default({}),
   /** releaseOnce tokens already counted. */
   released: z.array(z.string()),
   /** retainOnce tokens already counted (absent in entries written before retainOnce existed). */

@@ -7,11 +7,16 @@ import { describeSpool, patterned } from './spool.case.js';
 
 describeSpool('filesystem', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'mailway-spool-'));
+  const spool = createFsSpool({ directory });
   return {
-    spool: createFsSpool({ directory }),
+    spool,
     chunkSize: 256 * 1024,
     async leftovers() {
       return (await readdir(directory)).filter((name) => name.startsWith('.'));
+    },
+    async stored() {
+      await spool.sweep();
+      return (await readdir(directory)).sort();
     },
     async close() {
       await rm(directory, { recursive: true, force: true });
@@ -74,6 +79,35 @@ describe('filesystem spool', () => {
     expect(await spool.stat('crashed')).toBeNull();
     expect(await spool.sweep()).toBe(0);
     expect(await readdir(root)).toEqual(['.tmp-writing-0123456789ab']);
+  });
+
+  it('spools of several processes on one directory lose none of each other\'s updates', async () => {
+    // Two spool objects share nothing but the directory, as two agents' processes do.
+    const other = createFsSpool({ directory: join(directory, 'spool') });
+    await spool.write('shared', Buffer.from('hello'), { refs: 60 });
+    const left = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? spool : other).releaseOnce('shared', `job-${i}`)),
+    );
+    expect([...left].sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(await spool.stat('shared')).toBeNull();
+
+    // Parks from one, releases from the other: the entry ends with its deadline, not held forever.
+    await spool.write('parked', Buffer.from('x'), { refs: 20 });
+    const until = new Date(Date.now() + 3_600_000);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i < 10 ? spool.park('parked', `failed-${i}`, until) : other.releaseOnce('parked', `done-${i}`))));
+    expect(await other.stat('parked')).toMatchObject({ refs: 10, parked: 10, expiresAt: until });
+    expect((await readdir(join(directory, 'spool'))).filter((name) => name.startsWith('.'))).toEqual([]);
+  });
+
+  it('breaks a lock its holder left behind long ago, and sweep() clears one', async () => {
+    await spool.write('locked', Buffer.from('x'), { refs: 2 });
+    const root = join(directory, 'spool');
+    for (const name of ['.lock-locked', '.lock-gone']) await mkdir(join(root, name));
+    const longAgo = new Date(Date.now() - 2 * 60_000);
+    for (const name of ['.lock-locked', '.lock-gone']) await utimes(join(root, name), longAgo, longAgo);
+    expect(await spool.release('locked')).toBe(1);
+    expect(await spool.sweep()).toBe(0);
+    expect((await readdir(root)).sort()).toEqual(['locked']);
   });
 
   it('a second spool on the same directory sees the same entries', async () => {

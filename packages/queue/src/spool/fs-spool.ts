@@ -1,15 +1,16 @@
 /**
  * The filesystem spool backend, for one host or a shared volume. Layout under `directory`:
- * `${id}/data` (the content) and `${id}/meta.json` (size, refs, times, and the tokens releaseOnce
- * and retainOnce have counted).
+ * `${id}/data` (the content) and `${id}/meta.json` (size, refs, times, the parked references, and
+ * the tokens releaseOnce and retainOnce have counted). An entry past its `expiresAt` is absent
+ * to every method at once; sweep() deletes its files, so a host using this backend sweeps
+ * periodically (see openSpool).
  *
  * A write fills `.tmp-${id}-${nonce}/`, fsyncs file and directory, then renames it into place
  * and fsyncs `directory`: an entry is either complete or absent. Deletion renames the entry
  * back to a `.tmp-` name before removing it, and sweep() clears what a crash left behind.
  *
- * Reference changes are serialized per id within this process. Processes (or hosts) sharing a
- * directory must not update the same id at once: keep one writer per id, e.g. by routing each
- * message's jobs to one worker.
+ * Reference changes are serialized per id: within this process by a promise chain, across the
+ * processes (and hosts) sharing the directory by a lock directory `.lock-${id}` (see fs-lock.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -17,6 +18,7 @@ import { mkdir, open, readdir, rename, rm, stat as statPath } from 'node:fs/prom
 import { join } from 'node:path';
 import { asBuffer } from './chunks.js';
 import { type FsMeta, fsyncDirectory, isCode, readMeta, replaceMeta, writeAll, writeDurably } from './fs-files.js';
+import { isStale, withDirLock } from './fs-lock.js';
 import { KeyedLock } from './keyed-lock.js';
 import {
   type Spool,
@@ -27,12 +29,13 @@ import {
   assertCount,
   assertSpoolId,
   isSpoolId,
+  parkDeadline,
   writeOptions,
 } from './spool.js';
 
 /** A filesystem spool, plus the clean-up a host runs periodically. */
 export interface FsSpool extends Spool {
-  /** Removes expired unclaimed entries and stale temporary directories; returns entries removed. */
+  /** Removes expired entries and stale temporary directories; returns entries removed. */
   sweep(now?: Date): Promise<number>;
 }
 
@@ -50,6 +53,13 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     return join(directory, id);
   };
   const tmpDir = (id: string): string => join(directory, `.tmp-${id}-${randomBytes(6).toString('hex')}`);
+  /** Runs `task` alone for `id`: first in this process, then across every process using the directory. */
+  const exclusive = <T>(id: string, task: () => Promise<T>): Promise<T> =>
+    lock.run(id, async () => {
+      ready ??= mkdir(directory, { recursive: true });
+      await ready;
+      return withDirLock(join(directory, `.lock-${id}`), task);
+    });
 
   /** Meta of a live entry: null when absent or expired (an expired entry only waits for sweep). */
   async function liveMeta(id: string, now = Date.now()): Promise<FsMeta | null> {
@@ -75,7 +85,8 @@ export function createFsSpool(options: { directory: string }): FsSpool {
    * result, or 'delete'; `absent` is the result when there is no live entry.
    */
   function update<T>(id: string, absent: () => T, change: (meta: FsMeta) => { meta: FsMeta | 'delete'; result: T }): Promise<T> {
-    return lock.run(id, async () => {
+    assertSpoolId(id);
+    return exclusive(id, async () => {
       const meta = await liveMeta(id);
       if (!meta) return absent();
       const next = change(meta);
@@ -90,9 +101,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     const { refs, ttlMs } = writeOptions(options);
 
     // Sanity checks: an existing live entry is refused before any byte is written.
-    ready ??= mkdir(directory, { recursive: true });
-    await ready;
-    await lock.run(id, async () => {
+    await exclusive(id, async () => {
       const meta = await readMeta(final);
       if (meta && !isExpired(meta, Date.now())) throw new SpoolExistsError(id);
       if (meta) await deleteEntry(id);
@@ -115,7 +124,8 @@ export function createFsSpool(options: { directory: string }): FsSpool {
       } finally {
         await file.close();
       }
-      const meta: FsMeta = { size, refs, createdAt: createdAt.getTime(), claimed: false, expiresAt: createdAt.getTime() + ttlMs, released: [], retained: [] };
+      const expiresAt = createdAt.getTime() + ttlMs;
+      const meta: FsMeta = { size, refs, createdAt: createdAt.getTime(), claimed: false, expiresAt, parked: {}, released: [], retained: [] };
       await writeDurably(join(temp, 'meta.json'), JSON.stringify(meta));
       await fsyncDirectory(temp);
 
@@ -127,7 +137,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
         throw error;
       }
       await fsyncDirectory(directory);
-      return { id, size, refs, createdAt, claimed: false };
+      return { id, size, refs, createdAt, claimed: false, parked: 0, expiresAt: new Date(expiresAt) };
     } catch (error) {
       await rm(temp, { recursive: true, force: true });
       throw error;
@@ -152,7 +162,9 @@ export function createFsSpool(options: { directory: string }): FsSpool {
 
   async function stat(id: string): Promise<SpoolEntryInfo | null> {
     const meta = await liveMeta(id);
-    return meta && { id, size: meta.size, refs: meta.refs, createdAt: new Date(meta.createdAt), claimed: meta.claimed };
+    if (!meta) return null;
+    const { size, refs, createdAt, claimed, expiresAt } = meta;
+    return { id, size, refs, createdAt: new Date(createdAt), claimed, parked: parkedCount(meta), expiresAt: expiresAt === null ? null : new Date(expiresAt) };
   }
 
   async function claim(id: string): Promise<void> {
@@ -161,7 +173,29 @@ export function createFsSpool(options: { directory: string }): FsSpool {
       () => {
         throw new SpoolNotFoundError(id);
       },
-      (meta) => ({ meta: meta.claimed ? meta : { ...meta, claimed: true, expiresAt: null }, result: undefined }),
+      (meta) => ({ meta: settle({ ...meta, claimed: true }), result: undefined }),
+    );
+  }
+
+  async function park(id: string, token: string, until: Date, count = 1): Promise<number> {
+    const deadline = parkDeadline(token, until, count);
+    return update(
+      id,
+      () => 0,
+      (meta) => ({ meta: settle({ ...meta, claimed: true, parked: { ...meta.parked, [token]: { count, until: deadline } } }), result: meta.refs }),
+    );
+  }
+
+  async function unpark(id: string, token: string): Promise<number> {
+    if (token.length === 0) throw new TypeError('unpark needs a non-empty token');
+    return update(
+      id,
+      () => 0,
+      (meta) => {
+        if (!Object.hasOwn(meta.parked, token)) return { meta, result: meta.refs };
+        const { [token]: _unparked, ...parked } = meta.parked;
+        return { meta: settle({ ...meta, parked }), result: meta.refs };
+      },
     );
   }
 
@@ -172,7 +206,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
       () => {
         throw new SpoolNotFoundError(id);
       },
-      (meta) => ({ meta: { ...meta, refs: meta.refs + count }, result: meta.refs + count }),
+      (meta) => ({ meta: settle({ ...meta, refs: meta.refs + count }), result: meta.refs + count }),
     );
   }
 
@@ -187,7 +221,7 @@ export function createFsSpool(options: { directory: string }): FsSpool {
       (meta) =>
         meta.retained.includes(token)
           ? { meta, result: meta.refs }
-          : { meta: { ...meta, refs: meta.refs + count, retained: [...meta.retained, token] }, result: meta.refs + count },
+          : { meta: settle({ ...meta, refs: meta.refs + count, retained: [...meta.retained, token] }), result: meta.refs + count },
     );
   }
 
@@ -201,13 +235,13 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     return update(
       id,
       () => 0,
-      (meta) => (meta.released.includes(token) ? { meta, result: meta.refs } : drop({ ...meta, released: [...meta.released, token] }, 1)),
+      (meta) => (meta.released.includes(token) ? { meta, result: meta.refs } : drop({ ...meta, parked: unparkOne(meta.parked, token), released: [...meta.released, token] }, 1)),
     );
   }
 
   async function remove(id: string): Promise<void> {
     assertSpoolId(id);
-    await lock.run(id, () => deleteEntry(id));
+    await exclusive(id, () => deleteEntry(id));
   }
 
   async function sweep(now = new Date()): Promise<number> {
@@ -224,8 +258,13 @@ export function createFsSpool(options: { directory: string }): FsSpool {
         if (now.getTime() - (await lastTouched(join(directory, name))) > staleTmpMs) await rm(join(directory, name), { recursive: true, force: true });
         continue;
       }
+      // A lock whose holder died long ago.
+      if (name.startsWith('.lock-')) {
+        if (await isStale(join(directory, name), now.getTime())) await rm(join(directory, name), { recursive: true, force: true });
+        continue;
+      }
       if (!isSpoolId(name)) continue;
-      const gone = await lock.run(name, async () => {
+      const gone = await exclusive(name, async () => {
         const meta = await readMeta(join(directory, name)).catch(() => null);
         if (!meta || !isExpired(meta, now.getTime())) return false;
         await deleteEntry(name);
@@ -236,18 +275,43 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     return removed;
   }
 
-  return { write, read, readAll, stat, claim, retain, retainOnce, release, releaseOnce, remove, sweep };
+  return { write, read, readAll, stat, claim, park, unpark, retain, retainOnce, release, releaseOnce, remove, sweep };
 }
 
-/** An unclaimed entry past its expiry. */
+/** An entry past its expiry. */
 function isExpired(meta: FsMeta, now: number): boolean {
-  return !meta.claimed && meta.expiresAt !== null && meta.expiresAt <= now;
+  return meta.expiresAt !== null && meta.expiresAt <= now;
+}
+
+/** References parked, over all tokens. */
+function parkedCount(meta: FsMeta): number {
+  return Object.values(meta.parked).reduce((sum, park) => sum + park.count, 0);
+}
+
+/**
+ * The entry's expiry worked out again, as the Redis backend does: an unclaimed entry keeps its
+ * write TTL; a claimed one expires at the latest parked deadline once every reference is
+ * parked, and never while one is not.
+ */
+function settle(meta: FsMeta): FsMeta {
+  if (!meta.claimed) return meta;
+  const parked = parkedCount(meta);
+  const expiresAt = parked > 0 && parked >= meta.refs ? Math.max(...Object.values(meta.parked).map((park) => park.until)) : null;
+  return { ...meta, expiresAt };
+}
+
+/** One reference fewer parked under `token` (a job that releases its reference no longer parks it). */
+function unparkOne(parked: FsMeta['parked'], token: string): FsMeta['parked'] {
+  const park = parked[token];
+  if (park === undefined) return parked;
+  const { [token]: _released, ...rest } = parked;
+  return park.count > 1 ? { ...rest, [token]: { ...park, count: park.count - 1 } } : rest;
 }
 
 /** `count` fewer references; at zero the entry goes. */
 function drop(meta: FsMeta, count: number): { meta: FsMeta | 'delete'; result: number } {
   const refs = meta.refs - count;
-  return refs <= 0 ? { meta: 'delete', result: 0 } : { meta: { ...meta, refs }, result: refs };
+  return refs <= 0 ? { meta: 'delete', result: 0 } : { meta: settle({ ...meta, refs }), result: refs };
 }
 
 /** Last change to a temporary directory or the data file being written in it (ms). */

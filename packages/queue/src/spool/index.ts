@@ -16,3 +16,4 @@ export {
 } from './spool.js';
 export { createRedisSpool, type RedisSpoolOptions } from './redis-spool.js';
 export { createFsSpool, type FsSpool } from './fs-spool.js';
+export { openSpool, type SpoolSettings, type OpenSpoolOptions, type SweepLogger, type OpenedSpool } from './open.js';

@@ -28,6 +28,10 @@ describeSpool('redis', async () => {
       const ttls = await Promise.all(tmp.map((key) => redis.pttl(key)));
       return tmp.filter((_, i) => (ttls[i] ?? -1) < 0);
     },
+    async stored() {
+      const ids = (await keysUnder(redis, `${prefix}spool:`)).map((key) => key.slice(key.indexOf('{') + 1, key.indexOf('}')));
+      return [...new Set(ids)].sort();
+    },
     async close() {
       const keys = await keysUnder(redis, prefix);
       if (keys.length > 0) await redis.del(...keys);
@@ -93,6 +97,20 @@ describe('redis spool', () => {
     for (const key of ['meta', 'data', 'released']) expect(await redis.pttl(`${base}${key}`)).toBe(-1);
     // The token set survived too: a retried job still cannot release twice.
     expect(await spool.releaseOnce(id, 'job-1')).toBe(1);
+  });
+
+  it('parking every reference sets one deadline on all three keys; a live reference lifts it', async () => {
+    const spool = createRedisSpool(redis, { prefix, chunkSize });
+    const id = randomUUID();
+    await spool.write(id, patterned(chunkSize * 2), { refs: 2 });
+    await spool.claim(id);
+    await spool.releaseOnce(id, 'delivered');
+    const until = Date.now() + 60_000;
+    await spool.park(id, 'failed', new Date(until));
+    const base = `${prefix}spool:{${id}}:`;
+    for (const key of ['meta', 'data', 'released']) expect(await redis.pexpiretime(`${base}${key}`)).toBe(until);
+    await spool.unpark(id, 'failed');
+    for (const key of ['meta', 'data', 'released']) expect(await redis.pttl(`${base}${key}`)).toBe(-1);
   });
 
   it('streams into an expiring temporary key, so a crashed writer leaves nothing for good', async () => {

@@ -18,6 +18,7 @@ import {
   SpoolNotFoundError,
   assertCount,
   assertSpoolId,
+  parkDeadline,
   writeOptions,
 } from './spool.js';
 
@@ -57,7 +58,7 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
       const chunk = first.done ? Buffer.alloc(0) : first.value;
       const written = await scripts.write(meta, data, released, chunk, chunk.length, refs, createdAt.getTime(), ttlMs);
       if (written === 0) throw new SpoolExistsError(id);
-      return { id, size: chunk.length, refs, createdAt, claimed: false };
+      return { id, size: chunk.length, refs, createdAt, claimed: false, parked: 0, expiresAt: new Date(createdAt.getTime() + ttlMs) };
     }
 
     // Streamed: refuse an existing id before uploading anything.
@@ -85,7 +86,7 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
     }
     if (committed === 0) throw new SpoolExistsError(id);
     if (committed === -1) throw new Error(`spool write of ${id} failed: its temporary data expired before the commit`);
-    return { id, size, refs, createdAt, claimed: false };
+    return { id, size, refs, createdAt, claimed: false, parked: 0, expiresAt: new Date(createdAt.getTime() + ttlMs) };
   }
 
   async function* read(id: string): AsyncGenerator<Buffer> {
@@ -124,6 +125,8 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
       refs: Number(fields.refs),
       createdAt: new Date(Number(fields.createdAt)),
       claimed: fields.claimed === '1',
+      parked: Number(fields.parked ?? 0),
+      expiresAt: fields.expiresAt ? new Date(Number(fields.expiresAt)) : null,
     };
   }
 
@@ -133,9 +136,9 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
   }
 
   async function retain(id: string, count: number): Promise<number> {
-    const { meta } = keysOf(id);
+    const { meta, data, released } = keysOf(id);
     assertCount(count);
-    const refs = await scripts.retain(meta, count);
+    const refs = await scripts.retain(meta, data, released, count);
     if (refs < 0) throw new SpoolNotFoundError(id);
     return refs;
   }
@@ -149,7 +152,19 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
   async function releaseOnce(id: string, token: string): Promise<number> {
     const { meta, data, released } = keysOf(id);
     if (token.length === 0) throw new TypeError('releaseOnce needs a non-empty token');
-    return scripts.releaseOnce(meta, data, released, `r:${token}`);
+    return scripts.releaseOnce(meta, data, released, `r:${token}`, `p:${token}`);
+  }
+
+  async function park(id: string, token: string, until: Date, count = 1): Promise<number> {
+    const { meta, data, released } = keysOf(id);
+    const deadline = parkDeadline(token, until, count);
+    return scripts.park(meta, data, released, `p:${token}`, count, deadline);
+  }
+
+  async function unpark(id: string, token: string): Promise<number> {
+    const { meta, data, released } = keysOf(id);
+    if (token.length === 0) throw new TypeError('unpark needs a non-empty token');
+    return scripts.unpark(meta, data, released, `p:${token}`);
   }
 
   async function retainOnce(id: string, token: string, count: number): Promise<number> {
@@ -166,5 +181,5 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
     await redis.del(meta, data, released);
   }
 
-  return { write, read, readAll, stat, claim, retain, retainOnce, release, releaseOnce, remove };
+  return { write, read, readAll, stat, claim, park, unpark, retain, retainOnce, release, releaseOnce, remove };
 }

@@ -4,7 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it, expect } from 'vitest';
-import { type Spool, SpoolExistsError, SpoolNotFoundError } from './spool.js';
+import { type Spool, SpoolExistsError, SpoolNotFoundError, defaultSpoolTtlMs } from './spool.js';
 
 /** A fresh spool and what the suite needs to know about its backend. */
 export interface SpoolHarness {
@@ -13,6 +13,11 @@ export interface SpoolHarness {
   readonly chunkSize: number;
   /** Temporary artifacts of writes (keys, directories) that are still there and not expiring. */
   leftovers(): Promise<string[]>;
+  /**
+   * The ids that still have anything stored (keys, files), after the backend's own clean-up of
+   * what expired has run (the Redis server's expiry; the filesystem spool's sweep).
+   */
+  stored(): Promise<string[]>;
   /** Removes everything the spool stored and closes connections. */
   close(): Promise<void>;
 }
@@ -76,7 +81,8 @@ export function describeSpool(name: string, factory: () => Promise<SpoolHarness>
             for await (const chunk of spool.read(id)) streamed.push(chunk);
             expect(Buffer.concat(streamed).equals(bytes), kind).toBe(true);
             const stat = await spool.stat(id);
-            expect(stat, kind).toEqual({ id, size: bytes.length, refs: 2, createdAt: info.createdAt, claimed: false });
+            expect(stat, kind).toEqual({ id, size: bytes.length, refs: 2, createdAt: info.createdAt, claimed: false, parked: 0, expiresAt: info.expiresAt });
+            expect(info.expiresAt?.getTime(), kind).toBe(info.createdAt.getTime() + defaultSpoolTtlMs);
           }
         });
       }
@@ -239,8 +245,122 @@ export function describeSpool(name: string, factory: () => Promise<SpoolHarness>
         await spool.write(id, Buffer.from('mine'), { refs: 1 });
         await spool.claim(id);
         await spool.claim(id);
-        expect(await spool.stat(id)).toMatchObject({ claimed: true, refs: 1 });
+        expect(await spool.stat(id)).toMatchObject({ claimed: true, refs: 1, expiresAt: null });
         expect(await spool.release(id)).toBe(0);
+      });
+    });
+
+    describe('parked references: every entry has an owner', () => {
+      const hour = 60 * 60 * 1000;
+      // Deadlines hours ahead, from one fixed instant so that every call names the same one.
+      const base = Date.now();
+      const at = (ms: number): Date => new Date(base + ms);
+
+      it('expires only once every reference is parked, at the latest deadline', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('two recipients'), { refs: 2 });
+        await spool.claim(id);
+        const [first, second] = [at(14 * 24 * hour), at(15 * 24 * hour)];
+        // One recipient failed for good: the other's live job still holds the content.
+        expect(await spool.park(id, 'job-1', second)).toBe(2);
+        expect(await spool.stat(id)).toMatchObject({ refs: 2, parked: 1, claimed: true, expiresAt: null });
+        // Both failed: the content stays as long as the failed job kept longest.
+        expect(await spool.park(id, 'job-2', first)).toBe(2);
+        expect(await spool.stat(id)).toMatchObject({ refs: 2, parked: 2, expiresAt: second });
+        // Parking a token again moves its deadline.
+        await spool.park(id, 'job-1', at(hour));
+        expect(await spool.stat(id)).toMatchObject({ parked: 2, expiresAt: first });
+        expect(await spool.readAll(id)).toEqual(Buffer.from('two recipients'));
+      });
+
+      it('releaseOnce drops a parked reference and its park; a retried job unparks', async () => {
+        const id = newId();
+        await spool.write(id, pieces(patterned(harness.chunkSize + 3)), { refs: 3 });
+        await spool.claim(id);
+        for (const token of ['job-1', 'job-2', 'job-3']) await spool.park(id, token, at(token === 'job-3' ? 2 * hour : hour));
+        expect(await spool.stat(id)).toMatchObject({ parked: 3, expiresAt: at(2 * hour) });
+        // An operator retries job-3 and it is delivered: the rest stays parked, with its own deadline.
+        expect(await spool.unpark(id, 'job-3')).toBe(3);
+        expect(await spool.unpark(id, 'job-3')).toBe(3);
+        expect(await spool.stat(id)).toMatchObject({ parked: 2, expiresAt: null });
+        expect(await spool.releaseOnce(id, 'job-3')).toBe(2);
+        expect(await spool.stat(id)).toMatchObject({ refs: 2, parked: 2, expiresAt: at(hour) });
+        // job-2 is retried after a crash that left its park behind, then delivered.
+        expect(await spool.releaseOnce(id, 'job-2')).toBe(1);
+        expect(await spool.releaseOnce(id, 'job-2')).toBe(1);
+        expect(await spool.stat(id)).toMatchObject({ refs: 1, parked: 1, expiresAt: at(hour) });
+        expect(await spool.releaseOnce(id, 'job-1')).toBe(0);
+        expect(await spool.stat(id)).toBeNull();
+        expect(await harness.stored()).toEqual([]);
+      });
+
+      it('a live reference added later holds the entry again (an alias fanned out)', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('fan-out'), { refs: 1 });
+        await spool.claim(id);
+        await spool.park(id, 'failed-job', at(hour));
+        expect(await spool.stat(id)).toMatchObject({ expiresAt: at(hour) });
+        expect(await spool.retainOnce(id, 'expand:alias', 2)).toBe(3);
+        expect(await spool.stat(id)).toMatchObject({ refs: 3, parked: 1, expiresAt: null });
+        expect(await spool.release(id, 2)).toBe(1);
+        expect(await spool.stat(id)).toMatchObject({ refs: 1, expiresAt: at(hour) });
+        expect(await spool.retain(id, 1)).toBe(2);
+        expect(await spool.stat(id)).toMatchObject({ expiresAt: null });
+        // claim() of an entry whose every reference is parked keeps the deadline.
+        await spool.release(id);
+        await spool.claim(id);
+        expect(await spool.stat(id)).toMatchObject({ refs: 1, claimed: true, expiresAt: at(hour) });
+      });
+
+      it('parks several references under one token (a job for several recipients)', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('outbound'), { refs: 3 });
+        // Parking claims an unclaimed entry: its write TTL gives way to the deadline.
+        expect(await spool.park(id, 'outbound-1', at(5 * 24 * hour), 3)).toBe(3);
+        expect(await spool.stat(id)).toMatchObject({ claimed: true, parked: 3, expiresAt: at(5 * 24 * hour) });
+        expect(await spool.releaseOnce(id, 'outbound-1')).toBe(2);
+        expect(await spool.stat(id)).toMatchObject({ refs: 2, parked: 2, expiresAt: at(5 * 24 * hour) });
+        expect(await spool.unpark(id, 'outbound-1')).toBe(2);
+        expect(await spool.stat(id)).toMatchObject({ parked: 0, expiresAt: null });
+      });
+
+      it('an entry whose every reference is parked is gone after the deadline, files and keys too', async () => {
+        const [kept, parked] = [newId(), newId()];
+        for (const id of [kept, parked]) {
+          await spool.write(id, pieces(patterned(harness.chunkSize * 2 + 1)), { refs: 2 });
+          await spool.claim(id);
+          await spool.releaseOnce(id, 'delivered');
+          await spool.park(id, 'failed', new Date(Date.now() + 300));
+        }
+        // One was retried by an operator: live again, it stays.
+        await spool.unpark(kept, 'failed');
+        const deadline = Date.now() + 10_000;
+        while ((await spool.stat(parked)) !== null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await spool.stat(parked)).toBeNull();
+        await expect(spool.readAll(parked)).rejects.toBeInstanceOf(SpoolNotFoundError);
+        expect(await spool.releaseOnce(parked, 'failed')).toBe(0);
+        expect(await spool.park(parked, 'failed', at(hour))).toBe(0);
+        expect(await spool.unpark(parked, 'failed')).toBe(0);
+        expect(await harness.stored()).toEqual([kept]);
+        expect(await spool.stat(kept)).toMatchObject({ refs: 1, expiresAt: null });
+      });
+
+      it('a deadline already past removes the entry at once', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('late'), { refs: 1 });
+        expect(await spool.park(id, 'failed', new Date(Date.now() - 1000))).toBeLessThanOrEqual(1);
+        expect(await spool.stat(id)).toBeNull();
+        expect(await harness.stored()).toEqual([]);
+      });
+
+      it('refuses bad arguments', async () => {
+        const id = newId();
+        await spool.write(id, Buffer.from('x'), { refs: 1 });
+        await expect(spool.park(id, '', at(hour))).rejects.toBeInstanceOf(TypeError);
+        await expect(spool.park(id, 'job', at(hour), 0)).rejects.toBeInstanceOf(RangeError);
+        await expect(spool.park(id, 'job', new Date(Number.NaN))).rejects.toBeInstanceOf(RangeError);
+        await expect(spool.unpark(id, '')).rejects.toBeInstanceOf(TypeError);
+        expect(await spool.stat(id)).toMatchObject({ parked: 0, claimed: false });
       });
     });
 

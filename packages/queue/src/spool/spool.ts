@@ -2,6 +2,13 @@
  * The content spool: each message's bytes stored once under an id, referenced from jobs, and
  * reference-counted (one reference per recipient still to be delivered or bounced). This module
  * is the interface the Redis and filesystem backends share, and its errors.
+ *
+ * Every entry has an owner that removes it (see the package README):
+ * - unclaimed (written, job not yet running): its write TTL;
+ * - claimed: its references. A live job holds its reference with no expiry; a job that is no
+ *   longer live (failed and kept for inspection, or waiting with a bounded lifetime) parks its
+ *   references until a deadline. Once every reference is parked, the entry expires at the
+ *   latest deadline; released to zero, it goes at once.
  */
 
 /** How a message is stored. */
@@ -22,8 +29,12 @@ export interface SpoolEntryInfo {
   readonly size: number;
   readonly refs: number;
   readonly createdAt: Date;
-  /** Owned by a queued job: it no longer expires. */
+  /** Owned by a queued job: it expires only once every reference is parked. */
   readonly claimed: boolean;
+  /** References parked until a deadline (see park). */
+  readonly parked: number;
+  /** When the entry goes on its own: the write TTL, the latest parked deadline, or null (held by a live job). */
+  readonly expiresAt: Date | null;
 }
 
 /** A spool backend. Every method is safe to call from several processes at once unless noted. */
@@ -41,8 +52,23 @@ export interface Spool {
   readAll(id: string): Promise<Buffer>;
   /** Metadata, or null when absent. */
   stat(id: string): Promise<SpoolEntryInfo | null>;
-  /** Mark the entry as owned by a queued job so it no longer expires. Idempotent. */
+  /**
+   * Mark the entry as owned by a queued job: from now on it expires only once every reference
+   * is parked. Idempotent. Rejects with SpoolNotFoundError if absent.
+   */
   claim(id: string): Promise<void>;
+  /**
+   * Park `count` references under `token` (e.g. a failed job's id) until `until`: a job that is
+   * no longer live holds them only that long. When every reference of the entry is parked, the
+   * entry expires at the latest deadline. Parking the same token again replaces its count and
+   * deadline. Claims the entry. Returns the references (0 = absent, never an error).
+   */
+  park(id: string, token: string, until: Date, count?: number): Promise<number>;
+  /**
+   * The job behind `token` is live again (retried): its references hold the entry with no
+   * deadline. Idempotent. Returns the references (0 = absent, never an error).
+   */
+  unpark(id: string, token: string): Promise<number>;
   /** Add references (an alias fanned out to more recipients); returns the new count. */
   retain(id: string, count: number): Promise<number>;
   /**
@@ -59,7 +85,7 @@ export interface Spool {
   /**
    * Drop one reference once per token (e.g. a delivery job id): a second call with the same
    * token changes nothing and returns the current count, so a job retried after a crash never
-   * releases twice.
+   * releases twice. A reference parked under the same token is no longer parked.
    */
   releaseOnce(id: string, token: string): Promise<number>;
   /** Delete regardless of references (admin, failed hand-off). */
@@ -106,6 +132,15 @@ export function writeOptions(options: SpoolWriteOptions): { refs: number; ttlMs:
   if (!Number.isSafeInteger(refs) || refs < 1) throw new RangeError(`refs must be a positive integer, not ${refs}`);
   if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new RangeError(`ttlMs must be a positive integer, not ${ttlMs}`);
   return { refs, ttlMs };
+}
+
+/** Checks park's arguments; returns the deadline in ms since the epoch. */
+export function parkDeadline(token: string, until: Date, count: number): number {
+  if (token.length === 0) throw new TypeError('park needs a non-empty token');
+  assertCount(count);
+  const ms = until.getTime();
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`not a deadline: ${String(until)}`);
+  return ms;
 }
 
 /** Checks a reference count argument. */
