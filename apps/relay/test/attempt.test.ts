@@ -119,10 +119,10 @@ describe('a delivery attempt', () => {
     expect(found.map((p) => p?.connections)).toEqual([1, 1, 0]);
   });
 
-  it('every host refusing service for good (554 greeting): failed', async () => {
+  it('every host refusing this client at the greeting (554): deferred, never bounced', async () => {
     const { hops, port } = await mxHosts([{ greeting: 554 }, { greeting: 554 }]);
     const result = await attemptDelivery(hops, message(['x@dest.test']), options(port));
-    expect(states(result)).toEqual(['x@dest.test failed 5.0.0']);
+    expect(states(result)).toEqual(['x@dest.test deferred 4.0.0']);
   });
 
   it('one host refusing for good and another for now: deferred', async () => {

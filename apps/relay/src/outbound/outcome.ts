@@ -58,6 +58,11 @@ export function sessionVerdict(error: unknown): SessionVerdict {
   // expired smart host password never returns every message.
   if (error.phase === 'auth') return { kind: 'next-host', verdict: { ...verdict, state: 'deferred', status: reply?.enhanced ? `4${reply.enhanced.slice(1)}` : '4.7.0' }, tlsFailed: false };
 
+  // A host that greets with 5xx refuses this client, not the message (often a listing of the
+  // sending address): the next host is tried, and if none takes it the message waits, as with
+  // Postfix's smtp_skip_5xx_greeting.
+  if (error.phase === 'greeting' && reply !== null && error.permanent) return { kind: 'next-host', verdict: { ...verdict, state: 'deferred', status: `4${verdict.status.slice(1)}` }, tlsFailed: false };
+
   // RFC 8689 §4.2.1: a host that cannot take a REQUIRETLS message is left for the next one; only
   // when none can is the message refused.
   if (error.kind === 'policy' && error.status === '5.7.10') return { kind: 'next-host', verdict, tlsFailed: false };
@@ -108,6 +113,10 @@ function defaultStatus(error: SmtpClientError): string {
       return '4.7.5';
     case 'protocol':
       return '4.5.0';
+    case 'policy':
+      // STARTTLS required but not offered (RFC 3463 X.7.4: security features not supported).
+      if (error.phase === 'starttls') return '4.7.4';
+      return error.temporary ? '4.0.0' : '5.0.0';
     default:
       return error.temporary ? '4.0.0' : '5.0.0';
   }
