@@ -3,7 +3,7 @@
  * its own process) with failed jobs kept 2 s. Mail arrives on the relay port from a trusted
  * network: to a user (delivered), through aliases to addresses with no mailbox (failed for
  * good; one of those failed jobs then deleted by an operator), and to a remote domain (waiting
- * on `outbound`, which nothing consumes yet). Once BullMQ has dropped the old failed jobs, the
+ * on `outbound`: the relay runs without its outbound role here, so nothing sends it). Once BullMQ has dropped the old failed jobs, the
  * stored content — Redis keys, or the files of a filesystem spool after the agents' sweep — is
  * exactly that of the jobs still live or still kept.
  */
@@ -35,6 +35,8 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners across t
     const spoolDir = join(process.env.TMPDIR ?? '/tmp', `mailway-owners-${randomUUID()}`);
     h = await startStack({
       RELAY_NETWORKS: '127.0.0.0/8',
+      // Remote mail waits on `outbound`: its content must stay owned while nothing sends it.
+      RELAY_ROLES: 'inbound,router',
       MAILWAY_FAILED_RETENTION: `${retentionMs}ms`,
       MAILWAY_SPOOL: backend,
       MAILWAY_SPOOL_DIR: spoolDir,
