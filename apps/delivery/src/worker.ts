@@ -1,24 +1,27 @@
 /**
  * The delivery queue's processor: one `delivery` job per local recipient. Delivers it (see
  * deliver.ts), writes one JSON log line per attempt (queue id, recipient, outcome, file) and
- * counts it. A permanent failure fails the job at once; a looping bounce (null sender), which
- * must never be bounced, is dropped instead: reference released, job done. Anything else is
- * retried by BullMQ with backoff, and an attempt that was the job's last is logged as final.
+ * counts it. A permanent failure fails the job at once and returns the recipient to the
+ * sender in a failure notice (bounce.ts); a looping bounce (null sender), which must never be
+ * bounced, is dropped instead: reference released, job done. Anything else is retried by BullMQ
+ * with backoff, and an attempt that was the job's last is logged as final and returned too.
  *
  * The recipient's spool reference: a job that fails for good parks it until BullMQ drops the
  * failed job (its removeOnFail age), so the content stays as long as the job can be inspected,
  * retried or bounced, and then goes; a retried job (by an operator, or after a crash) holds it
  * again before it runs.
  */
+import type { DeliveryJob } from '@mailway/queue/jobs';
 import { type MailProcessor, failedJobDeadline } from '@mailway/queue/queues';
 import type { Logger } from '@mailway/runtime';
 import type { Verdict } from '@mailway/smtp/server';
+import { type BounceSettings, returnToSender } from './bounce.js';
 import { type DeliveryTargets, deliver } from './deliver.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { LoopDetected, PermanentFailure, classify } from './outcome.js';
 
 /** The processor handed to createMailWorker. */
-export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics): MailProcessor<'delivery'> {
+export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics, bounce: BounceSettings): MailProcessor<'delivery'> {
   return async (data, job) => {
     const jobId = job.id ?? '';
     const log = { queueId: data.queueId, jobId, recipient: data.recipient.address, attempt: job.attemptsMade + 1 };
@@ -49,7 +52,10 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
         return;
       }
       logger[final ? 'error' : 'warn']({ ...log, ...path, outcome: failure.outcome, file: null, final, err: error }, final ? 'delivery failed for good' : 'delivery deferred');
-      if (final) await parkFailed(targets, data.spoolId, jobId, failedJobDeadline(job.opts), logger);
+      if (final) {
+        await returnFailure(data, jobId, failure.verdict);
+        await parkFailed(targets, data.spoolId, jobId, failedJobDeadline(job.opts), logger);
+      }
       // A failure for good is recorded with its status (`554 5.4.6 …`), which a bounce will report.
       if (failure.permanent) throw new PermanentFailure(failure.outcome, `${statusOf(failure.verdict)} ${error instanceof Error ? error.message : String(error)}`);
       throw error;
@@ -57,6 +63,17 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
       timer();
     }
   };
+
+  /** The failure notice, logged; a notice that cannot be written never hides the job's own failure. */
+  async function returnFailure(data: DeliveryJob, jobId: string, verdict: Verdict): Promise<void> {
+    const log = { queueId: data.queueId, jobId, recipient: data.recipient.address, to: data.from };
+    try {
+      const notice = await returnToSender(targets, bounce, data, jobId, verdict);
+      if (notice !== null) logger.info({ ...log, notice }, 'failure notice queued');
+    } catch (error) {
+      logger.error({ ...log, err: error }, 'failure notice not sent');
+    }
+  }
 }
 
 /** The reply code and enhanced status of a verdict: `554 5.4.6`. */

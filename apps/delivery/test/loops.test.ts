@@ -78,7 +78,9 @@ describe('alias expansion', () => {
     expect(job?.failedReason).toMatch(/^554 5\.4\.6 routing loop: alias expansion loopa@example\.org -> loopb@example\.org -> loopa@example\.org/);
     const transfer = await h.transfer.queue.getJob(transferJobId(queueId, jobIds[0]));
     expect(transfer?.data).toMatchObject({ hops: 4, visited: ['loopa@example.org', 'loopb@example.org'], envelope: { recipients: [{ address: 'bob@example.org' }] } });
-    expect(await h.transfer.queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
+    // One transfer job for the message: bob's (the failure notice to its sender is a message of its own).
+    const waiting = await h.transfer.queue.getJobs(['waiting']);
+    expect(waiting.filter((j) => (j.data as { queueId: string }).queueId === queueId)).toHaveLength(1);
     // One reference for bob's transfer job, one kept with the failure.
     expect(await h.spool.stat(queueId)).toMatchObject({ refs: 2 });
     expect(h.logs.find((l) => l.jobId === jobIds[0] && l.outcome === 'loop')).toMatchObject({ path: 'loopa@example.org -> loopb@example.org -> loopa@example.org' });
@@ -130,7 +132,8 @@ describe('LMTP', () => {
   it('answers 554 5.4.6 for an alias that names itself, sending its other target on', async () => {
     const [status] = await lmtp(['self@example.org'], 'Subject: self\r\n\r\nme\r\n');
     expect(status).toBe('554 5.4.6');
-    const jobs = await h.transfer.queue.getJobs(['waiting']);
+    // The transfer jobs of this expansion (notices to senders and earlier tests' jobs left aside).
+    const jobs = (await h.transfer.queue.getJobs(['waiting'])).filter((j) => ((j.data as { visited?: string[] }).visited ?? []).includes('self@example.org'));
     expect(jobs.map((j) => (j.data as { envelope: { recipients: { address: string }[] } }).envelope.recipients.map((r) => r.address))).toEqual([['bob@example.org']]);
     expect(jobs[0]?.data).toMatchObject({ hops: 1, visited: ['self@example.org'] });
   });

@@ -62,18 +62,21 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners, %s spoo
 
   it('keeps exactly the content of live and kept jobs, and lets the rest go', async () => {
     const queues = [h.delivery, h.transfer];
+    // NOTIFY=NEVER throughout: failure notices would add spool entries of their own, which are
+    // not the subject here (bounce.test.ts covers them).
+    const quiet = { notify: 'NEVER' as const };
 
     // Delivered: released at once, as before.
-    const delivered = await h.enqueue(message('delivered'), ['bob@example.org']);
+    const delivered = await h.enqueue(message('delivered'), ['bob@example.org'], quiet);
     // Failed for good: an unknown user; over quota on the last attempt.
-    const unknown = await h.enqueue(message('unknown'), ['nobody@example.org'], { attempts: 5 });
-    const overQuota = await h.enqueue(message('big', `${'x'.repeat(2000)}\r\n`), ['carol@example.org'], { attempts: 1 });
+    const unknown = await h.enqueue(message('unknown'), ['nobody@example.org'], { attempts: 5, ...quiet });
+    const overQuota = await h.enqueue(message('big', `${'x'.repeat(2000)}\r\n`), ['carol@example.org'], { attempts: 1, ...quiet });
     // Failed, then deleted by an operator.
-    const deleted = await h.enqueue(message('deleted'), ['ghost@example.org']);
+    const deleted = await h.enqueue(message('deleted'), ['ghost@example.org'], quiet);
     // One recipient delivered, one failed.
-    const mixed = await h.enqueue(message('mixed'), ['bob@example.org', 'nobody@example.org']);
+    const mixed = await h.enqueue(message('mixed'), ['bob@example.org', 'nobody@example.org'], quiet);
     // An alias whose targets wait on `transfer` (no relay runs here): live, whatever else fails.
-    const waiting = await h.enqueue(message('alias'), ['team@example.org', 'nobody@example.org']);
+    const waiting = await h.enqueue(message('alias'), ['team@example.org', 'nobody@example.org'], quiet);
 
     const states = await Promise.all([delivered, unknown, overQuota, deleted, mixed, waiting].flatMap((m) => m.jobIds).map((id) => h.settle(id)));
     expect(states).toEqual(['completed', 'failed', 'failed', 'failed', 'completed', 'failed', 'completed', 'failed']);
@@ -86,7 +89,7 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners, %s spoo
 
     // Past the retention, one more failure makes BullMQ drop the old failed jobs, as it does.
     await new Promise((resolve) => setTimeout(resolve, retentionMs + 200));
-    const later = await h.enqueue(message('later'), ['nobody@example.org']);
+    const later = await h.enqueue(message('later'), ['nobody@example.org'], quiet);
     expect(await h.settle(later.jobIds[0]!)).toBe('failed');
     const droppedByBullmq = (await h.delivery.queue.getJob(unknown.jobIds[0]!)) === undefined;
     // (What BullMQ's removeOnFail does, done once more by hand: a no-op unless it did not.)

@@ -10,7 +10,7 @@ import { Dialog } from '@mailway/testing/dialog';
 import { type TestDns, startDnsmasq } from '@mailway/testing/dns';
 import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
 import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
-import { parseDsn } from './support/dsn-parse.js';
+import { parseDsn } from '@mailway/testing/dsn-parse';
 
 const addresses = { mx1: '127.0.0.51', mx2: '127.0.0.52', origin: '127.0.0.53', smarthost: '127.0.0.54', lmtp: '127.0.0.55', looping: '127.0.0.56' } as const;
 

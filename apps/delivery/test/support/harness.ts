@@ -30,7 +30,7 @@ export interface Harness {
   readonly root: string;
   readonly logs: Record<string, unknown>[];
   /** Spools `content` for `recipients` and queues one delivery job each, as the relay does; returns the job ids. */
-  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams'] }): Promise<{ queueId: string; jobIds: string[] }>;
+  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams']; notify?: DeliveryJob['recipient']['notify'] }): Promise<{ queueId: string; jobIds: string[] }>;
   /** Waits until the job is completed or failed; returns the state. */
   settle(jobId: string, until?: string[]): Promise<string>;
   close(): Promise<void>;
@@ -97,7 +97,7 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
           size: content.length,
           messageId: null,
           from: enqueueOptions.from ?? 'alice@remote.example',
-          recipient: { address, notify: null, orcpt: null },
+          recipient: { address, notify: enqueueOptions.notify ?? null, orcpt: null },
           origin: { agent: 'relay', client: { address: '192.0.2.1', port: 25, helo: 'mx.remote.example' }, user: null, tls: null, receivedAt: new Date().toISOString() },
           ...(enqueueOptions.hops === undefined ? {} : { hops: enqueueOptions.hops }),
           ...(enqueueOptions.visited === undefined ? {} : { visited: enqueueOptions.visited }),

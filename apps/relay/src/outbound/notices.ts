@@ -9,20 +9,11 @@
  * own (recorded before they are sent), and each sent through the intake's hand-off as a new
  * message from `<>`, routed like any other.
  */
-import { type AttemptRecord, type EnvelopeRecipient, type OutboundJob, type PendingNotice, newQueueId } from '@mailway/queue/jobs';
-import { type HandoffTargets, handOffOnce } from '@mailway/queue/queues';
-import type { Spool } from '@mailway/queue/spool';
-import { type DsnAction, type DsnRecipient, buildDsn } from './dsn.js';
+import { type AttemptRecord, type OutboundJob, type PendingNotice, newQueueId } from '@mailway/queue/jobs';
+import { type DsnAction, type DsnRecipient, type NoticeContext, sendNotice, wantsNotice } from '@mailway/queue/notices';
 
 type NoticeKind = PendingNotice['kind'];
 
-/** Whether `recipient` asked for (or by default gets) a notice of `kind`. */
-export function wants(recipient: EnvelopeRecipient, kind: NoticeKind): boolean {
-  const notify = recipient.notify;
-  if (notify === 'NEVER') return false;
-  if (notify === null) return kind !== 'success';
-  return notify.includes(kind === 'failure' ? 'FAILURE' : kind === 'delay' ? 'DELAY' : 'SUCCESS');
-}
 
 /**
  * The notices owed for `outcomes`; `delayDue`: the delay warning's time has come;
@@ -33,7 +24,7 @@ export function planNotices(job: OutboundJob, outcomes: readonly AttemptRecord[]
   if (job.envelope.from === '') return [];
   const byAddress = new Map(job.envelope.recipients.map((r) => [r.address, r]));
   const owed = (kind: NoticeKind, state: AttemptRecord['state']): string[] =>
-    outcomes.filter((r) => r.state === state && wants(byAddress.get(r.address) ?? { address: r.address, notify: null, orcpt: null }, kind)).map((r) => r.address);
+    outcomes.filter((r) => r.state === state && wantsNotice(byAddress.get(r.address) ?? { address: r.address, notify: null, orcpt: null }, kind)).map((r) => r.address);
 
   const notices: PendingNotice[] = [];
   const plan = (kind: NoticeKind, addresses: string[]): void => {
@@ -45,18 +36,13 @@ export function planNotices(job: OutboundJob, outcomes: readonly AttemptRecord[]
   return notices;
 }
 
-export interface NoticeContext {
-  readonly hostname: string;
-  readonly spool: Spool;
-  readonly targets: HandoffTargets;
-  /** Returned whole up to this size; larger originals as their header only. */
-  readonly returnLimit: number;
+export interface OutboundNoticeContext extends NoticeContext {
   /** For delay notices: when Mailway gives up. */
   readonly expiresAt: Date;
 }
 
 /** Writes `notice` about `job` and hands it to the intake (safe to repeat). */
-export async function sendNotice(notice: PendingNotice, job: OutboundJob, records: readonly AttemptRecord[], context: NoticeContext): Promise<void> {
+export async function sendOutboundNotice(notice: PendingNotice, job: OutboundJob, records: readonly AttemptRecord[], context: OutboundNoticeContext): Promise<void> {
   const byAddress = new Map(job.envelope.recipients.map((r) => [r.address, r]));
   const action: Record<NoticeKind, DsnAction> = { failure: 'failed', delay: 'delayed', success: 'relayed' };
   const recipients: DsnRecipient[] = notice.addresses.map((address) => {
@@ -74,51 +60,5 @@ export async function sendNotice(notice: PendingNotice, job: OutboundJob, record
       willRetryUntil: notice.kind === 'delay' ? context.expiresAt : null,
     };
   });
-
-  // The original: whole when small enough, else what is needed for its header.
-  const { octets, complete } = await readPrefix(context.spool, job.spoolId, context.returnLimit);
-  const dsn = buildDsn({
-    reportingMta: context.hostname,
-    to: job.envelope.from,
-    queueId: job.queueId,
-    envid: job.envelope.envid,
-    arrivalDate: new Date(job.origin.receivedAt),
-    recipients,
-    original: octets,
-    ret: complete ? job.envelope.ret : 'HDRS',
-    returnLimit: context.returnLimit,
-    now: new Date(),
-  });
-
-  await handOffOnce(
-    context.targets,
-    {
-      queueId: notice.queueId,
-      messageId: null,
-      envelope: {
-        from: '',
-        recipients: [{ address: job.envelope.from, notify: null, orcpt: null }],
-        // 8BITMIME only when needed: a peer without it would refuse the notice, which, from <>, is then dropped.
-        body: dsn.some((octet) => octet > 0x7f) ? '8BITMIME' : '7BIT',
-        smtputf8: /[^\x00-\x7f]/.test(job.envelope.from),
-        ret: null,
-        envid: null,
-        requireTls: false,
-      },
-      origin: { agent: 'relay', client: null, user: null, tls: null, receivedAt: new Date().toISOString() },
-    },
-    dsn,
-  );
-}
-
-/** The first `limit` octets of a spooled message (one more, to know whether it is all of it). */
-async function readPrefix(spool: Spool, id: string, limit: number): Promise<{ octets: Buffer; complete: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of spool.read(id)) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size > limit) return { octets: Buffer.concat(chunks), complete: false };
-  }
-  return { octets: Buffer.concat(chunks), complete: true };
+  await sendNotice(notice.queueId, job, recipients, context);
 }

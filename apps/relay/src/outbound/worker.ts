@@ -26,7 +26,7 @@ import type { ClientAuth } from '@mailway/smtp/client';
 import { readHeaderBlock } from '@mailway/smtp/message';
 import type { Logger } from '@mailway/runtime';
 import { type AttemptOptions, type RecipientOutcome, attemptDelivery } from './attempt.js';
-import { type NoticeContext, planNotices, sendNotice } from './notices.js';
+import { type OutboundNoticeContext, planNotices, sendOutboundNotice } from './notices.js';
 import { type Verdict, deferred, failed } from './outcome.js';
 import { type RouterOptions, routeDomain } from './routes.js';
 import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
@@ -107,9 +107,9 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     // 3. Settle: notices, then spool references, then the next attempt.
     const settling = progress.settling;
     if (settling === null) return;
-    const context: NoticeContext = { hostname: settings.hostname, spool, targets: options.intake, returnLimit: settings.returnLimit, expiresAt: new Date(expiresAt(arrivedAt, settings.retry, nullSender)) };
+    const context: OutboundNoticeContext = { hostname: settings.hostname, spool, targets: options.intake, returnLimit: settings.returnLimit, agent: 'relay', expiresAt: new Date(expiresAt(arrivedAt, settings.retry, nullSender)) };
     for (const notice of settling.notices) {
-      await sendNotice(notice, data, settling.outcomes, context);
+      await sendOutboundNotice(notice, data, settling.outcomes, context);
       logger.info({ queueId: data.queueId, job: jobId, notice: notice.queueId, kind: notice.kind, to: data.envelope.from, recipients: notice.addresses }, `${notice.kind} notice queued`);
     }
     // Noted as sent before the releases: once they delete the original, a run that resumes here
