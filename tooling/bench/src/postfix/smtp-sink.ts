@@ -1,0 +1,79 @@
+/**
+ * Postfix's smtp-sink as the receiving end of an outbound bench: it takes every message and
+ * writes each one to a file of its own, so that what arrived can be counted and checked.
+ *
+ * Reads /usr/sbin/smtp-sink and its running counters (-c, on its stdout); emits a handle with its
+ * port, a watch on its dump folder (one file per message received, named when the transaction
+ * starts; see maildir.ts), the counters (sessions, so connections, and messages), its pid and stop(). The folder
+ * is on /dev/shm when there is one, so that the sink never waits for a disk. smtp-sink offers
+ * PIPELINING, 8BITMIME and DSN, no STARTTLS, and keeps at most 256 sessions at once (the rest wait
+ * in the listen backlog). As root it must drop privileges: it runs as `nobody`, which owns the folder.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { type MaildirWatch, watchMaildir } from '../maildir.js';
+import { freePort } from '../port.js';
+import { nobody, waitForGreeting } from './postfix.js';
+
+export interface SmtpSink {
+  readonly port: number;
+  readonly pid: number;
+  /** Arrivals in the dump folder: one file per message received. */
+  readonly received: MaildirWatch;
+  /** smtp-sink's own counts so far: sessions ended and messages received. */
+  counters(): { readonly sessions: number; readonly messages: number };
+  stop(): Promise<void>;
+}
+
+const smtpSinkPath = '/usr/sbin/smtp-sink';
+
+/** Start smtp-sink on a free port of 127.0.0.1; resolves once it greets. */
+export async function startSmtpSink(): Promise<SmtpSink> {
+  const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'mailway-sink-'));
+  const root = process.getuid?.() === 0;
+  if (root) {
+    const owner = await nobody();
+    await chown(dir, owner.uid, owner.gid);
+  }
+  const port = await freePort();
+  // The greeting names this sink, so that another server on the port is not mistaken for it.
+  const name = `sink-${basename(dir)}`;
+  const args = [...(root ? ['-u', 'nobody'] : []), '-c', '-h', name, '-d', join(dir, 'm.'), `127.0.0.1:${port}`, '1024'];
+  const child: ChildProcess = spawn(smtpSinkPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.once('error', () => {});
+  // -c rewrites one line ("sess=N quit=N mesg=N", ended by a carriage return) at every event: keep the last.
+  let counterText = '';
+  child.stdout?.setEncoding('latin1');
+  child.stdout?.on('data', (text: string) => (counterText = (counterText + text).slice(-200)));
+  const counters = (): { sessions: number; messages: number } => {
+    const last = [...counterText.matchAll(/sess=(\d+) quit=\d+ mesg=(\d+)/g)].at(-1);
+    return { sessions: Number(last?.[1] ?? 0), messages: Number(last?.[2] ?? 0) };
+  };
+  const onExit = (): void => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
+  const received = watchMaildir(dir);
+  const stop = async (): Promise<void> => {
+    received.close();
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+    process.off('exit', onExit);
+  };
+  try {
+    await waitForGreeting(port, name, child);
+  } catch (error) {
+    await stop();
+    throw new Error(`smtp-sink did not start on 127.0.0.1:${port}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { port, pid: child.pid ?? 0, received, counters, stop };
+}
