@@ -49,6 +49,8 @@ export interface MailwayRun {
   settled(timeoutMs: number): Promise<Record<string, number>>;
   /** Spool entries of the queued messages still stored. */
   spoolLeft(): Promise<number>;
+  /** Seconds in which an AOF fsync took over 1 ms, and the slowest (Redis's latency monitor keeps one sample a second). */
+  slowFsyncs(): Promise<{ readonly seconds: number; readonly worstMs: number }>;
   /** Stop the agent and Redis, remove the temp dir; a second call does nothing. */
   stop(): Promise<void>;
 }
@@ -77,9 +79,11 @@ export async function startMailway(options: MailwayOptions): Promise<MailwayRun>
   };
 
   try {
-    redis = await startRedis({ extraArgs: ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] });
+    // Every reply waits for its write's fsync, so the disk's fsync latency is part of each job's.
+    redis = await startRedis({ extraArgs: ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, '--latency-monitor-threshold', '1'] });
     client = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queueIds = await prequeue(client, options);
+    await client.call('LATENCY', 'RESET');
 
     // The agent, outbound role only, to smtp-sink.
     const logPath = join(dir, 'relay.log');
@@ -125,6 +129,10 @@ export async function startMailway(options: MailwayOptions): Promise<MailwayRun>
       async spoolLeft() {
         const entries = await Promise.all(queueIds.map((id) => spool.stat(id)));
         return entries.filter((e) => e !== null).length;
+      },
+      async slowFsyncs() {
+        const history = (await client?.call('LATENCY', 'HISTORY', 'aof-fsync-always')) as [number, number][] | undefined;
+        return { seconds: history?.length ?? 0, worstMs: Math.max(0, ...(history ?? []).map(([, ms]) => ms)) };
       },
       async stop() {
         await queue.close();

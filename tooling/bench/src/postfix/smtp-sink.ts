@@ -23,7 +23,7 @@ export interface SmtpSink {
   readonly pid: number;
   /** Arrivals in the dump folder: one file per message received. */
   readonly received: MaildirWatch;
-  /** smtp-sink's own counts so far: sessions ended and messages received. */
+  /** smtp-sink's own counts so far, the start-up check's session left out: sessions ended and messages received. */
   counters(): { readonly sessions: number; readonly messages: number };
   stop(): Promise<void>;
 }
@@ -46,11 +46,12 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   child.once('error', () => {});
   // -c rewrites one line ("sess=N quit=N mesg=N", ended by a carriage return) at every event: keep the last.
   let counterText = '';
+  let probeSessions = 0;
   child.stdout?.setEncoding('latin1');
   child.stdout?.on('data', (text: string) => (counterText = (counterText + text).slice(-200)));
   const counters = (): { sessions: number; messages: number } => {
     const last = [...counterText.matchAll(/sess=(\d+) quit=\d+ mesg=(\d+)/g)].at(-1);
-    return { sessions: Number(last?.[1] ?? 0), messages: Number(last?.[2] ?? 0) };
+    return { sessions: Number(last?.[1] ?? 0) - probeSessions, messages: Number(last?.[2] ?? 0) };
   };
   const onExit = (): void => {
     child.kill('SIGKILL');
@@ -71,6 +72,10 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   };
   try {
     await waitForGreeting(port, name, child);
+    // The check's own session (greeting, QUIT) is not the bench's: wait until it is counted.
+    const deadline = Date.now() + 5000;
+    while (counters().sessions < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    probeSessions = counters().sessions;
   } catch (error) {
     await stop();
     throw new Error(`smtp-sink did not start on 127.0.0.1:${port}: ${error instanceof Error ? error.message : String(error)}`);
