@@ -36,6 +36,7 @@ import { descendants, type MemoryPeak, processGroup, sampleMemory } from '@mailw
 import { freePort } from '@mailway/bench-tools/port';
 import { startPostfix } from '@mailway/bench-tools/postfix';
 import { runSmtpSource, type SourceOptions as SmtpSourceOptions } from '@mailway/bench-tools/smtp-source';
+import { runBench, verdict } from '@mailway/bench-tools/run';
 import { table } from '@mailway/bench-tools/table';
 import { benchDomain, benchPassword, removeNow, startMailway } from './mailway.js';
 import { type EndToEnd, stampedRun, unstampedRun } from './measure.js';
@@ -353,23 +354,7 @@ async function main(): Promise<void> {
   }
 
   report(options, mailway, postfix);
-  if (problems.length > 0) {
-    process.stdout.write(`\n${problems.map((p) => `LOST OR FAILED: ${p}`).join('\n')}\n`);
-    process.exitCode = 1;
-  } else {
-    process.stdout.write('\nno message lost or duplicated: every accepted message is in new/ exactly once\n');
-  }
+  verdict(problems, 'no message lost or duplicated: every accepted message is in new/ exactly once');
 }
 
-// Ctrl-C or SIGTERM: exit, which runs every instance's exit hook (processes killed, temp dirs removed).
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal}: cleaning up`);
-    process.exit(130);
-  });
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`bench:e2e: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+runBench('bench:e2e', main);

@@ -28,6 +28,7 @@ import { type MemoryPeak, processGroup, sampleMemory } from '@mailway/bench-tool
 import { freePort } from '@mailway/bench-tools/port';
 import { startPostfix } from '@mailway/bench-tools/postfix';
 import { type SmtpSink, startSmtpSink } from '@mailway/bench-tools/smtp-sink';
+import { runBench, verdict } from '@mailway/bench-tools/run';
 import { table } from '@mailway/bench-tools/table';
 import { startMailway } from './mailway.js';
 
@@ -124,6 +125,18 @@ async function collect(sink: SmtpSink, messages: number, startedAtMs: number, na
   return { received: seen.size, seconds: (last - startedAtMs) / 1000, steadySeconds: (last - first) / 1000 };
 }
 
+/** Start a side sending (`start` resolves with the wall-clock ms it started at) and collect what the sink receives, with the CPU seconds the side's processes and the sink spent meanwhile. */
+async function measureSending(sink: SmtpSink, messages: number, name: string, problems: string[], pids: () => Promise<readonly number[]>, start: () => Promise<number>): Promise<Pick<Side, 'received' | 'seconds' | 'steadySeconds' | 'cpuSeconds' | 'sinkCpuSeconds'>> {
+  const cpu = async (): Promise<[number, number]> => {
+    const [side, own] = [await cpuSeconds(await pids()), await cpuSeconds([sink.pid])];
+    return [side.user + side.system, own.user + own.system];
+  };
+  const before = await cpu();
+  const figures = await collect(sink, messages, await start(), name, problems);
+  const after = await cpu();
+  return { ...figures, cpuSeconds: after[0] - before[0], sinkCpuSeconds: after[1] - before[1] };
+}
+
 /** Mailway: queue, start the relay's outbound worker, wait for the sink. */
 async function measureMailway(options: Options, problems: string[]): Promise<Side> {
   const sink = await startSmtpSink();
@@ -132,12 +145,9 @@ async function measureMailway(options: Options, problems: string[]): Promise<Sid
     const run = await startMailway({ ...options, from, to, sinkPort: sink.port });
     const memory = sampleMemory(async () => [...run.pids]);
     try {
-      const cpuBefore = await cpuSeconds(run.pids);
-      const sinkBefore = await cpuSeconds([sink.pid]);
       progress(`Mailway: relay agent, RELAY_ROLES=outbound, RELAY_OUTBOUND_CONCURRENCY=${options.concurrency}, sending`);
-      const figures = await collect(sink, options.messages, run.startedAtMs, 'Mailway', problems);
-      const cpuAfter = await cpuSeconds(run.pids);
-      const sinkAfter = await cpuSeconds([sink.pid]);
+      // The agent is already sending: its clock started at its log line.
+      const figures = await measureSending(sink, options.messages, 'Mailway', problems, async () => run.pids, async () => run.startedAtMs);
       const counts = await run.settled(stallMs);
       if (counts.completed !== options.messages) problems.push(`Mailway: outbound jobs ${JSON.stringify(counts)}, not ${options.messages} completed`);
       const left = await run.spoolLeft();
@@ -149,8 +159,6 @@ async function measureMailway(options: Options, problems: string[]): Promise<Sid
         name: 'Mailway outbound worker',
         ...figures,
         sessions: await sessionsEnded(sink),
-        cpuSeconds: cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system,
-        sinkCpuSeconds: sinkAfter.user + sinkAfter.system - sinkBefore.user - sinkBefore.system,
         memory: peak,
         how: `relay agent (node dist/main.js) + redis-server (AOF always; an fsync over 1 ms in ${fsyncs.seconds} s of the run, worst ${fsyncs.worstMs} ms); ${options.concurrency} jobs at once`,
       };
@@ -193,13 +201,12 @@ async function measurePostfix(options: Options, problems: string[]): Promise<{ s
       const group = (): Promise<number[]> => processGroup(postfix.masterPid);
       // Only what sends: smtpd and cleanup took the messages in before the clock started.
       const memory = sampleMemory(group, ['smtpd', 'cleanup', 'anvil']);
-      const cpuBefore = await cpuSeconds(await group());
-      const sinkBefore = await cpuSeconds([sink.pid]);
-      const startedAtMs = Date.now();
-      await postfix.release();
-      const figures = await collect(sink, options.messages, startedAtMs, 'Postfix', problems);
-      const cpuAfter = await cpuSeconds(await group());
-      const sinkAfter = await cpuSeconds([sink.pid]);
+      const release = async (): Promise<number> => {
+        const startedAtMs = Date.now();
+        await postfix.release();
+        return startedAtMs;
+      };
+      const figures = await measureSending(sink, options.messages, 'Postfix', problems, group, release);
       const peak = await memory.stop();
       // qmgr removes each queue file once smtp(8) reports the delivery.
       const deadline = Date.now() + stallMs;
@@ -212,8 +219,6 @@ async function measurePostfix(options: Options, problems: string[]): Promise<{ s
         name: 'Postfix smtp(8)',
         ...figures,
         sessions: await sessionsEnded(sink),
-        cpuSeconds: cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system,
-        sinkCpuSeconds: sinkAfter.user + sinkAfter.system - sinkBefore.user - sinkBefore.system,
         memory: peak,
         how: `master's process group but smtpd and cleanup (qmgr, smtp×n, scache, …); destination concurrency ${settings.default_destination_concurrency_limit}`,
       };
@@ -267,23 +272,7 @@ async function main(): Promise<void> {
   }
 
   report(options, sides, settings);
-  if (problems.length > 0) {
-    process.stdout.write(`\n${problems.map((p) => `LOST OR FAILED: ${p}`).join('\n')}\n`);
-    process.exitCode = 1;
-  } else {
-    process.stdout.write('\nno message lost or duplicated: each side delivered every queued message to the sink exactly once\n');
-  }
+  verdict(problems, 'no message lost or duplicated: each side delivered every queued message to the sink exactly once');
 }
 
-// Ctrl-C or SIGTERM: exit, which runs every instance's exit hook (processes killed, temp dirs removed).
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal}: cleaning up`);
-    process.exit(130);
-  });
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`bench:outbound: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+runBench('bench:outbound', main);
