@@ -13,9 +13,9 @@
  *   incoming/, fsynced); then qmgr and smtp(8) are added and the instance reloaded, with relayhost
  *   = the sink and default_destination_concurrency_limit = `--concurrency`, every other SMTP
  *   client setting at its default. The clock starts at the reload.
- * A side's clock stops when the sink has received its last message. Every message must arrive
- * exactly once (its stamp seen once, none missing), the side's queue must end empty, and for
- * Mailway every job must be completed and every spool entry released.
+ * A side's clock stops when the sink counts its last message (at its final dot). Every message
+ * must arrive exactly once (its stamp seen once, none missing), the side's queue must end empty,
+ * and for Mailway every job must be completed and every spool entry released.
  *
  * Reads flags (see `usage`); emits a table and the ratio on stdout, progress on stderr. Exits 1
  * when a message was lost or duplicated or a side failed.
@@ -27,8 +27,8 @@ import { runLoadgen } from '@mailway/bench-tools/loadgen';
 import { type MemoryPeak, processGroup, sampleMemory } from '@mailway/bench-tools/memory';
 import { freePort } from '@mailway/bench-tools/port';
 import { startPostfix } from '@mailway/bench-tools/postfix';
-import { type SmtpSink, startSmtpSink } from '@mailway/bench-tools/smtp-sink';
 import { runBench, verdict } from '@mailway/bench-tools/run';
+import { type SmtpSink, startSmtpSink } from '@mailway/bench-tools/smtp-sink';
 import { table } from '@mailway/bench-tools/table';
 import { startMailway } from './mailway.js';
 
@@ -108,9 +108,12 @@ function readOptions(): Options {
   return options;
 }
 
-/** Wait for `messages` arrivals at the sink, then check each stamp arrived once; timings from `startedAtMs`. */
+/** Wait for `messages` messages at the sink, then check each stamp arrived once; timings from `startedAtMs`. */
 async function collect(sink: SmtpSink, messages: number, startedAtMs: number, name: string, problems: string[]): Promise<{ received: number; seconds: number; steadySeconds: number }> {
-  await sink.received.waitFor(messages, stallMs).catch((error: unknown) => problems.push(`${name}: ${String(error)}`));
+  const timing = await sink.messagesIn(messages, stallMs).catch((error: unknown) => {
+    problems.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    return { firstAtMs: Number.NaN, lastAtMs: Number.NaN };
+  });
   const { all } = await sink.received.arrivals();
   const seen = new Map<number, number>();
   for (const arrival of all) if (arrival.stamp !== null) seen.set(arrival.stamp.seq, (seen.get(arrival.stamp.seq) ?? 0) + 1);
@@ -120,9 +123,7 @@ async function collect(sink: SmtpSink, messages: number, startedAtMs: number, na
   if (missing > 0) problems.push(`${name}: ${missing} of ${messages} messages never reached the sink`);
   if (duplicated > 0) problems.push(`${name}: ${duplicated} messages reached the sink more than once`);
   if (unstamped > 0) problems.push(`${name}: ${unstamped} files at the sink without a stamp`);
-  const times = all.map((a) => a.arrivedAtMs);
-  const [first, last] = [Math.min(...times), Math.max(...times)];
-  return { received: seen.size, seconds: (last - startedAtMs) / 1000, steadySeconds: (last - first) / 1000 };
+  return { received: seen.size, seconds: (timing.lastAtMs - startedAtMs) / 1000, steadySeconds: (timing.lastAtMs - timing.firstAtMs) / 1000 };
 }
 
 /** Start a side sending (`start` resolves with the wall-clock ms it started at) and collect what the sink receives, with the CPU seconds the side's processes and the sink spent meanwhile. */

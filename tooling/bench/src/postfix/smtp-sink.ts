@@ -3,8 +3,9 @@
  * writes each one to a file of its own, so that what arrived can be counted and checked.
  *
  * Reads /usr/sbin/smtp-sink and its running counters (-c, on its stdout); emits a handle with its
- * port, a watch on its dump folder (one file per message received, named when the transaction
- * starts; see maildir.ts), the counters (sessions, so connections, and messages), its pid and stop(). The folder
+ * port, a watch on its dump folder (one file per message, created at DATA and written whole at the
+ * final dot; see maildir.ts), the counters (sessions, so connections, and messages, counted at the
+ * final dot), when the messages came, its pid and stop(). The folder
  * is on /dev/shm when there is one, so that the sink never waits for a disk. smtp-sink offers
  * PIPELINING, 8BITMIME and DSN, no STARTTLS, and keeps at most 256 sessions at once (the rest wait
  * in the listen backlog). As root it must drop privileges: it runs as `nobody`, which owns the folder.
@@ -25,6 +26,11 @@ export interface SmtpSink {
   readonly received: MaildirWatch;
   /** smtp-sink's own counts so far, the start-up check's session left out: sessions ended and messages received. */
   counters(): { readonly sessions: number; readonly messages: number };
+  /**
+   * Resolves once `expected` messages are in (each dump file then complete) with the wall-clock
+   * ms at which the first and the last were counted; rejects when none comes for `stallMs`.
+   */
+  messagesIn(expected: number, stallMs: number): Promise<{ readonly firstAtMs: number; readonly lastAtMs: number }>;
   stop(): Promise<void>;
 }
 
@@ -47,8 +53,16 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   // -c rewrites one line ("sess=N quit=N mesg=N", ended by a carriage return) at every event: keep the last.
   let counterText = '';
   let probeSessions = 0;
+  const arrivals = { count: 0, firstAtMs: Number.NaN, lastAtMs: Number.NaN };
   child.stdout?.setEncoding('latin1');
-  child.stdout?.on('data', (text: string) => (counterText = (counterText + text).slice(-200)));
+  child.stdout?.on('data', (text: string) => {
+    counterText = (counterText + text).slice(-200);
+    const messages = counters().messages;
+    if (messages === arrivals.count) return;
+    arrivals.lastAtMs = Date.now();
+    if (arrivals.count === 0) arrivals.firstAtMs = arrivals.lastAtMs;
+    arrivals.count = messages;
+  });
   const counters = (): { sessions: number; messages: number } => {
     const last = [...counterText.matchAll(/sess=(\d+) quit=\d+ mesg=(\d+)/g)].at(-1);
     return { sessions: Number(last?.[1] ?? 0) - probeSessions, messages: Number(last?.[2] ?? 0) };
@@ -80,5 +94,14 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     await stop();
     throw new Error(`smtp-sink did not start on 127.0.0.1:${port}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return { port, pid: child.pid ?? 0, received, counters, stop };
+  const messagesIn = async (expected: number, stallMs: number): Promise<{ firstAtMs: number; lastAtMs: number }> => {
+    const calledAtMs = Date.now();
+    for (;;) {
+      if (arrivals.count >= expected) return { firstAtMs: arrivals.firstAtMs, lastAtMs: arrivals.lastAtMs };
+      const since = Date.now() - Math.max(calledAtMs, Number.isNaN(arrivals.lastAtMs) ? 0 : arrivals.lastAtMs);
+      if (since > stallMs) throw new Error(`smtp-sink: ${arrivals.count} of ${expected} messages after ${stallMs / 1000} s without a new one`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  return { port, pid: child.pid ?? 0, received, counters, messagesIn, stop };
 }
