@@ -31,13 +31,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchArgs } from '@mailway/bench-tools/args';
 import type { CountedLoad, LoadResult } from '@mailway/bench-tools/loadgen';
+import { watchMaildir } from '@mailway/bench-tools/maildir';
+import { descendants, type MemoryPeak, processGroup, sampleMemory } from '@mailway/bench-tools/memory';
 import { freePort } from '@mailway/bench-tools/port';
 import { startPostfix } from '@mailway/bench-tools/postfix';
 import { runSmtpSource, type SourceOptions as SmtpSourceOptions } from '@mailway/bench-tools/smtp-source';
+import { runBench, verdict } from '@mailway/bench-tools/run';
+import { table } from '@mailway/bench-tools/table';
 import { benchDomain, benchPassword, removeNow, startMailway } from './mailway.js';
-import { watchMaildir } from './maildir.js';
 import { type EndToEnd, stampedRun, unstampedRun } from './measure.js';
-import { descendants, type MemoryPeak, processGroup, sampleMemory } from './memory.js';
 
 const usage = `usage: pnpm bench:e2e [-- options]
   --messages <n>     messages per measured run (default 10000)
@@ -298,12 +300,6 @@ async function measurePostfix(options: Options, problems: string[], cleanups: Cl
 const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
-/** Columns padded: the first left-aligned, the rest right-aligned. */
-function table(lines: readonly (readonly string[])[]): string {
-  const widths = lines[0]?.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length))) ?? [];
-  return lines.map((l) => l.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ')).join('\n');
-}
-
 /** The figures, the memory of each side and the ratios. */
 function report(options: Options, mailway: Side | null, postfix: Side | null): void {
   const out = (text = ''): void => void process.stdout.write(`${text}\n`);
@@ -358,23 +354,7 @@ async function main(): Promise<void> {
   }
 
   report(options, mailway, postfix);
-  if (problems.length > 0) {
-    process.stdout.write(`\n${problems.map((p) => `LOST OR FAILED: ${p}`).join('\n')}\n`);
-    process.exitCode = 1;
-  } else {
-    process.stdout.write('\nno message lost or duplicated: every accepted message is in new/ exactly once\n');
-  }
+  verdict(problems, 'no message lost or duplicated: every accepted message is in new/ exactly once');
 }
 
-// Ctrl-C or SIGTERM: exit, which runs every instance's exit hook (processes killed, temp dirs removed).
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal}: cleaning up`);
-    process.exit(130);
-  });
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`bench:e2e: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+runBench('bench:e2e', main);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from '@mailway/bench-tools/port';
-import { descendants } from './memory.js';
+import { descendants } from '@mailway/bench-tools/memory';
 
 export const benchDomain = 'bench.example';
 export const benchPassword = 'bench-password';

@@ -6,7 +6,7 @@
  * Reads arrivals (maildir.ts); emits an EndToEnd record. Stamped runs take their start and their
  * latencies from the stamps; unstamped ones (smtp-source) from a start time the caller noted.
  */
-import type { Arrival } from './maildir.js';
+import type { Arrival } from '@mailway/bench-tools/maildir';
 
 export interface EndToEnd {
   /** Files in new/. */

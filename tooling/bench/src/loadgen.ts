@@ -234,8 +234,8 @@ export function buildMessage(size: number, from: string, to: string, stamped = f
   return Buffer.from(`${text}.\r\n`, 'latin1');
 }
 
-/** A copy of a stamped message with its stamp line filled in. */
-function stamp(message: Buffer, seq: number, sentAtMs: number): Buffer {
+/** A copy of a stamped message (see buildMessage) with its stamp line filled in. */
+export function stamp(message: Buffer, seq: number, sentAtMs: number): Buffer {
   const copy = Buffer.from(message);
   copy.write(stampLine(seq, sentAtMs), 0, stampWidth, 'latin1');
   return copy;

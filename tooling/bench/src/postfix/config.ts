@@ -4,6 +4,8 @@
  * Reads nothing; emits configuration text. Accepting only (the submission bench): no qmgr and no
  * delivery agent, so accepted mail stays in incoming/ (see postfix.ts). Delivering (the end-to-end
  * bench): qmgr and virtual(8) deliver the mail of one domain into Maildirs under a base folder.
+ * Relaying (the outbound bench): accepting only at first; then qmgr and smtp(8) send everything
+ * queued to one next hop, with Postfix's defaults for the SMTP client.
  */
 
 /** What a delivering instance accepts and where it stores it. */
@@ -15,6 +17,14 @@ export interface DeliverOptions {
   readonly users: readonly string[];
 }
 
+/** Where a relaying instance sends all mail, once released. */
+export interface RelayOptions {
+  /** The next hop, as Postfix writes it: `[127.0.0.1]:2525` (that address, no MX lookup). */
+  readonly nexthop: string;
+  /** Parallel deliveries to it (default_destination_concurrency_limit; Postfix's default is 20). */
+  readonly concurrency: number;
+}
+
 /** The account virtual(8) writes Maildirs as. */
 export interface MailboxOwner {
   readonly uid: number;
@@ -22,7 +32,7 @@ export interface MailboxOwner {
 }
 
 /** main.cf: only what differs from Postfix's defaults, each with its reason. */
-export function mainCf(dir: string, banner: string, deliver?: { options: DeliverOptions; owner: MailboxOwner }): string {
+export function mainCf(dir: string, banner: string, deliver?: { options: DeliverOptions; owner: MailboxOwner }, relay?: RelayOptions): string {
   const common = `# Private Postfix instance for a Mailway bench. Removed when the bench ends.
 compatibility_level = 3.6
 queue_directory = ${dir}/queue
@@ -46,11 +56,17 @@ smtpd_peername_lookup = no
 smtp_dns_support_level = disabled
 smtp_host_lookup = native
 `;
-  if (deliver === undefined) {
-    return `${common}# Nothing takes mail out of the queue, so nothing would hand cleanup its flow-control tokens.
+  const noFlowControl = `# Nothing takes mail out of the queue, so nothing would hand cleanup its flow-control tokens.
 in_flow_delay = 0
 `;
+  if (relay !== undefined) {
+    return `${common}${noFlowControl}# Once released, everything goes to one next hop; every other smtp_* setting keeps its default
+# (connection caching on demand, no TLS, initial_destination_concurrency 5).
+relayhost = ${relay.nexthop}
+default_destination_concurrency_limit = ${relay.concurrency}
+`;
   }
+  if (deliver === undefined) return `${common}${noFlowControl}`;
   // One inline map entry per mailbox; the trailing '/' makes virtual(8) write a Maildir.
   const { domain, users, maildirBase } = deliver.options;
   const mailboxes = users.map((user) => `${user}@${domain}=${domain}/${user}/Maildir/`).join(', ');
@@ -65,8 +81,11 @@ fast_flush_domains =
 `;
 }
 
-/** master.cf: the acceptance path, plus qmgr, virtual and the bounce family when delivering. */
-export function masterCf(port: number, delivering: boolean): string {
+/** Which daemons run besides the acceptance path: none, virtual(8) into Maildirs, or smtp(8) to a next hop. */
+export type Services = 'accept' | 'virtual' | 'smtp';
+
+/** master.cf: the acceptance path, plus qmgr, the delivery agent and the bounce family when delivering. */
+export function masterCf(port: number, services: Services): string {
   const accept = `# service        type       private unpriv chroot wakeup maxproc command
 127.0.0.1:${port}  inet       n       -      n      -      -       smtpd
 cleanup          unix       n       -      n      -      0       cleanup
@@ -74,11 +93,18 @@ rewrite          unix       -       -      n      -      -       trivial-rewrite
 anvil            unix       -       -      n      -      1       anvil
 postlog          unix-dgram n       -      n      -      1       postlogd
 `;
-  if (!delivering) return accept;
-  // virtual runs as root (unpriv n) so that it can take on the mailbox owner's uid.
+  if (services === 'accept') return accept;
+  const delivery =
+    services === 'virtual'
+      ? // virtual runs as root (unpriv n) so that it can take on the mailbox owner's uid.
+        `virtual          unix       -       n      n      -      -       virtual
+`
+      : // scache holds the connections smtp(8) caches between deliveries (smtp_connection_cache_on_demand).
+        `smtp             unix       -       -      n      -      -       smtp
+scache           unix       -       -      n      -      1       scache
+`;
   return `${accept}qmgr             unix       n       -      n      300    1       qmgr
-virtual          unix       -       n      n      -      -       virtual
-bounce           unix       -       -      n      -      0       bounce
+${delivery}bounce           unix       -       -      n      -      0       bounce
 defer            unix       -       -      n      -      0       bounce
 trace            unix       -       -      n      -      0       bounce
 retry            unix       -       -      n      -      -       error

@@ -27,6 +27,11 @@
  * in_flow_delay keeps its default (1 s): qmgr hands cleanup a token for each message it takes in,
  * so senders wait only when delivery falls behind, as on a production Postfix.
  *
+ * Relaying (the outbound bench; `relay`): accepting only, as above, with relayhost set to the
+ * next hop; release() then adds qmgr, smtp(8), scache and the bounce family to master.cf and
+ * reloads, and qmgr (started at once by its wake-up timer) sends everything in incoming/ there.
+ * The SMTP client keeps Postfix's defaults; postconf() reads back what the instance uses.
+ *
  * The caller stops the instance; if the process exits first, an exit hook kills the master's
  * process group and removes the directory (never the caller's Maildir base). Postfix only prints
  * errors to a terminal, so start-up failures quote the instance's maillog instead.
@@ -38,9 +43,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { type DeliverOptions, mainCf, type MailboxOwner, masterCf } from './config.js';
+import { type DeliverOptions, mainCf, type MailboxOwner, masterCf, type RelayOptions } from './config.js';
 
-export type { DeliverOptions } from './config.js';
+export type { DeliverOptions, RelayOptions } from './config.js';
 
 export interface PostfixInstance {
   readonly port: number;
@@ -50,6 +55,10 @@ export interface PostfixInstance {
   readonly masterPid: number;
   /** Messages fully written to the queue (and not yet delivered). */
   queuedCount(): Promise<number>;
+  /** Relaying instance: start qmgr and smtp(8), which send the queued mail to the next hop. */
+  release(): Promise<void>;
+  /** The instance's values of some main.cf parameters (`postconf -h`), defaults included. */
+  postconf(names: readonly string[]): Promise<Record<string, string>>;
   /** Stop Postfix and remove the directory. */
   stop(): Promise<void>;
 }
@@ -61,8 +70,9 @@ const stopTimeoutMs = 10_000;
 const queueNames = ['incoming', 'active', 'deferred', 'hold'] as const;
 
 /** Start a private Postfix listening on 127.0.0.1:port; resolves once it greets. */
-export async function startPostfix(options: { port: number; deliver?: DeliverOptions }): Promise<PostfixInstance> {
-  const { port, deliver } = options;
+export async function startPostfix(options: { port: number; deliver?: DeliverOptions; relay?: RelayOptions }): Promise<PostfixInstance> {
+  const { port, deliver, relay } = options;
+  if (deliver !== undefined && relay !== undefined) throw new Error('a bench Postfix either delivers to Maildirs or relays, not both');
   const dir = await mkdtemp(join(tmpdir(), 'mailway-postfix-'));
   const etc = join(dir, 'etc');
   const queue = join(dir, 'queue');
@@ -102,8 +112,8 @@ export async function startPostfix(options: { port: number; deliver?: DeliverOpt
     await mkdir(etc, { mode: 0o755 });
     await mkdir(queue, { mode: 0o755 });
     const owner = deliver ? await prepareMaildirs(deliver) : undefined;
-    await writeFile(join(etc, 'main.cf'), mainCf(dir, banner, deliver && owner ? { options: deliver, owner } : undefined));
-    await writeFile(join(etc, 'master.cf'), masterCf(port, deliver !== undefined));
+    await writeFile(join(etc, 'main.cf'), mainCf(dir, banner, deliver && owner ? { options: deliver, owner } : undefined, relay));
+    await writeFile(join(etc, 'master.cf'), masterCf(port, deliver === undefined ? 'accept' : 'virtual'));
 
     // start-fg checks the instance (creating the queue subdirectories) and keeps master -s, a
     // session leader, as its child.
@@ -122,6 +132,16 @@ export async function startPostfix(options: { port: number; deliver?: DeliverOpt
     dir,
     masterPid,
     queuedCount: () => countQueued(queue),
+    async release() {
+      if (relay === undefined) throw new Error('release() is for a relaying instance');
+      await writeFile(join(etc, 'master.cf'), masterCf(port, 'smtp'));
+      await promisify(execFile)(postfixPath, ['-c', etc, 'reload']);
+    },
+    async postconf(names) {
+      const { stdout } = await promisify(execFile)('/usr/sbin/postconf', ['-c', etc, '-h', ...names]);
+      const values = stdout.split('\n');
+      return Object.fromEntries(names.map((name, i) => [name, values[i] ?? '']));
+    },
     stop,
   };
 }
@@ -145,7 +165,7 @@ async function prepareMaildirs(deliver: DeliverOptions): Promise<MailboxOwner> {
 }
 
 /** uid and gid of the account `nobody`, from /etc/passwd. */
-async function nobody(): Promise<MailboxOwner> {
+export async function nobody(): Promise<MailboxOwner> {
   const line = (await readFile('/etc/passwd', 'utf8')).split('\n').find((entry) => entry.startsWith('nobody:'));
   const [, , uid, gid] = line?.split(':') ?? [];
   if (uid === undefined || gid === undefined) throw new Error('no account "nobody" in /etc/passwd to own the Maildirs');
@@ -165,8 +185,8 @@ async function countQueued(queue: string): Promise<number> {
   return count;
 }
 
-/** Poll until our smtpd greets on the port; fails when the starter exits or time runs out. */
-async function waitForGreeting(port: number, banner: string, starter: ChildProcess): Promise<void> {
+/** Poll until a server that names `banner` greets on the port; fails when the starter exits or time runs out. */
+export async function waitForGreeting(port: number, banner: string, starter: ChildProcess): Promise<void> {
   const deadline = Date.now() + startTimeoutMs;
   let last = 'no connection';
   while (Date.now() < deadline) {

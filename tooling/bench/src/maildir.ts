@@ -5,12 +5,13 @@
  * arrivals: per file its arrival time (the watcher's, else the file's mtime, which the kernel
  * keeps only to a few ms) and the load generator's stamp when there is one. A message is
  * visible to a mail reader from the moment it is in new/, so that is when it counts as delivered.
+ * smtp-sink's dump folder (smtp-sink.ts) works the same way: one new file per message received.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { readStamp } from '@mailway/bench-tools/loadgen';
+import { readStamp } from './loadgen.js';
 
 export interface Arrival {
   readonly file: string;
