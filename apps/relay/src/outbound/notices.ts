@@ -6,14 +6,13 @@
  * the null sender (itself a notification) is never answered: that is how bounce loops end.
  *
  * Reads: the attempt's records and the message. Emits: notices planned with queue ids of their
- * own (recorded before they are sent), and each sent through the intake's hand-off as a new
- * message from `<>`, routed like any other.
+ * own (recorded before they are sent), each written and handed to the intake by
+ * `@mailway/queue/notices` as a new message from `<>`, routed like any other.
  */
 import { type AttemptRecord, type OutboundJob, type PendingNotice, newQueueId } from '@mailway/queue/jobs';
 import { type DsnAction, type DsnRecipient, type NoticeContext, sendNotice, wantsNotice } from '@mailway/queue/notices';
 
 type NoticeKind = PendingNotice['kind'];
-
 
 /**
  * The notices owed for `outcomes`; `delayDue`: the delay warning's time has come;
@@ -24,7 +23,7 @@ export function planNotices(job: OutboundJob, outcomes: readonly AttemptRecord[]
   if (job.envelope.from === '') return [];
   const byAddress = new Map(job.envelope.recipients.map((r) => [r.address, r]));
   const owed = (kind: NoticeKind, state: AttemptRecord['state']): string[] =>
-    outcomes.filter((r) => r.state === state && wantsNotice(byAddress.get(r.address) ?? { address: r.address, notify: null, orcpt: null }, kind)).map((r) => r.address);
+    outcomes.filter((r) => r.state === state && wantsNotice(byAddress.get(r.address) ?? { notify: null }, kind)).map((r) => r.address);
 
   const notices: PendingNotice[] = [];
   const plan = (kind: NoticeKind, addresses: string[]): void => {
