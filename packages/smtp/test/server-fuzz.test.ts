@@ -351,8 +351,15 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       line(`NOOP ${'A'.repeat(3_000)}`),
     ),
   ).map((bytes) => ({ kind: 'GARBAGE' as const, line: bytes })),
-  // Broken framing: answered once, then the session ends (rarer, so sessions run long enough to matter).
-  fc.constantFrom('NOOP\n', 'NO\rOP\r\n', 'MAIL FROM:<a@example.org>\n', '\n').map((text) => ({ kind: 'FRAMING' as const, line: Buffer.from(text) })),
+);
+
+/**
+ * Any command, now and then one with broken framing: answered once, then the session ends. It
+ * is rare (one draw in 31), so that most sessions run long enough to reach their messages.
+ */
+const anyCommand: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 30, arbitrary: command },
+  { weight: 1, arbitrary: fc.constantFrom('NOOP\n', 'NO\rOP\r\n', 'MAIL FROM:<a@example.org>\n', '\n').map((text) => ({ kind: 'FRAMING' as const, line: Buffer.from(text) })) },
 );
 
 /** A well-formed transaction (its commands may still fail in the state the session is in). */
@@ -377,7 +384,7 @@ const transaction: fc.Arbitrary<Command[]> = fc
 
 /** A session: random commands with well-formed transactions among them. */
 const session = fc
-  .array(fc.oneof({ weight: 4, arbitrary: command.map((c) => [c]) }, { weight: 1, arbitrary: transaction }), { minLength: 1, maxLength: 20 })
+  .array(fc.oneof({ weight: 4, arbitrary: anyCommand.map((c) => [c]) }, { weight: 1, arbitrary: transaction }), { minLength: 1, maxLength: 20 })
   .map((steps) => steps.flat());
 
 /** What a command's first reply may be, by kind. */
@@ -573,7 +580,7 @@ describe('random command sequences', () => {
 
     // The generator reaches accepted messages (and in LMTP several replies to one message) often enough to count.
     expect(accepted).toBeGreaterThan(40);
-    expect(framings).toBeGreaterThan(5);
+    expect(framings).toBeGreaterThan(3);
     if (lmtp) expect(multiReplies).toBeGreaterThan(10);
   });
 });
