@@ -97,7 +97,9 @@ export async function startMailway(options: MailwayOptions): Promise<MailwayRun>
       RELAY_TRANSPORTS: `${domain}=smtp:[127.0.0.1]:${options.sinkPort}`,
       // smtp-sink offers no STARTTLS; Postfix's client does not try TLS by default either.
       RELAY_OUTBOUND_TLS: 'never',
-      RELAY_OUTBOUND_CONCURRENCY: String(options.concurrency),
+      // The destination's limit, as Postfix's default_destination_concurrency_limit; jobs in flight
+      // (RELAY_OUTBOUND_CONCURRENCY) stay at the relay's default, as Postfix's process limit does.
+      RELAY_OUTBOUND_DESTINATION_CONCURRENCY: String(options.concurrency),
       RELAY_PORT: String(await freePort()),
       RELAY_HTTP_PORT: String(await freePort()),
       LOG_LEVEL: 'info',

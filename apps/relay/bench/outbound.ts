@@ -7,7 +7,8 @@
  * fresh smtp-sink (the same command for both) as the remote domain's server:
  * - Mailway (mailway.ts): spool entries and outbound jobs as the transfer worker leaves them,
  *   Redis AOF `appendfsync always`; then the relay agent with RELAY_ROLES=outbound, a transport
- *   map entry to the sink and RELAY_OUTBOUND_CONCURRENCY = `--concurrency`. The clock starts at
+ *   map entry to the sink and RELAY_OUTBOUND_DESTINATION_CONCURRENCY = `--concurrency`, every
+ *   other outbound setting at its default (sessions reused, 100 jobs in flight). The clock starts at
  *   its log line saying the worker runs.
  * - Postfix: a private instance takes the messages over SMTP with no qmgr (they stay in
  *   incoming/, fsynced); then qmgr and smtp(8) are added and the instance reloaded, with relayhost
@@ -146,7 +147,7 @@ async function measureMailway(options: Options, problems: string[]): Promise<Sid
     const run = await startMailway({ ...options, from, to, sinkPort: sink.port });
     const memory = sampleMemory(async () => [...run.pids]);
     try {
-      progress(`Mailway: relay agent, RELAY_ROLES=outbound, RELAY_OUTBOUND_CONCURRENCY=${options.concurrency}, sending`);
+      progress(`Mailway: relay agent, RELAY_ROLES=outbound, RELAY_OUTBOUND_DESTINATION_CONCURRENCY=${options.concurrency}, sending`);
       // The agent is already sending: its clock started at its log line.
       const figures = await measureSending(sink, options.messages, 'Mailway', problems, async () => run.pids, async () => run.startedAtMs);
       const counts = await run.settled(stallMs);
@@ -161,7 +162,7 @@ async function measureMailway(options: Options, problems: string[]): Promise<Sid
         ...figures,
         sessions: await sessionsEnded(sink),
         memory: peak,
-        how: `relay agent (node dist/main.js) + redis-server (AOF always; an fsync over 1 ms in ${fsyncs.seconds} s of the run, worst ${fsyncs.worstMs} ms); ${options.concurrency} jobs at once`,
+        how: `relay agent (node dist/main.js) + redis-server (AOF always; an fsync over 1 ms in ${fsyncs.seconds} s of the run, worst ${fsyncs.worstMs} ms); destination concurrency ${options.concurrency}`,
       };
     } finally {
       await memory.stop();

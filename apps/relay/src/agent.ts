@@ -153,7 +153,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         intake: { spool, transfer },
         settings: outboundSettingsFrom(config, resolver),
         logger,
-        metrics: { attempts: metrics.outbound },
+        metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
         prefix: bullPrefix(prefix),
         concurrency: settings.outbound.concurrency,
       });

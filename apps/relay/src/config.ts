@@ -22,8 +22,19 @@ function parsed<T>(schema: z.ZodType<T>, parse: (value: T) => unknown): z.ZodTyp
 
 /** Sending to other domains: routing, retries, notifications. */
 const outboundSettings = z.object({
-  /** Outbound jobs delivered at once by this process. */
-  concurrency: setting.int('RELAY_OUTBOUND_CONCURRENCY', 20, { min: 1, max: 1_000 }),
+  /**
+   * Outbound jobs this process works on at once, across destinations (as Postfix's
+   * default_process_limit); more than a destination's limit, so that jobs waiting for a busy
+   * destination's session leave room for the others.
+   */
+  concurrency: setting.int('RELAY_OUTBOUND_CONCURRENCY', 100, { min: 1, max: 1_000 }),
+  /** Attempts at once per destination (a domain, or the smart host), as Postfix's default_destination_concurrency_limit. */
+  destinationConcurrency: setting.int('RELAY_OUTBOUND_DESTINATION_CONCURRENCY', 20, { min: 1, max: 1_000 }),
+  /** An open session with nothing to send is closed after this long; 0 opens a session per message. */
+  sessionIdle: setting.duration('RELAY_OUTBOUND_SESSION_IDLE', 2_000),
+  /** A session is not reused once this old, nor after this many messages. */
+  sessionReuseTime: setting.duration('RELAY_OUTBOUND_SESSION_REUSE_TIME', 300_000, { min: '1s' }),
+  sessionMessages: setting.int('RELAY_OUTBOUND_SESSION_MESSAGES', 100, { min: 1, max: 100_000 }),
   /** Port of the remote mail exchangers (25; tests point it elsewhere). */
   port: setting.port('RELAY_OUTBOUND_PORT', 25),
   /** The name sent in EHLO; the host name when unset. */

@@ -32,6 +32,7 @@ export interface RelayMetrics {
   readonly routed: ReturnType<Metrics['counter']>;
   readonly handoffSeconds: ReturnType<Metrics['histogram']>;
   readonly outbound: ReturnType<Metrics['counter']>;
+  readonly outboundSessions: ReturnType<Metrics['counter']>;
 }
 
 /** Register the agent's metrics. */
@@ -48,5 +49,6 @@ export function createRelayMetrics(metrics: Metrics): RelayMetrics {
     routed: metrics.counter('relay_routed_recipients_total', 'Recipients routed by the transfer worker, by route', ['route']),
     handoffSeconds: metrics.histogram('relay_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
     outbound: metrics.counter('relay_outbound_recipients_total', 'Outbound delivery attempts per recipient, by outcome (delivered, deferred, failed)', ['outcome']),
+    outboundSessions: metrics.counter('relay_outbound_sessions_total', 'Outbound SMTP sessions used for a message: opened for it, or reused from an earlier one', ['kind']),
   };
 }

@@ -9,6 +9,7 @@ import type { EnvelopeRecipient } from '@mailway/queue/jobs';
 import { selfSignedCertificate } from '@mailway/runtime';
 import { type AttemptOptions, type OutboundMessage, attemptDelivery } from '../src/outbound/attempt.js';
 import type { NextHop } from '../src/outbound/mx.js';
+import { OutboundSessions, type SessionCacheOptions } from '../src/outbound/sessions.js';
 import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
 
 const content = Buffer.from('From: a@origin.test\r\nTo: x@dest.test\r\nSubject: outbound\r\n\r\nHello.\r\n');
@@ -220,5 +221,77 @@ describe('a delivery attempt', () => {
     const result = await attemptDelivery(hops, message(['x@dest.test'], { bodyType: '8BITMIME' }), options(port));
     expect(states(result)).toEqual(['x@dest.test failed 5.6.3']);
     expect(first?.received).toEqual([]);
+  });
+});
+
+describe('sessions kept between messages', () => {
+  const cache = (overrides: Partial<SessionCacheOptions> = {}): OutboundSessions => new OutboundSessions({ perDestination: 20, idleTimeout: 5_000, maxAge: 300_000, maxMessages: 100, ...overrides });
+  let sessions: OutboundSessions[] = [];
+  afterEach(async () => {
+    await Promise.all(sessions.map((s) => s.close()));
+    sessions = [];
+  });
+  const kept = (overrides: Partial<SessionCacheOptions> = {}): OutboundSessions => {
+    const made = cache(overrides);
+    sessions.push(made);
+    return made;
+  };
+
+  it('a second message to a host goes over the first one’s session; past the message limit a new one opens', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{}]);
+    const cached = kept({ maxMessages: 2 });
+    for (const to of ['x@dest.test', 'y@dest.test', 'z@dest.test']) {
+      const result = await attemptDelivery(hops, message([to]), options(port, { sessions: cached }));
+      expect(states(result)).toEqual([`${to} delivered 2.0.0`]);
+      // Still encrypted when reused: the session's TLS is recorded for every message.
+      expect(result.recipients[0]?.tls).toMatch(/^TLSv1\.[23]$/);
+    }
+    expect(first?.received.map((m) => m.to)).toEqual([['x@dest.test'], ['y@dest.test'], ['z@dest.test']]);
+    expect(first?.connections).toBe(2);
+    expect(cached.counts).toEqual({ opened: 2, reused: 1 });
+  });
+
+  it('a session the peer closed while idle is not used; one it closes as it is used is replaced at once', async () => {
+    const script: PeerScript = {};
+    const { hops, port, peers: [first] } = await mxHosts([script]);
+    const cached = kept();
+    await attemptDelivery(hops, message(['x@dest.test']), options(port, { sessions: cached }));
+    expect(cached.idleCount).toBe(1);
+
+    // Closed by the peer and seen closed: a new session.
+    first?.drop();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await attemptDelivery(hops, message(['y@dest.test']), options(port, { sessions: cached })).then((result) => expect(states(result)).toEqual(['y@dest.test delivered 2.0.0']));
+    expect(first?.connections).toBe(2);
+
+    // Closed as MAIL is sent on it: the message goes over a new session, and the host is not
+    // left (no failure recorded against it).
+    script.dropAtMail = 1;
+    const result = await attemptDelivery(hops, message(['z@dest.test']), options(port, { sessions: cached }));
+    expect(states(result)).toEqual(['z@dest.test delivered 2.0.0']);
+    expect(result.tried.map((t) => t.failure)).toEqual([null]);
+    expect(first?.received.map((m) => m.to)).toEqual([['x@dest.test'], ['y@dest.test'], ['z@dest.test']]);
+  });
+
+  it('an idle session is closed after the idle time', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{}]);
+    const cached = kept({ idleTimeout: 100 });
+    // In plaintext: the peer's count of open sockets does not follow a socket upgraded to TLS.
+    await attemptDelivery(hops, message(['x@dest.test']), options(port, { sessions: cached, startTls: 'never' }));
+    expect(first?.open()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(cached.idleCount).toBe(0);
+    expect(first?.open()).toBe(0);
+  });
+
+  it('a REQUIRETLS message never goes over a shared session', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{}]);
+    const cached = kept();
+    await attemptDelivery(hops, message(['x@dest.test']), options(port, { sessions: cached }));
+    const result = await attemptDelivery(hops, message(['y@dest.test'], { requireTls: true }), options(port, { sessions: cached }));
+    // Refused (the peer's certificate does not verify), and not over the cached session.
+    expect(result.recipients[0]?.verdict.state).not.toBe('delivered');
+    expect(cached.counts.reused).toBe(0);
+    expect(first?.received).toHaveLength(1);
   });
 });

@@ -54,6 +54,7 @@ const settings = (): OutboundSettings => ({
   smarthost: { auth: null, startTls: 'never' },
   returnLimit: 100_000,
   timeouts: { connect: 5_000, greeting: 10_000, command: 10_000 },
+  sessions: { perDestination: 20, idleTimeout: 0, maxAge: 300_000, maxMessages: 100 },
 });
 
 /** The job as a fresh run sees it; a write to its data that `dies` picks kills the run. */
@@ -68,44 +69,76 @@ async function jobOf(id: string, dies: (data: OutboundJob) => boolean = () => fa
   return job;
 }
 
+/** An outbound job for `to` at dest.test, its content in the spool; returns the job id and queue id. */
+async function queued(to: string): Promise<{ id: string; queueId: string }> {
+  const queueId = newQueueId();
+  const content = Buffer.from(`From: bob@local.example\r\nTo: ${to}\r\nSubject: settle\r\n\r\nHello.\r\n`);
+  await h.spool.write(queueId, content, { refs: 1 });
+  await h.spool.claim(queueId);
+  const data: OutboundJob = {
+    queueId,
+    spoolId: queueId,
+    size: content.length,
+    messageId: null,
+    parent: queueId,
+    domain: 'dest.test',
+    envelope: { from: 'bob@local.example', recipients: [{ address: to, notify: null, orcpt: null }], body: null, smtputf8: false, ret: null, envid: null, requireTls: false },
+    origin: { agent: 'relay', client: null, user: null, tls: null, receivedAt: new Date().toISOString() },
+  };
+  return { id: await outbound.add(data), queueId };
+}
+
+/** The processor over a spool whose releases "kill" the run once they are done, when `dies`. */
+function processor(dies: { afterRelease: boolean }) {
+  const spool = Object.create(h.spool) as typeof h.spool;
+  spool.releaseOnce = async (id, token) => {
+    const refs = await h.spool.releaseOnce(id, token);
+    if (dies.afterRelease) throw new Error('the worker died here');
+    return refs;
+  };
+  return outboundProcessor({ spool, intake: { spool: h.spool, transfer }, settings: settings(), logger: createLogger({ name: 'relay', level: 'silent' }), metrics: { attempts: { inc: () => {} } } });
+}
+
 describe('a worker that dies while settling an attempt', () => {
   it('after releasing the original: the next run completes, the bounce sent once', async () => {
-    const queueId = newQueueId();
-    const content = Buffer.from('From: bob@local.example\r\nTo: gone@dest.test\r\nSubject: settle\r\n\r\nHello.\r\n');
-    await h.spool.write(queueId, content, { refs: 1 });
-    await h.spool.claim(queueId);
-    const data: OutboundJob = {
-      queueId,
-      spoolId: queueId,
-      size: content.length,
-      messageId: null,
-      parent: queueId,
-      domain: 'dest.test',
-      envelope: { from: 'bob@local.example', recipients: [{ address: 'gone@dest.test', notify: null, orcpt: null }], body: null, smtputf8: false, ret: null, envid: null, requireTls: false },
-      origin: { agent: 'relay', client: null, user: null, tls: null, receivedAt: new Date().toISOString() },
-    };
-    const id = await outbound.add(data);
-    const process = outboundProcessor({ spool: h.spool, intake: { spool: h.spool, transfer }, settings: settings(), logger: createLogger({ name: 'relay', level: 'silent' }), metrics: { attempts: { inc: () => {} } } });
+    const { id, queueId } = await queued('gone@dest.test');
+    const dies = { afterRelease: true };
+    const process = processor(dies);
 
     // First run: the attempt is recorded, the bounce queued, the original released; then it dies
-    // before it could write that the attempt is settled.
-    const first = await jobOf(id, (written) => written.progress?.attempts === 1 && written.progress.settling === null);
+    // before BullMQ could mark the job done.
+    const first = await jobOf(id);
     await expect(process(first.data as OutboundJob, first)).rejects.toThrow('the worker died here');
     expect(await h.spool.stat(queueId)).toBeNull();
 
     // The next run finishes the same attempt: no second delivery attempt, no second bounce.
+    dies.afterRelease = false;
+    const connections = peer.connections;
     const second = await jobOf(id);
     await process(second.data as OutboundJob, second);
-    expect(peer.connections).toBe(1);
-    const notices = (await h.jobs('transfer')).filter((j) => j.data.envelope.from === '');
+    expect(peer.connections).toBe(connections);
+    const notices = (await h.jobs('transfer')).filter((j) => j.data.envelope.from === '' && j.data.envelope.recipients[0]?.address === 'bob@local.example');
     expect(notices).toHaveLength(1);
-    expect((await outbound.queue.getJob(id))?.data.progress).toMatchObject({ attempts: 1, pending: [], settling: null });
+    expect((await outbound.queue.getJob(id))?.data.progress).toMatchObject({ attempts: 1, pending: [] });
+  });
 
-    // Died once more, after the job was settled but before BullMQ marked it done: a run with
-    // nothing pending makes no attempt (no connection, no count).
-    const third = await jobOf(id);
-    await process(third.data as OutboundJob, third);
-    expect(peer.connections).toBe(1);
-    expect((await outbound.queue.getJob(id))?.data.progress).toMatchObject({ attempts: 1 });
+  it('after releasing a delivered message: the next run finds the content gone and sends nothing again', async () => {
+    const { id, queueId } = await queued('kept@dest.test');
+    const dies = { afterRelease: true };
+    const process = processor(dies);
+    const received = peer.received.length;
+
+    // Delivered, released without a record, and the run dies before the job is done.
+    const first = await jobOf(id);
+    await expect(process(first.data as OutboundJob, first)).rejects.toThrow('the worker died here');
+    expect(peer.received.length).toBe(received + 1);
+    expect(await h.spool.stat(queueId)).toBeNull();
+
+    // BullMQ hands the job out again (its second start): nothing to send, no second copy.
+    dies.afterRelease = false;
+    const second = await jobOf(id);
+    second.attemptsStarted = 2;
+    await process(second.data as OutboundJob, second);
+    expect(peer.received.length).toBe(received + 1);
   });
 });

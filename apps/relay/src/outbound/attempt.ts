@@ -13,11 +13,17 @@
  * deferred), nor does a REQUIRETLS message, which also needs a certificate that verifies
  * (RFC 8689). Only hosts before the limit are tried; the rest wait for the next attempt. A host
  * that greets with one of this host's names is this host: a loop, left with 5.4.6.
+ *
+ * With a session cache (sessions.ts), a host's idle session is used before a new one is opened,
+ * and every session that can carry another message goes back to the cache afterwards. A cached
+ * session the peer closed while idle (it fails before any reply) is not held against the host:
+ * a new session is opened at once, as Postfix does.
  */
 import type { Readable } from 'node:stream';
-import { type ClientAuth, type ClientTimeouts, type SmtpClient, connect } from '@mailway/smtp/client';
+import { type ClientAuth, type ClientTimeouts, type SendResult, type SmtpClient, SmtpClientError, connect } from '@mailway/smtp/client';
 import type { EnvelopeRecipient } from '@mailway/queue/jobs';
 import type { NextHop } from './mx.js';
+import type { OpenSession, OutboundSessions } from './sessions.js';
 import { type Verdict, deferred, failed, hasRecipientResults, recipientVerdict, sessionVerdict } from './outcome.js';
 
 /** What is sent, as the envelope was accepted. */
@@ -53,6 +59,8 @@ export interface AttemptOptions {
   readonly ownNames?: readonly string[];
   readonly localAddress?: string;
   readonly timeouts?: Partial<ClientTimeouts>;
+  /** Sessions kept between messages (see sessions.ts); without it every attempt opens its own. */
+  readonly sessions?: OutboundSessions;
 }
 
 /** One host tried, and how it went. */
@@ -88,38 +96,38 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
   const tried: HostTry[] = [];
   // Why each host was left, in order.
   const reasons: Verdict[] = [];
+  // A REQUIRETLS message needs a session whose certificate verified: it never shares one.
+  const cache = message.requireTls ? null : (options.sessions ?? null);
   for (const hop of hops.slice(0, options.maxHosts)) {
-    const session = await openSession(hop, options, tried, message.requireTls);
-    if (session.kind === 'failed') {
-      reasons.push(session.verdict);
-      continue;
-    }
-    const { client, tlsFallback } = session;
-    const tls = client.tls?.protocol ?? null;
-    // A host that calls itself by this host's name is this host (what RELAY_OWN_ADDRESSES may miss).
-    if (greetsAsThisHost(client, options.ownNames ?? [])) {
-      await client.quit();
-      reasons.push(failed('5.4.6', `mail for ${hop.host} loops back to this host: it greets with this host's name`));
-      tried.push({ host: hop.host, address: hop.address, failure: reasons.at(-1)?.diagnostic ?? null, tls, tlsFallback });
-      continue;
-    }
-    const remote = { host: hop.host, address: hop.address, dsn: client.extensions.dsn };
-    try {
-      const result = await client.send(sendOptions(message));
-      tried.push({ host: hop.host, address: hop.address, failure: null, tls, tlsFallback });
-      return { recipients: result.recipients.map((r, i) => ({ recipient: recipientAt(message, i), verdict: recipientVerdict(r), remote, tls })), tried };
-    } catch (error) {
-      if (hasRecipientResults(error)) {
-        tried.push({ host: hop.host, address: hop.address, failure: null, tls, tlsFallback });
-        return { recipients: error.result.recipients.map((r, i) => ({ recipient: recipientAt(message, i), verdict: recipientVerdict(r), remote, tls })), tried };
+    const key = sessionKey(hop, options);
+    const cached = cache?.take(key) ?? null;
+    if (cached !== null) {
+      const outcome = await transact(hop, cached, message, tried);
+      finish(key, cached);
+      if (outcome.kind === 'decided') return outcome.result;
+      // A cached session the peer closed while it was idle says nothing about the host: a new one is opened.
+      if (outcome.kind === 'left') {
+        reasons.push(outcome.verdict);
+        continue;
       }
-      const decided = sessionVerdict(error);
-      tried.push({ host: hop.host, address: hop.address, failure: decided.verdict.diagnostic, tls, tlsFallback });
-      if (decided.kind === 'all-recipients') return everyone(message, decided.verdict, remote, tls, tried);
-      reasons.push(decided.verdict);
-    } finally {
-      await client.quit();
     }
+    const opened = await openSession(hop, options, tried, message.requireTls);
+    if (opened.kind === 'failed') {
+      reasons.push(opened.verdict);
+      continue;
+    }
+    const session = cache?.opened(opened.client, opened.tlsFallback) ?? { client: opened.client, tlsFallback: opened.tlsFallback, openedAt: Date.now(), messages: 0 };
+    // A host that calls itself by this host's name is this host (what RELAY_OWN_ADDRESSES may miss).
+    if (greetsAsThisHost(session.client, options.ownNames ?? [])) {
+      await session.client.quit();
+      reasons.push(failed('5.4.6', `mail for ${hop.host} loops back to this host: it greets with this host's name`));
+      tried.push({ host: hop.host, address: hop.address, failure: reasons.at(-1)?.diagnostic ?? null, tls: session.client.tls?.protocol ?? null, tlsFallback: session.tlsFallback });
+      continue;
+    }
+    const outcome = await transact(hop, session, message, tried);
+    finish(key, session);
+    if (outcome.kind === 'decided') return outcome.result;
+    reasons.push(outcome.kind === 'left' ? outcome.verdict : deferred('4.4.2', `the connection to ${hop.host} was lost`));
   }
 
   // No host decided: the recipients fail only when every host refused for good; otherwise the
@@ -127,6 +135,51 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
   const temporary = reasons.filter((r) => r.state !== 'failed');
   const verdict = reasons.length === 0 ? deferred('4.4.1', 'no host could be tried') : temporary.length === 0 ? (reasons.at(-1) as Verdict) : (temporary.at(-1) as Verdict);
   return everyone(message, verdict, null, null, tried);
+
+  /** The session goes back to the cache when it can carry another message, else it is closed. */
+  function finish(key: string, session: OpenSession): void {
+    if (cache !== null) cache.give(key, session);
+    else void session.client.quit();
+  }
+}
+
+type Transaction =
+  | { readonly kind: 'decided'; readonly result: AttemptResult }
+  | { readonly kind: 'left'; readonly verdict: Verdict }
+  /** A reused session was found closed before the peer said anything. */
+  | { readonly kind: 'stale' };
+
+/** One mail transaction over `session`; recorded in `tried` unless the session was stale. */
+async function transact(hop: NextHop, session: OpenSession, message: OutboundMessage, tried: HostTry[]): Promise<Transaction> {
+  const { client, tlsFallback } = session;
+  const tls = client.tls?.protocol ?? null;
+  const remote = { host: hop.host, address: hop.address, dsn: client.extensions.dsn };
+  const reused = session.messages > 0;
+  session.messages += 1;
+  const decided = (recipients: SendResult['recipients']): Transaction => {
+    tried.push({ host: hop.host, address: hop.address, failure: null, tls, tlsFallback });
+    return { kind: 'decided', result: { recipients: recipients.map((r, i) => ({ recipient: recipientAt(message, i), verdict: recipientVerdict(r), remote, tls })), tried } };
+  };
+  try {
+    return decided((await client.send(sendOptions(message))).recipients);
+  } catch (error) {
+    if (hasRecipientResults(error)) return decided(error.result.recipients);
+    if (reused && isStale(error)) return { kind: 'stale' };
+    const verdict = sessionVerdict(error);
+    tried.push({ host: hop.host, address: hop.address, failure: verdict.verdict.diagnostic, tls, tlsFallback });
+    if (verdict.kind === 'all-recipients') return { kind: 'decided', result: everyone(message, verdict.verdict, remote, tls, tried) };
+    return { kind: 'left', verdict: verdict.verdict };
+  }
+}
+
+/** The peer closed the session before answering the first command of a transaction. */
+function isStale(error: unknown): boolean {
+  return error instanceof SmtpClientError && error.phase === 'mail' && error.reply === null && error.kind === 'network';
+}
+
+/** Sessions are shared only between messages that would open the same one. */
+function sessionKey(hop: NextHop, options: AttemptOptions): string {
+  return [hop.address, options.port, options.lmtp === true ? 'lmtp' : 'smtp', options.startTls, options.auth?.user ?? '', options.helo, options.localAddress ?? ''].join('|');
 }
 
 type Session = { readonly kind: 'open'; readonly client: SmtpClient; readonly tlsFallback: boolean } | { readonly kind: 'failed'; readonly verdict: Verdict };

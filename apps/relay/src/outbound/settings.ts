@@ -37,5 +37,6 @@ export function outboundSettingsFrom(config: RelayConfig, dns: MxDns): OutboundS
     startTls: outbound.tls,
     smarthost: { auth, startTls: outbound.smarthostTls },
     returnLimit: outbound.bounceReturnLimit,
+    sessions: { perDestination: outbound.destinationConcurrency, idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages },
   };
 }

@@ -28,11 +28,14 @@ import type { Logger } from '@mailway/runtime';
 import { type AttemptOptions, type RecipientOutcome, attemptDelivery } from './attempt.js';
 import { type OutboundNoticeContext, planNotices, sendOutboundNotice } from './notices.js';
 import { type Verdict, deferred, failed } from './outcome.js';
-import { type RouterOptions, routeDomain } from './routes.js';
+import { type Route, type RouterOptions, routeDomain } from './routes.js';
+import { OutboundSessions, type SessionCacheOptions } from './sessions.js';
 import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
 
 export interface OutboundMetrics {
   readonly attempts: { inc(labels: { outcome: string }, value?: number): void };
+  /** Sessions opened and reused (see sessions.ts). */
+  readonly sessions?: { inc(labels: { kind: string }): void };
 }
 
 export interface OutboundSettings {
@@ -46,6 +49,8 @@ export interface OutboundSettings {
   readonly smarthost: { readonly auth: ClientAuth | null; readonly startTls: AttemptOptions['startTls'] };
   readonly returnLimit: number;
   readonly timeouts?: AttemptOptions['timeouts'];
+  /** Sessions kept between messages and attempts at once per destination. */
+  readonly sessions: SessionCacheOptions;
 }
 
 export interface OutboundWorkerOptions {
@@ -55,11 +60,16 @@ export interface OutboundWorkerOptions {
   readonly settings: OutboundSettings;
   readonly logger: Logger;
   readonly metrics: OutboundMetrics;
+  /** Open sessions shared by this process's attempts; none: every attempt opens its own, unlimited per destination. */
+  readonly sessions?: OutboundSessions;
 }
+
+/** A destination none of whose attempts has finished for this long, while others wait, is stuck. */
+const stuckAfterMs = 1_000;
 
 /** Process one outbound job (exported for tests that drive it without a worker). */
 export function outboundProcessor(options: OutboundWorkerOptions): (data: OutboundJob, job: Job, token?: string) => Promise<void> {
-  const { spool, settings, logger, metrics } = options;
+  const { spool, settings, logger, metrics, sessions } = options;
 
   return async (data, job, token) => {
     const jobId = job.id ?? '';
@@ -70,9 +80,16 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     // Nothing left: a run that died after settling the last recipients, before the job was done.
     if (progress.settling === null && progress.pending.length === 0) return;
 
+    // A run after one that died may find the content gone: the run before settled the last
+    // recipients without a record (see below) and died before the job was done.
+    if (progress.settling === null && (job.attemptsStarted ?? 0) > 1 && (await spool.stat(data.spoolId)) === null) {
+      logger.warn({ queueId: data.queueId, job: jobId, domain: data.domain }, 'outbound content already released; nothing left to send');
+      return;
+    }
+
     // 1. Attempt (unless a run that died left one to settle).
     if (progress.settling === null) {
-      const outcomes = await attempt(data, progress.pending);
+      const outcomes = await attempt(data, progress.pending, job, token);
       const now = Date.now();
       const records = outcomes.map((o) => record(o, now));
       const stillDeferred = records.filter((r) => r.state === 'deferred');
@@ -86,7 +103,10 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       const reportedOnward = outcomes.filter((o) => o.verdict.state === 'delivered' && o.remote?.dsn === true).map((o) => o.recipient.address);
       const notices = planNotices(data, records, delayDue, reportedOnward);
 
-      // 2. Record, before any effect.
+      // 2. Record, before any effect that a new run could not repeat: notices (each sent once)
+      // and the next attempt. An attempt that only releases references (every recipient
+      // delivered, or failed with nothing to return) needs no record: each release is once
+      // per recipient, and a run that finds the content gone ends there (above).
       progress = {
         attempts: progress.attempts + 1,
         pending: progress.pending.filter((r) => records.some((o) => o.address === r.address && o.state === 'deferred')),
@@ -94,7 +114,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         last: [...progress.last.filter((l) => !records.some((r) => r.address === l.address)), ...records],
         settling: { outcomes: records, notices, retryAt },
       };
-      await job.updateData({ ...data, progress });
+      if (notices.length > 0 || retryAt !== null) await job.updateData({ ...data, progress });
       for (const r of records) {
         metrics.attempts.inc({ outcome: r.state });
         const line = { queueId: data.queueId, job: jobId, domain: data.domain, to: r.address, outcome: r.state, status: r.status, remote: r.remoteMta, tls: r.tls, attempt: progress.attempts, diagnostic: r.diagnostic };
@@ -119,22 +139,49 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       await job.updateData({ ...data, progress });
     }
     for (const r of settling.outcomes) if (r.state !== 'deferred') await spool.releaseOnce(data.spoolId, `${jobId}|${r.address}`);
+    // Nothing deferred: the job completes, and a record of this settling would go with it.
     const retryAt = settling.retryAt;
+    if (retryAt === null) return;
     progress = { ...progress, settling: null };
     await job.updateData({ ...data, progress });
-    if (retryAt === null) return;
     await job.moveToDelayed(retryAt, token);
     throw new DelayedError();
   };
 
   /** Route the domain and offer the message to its hops; a verdict for every recipient. */
-  async function attempt(data: OutboundJob, pending: OutboundJob['envelope']['recipients']): Promise<RecipientOutcome[]> {
+  async function attempt(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], job: Job, token: string | undefined): Promise<RecipientOutcome[]> {
     const route = await routeDomain(data.domain, settings.router).catch((error: unknown) => ({ kind: 'failed' as const, permanent: false, status: '4.4.3', detail: `routing failed: ${String(error)}` }));
     if (route.kind === 'failed') {
       const verdict: Verdict = route.permanent ? failed(route.status, route.detail) : deferred(route.status, route.detail);
       return pending.map((recipient) => ({ recipient, verdict, remote: null, tls: null }));
     }
     const viaSmarthost = route.configured === 'smarthost';
+    // All smart host mail is one destination, as in Postfix; otherwise the domain is.
+    const destination = viaSmarthost ? '[smarthost]' : data.domain;
+    const slot = await slotFor(destination, job, token);
+    try {
+      return await deliver(data, pending, route, viaSmarthost);
+    } finally {
+      slot?.release();
+    }
+  }
+
+  /**
+   * A slot for `destination`, waiting for one in turn. A destination whose slots have not moved
+   * for a while (its hosts are slow or hang) gets no more waiting attempts: this one steps aside
+   * for a few seconds (no attempt counted), so that the process's job slots stay free for mail
+   * to other destinations.
+   */
+  async function slotFor(destination: string, job: Job, token: string | undefined) {
+    if (sessions === undefined) return null;
+    if (sessions.waited(destination) >= stuckAfterMs) {
+      await job.moveToDelayed(Date.now() + stuckAfterMs * 5 + Math.floor(Math.random() * stuckAfterMs), token);
+      throw new DelayedError();
+    }
+    return sessions.slot(destination);
+  }
+
+  async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean): Promise<RecipientOutcome[]> {
     const result = await attemptDelivery(
       route.hops,
       {
@@ -161,6 +208,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         // Loop detection by name for MX hosts; a configured next hop (an LMTP server here) may share the name.
         ...(route.configured === null ? { ownNames: settings.router.ownNames } : {}),
         ...(settings.timeouts ? { timeouts: settings.timeouts } : {}),
+        ...(sessions ? { sessions } : {}),
       },
     );
     return [...result.recipients];
@@ -203,6 +251,9 @@ function expired(r: AttemptRecord): Partial<AttemptRecord> {
 
 /** Start consuming the `outbound` queue over `connection` (a 'worker' role client). */
 export function createOutboundWorker(connection: Redis, options: OutboundWorkerOptions & { prefix: string; concurrency: number }): Worker {
-  const process = outboundProcessor(options);
-  return createMailWorker('outbound', connection, process, { prefix: options.prefix, concurrency: options.concurrency });
+  const sessions = options.sessions ?? new OutboundSessions(options.settings.sessions, options.metrics.sessions);
+  const process = outboundProcessor({ ...options, sessions });
+  const worker = createMailWorker('outbound', connection, process, { prefix: options.prefix, concurrency: options.concurrency });
+  worker.on('closed', () => void sessions.close());
+  return worker;
 }

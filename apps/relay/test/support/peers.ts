@@ -13,6 +13,10 @@ export interface Peer {
   readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string; rcptParams?: Array<Record<string, unknown>> }>;
   /** Connections opened to it. */
   connections: number;
+  /** Connections open now. */
+  readonly open: () => number;
+  /** Close every connection now, without a word (a peer ending idle sessions). */
+  readonly drop: () => void;
   close(): Promise<void>;
 }
 
@@ -27,6 +31,8 @@ export interface PeerScript {
   readonly brokenTls?: boolean;
   /** Drop the connection in the middle of the message data. */
   readonly dropInData?: boolean;
+  /** Drop the connection at MAIL FROM, this many times (a session closed just as it is used). */
+  dropAtMail?: number;
   readonly hide8BitMime?: boolean;
   readonly hideSmtpUtf8?: boolean;
   /** Require AUTH with these credentials (a smart host). */
@@ -69,6 +75,10 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     address,
     received: [],
     connections: 0,
+    open: () => sockets.size,
+    drop: () => {
+      for (const socket of sockets) socket.destroy();
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
   // Open sockets, so that a peer can break off in the middle of a message.
@@ -95,6 +105,11 @@ export async function startPeer(address: string, port: number, script: PeerScrip
       callback(script.greeting === undefined ? null : refusal(script.greeting, script.greeting >= 500 ? 'No service here' : 'Too busy, try later'));
     },
     onMailFrom(_address, _session, callback) {
+      if ((script.dropAtMail ?? 0) > 0) {
+        script.dropAtMail = (script.dropAtMail ?? 0) - 1;
+        for (const socket of sockets) socket.destroy();
+        return;
+      }
       callback(script.mail === undefined ? null : refusal(script.mail, 'Sender refused'));
     },
     onRcptTo(rcpt, _session, callback) {
