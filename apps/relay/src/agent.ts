@@ -25,6 +25,7 @@ import { createGreylist } from './policy/greylist.js';
 import { relayNetworks } from './policy/networks.js';
 import { rcptToHook } from './policy/recipient.js';
 import { createTransferWorker } from './transfer/worker.js';
+import { downDestinations } from './outbound/down.js';
 import { outboundSettingsFrom } from './outbound/settings.js';
 import { createOutboundWorker } from './outbound/worker.js';
 
@@ -154,6 +155,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         settings: outboundSettingsFrom(config, resolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
+        down: downDestinations(redis, prefix, settings.outbound.downTime),
         prefix: bullPrefix(prefix),
         concurrency: settings.outbound.concurrency,
       });

@@ -12,7 +12,7 @@ import { type Harness, message, queueIdOf, startRelay } from './support/harness.
 import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
 import { parseDsn } from '@mailway/testing/dsn-parse';
 
-const addresses = { mx1: '127.0.0.51', mx2: '127.0.0.52', origin: '127.0.0.53', smarthost: '127.0.0.54', lmtp: '127.0.0.55', looping: '127.0.0.56' } as const;
+const addresses = { mx1: '127.0.0.51', mx2: '127.0.0.52', origin: '127.0.0.53', smarthost: '127.0.0.54', lmtp: '127.0.0.55', looping: '127.0.0.56', down: '127.0.0.57' } as const;
 
 let dns: TestDns;
 let port: number;
@@ -27,12 +27,14 @@ beforeAll(async () => {
       ['origin.test', 'mx.origin.test', 10],
       ['nullmx.test', '.', 0],
       ['loop.test', 'mail.loop.test', 10],
+      ['down.test', 'mx.down.test', 10],
     ],
     hosts: [
       ['mx1.dest.test', addresses.mx1],
       ['mx2.dest.test', addresses.mx2],
       ['mx.origin.test', addresses.origin],
       ['mail.loop.test', addresses.looping],
+      ['mx.down.test', addresses.down],
     ],
   });
   port = await sharedPort(Object.values(addresses));
@@ -139,6 +141,30 @@ describe('delivery to another domain', () => {
     const h = await relay();
     await send(h, 'bob@local.example', ['x@dest.test']);
     await waitFor('delivery at the second MX', () => mx2.received.length === 1);
+  });
+
+  it('a destination no host of which answers is marked down: its other mail waits without connecting, then goes', async () => {
+    const script: PeerScript = { greeting: 421 };
+    const mx = await peer(addresses.down, script);
+    const h = await relay({ RELAY_OUTBOUND_DOWN_TIME: '1500ms' });
+    const first = await send(h, 'bob@local.example', ['x@down.test']);
+    await waitFor('the destination marked down', async () => (await h.redis.pttl(`${h.prefix}outbound:down:down.test`)) > 0);
+    expect(mx.connections).toBe(1);
+
+    // A second message, and the first one's retries, while it is down: deferred, no connection.
+    const second = await send(h, 'bob@local.example', ['y@down.test']);
+    const suspended = await waitFor('the second message deferred', async () => {
+      const job = (await h.jobs('outbound')).find((j) => j.data.queueId === second);
+      return job?.data.progress?.last[0]?.diagnostic ?? null;
+    });
+    expect(suspended).toMatch(/^delivery temporarily suspended: .*421/);
+    expect(mx.connections).toBe(1);
+
+    // Up again: once the mark lapses, both go.
+    delete script.greeting;
+    await waitFor('both delivered', () => mx.received.length === 2, 10_000);
+    expect(mx.received.map((m) => m.to[0]).sort()).toEqual(['x@down.test', 'y@down.test']);
+    await waitFor('the first message settled', settled(h, first));
   });
 
   it('retries only the recipients deferred, and delivers each exactly once', async () => {
@@ -280,13 +306,13 @@ describe('notifications', () => {
 
   it('a message that waits too long: one delay notice, then a bounce when its lifetime runs out (4.4.7)', async () => {
     const mx1 = await peer(addresses.mx1, { greeting: 421 });
-    const h = await relay({ RELAY_DELAY_WARNING: '200ms', RELAY_QUEUE_LIFETIME: '1500ms' });
+    const h = await relay({ RELAY_DELAY_WARNING: '200ms', RELAY_QUEUE_LIFETIME: '1500ms', RELAY_OUTBOUND_DOWN_TIME: '250ms' });
     const queueId = await send(h, 'bob@local.example', ['x@dest.test']);
     const notices = await noticesFor(h, 'bob@local.example', 2);
     const bySubject = new Map(notices.map((n) => [n.headers.Subject, n]));
     expect([...bySubject.keys()].sort()).toEqual(['Delayed Mail (still being retried)', 'Undelivered Mail Returned to Sender']);
     expect(bySubject.get('Delayed Mail (still being retried)')?.perRecipient[0]).toMatchObject({ Action: 'delayed', 'Will-Retry-Until': expect.any(String) });
-    expect(bySubject.get('Undelivered Mail Returned to Sender')?.perRecipient[0]).toMatchObject({ Action: 'failed', Status: '4.4.7', 'Diagnostic-Code': expect.stringMatching(/^X-Mailway; delivery time expired; last attempt: (421 |connect: connect ECONNREFUSED)/) });
+    expect(bySubject.get('Undelivered Mail Returned to Sender')?.perRecipient[0]).toMatchObject({ Action: 'failed', Status: '4.4.7', 'Diagnostic-Code': expect.stringMatching(/^X-Mailway; delivery time expired; last attempt: (delivery temporarily suspended: )?(421 |connect: connect ECONNREFUSED)/) });
     expect(mx1.connections).toBeGreaterThan(1);
     await waitFor('the content to be released', settled(h, queueId));
     // Still exactly one delay notice.

@@ -89,6 +89,8 @@ export interface RecipientOutcome {
 export interface AttemptResult {
   readonly recipients: readonly RecipientOutcome[];
   readonly tried: readonly HostTry[];
+  /** Hosts were tried and not one could be spoken to (connection, greeting, EHLO, STARTTLS). */
+  readonly unreachable?: boolean;
 }
 
 /** Offer `message` to `hops` in order; every recipient comes back with a verdict. */
@@ -98,10 +100,12 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
   const reasons: Verdict[] = [];
   // A REQUIRETLS message needs a session whose certificate verified: it never shares one.
   const cache = message.requireTls ? null : (options.sessions ?? null);
+  let spoke = false;
   for (const hop of hops.slice(0, options.maxHosts)) {
     const key = sessionKey(hop, options);
     const cached = cache?.take(key) ?? null;
     if (cached !== null) {
+      spoke = true;
       const outcome = await transact(hop, cached, message, tried);
       finish(key, cached);
       if (outcome.kind === 'decided') return outcome.result;
@@ -116,6 +120,7 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
       reasons.push(opened.verdict);
       continue;
     }
+    spoke = true;
     const session = cache?.opened(opened.client, opened.tlsFallback) ?? { client: opened.client, tlsFallback: opened.tlsFallback, openedAt: Date.now(), messages: 0 };
     // A host that calls itself by this host's name is this host (what RELAY_OWN_ADDRESSES may miss).
     if (greetsAsThisHost(session.client, options.ownNames ?? [])) {
@@ -134,7 +139,8 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
   // last temporary reason defers them.
   const temporary = reasons.filter((r) => r.state !== 'failed');
   const verdict = reasons.length === 0 ? deferred('4.4.1', 'no host could be tried') : temporary.length === 0 ? (reasons.at(-1) as Verdict) : (temporary.at(-1) as Verdict);
-  return everyone(message, verdict, null, null, tried);
+  // A REQUIRETLS message's refusals say something about the message, not about the hosts.
+  return { ...everyone(message, verdict, null, null, tried), unreachable: !spoke && tried.length > 0 && !message.requireTls };
 
   /** The session goes back to the cache when it can carry another message, else it is closed. */
   function finish(key: string, session: OpenSession): void {

@@ -25,10 +25,11 @@ import type { Spool } from '@mailway/queue/spool';
 import type { ClientAuth } from '@mailway/smtp/client';
 import { readHeaderBlock } from '@mailway/smtp/message';
 import type { Logger } from '@mailway/runtime';
-import { type AttemptOptions, type RecipientOutcome, attemptDelivery } from './attempt.js';
+import { type AttemptOptions, type AttemptResult, type RecipientOutcome, attemptDelivery } from './attempt.js';
 import { type OutboundNoticeContext, planNotices, sendOutboundNotice } from './notices.js';
 import { type Verdict, deferred, failed } from './outcome.js';
 import { type Route, type RouterOptions, routeDomain } from './routes.js';
+import type { DownDestinations } from './down.js';
 import { OutboundSessions, type SessionCacheOptions } from './sessions.js';
 import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
 
@@ -62,6 +63,8 @@ export interface OutboundWorkerOptions {
   readonly metrics: OutboundMetrics;
   /** Open sessions shared by this process's attempts; none: every attempt opens its own, unlimited per destination. */
   readonly sessions?: OutboundSessions;
+  /** Destinations marked down (see down.ts); none: every attempt connects. */
+  readonly down?: DownDestinations;
 }
 
 /** A destination none of whose attempts has finished for this long, while others wait, is stuck. */
@@ -158,12 +161,24 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     const viaSmarthost = route.configured === 'smarthost';
     // All smart host mail is one destination, as in Postfix; otherwise the domain is.
     const destination = viaSmarthost ? '[smarthost]' : data.domain;
+    const down = (await options.down?.reason(destination)) ?? null;
+    if (down !== null) {
+      const verdict = deferred('4.4.1', `delivery temporarily suspended: ${down}`);
+      return pending.map((recipient) => ({ recipient, verdict, remote: null, tls: null }));
+    }
     const slot = await slotFor(destination, job, token);
+    let result: AttemptResult;
     try {
-      return await deliver(data, pending, route, viaSmarthost);
+      result = await deliver(data, pending, route, viaSmarthost);
     } finally {
       slot?.release();
     }
+    const reason = result.recipients[0]?.verdict.diagnostic;
+    if (result.unreachable === true && reason !== undefined && options.down !== undefined) {
+      await options.down.mark(destination, reason);
+      logger.warn({ destination, reason }, 'destination marked down: no host could be reached');
+    }
+    return [...result.recipients];
   }
 
   /**
@@ -181,8 +196,8 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     return sessions.slot(destination);
   }
 
-  async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean): Promise<RecipientOutcome[]> {
-    const result = await attemptDelivery(
+  async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean): Promise<AttemptResult> {
+    return attemptDelivery(
       route.hops,
       {
         from: data.envelope.from,
@@ -211,7 +226,6 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         ...(sessions ? { sessions } : {}),
       },
     );
-    return [...result.recipients];
   }
 
   /** Whether the header of `spoolId` has octets beyond ASCII (RFC 6532); one too large to look at counts as yes. */
