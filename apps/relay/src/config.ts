@@ -3,6 +3,7 @@
  * and its own section, each setting beside its environment variable and default.
  * Read once in main.ts; everything below receives the typed result.
  */
+import { isIP } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { z } from 'zod';
 import { authFailureSettings, authservIdsSetting, connectionLimitSettings, failedRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
@@ -39,6 +40,15 @@ const outboundSettings = z.object({
   downTime: setting.duration('RELAY_OUTBOUND_DOWN_TIME', 60_000),
   /** Port of the remote mail exchangers (25; tests point it elsewhere). */
   port: setting.port('RELAY_OUTBOUND_PORT', 25),
+  /** Source addresses for outbound connections, per family; the system's choice when unset. */
+  bindAddress: parsed(setting.optionalString('RELAY_OUTBOUND_BIND_ADDRESS'), (value) => {
+    if (value !== undefined && isIP(value) !== 4) throw new Error('expected an IPv4 address');
+    return value;
+  }),
+  bindAddress6: parsed(setting.optionalString('RELAY_OUTBOUND_BIND_ADDRESS6'), (value) => {
+    if (value !== undefined && isIP(value) !== 6) throw new Error('expected an IPv6 address');
+    return value;
+  }),
   /** The name sent in EHLO; the host name when unset. */
   helo: setting.optionalString('RELAY_OUTBOUND_HELO'),
   /** STARTTLS towards MX hosts: opportunistic (any certificate, plaintext when it fails), required, never. */

@@ -15,6 +15,8 @@ describe('outbound settings checked together', () => {
     ['credentials without a smart host', { RELAY_SMARTHOST_USER: 'relay', RELAY_SMARTHOST_PASSWORD: 'secret' }, /RELAY_SMARTHOST_USER.*RELAY_SMARTHOST is not set/],
     ['credentials with TLS turned off', { RELAY_SMARTHOST: '[smtp.isp.example]:587', RELAY_SMARTHOST_USER: 'relay', RELAY_SMARTHOST_PASSWORD: 'secret', RELAY_SMARTHOST_TLS: 'never' }, /RELAY_SMARTHOST_TLS.*never sent without TLS/],
     ['a minimum back-off above the maximum', { RELAY_BACKOFF_MIN: '2h', RELAY_BACKOFF_MAX: '1h' }, /RELAY_BACKOFF_MAX.*at least RELAY_BACKOFF_MIN/],
+    ['a source address that is not IPv4', { RELAY_OUTBOUND_BIND_ADDRESS: '::1' }, /RELAY_OUTBOUND_BIND_ADDRESS.*IPv4/],
+    ['an IPv6 source address that is not IPv6', { RELAY_OUTBOUND_BIND_ADDRESS6: 'mail.example' }, /RELAY_OUTBOUND_BIND_ADDRESS6.*IPv6/],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => load(env)).toThrow(message);
   });

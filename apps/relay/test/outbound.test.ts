@@ -136,6 +136,14 @@ describe('delivery to another domain', () => {
     expect(await h.metric(/^mailway_relay_outbound_recipients_total\{.*outcome="delivered"/)).toBe(2);
   });
 
+  it('connects from the configured source address', async () => {
+    const mx1 = await peer(addresses.mx1);
+    const h = await relay({ RELAY_OUTBOUND_BIND_ADDRESS: '127.0.0.58' });
+    await send(h, 'bob@local.example', ['x@dest.test']);
+    await waitFor('delivery', () => mx1.received.length === 1);
+    expect(mx1.clients).toEqual(['127.0.0.58']);
+  });
+
   it('falls back to the next MX host when the first does not answer', async () => {
     const mx2 = await peer(addresses.mx2);
     const h = await relay();
@@ -144,7 +152,7 @@ describe('delivery to another domain', () => {
   });
 
   it('a destination no host of which answers is marked down: its other mail waits without connecting, then goes', async () => {
-    const script: PeerScript = { greeting: 421 };
+    const script: { greeting?: number } = { greeting: 421 };
     const mx = await peer(addresses.down, script);
     const h = await relay({ RELAY_OUTBOUND_DOWN_TIME: '1500ms' });
     const first = await send(h, 'bob@local.example', ['x@down.test']);

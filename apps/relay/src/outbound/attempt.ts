@@ -19,6 +19,7 @@
  * session the peer closed while idle (it fails before any reply) is not held against the host:
  * a new session is opened at once, as Postfix does.
  */
+import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { type ClientAuth, type ClientTimeouts, type SendResult, type SmtpClient, SmtpClientError, connect } from '@mailway/smtp/client';
 import type { EnvelopeRecipient } from '@mailway/queue/jobs';
@@ -57,7 +58,8 @@ export interface AttemptOptions {
   readonly maxHosts: number;
   /** This host's names: a next host that greets with one of them is this host, a mail loop (5.4.6). */
   readonly ownNames?: readonly string[];
-  readonly localAddress?: string;
+  /** Source addresses to connect from, per family (Postfix's smtp_bind_address and smtp_bind_address6); the system's choice when unset. */
+  readonly bind?: { readonly ipv4?: string; readonly ipv6?: string };
   readonly timeouts?: Partial<ClientTimeouts>;
   /** Sessions kept between messages (see sessions.ts); without it every attempt opens its own. */
   readonly sessions?: OutboundSessions;
@@ -185,7 +187,12 @@ function isStale(error: unknown): boolean {
 
 /** Sessions are shared only between messages that would open the same one. */
 function sessionKey(hop: NextHop, options: AttemptOptions): string {
-  return [hop.address, options.port, options.lmtp === true ? 'lmtp' : 'smtp', options.startTls, options.auth?.user ?? '', options.helo, options.localAddress ?? ''].join('|');
+  return [hop.address, options.port, options.lmtp === true ? 'lmtp' : 'smtp', options.startTls, options.auth?.user ?? '', options.helo, sourceFor(hop, options) ?? ''].join('|');
+}
+
+/** The source address for `hop`'s family, if one is set. */
+function sourceFor(hop: NextHop, options: AttemptOptions): string | undefined {
+  return isIP(hop.address) === 6 ? options.bind?.ipv6 : options.bind?.ipv4;
 }
 
 type Session = { readonly kind: 'open'; readonly client: SmtpClient; readonly tlsFallback: boolean } | { readonly kind: 'failed'; readonly verdict: Verdict };
@@ -210,7 +217,7 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
         ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
       },
       ...(options.auth ? { auth: options.auth } : {}),
-      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      ...(sourceFor(hop, options) === undefined ? {} : { localAddress: sourceFor(hop, options) }),
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
     });
   try {

@@ -34,6 +34,7 @@ export function outboundSettingsFrom(config: RelayConfig, dns: MxDns): OutboundS
       delayWarning: outbound.delayWarning,
     },
     maxHosts: outbound.maxHosts,
+    bind: { ...(outbound.bindAddress === undefined ? {} : { ipv4: outbound.bindAddress }), ...(outbound.bindAddress6 === undefined ? {} : { ipv6: outbound.bindAddress6 }) },
     startTls: outbound.tls,
     smarthost: { auth, startTls: outbound.smarthostTls },
     returnLimit: outbound.bounceReturnLimit,

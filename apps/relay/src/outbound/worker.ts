@@ -45,6 +45,8 @@ export interface OutboundSettings {
   readonly router: RouterOptions;
   readonly retry: RetryPolicy;
   readonly maxHosts: number;
+  /** Source addresses per family. */
+  readonly bind?: AttemptOptions['bind'];
   readonly startTls: AttemptOptions['startTls'];
   /** Credentials and TLS policy for the smart host. */
   readonly smarthost: { readonly auth: ClientAuth | null; readonly startTls: AttemptOptions['startTls'] };
@@ -220,6 +222,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         ...(viaSmarthost && settings.smarthost.auth !== null ? { auth: settings.smarthost.auth } : {}),
         lmtp: route.lmtp,
         maxHosts: settings.maxHosts,
+        ...(settings.bind === undefined ? {} : { bind: settings.bind }),
         // Loop detection by name for MX hosts; a configured next hop (an LMTP server here) may share the name.
         ...(route.configured === null ? { ownNames: settings.router.ownNames } : {}),
         ...(settings.timeouts ? { timeouts: settings.timeouts } : {}),

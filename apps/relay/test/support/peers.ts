@@ -13,6 +13,8 @@ export interface Peer {
   readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string; rcptParams?: Array<Record<string, unknown>> }>;
   /** Connections opened to it. */
   connections: number;
+  /** The address each connection came from, in order. */
+  readonly clients: string[];
   /** Connections open now. */
   readonly open: () => number;
   /** Close every connection now, without a word (a peer ending idle sessions). */
@@ -75,6 +77,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     address,
     received: [],
     connections: 0,
+    clients: [],
     open: () => sockets.size,
     drop: () => {
       for (const socket of sockets) socket.destroy();
@@ -100,8 +103,9 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     ...(script.certificate ? { key: script.certificate.key, cert: script.certificate.cert } : {}),
     ...(script.name === undefined ? {} : { name: script.name }),
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
-    onConnect(_session, callback) {
+    onConnect(session, callback) {
       peer.connections += 1;
+      peer.clients.push(session.remoteAddress);
       callback(script.greeting === undefined ? null : refusal(script.greeting, script.greeting >= 500 ? 'No service here' : 'Too busy, try later'));
     },
     onMailFrom(_address, _session, callback) {
