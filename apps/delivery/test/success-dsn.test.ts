@@ -6,7 +6,8 @@
  * without SUCCESS, none with NEVER, none for a null-sender message. An alias that is a list
  * answers with one "expanded" notice and sends its members on without SUCCESS, so no
  * "delivered" follows; an alias to one address passes NOTIFY on, and "delivered" comes from
- * its mailbox. Over LMTP, NOTIFY and ENVID from the client are honoured the same way.
+ * its mailbox. Over LMTP, NOTIFY and ENVID from the client are honoured the same way; an mbox
+ * counts as the Maildir does.
  */
 import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
@@ -30,11 +31,11 @@ afterAll(() => h.close());
 
 type Notice = { id: string; data: TransferJob; dsn: Awaited<ReturnType<typeof parseDsn>> };
 
-/** The notices queued for `to`: the transfer jobs from the null sender, parsed. */
-async function noticesTo(to: string): Promise<Notice[]> {
-  const jobs = await h.transfer.queue.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed'], 0, -1, true);
+/** The notices queued for `to` (by the agent of `harness`): the transfer jobs from the null sender, parsed. */
+async function noticesTo(to: string, harness: Harness = h): Promise<Notice[]> {
+  const jobs = await harness.transfer.queue.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed'], 0, -1, true);
   const notices = jobs.filter((job) => job.data.envelope.from === '' && job.data.envelope.recipients[0]?.address === to);
-  return Promise.all(notices.map(async (job) => ({ id: job.id ?? '', data: job.data, dsn: await parseDsn(await h.spool.readAll(job.data.spoolId)) })));
+  return Promise.all(notices.map(async (job) => ({ id: job.id ?? '', data: job.data, dsn: await parseDsn(await harness.spool.readAll(job.data.spoolId)) })));
 }
 
 /** The messages in `user`'s Maildir (new/) whose Subject is `subject`. */
@@ -206,5 +207,21 @@ lmtp.quit()`;
     expect(more).toEqual([]);
     expect(notice?.dsn.perMessage).toMatchObject({ 'Original-Envelope-Id': 'lmtp-9' });
     expect(notice?.dsn.perRecipient).toEqual([expect.objectContaining({ 'Final-Recipient': 'rfc822; bob@example.org', 'Original-Recipient': 'rfc822; bob@example.org', Action: 'delivered', Status: '2.0.0' })]);
+  });
+});
+
+describe('into an mbox', () => {
+  let m: Harness;
+  beforeAll(async () => {
+    m = await startDelivery({ env: { DELIVERY_MAILBOX_FORMAT: 'mbox' } });
+  });
+  afterAll(() => m.close());
+
+  it('NOTIFY=SUCCESS: one "delivered" notice once the message is appended to the mbox', async () => {
+    const { jobIds } = await m.enqueue(message('into mbox'), ['bob@example.org'], { from: 'hal@remote.example', notify: ['SUCCESS'] });
+    expect(await m.settle(jobIds[0]!)).toBe('completed');
+    expect(await readFile(join(m.root, 'example.org', 'bob', 'mbox'), 'utf8')).toContain('\nSubject: into mbox\r\n');
+    const notices = await noticesTo('hal@remote.example', m);
+    expect(notices.map((n) => n.dsn.perRecipient)).toEqual([[expect.objectContaining({ 'Final-Recipient': 'rfc822; bob@example.org', Action: 'delivered', Status: '2.0.0' })]]);
   });
 });
