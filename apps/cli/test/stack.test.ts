@@ -9,6 +9,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDsn } from '@mailway/testing/dsn-parse';
 import { type Stack, run, startStack } from './support/stack.js';
 
 let s: Stack;
@@ -98,6 +99,45 @@ describe('mailway start', () => {
         return null;
       });
     }
+  });
+
+  it('answers NOTIFY=SUCCESS with a notice from <> in the sender\'s Maildir: "delivered" for a user, one "expanded" for a list', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: Number(env.SUBMISSION_PORT), secure: false, requireTLS: true, auth: { user: 'alice@example.org', pass: 'alice-secret' }, tls: { rejectUnauthorized: false } });
+    const aliceNew = join(home, 'mail', 'example.org', 'alice', 'Maildir', 'new');
+    /** The notices in alice's Maildir that echo `envid`, parsed. */
+    const notices = async (envid: string): Promise<Awaited<ReturnType<typeof parseDsn>>[]> => {
+      const found = [];
+      for (const name of await readdir(aliceNew)) {
+        const content = await readFile(join(aliceNew, name));
+        if (content.includes(`Original-Envelope-Id: ${envid}\r\n`)) found.push(await parseDsn(content));
+      }
+      return found;
+    };
+
+    const envid = `env-${randomUUID()}`;
+    await transport.sendMail({ from: 'alice@example.org', to: 'bob@example.org', subject: 'tell me when', text: 'Let me know it arrived.', dsn: { id: envid, return: 'full', notify: ['success', 'failure'] } });
+    const [delivered] = await waitFor('the "delivered" notice', async () => ((await notices(envid)).length > 0 ? notices(envid) : null));
+    expect(delivered?.headers).toMatchObject({ 'Return-Path': '<>', 'Delivered-To': 'alice@example.org', Subject: 'Successful Mail Delivery Report' });
+    expect(delivered?.perRecipient).toEqual([expect.objectContaining({ 'Final-Recipient': 'rfc822; bob@example.org', Action: 'delivered', Status: '2.0.0' })]);
+    expect(delivered?.returned).toContain('Subject: tell me when');
+    expect(delivered?.returned).not.toContain('Let me know it arrived.');
+
+    const listEnvid = `env-${randomUUID()}`;
+    const subject = `team ${randomUUID()}`;
+    await transport.sendMail({ from: 'alice@example.org', to: 'team@example.org', subject, text: 'to the whole team', dsn: { id: listEnvid, notify: ['success'] } });
+    transport.close();
+    for (const user of ['alice', 'bob']) {
+      const dir = join(home, 'mail', 'example.org', user, 'Maildir', 'new');
+      await waitFor(`the team message for ${user}`, async () => {
+        for (const name of await readdir(dir)) if ((await readFile(join(dir, name), 'utf8')).includes(subject)) return true;
+        return null;
+      });
+    }
+    await waitFor('the "expanded" notice', async () => ((await notices(listEnvid)).length > 0 ? true : null));
+    // Time for a "delivered" notice from a member to arrive, were one sent.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const all = await notices(listEnvid);
+    expect(all.map((n) => n.perRecipient.map((r) => `${r.Action} ${r['Final-Recipient']}`))).toEqual([['expanded rfc822; team@example.org']]);
   });
 
   it('restarts an agent that dies, and mail keeps flowing', async () => {

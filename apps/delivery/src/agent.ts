@@ -77,6 +77,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       root: settings.mailboxRoot,
       subaddressFolders: settings.subaddressFolders,
       hopCountLimit: config.hopCountLimit,
+      notices: { hostname: config.hostname, returnLimit: settings.bounceReturnLimit },
     };
 
     // The LMTP listener.
@@ -97,7 +98,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
     await Promise.all([link.reached(), waitForRedis(workerRedis, { timeoutMs: Number.POSITIVE_INFINITY })]);
 
     // The queue worker.
-    worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics, { hostname: config.hostname, returnLimit: settings.bounceReturnLimit }), { prefix: bullPrefix(prefix), concurrency: settings.concurrency, autorun: false, ...settings.worker });
+    worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics), { prefix: bullPrefix(prefix), concurrency: settings.concurrency, autorun: false, ...settings.worker });
     worker.on('error', (error) => logger.warn({ err: error }, 'delivery worker error'));
     void worker.run().catch((error: unknown) => logger.error({ err: error }, 'delivery worker stopped'));
     logger.info({ lmtp: socket ?? { host: settings.lmtp.host, port: lmtpPort }, root: settings.mailboxRoot, format: settings.mailboxFormat, concurrency: settings.concurrency }, 'delivery running');

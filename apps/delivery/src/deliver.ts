@@ -2,10 +2,14 @@
  * One recipient's delivery, shared by the queue worker and the LMTP server. Reads the
  * directory (where the recipient's mail goes) and the spool (the content); emits one of:
  * - a user: the message with Return-Path and Delivered-To prepended, stored once in the
- *   user's mailbox (key = the delivery job id), then the recipient's spool reference released;
+ *   user's mailbox (key = the delivery job id), the "delivered" notice when the recipient asked
+ *   for success notices, then the recipient's spool reference released;
  * - an alias: its targets back on `transfer` as a job derived from this one (deterministic
  *   id, one hop more, this address added to the visited path), after retaining one reference
- *   per target and before releasing the alias's own;
+ *   per target and before releasing the alias's own. An alias to several addresses (a list)
+ *   answers NOTIFY=SUCCESS itself with an "expanded" notice, and its members are sent on
+ *   without SUCCESS (RFC 3461 §6.2.7.3); an alias to one address passes NOTIFY on unchanged,
+ *   so "delivered" comes from where the message ends;
  * - otherwise a PermanentFailure, keeping the spool reference (a bounce will need it). A loop
  *   (loop.ts) is one: a message that already has Delivered-To for the mailbox, an expansion
  *   past the hop limit, or targets already on the path, which are not sent round again (the
@@ -15,10 +19,12 @@
 import type { Directory } from '@mailway/directory';
 import { type MailboxFormat, type MailboxStore, QuotaExceededError, mailboxPath, mailboxUsage } from '@mailway/mailbox';
 import type { DeliveryJob, TransferJob } from '@mailway/queue/jobs';
+import { notifyAfterExpansion } from '@mailway/queue/notices';
 import type { MailQueue } from '@mailway/queue/queues';
 import type { Spool } from '@mailway/queue/spool';
 import { deliveredToField, joinHeaderBlock, prependFields, readHeaderBlock, returnPathField } from '@mailway/smtp/message';
 import { checkDeliveredTo, cycleOf, planExpansion } from './loop.js';
+import { type NoticeSettings, reportSuccess } from './notices.js';
 import { PermanentFailure } from './outcome.js';
 
 export interface DeliveryTargets {
@@ -31,11 +37,14 @@ export interface DeliveryTargets {
   readonly subaddressFolders: boolean;
   /** Most hops (Received fields, plus one per expansion) a message may make (MAILWAY_HOPCOUNT_LIMIT). */
   readonly hopCountLimit: number;
+  /** How notices to the sender are written (failure, delivered, expanded). */
+  readonly notices: NoticeSettings;
 }
 
+/** What became of a recipient; `notice`: the queue id of the success notice sent for it, or null. */
 export type Delivered =
-  | { readonly kind: 'delivered'; readonly user: string; readonly file: string; readonly size: number; readonly stored: boolean }
-  | { readonly kind: 'expanded'; readonly targets: readonly string[]; readonly transferJob: string };
+  | { readonly kind: 'delivered'; readonly user: string; readonly file: string; readonly size: number; readonly stored: boolean; readonly notice: string | null }
+  | { readonly kind: 'expanded'; readonly targets: readonly string[]; readonly transferJob: string; readonly notice: string | null };
 
 /**
  * Deliver `job` (whose queue job id is `jobId`) to its recipient. `retry`: an earlier attempt
@@ -57,12 +66,15 @@ export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId:
     if (usage + job.size > quota) throw new QuotaExceededError(usage, quota, job.size);
   };
 
-  // Store once, then let go of this recipient's reference.
+  // Store once, tell the sender if asked (the notice reads the content), then let go of this
+  // recipient's reference. A retry that finds its copy stored sends the same notice, or none
+  // when it had been queued.
   const message = checkedMessage(spool, job, resolution.user);
   const folder = targets.subaddressFolders ? resolution.folder : null;
   const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from, retry, beforeWrite: checkQuota });
+  const notice = await reportSuccess(targets, job, jobId, 'delivered', `delivered to the mailbox of ${resolution.user}`);
   await spool.releaseOnce(job.spoolId, jobId);
-  return { kind: 'delivered', user: resolution.user, ...result };
+  return { kind: 'delivered', user: resolution.user, ...result, notice };
 }
 
 /**
@@ -85,6 +97,9 @@ async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string,
   const { spool, transfer } = targets;
   const plan = planExpansion(job, all, targets.hopCountLimit);
   const addresses = plan.forward;
+  // A list (more than one address) reports its own success; one address is a new name for it.
+  const list = all.length > 1;
+  const notify = list ? notifyAfterExpansion(job.recipient.notify) : job.recipient.notify;
   if (addresses.length === 0) throw cycleOf(plan);
   await spool.retainOnce(job.spoolId, `expand:${jobId}`, addresses.length);
   const transferJob: TransferJob = {
@@ -95,7 +110,7 @@ async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string,
     envelope: {
       from: job.from,
       // RFC 3461 §4.2: the original recipient stays the alias (or what it already was).
-      recipients: addresses.map((address) => ({ address, notify: job.recipient.notify, orcpt: job.recipient.orcpt ?? { type: 'rfc822', address: job.recipient.address } })),
+      recipients: addresses.map((address) => ({ address, notify, orcpt: job.recipient.orcpt ?? { type: 'rfc822', address: job.recipient.address } })),
       // The MAIL FROM parameters travel on unchanged (RFC 3461 §4: RET and ENVID; BODY, REQUIRETLS).
       body: job.mailParams?.body ?? null,
       smtputf8: (job.mailParams?.smtputf8 ?? false) || /[^\x00-\x7f]/.test([job.from, ...addresses].join('')),
@@ -111,6 +126,7 @@ async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string,
   const id = await transfer.add(transferJob);
   // The alias's own reference stays with the failure of the looping targets.
   if (plan.looping.length > 0) throw cycleOf(plan);
+  const notice = list ? await reportSuccess(targets, job, jobId, 'expanded', `expanded to ${addresses.length} recipients`) : null;
   await spool.releaseOnce(job.spoolId, jobId);
-  return { kind: 'expanded', targets: addresses, transferJob: id };
+  return { kind: 'expanded', targets: addresses, transferJob: id, notice };
 }

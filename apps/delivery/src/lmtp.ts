@@ -6,7 +6,9 @@
  * recipient), each recipient is delivered inline exactly as the queue worker would, and each
  * gets its own reply (outcome.ts): 250 2.0.0, 452 4.2.2 over quota, 550 5.1.1 unknown, 554
  * 5.4.6 a loop, 451 4.3.0 on any other failure. A recipient that was not delivered gives its
- * reference back at once (its client retries or bounces, not us).
+ * reference back at once (its client retries or bounces, not us). DSN is offered: a recipient
+ * given NOTIFY=SUCCESS gets its success notice from here (the client, seeing DSN, sends none).
+ * The MAIL FROM parameters (RET, ENVID, …) go with each recipient's job.
  */
 import { DirectoryError } from '@mailway/directory';
 import { type DeliveryJob, deliveryJobId, newQueueId } from '@mailway/queue/jobs';
@@ -71,6 +73,9 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
 
       // Deliver to each recipient, as the queue worker would.
       const from = transaction.from === null ? '' : mailbox(transaction.from);
+      // RET and ENVID for the notices a recipient asks for, and for an alias to pass on.
+      const { body: bodyType, smtputf8, ret, envid, requireTls } = transaction.mailParams;
+      const mailParams: DeliveryJob['mailParams'] = { body: bodyType, smtputf8, ret, envid, requireTls };
       const origin: DeliveryJob['origin'] = {
         agent: 'delivery',
         client: { address: session.remote.address, port: session.remote.port, helo: session.helo?.name ?? null },
@@ -81,7 +86,7 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
       return Promise.all(
         recipients.map(async (recipient) => {
           const jobId = deliveryJobId(queueId, recipient.address);
-          const job: DeliveryJob = { queueId, spoolId: queueId, size, messageId: null, from, recipient, origin, hops };
+          const job: DeliveryJob = { queueId, spoolId: queueId, size, messageId: null, from, recipient, origin, hops, mailParams };
           const timer = metrics.seconds.startTimer({ source: 'lmtp' });
           const entry = { ...log, recipient: recipient.address };
           try {
@@ -90,7 +95,7 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
             const outcome = result.kind === 'expanded' ? 'expanded' : 'delivered';
             metrics.deliveries.inc({ outcome, source: 'lmtp' });
             if (result.kind === 'delivered') metrics.bytes.inc(result.size);
-            logger.info({ ...entry, outcome, file: result.kind === 'delivered' ? result.file : null }, 'lmtp delivered');
+            logger.info({ ...entry, outcome, file: result.kind === 'delivered' ? result.file : null, notice: result.notice }, 'lmtp delivered');
             return accept(`Ok: delivered as ${queueId}`, 250, '2.0.0');
           } catch (error) {
             const failure = classify(error, from);

@@ -2,7 +2,7 @@
  * The delivery queue's processor: one `delivery` job per local recipient. Delivers it (see
  * deliver.ts), writes one JSON log line per attempt (queue id, recipient, outcome, file) and
  * counts it. A permanent failure fails the job at once and returns the recipient to the
- * sender in a failure notice (bounce.ts); a looping bounce (null sender), which must never be
+ * sender in a failure notice (notices.ts); a looping bounce (null sender), which must never be
  * bounced, is dropped instead: reference released, job done. Anything else is retried by BullMQ
  * with backoff, and an attempt that was the job's last is logged as final and returned too.
  *
@@ -15,13 +15,13 @@ import type { DeliveryJob } from '@mailway/queue/jobs';
 import { type MailProcessor, failedJobDeadline } from '@mailway/queue/queues';
 import type { Logger } from '@mailway/runtime';
 import type { Verdict } from '@mailway/smtp/server';
-import { type BounceSettings, returnToSender } from './bounce.js';
 import { type DeliveryTargets, deliver } from './deliver.js';
 import type { DeliveryMetrics } from './metrics.js';
+import { returnToSender } from './notices.js';
 import { LoopDetected, PermanentFailure, classify } from './outcome.js';
 
 /** The processor handed to createMailWorker. */
-export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics, bounce: BounceSettings): MailProcessor<'delivery'> {
+export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics): MailProcessor<'delivery'> {
   return async (data, job) => {
     const jobId = job.id ?? '';
     const log = { queueId: data.queueId, jobId, recipient: data.recipient.address, attempt: job.attemptsMade + 1 };
@@ -34,13 +34,13 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
       const result = await deliver(targets, data, jobId, retry);
       if (result.kind === 'expanded') {
         metrics.deliveries.inc({ outcome: 'expanded', source: 'queue' });
-        logger.info({ ...log, outcome: 'expanded', targets: result.targets, transferJob: result.transferJob }, 'alias expanded');
+        logger.info({ ...log, outcome: 'expanded', targets: result.targets, transferJob: result.transferJob, notice: result.notice }, 'alias expanded');
         return;
       }
       const outcome = result.stored ? 'delivered' : 'duplicate';
       metrics.deliveries.inc({ outcome, source: 'queue' });
       if (result.stored) metrics.bytes.inc(result.size);
-      logger.info({ ...log, outcome, user: result.user, file: result.file, size: result.size }, outcome === 'delivered' ? 'delivered' : 'already delivered');
+      logger.info({ ...log, outcome, user: result.user, file: result.file, size: result.size, notice: result.notice }, outcome === 'delivered' ? 'delivered' : 'already delivered');
     } catch (error) {
       const failure = classify(error, data.from);
       const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -68,7 +68,7 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
   async function returnFailure(data: DeliveryJob, jobId: string, verdict: Verdict): Promise<void> {
     const log = { queueId: data.queueId, jobId, recipient: data.recipient.address, to: data.from };
     try {
-      const notice = await returnToSender(targets, bounce, data, jobId, verdict);
+      const notice = await returnToSender(targets, data, jobId, verdict);
       if (notice !== null) logger.info({ ...log, notice }, 'failure notice queued');
     } catch (error) {
       logger.error({ ...log, err: error }, 'failure notice not sent');

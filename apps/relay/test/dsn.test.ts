@@ -114,11 +114,21 @@ describe('other notifications', () => {
     expect(parsed.human).toContain('Mailway keeps trying');
   });
 
-  it('a success report: Action delivered', async () => {
+  it('a success report: Action delivered, the header only even with RET=FULL (RFC 3461 §4.3)', async () => {
     const delivered: DsnRecipient = { ...gone, action: 'delivered', status: '2.0.0', remoteReply: '250 2.0.0 Ok: queued as 123' };
-    const parsed = await parse(buildDsn(report({ recipients: [delivered] })));
+    const parsed = await parse(buildDsn(report({ recipients: [delivered], ret: 'FULL' })));
     expect(parsed.headers.Subject).toBe('Successful Mail Delivery Report');
     expect(parsed.perRecipient[0]).toMatchObject({ Action: 'delivered', Status: '2.0.0' });
+    expect(parsed.parts[2]).toBe('text/rfc822-headers');
+    expect(parsed.returned).toContain('Subject: Quarterly figures');
+    expect(parsed.returned).not.toContain('The figures are attached.');
+  });
+
+  it('a report with a failure beside a success returns the whole message with RET=FULL', async () => {
+    const delivered: DsnRecipient = { ...gone, address: 'carol@dest.test', action: 'relayed', status: '2.0.0' };
+    const parsed = await parse(buildDsn(report({ recipients: [gone, delivered], ret: 'FULL' })));
+    expect(parsed.parts[2]).toBe('message/rfc822');
+    expect(parsed.returned).toContain('The figures are attached.');
   });
 
   it('UTF-8 addresses use the global types of RFC 6533', async () => {

@@ -30,7 +30,9 @@ export interface Harness {
   readonly root: string;
   readonly logs: Record<string, unknown>[];
   /** Spools `content` for `recipients` and queues one delivery job each, as the relay does; returns the job ids. */
-  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams']; notify?: DeliveryJob['recipient']['notify'] }): Promise<{ queueId: string; jobIds: string[] }>;
+  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams']; notify?: DeliveryJob['recipient']['notify']; orcpt?: DeliveryJob['recipient']['orcpt'] }): Promise<{ queueId: string; jobIds: string[] }>;
+  /** Queues a delivery job for each recipient of a transfer job (an expanded alias's), as the relay's router does for a local recipient; returns their ids. */
+  route(transferJobId: string): Promise<string[]>;
   /** Waits until the job is completed or failed; returns the state. */
   settle(jobId: string, until?: string[]): Promise<string>;
   close(): Promise<void>;
@@ -97,7 +99,7 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
           size: content.length,
           messageId: null,
           from: enqueueOptions.from ?? 'alice@remote.example',
-          recipient: { address, notify: enqueueOptions.notify ?? null, orcpt: null },
+          recipient: { address, notify: enqueueOptions.notify ?? null, orcpt: enqueueOptions.orcpt ?? null },
           origin: { agent: 'relay', client: { address: '192.0.2.1', port: 25, helo: 'mx.remote.example' }, user: null, tls: null, receivedAt: new Date().toISOString() },
           ...(enqueueOptions.hops === undefined ? {} : { hops: enqueueOptions.hops }),
           ...(enqueueOptions.visited === undefined ? {} : { visited: enqueueOptions.visited }),
@@ -106,6 +108,15 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
         jobIds.push(await delivery.add(job, enqueueOptions.attempts === undefined ? {} : { attempts: enqueueOptions.attempts }));
       }
       return { queueId, jobIds };
+    },
+    async route(transferJobId) {
+      const job = await transfer.queue.getJob(transferJobId);
+      if (job === undefined) throw new Error(`no transfer job ${transferJobId}`);
+      const { queueId, spoolId, size, messageId, envelope, origin, hops, visited } = job.data;
+      const { from, recipients, ...mailParams } = envelope;
+      const ids: string[] = [];
+      for (const recipient of recipients) ids.push(await delivery.add({ queueId, spoolId, size, messageId, from, recipient, origin, parent: transferJobId, hops, visited, mailParams }));
+      return ids;
     },
     settle: (jobId, until) => settle(delivery, jobId, until),
     async close() {

@@ -44,7 +44,7 @@ export interface DsnReport {
   readonly recipients: readonly DsnRecipient[];
   /** The original message. */
   readonly original: Buffer;
-  /** RFC 3461 RET: HDRS returns only the header; null lets Mailway choose. */
+  /** RFC 3461 RET, for a failure notice: HDRS returns only the header; null lets Mailway choose. */
   readonly ret: 'FULL' | 'HDRS' | null;
   /** A larger original is returned as its header only. */
   readonly returnLimit: number;
@@ -67,8 +67,9 @@ export function buildDsn(report: DsnReport): Buffer {
   const global = [report.to, ...report.recipients.flatMap((r) => [r.address, r.orcpt?.address ?? ''])].some((text) => /[^\x00-\x7f]/.test(text));
   // Unique and short (RFC 2046: at most 70 characters): the queue id and 72 random bits.
   const boundary = `=_${report.queueId.slice(0, 40)}.${randomBytes(9).toString('base64url')}`;
-  // A delay notice returns the header only: the sender still has the message on its way.
-  const headersOnly = report.ret === 'HDRS' || kind === 'delay' || report.original.length > report.returnLimit;
+  // RFC 3461 §4.3: RET chooses what a failure notice returns; a notice without a failure (a
+  // delay, a success) returns the header only, whatever RET says: the message is on its way, or there.
+  const headersOnly = kind !== 'failure' || report.ret === 'HDRS' || report.original.length > report.returnLimit;
 
   // The header.
   const header = [

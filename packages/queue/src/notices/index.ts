@@ -5,4 +5,4 @@
  * through the intake.
  */
 export { buildDsn, type DsnAction, type DsnRecipient, type DsnReport } from './dsn.js';
-export { sendNotice, noticeQueueId, wantsNotice, type NoticeContext, type NoticeSubject } from './send.js';
+export { sendNotice, noticeQueueId, notifyAfterExpansion, wantsNotice, type NoticeContext, type NoticeSubject } from './send.js';

@@ -9,7 +9,8 @@
  * chosen in advance, so that sending again after a crash adds nothing.
  */
 import { createHash } from 'node:crypto';
-import type { Envelope, EnvelopeRecipient } from '../jobs/envelope.js';
+import type { DsnNotify, Envelope, EnvelopeRecipient } from '../jobs/envelope.js';
+import { transferJobId } from '../jobs/ids.js';
 import type { Origin } from '../jobs/origin.js';
 import { type HandoffTargets, handOffOnce } from '../queues/handoff.js';
 import type { Spool } from '../spool/spool.js';
@@ -35,8 +36,14 @@ export interface NoticeContext {
   readonly agent: Origin['agent'];
 }
 
-/** Writes a notice about `subject` for `recipients` and hands it to the intake under `queueId` (safe to repeat). */
-export async function sendNotice(queueId: string, subject: NoticeSubject, recipients: readonly DsnRecipient[], context: NoticeContext): Promise<void> {
+/**
+ * Writes a notice about `subject` for `recipients` and hands it to the intake under `queueId`
+ * (safe to repeat); resolves false when that notice was queued already, which is then not
+ * written again: by then the original may be gone, released after the notice went.
+ */
+export async function sendNotice(queueId: string, subject: NoticeSubject, recipients: readonly DsnRecipient[], context: NoticeContext): Promise<boolean> {
+  if ((await context.targets.transfer.queue.getJob(transferJobId(queueId))) !== undefined) return false;
+
   // The original: whole when small enough, else what is needed for its header.
   const { octets, complete } = await readPrefix(context.spool, subject.spoolId, context.returnLimit);
   const dsn = buildDsn({
@@ -71,6 +78,7 @@ export async function sendNotice(queueId: string, subject: NoticeSubject, recipi
     },
     dsn,
   );
+  return true;
 }
 
 /**
@@ -83,6 +91,17 @@ export function wantsNotice(recipient: Pick<EnvelopeRecipient, 'notify'>, kind: 
   if (notify === 'NEVER') return false;
   if (notify === null) return kind !== 'success';
   return notify.includes(kind === 'failure' ? 'FAILURE' : kind === 'delay' ? 'DELAY' : 'SUCCESS');
+}
+
+/**
+ * NOTIFY for the addresses an alias expands to when it is a list (RFC 3461 §6.2.7.3): the
+ * "expanded" notice was the alias's success report, so SUCCESS goes no further; FAILURE and
+ * DELAY do. A recipient that asked only for SUCCESS asks for nothing more (NEVER, not the default).
+ */
+export function notifyAfterExpansion(notify: DsnNotify): DsnNotify {
+  if (notify === null || notify === 'NEVER') return notify;
+  const rest = notify.filter((condition) => condition !== 'SUCCESS');
+  return rest.length > 0 ? rest : 'NEVER';
 }
 
 const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
