@@ -202,7 +202,7 @@ function expired(r: AttemptRecord): Partial<AttemptRecord> {
 }
 
 /** Start consuming the `outbound` queue over `connection` (a 'worker' role client). */
-export function createOutboundWorker(connection: Redis, options: OutboundWorkerOptions & { prefix: string; concurrency: number }): Worker {
+export function createOutboundWorker(connection: Redis, options: OutboundWorkerOptions & { prefix: string; concurrency: number; locks?: { lockDuration: number; stalledInterval: number } }): Worker {
   const process = outboundProcessor(options);
-  return createMailWorker('outbound', connection, process, { prefix: options.prefix, concurrency: options.concurrency });
+  return createMailWorker('outbound', connection, process, { prefix: options.prefix, concurrency: options.concurrency, ...options.locks });
 }
