@@ -158,6 +158,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         down: downDestinations(redis, prefix, settings.outbound.downTime),
         prefix: bullPrefix(prefix),
         concurrency: settings.outbound.concurrency,
+        locks: settings.outbound.worker,
       });
       outboundWorker.on('failed', (job, error) => logger.warn({ job: job?.id ?? null, err: error, attempts: job?.attemptsMade ?? null }, 'outbound job failed'));
       outboundWorker.on('error', (error) => logger.debug({ err: error }, 'outbound worker error'));

@@ -83,6 +83,12 @@ const outboundSettings = z.object({
   delayWarning: setting.duration('RELAY_DELAY_WARNING', 4 * 3_600_000),
   /** A bounce returns the original whole up to this size, else its header only. */
   bounceReturnLimit: setting.bytes('RELAY_BOUNCE_RETURN_LIMIT', 100 * 1024),
+  worker: z.object({
+    /** How long an outbound job stays locked to a worker without renewal: a killed relay's jobs return after it. */
+    lockDuration: setting.duration('RELAY_OUTBOUND_LOCK_DURATION', 30_000),
+    /** How often workers look for outbound jobs whose worker died. */
+    stalledInterval: setting.duration('RELAY_OUTBOUND_STALLED_INTERVAL', 30_000),
+  }),
 }).superRefine((outbound, context) => {
   // Settings that only work together: credentials that could never be used are a mistake, not a choice.
   const problem = (key: keyof typeof outbound, message: string): void => context.addIssue({ code: 'custom', path: [key], message });

@@ -267,10 +267,10 @@ function expired(r: AttemptRecord): Partial<AttemptRecord> {
 }
 
 /** Start consuming the `outbound` queue over `connection` (a 'worker' role client). */
-export function createOutboundWorker(connection: Redis, options: OutboundWorkerOptions & { prefix: string; concurrency: number }): Worker {
+export function createOutboundWorker(connection: Redis, options: OutboundWorkerOptions & { prefix: string; concurrency: number; locks?: { lockDuration: number; stalledInterval: number } }): Worker {
   const sessions = options.sessions ?? new OutboundSessions(options.settings.sessions, options.metrics.sessions);
   const process = outboundProcessor({ ...options, sessions });
-  const worker = createMailWorker('outbound', connection, process, { prefix: options.prefix, concurrency: options.concurrency });
+  const worker = createMailWorker('outbound', connection, process, { prefix: options.prefix, concurrency: options.concurrency, ...options.locks });
   worker.on('closed', () => void sessions.close());
   return worker;
 }

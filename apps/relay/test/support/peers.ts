@@ -2,7 +2,8 @@
  * Receiving mail servers for outbound tests: nodemailer's smtp-server (an independent
  * implementation) on chosen loopback addresses, all on one port as MX hosts share port 25,
  * each scripted to answer as a test needs: refuse at the greeting, answer each recipient its
- * own way, refuse the sender, break STARTTLS. Records every message it accepted.
+ * own way, refuse the sender, break STARTTLS, answer slowly. Records every message it accepted
+ * (and, when asked, when).
  */
 import { type Server, type Socket, createServer as createTcpServer } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
@@ -10,7 +11,7 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 export interface Peer {
   readonly address: string;
   /** Messages accepted: envelope and octets, and the user that authenticated. */
-  readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string; rcptParams?: Array<Record<string, unknown>> }>;
+  readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string; rcptParams?: Array<Record<string, unknown>>; at?: number }>;
   /** Connections opened to it. */
   connections: number;
   /** The address each connection came from, in order. */
@@ -29,6 +30,10 @@ export interface PeerScript {
   readonly mail?: number;
   /** The reply code for a recipient by address (default 250). */
   readonly rcpt?: Readonly<Record<string, number>>;
+  /** Answer each RCPT after a pause drawn between these bounds, in ms (a slow peer). */
+  readonly rcptDelay?: readonly [number, number];
+  /** Record when each message was accepted (`at`, Date.now()). */
+  readonly timed?: boolean;
   /** Offer STARTTLS but fail every handshake (no cipher in common). */
   readonly brokenTls?: boolean;
   /** Drop the connection in the middle of the message data. */
@@ -118,7 +123,10 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     },
     onRcptTo(rcpt, _session, callback) {
       const code = script.rcpt?.[rcpt.address] ?? 250;
-      callback(code === 250 ? null : refusal(code, code >= 500 ? 'No such user' : 'Mailbox busy'));
+      const answer = (): void => callback(code === 250 ? null : refusal(code, code >= 500 ? 'No such user' : 'Mailbox busy'));
+      if (script.rcptDelay === undefined) return answer();
+      const [min, max] = script.rcptDelay;
+      setTimeout(answer, min + Math.random() * (max - min));
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -135,6 +143,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
           tls: session.secure,
           ...(typeof session.user === 'string' ? { user: session.user } : {}),
           ...(script.dsn ? { rcptParams: session.envelope.rcptTo.map((r) => ({ ...(r.args || {}) })) } : {}),
+          ...(script.timed ? { at: Date.now() } : {}),
         });
         callback(null, 'Ok: queued');
       });
