@@ -18,7 +18,7 @@
  */
 import type { Directory } from '@mailway/directory';
 import { type MailboxFormat, type MailboxStore, QuotaExceededError, mailboxPath, mailboxUsage } from '@mailway/mailbox';
-import type { DeliveryJob, TransferJob } from '@mailway/queue/jobs';
+import { type DeliveryJob, type TransferJob, jobSpecs } from '@mailway/queue/jobs';
 import { notifyAfterExpansion } from '@mailway/queue/notices';
 import type { MailQueue } from '@mailway/queue/queues';
 import type { Spool } from '@mailway/queue/spool';
@@ -101,7 +101,6 @@ async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string,
   const list = all.length > 1;
   const notify = list ? notifyAfterExpansion(job.recipient.notify) : job.recipient.notify;
   if (addresses.length === 0) throw cycleOf(plan);
-  await spool.retainOnce(job.spoolId, `expand:${jobId}`, addresses.length);
   const transferJob: TransferJob = {
     queueId: job.queueId,
     spoolId: job.spoolId,
@@ -123,6 +122,9 @@ async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string,
     hops: plan.hops,
     visited: [...plan.visited],
   };
+  // A run after one that died once the targets were on their way (their job exists) must not
+  // retain again: the targets may all be delivered and the content gone.
+  if (!(await transfer.queue.getJob(jobSpecs.transfer.jobId(transferJob)))) await spool.retainOnce(job.spoolId, `expand:${jobId}`, addresses.length);
   const id = await transfer.add(transferJob);
   // The alias's own reference stays with the failure of the looping targets.
   if (plan.looping.length > 0) throw cycleOf(plan);
