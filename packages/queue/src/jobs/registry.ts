@@ -21,11 +21,19 @@ export interface JobTypes {
 export interface JobSpec<N extends QueueName> {
   readonly schema: z.ZodType<JobTypes[N]>;
   readonly jobId: (data: JobTypes[N]) => string;
+  /**
+   * Retries of a run that threw, where the queue's default few would end a job too early. The
+   * `capped` backoff doubles from `delay` up to an hour (see queues/backoff.ts).
+   */
+  readonly retry?: { readonly attempts: number; readonly backoff: { readonly type: 'capped'; readonly delay: number } };
 }
 
 /** The table: one entry per queue. */
 export const jobSpecs: { readonly [N in QueueName]: JobSpec<N> } = {
   transfer: { schema: TransferJob, jobId: (data) => transferJobId(data.queueId, data.parent) },
   delivery: { schema: DeliveryJob, jobId: (data) => deliveryJobId(data.queueId, data.recipient.address, data.parent) },
-  outbound: { schema: OutboundJob, jobId: (data) => outboundJobId(data.queueId, data.parent, data.domain) },
+  // An outbound job's delivery outcomes reschedule it themselves; a run that throws (Redis gone,
+  // a disk error) is retried for longer than any queue lifetime, so that the lifetime alone
+  // decides when a message is returned.
+  outbound: { schema: OutboundJob, jobId: (data) => outboundJobId(data.queueId, data.parent, data.domain), retry: { attempts: 500, backoff: { type: 'capped', delay: 30_000 } } },
 };

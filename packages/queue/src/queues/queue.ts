@@ -26,7 +26,7 @@ export function createMailQueue<N extends QueueName>(name: N, connection: Redis,
   const { prefix = 'mailway' } = options;
   const spec = jobSpecs[name] as JobSpec<N>;
   // How long failed jobs are kept travels with each job (its removeOnFail), for the spool to read.
-  const queue = new Queue(name, { connection, prefix, defaultJobOptions: jobOptions(options.failedRetentionMs) });
+  const queue = new Queue(name, { connection, prefix, defaultJobOptions: { ...jobOptions(options.failedRetentionMs), ...(spec.retry ?? {}) } });
 
   async function add(data: JobTypes[N], addOptions: { delayMs?: number; attempts?: number } = {}): Promise<string> {
     // Sanity checks: a bad payload never reaches Redis.

@@ -6,7 +6,8 @@ import type { Redis } from 'ioredis';
 import { startRedis } from '@mailway/vitest-config/redis';
 import { createRedis } from '../redis/connection.js';
 import { waitForRedis } from '../redis/wait.js';
-import { type DeliveryJob, type TransferJob, deliveryJobId, newQueueId } from '../jobs/index.js';
+import { type DeliveryJob, type OutboundJob, type TransferJob, deliveryJobId, newQueueId } from '../jobs/index.js';
+import { cappedBackoff } from './backoff.js';
 import { createMailQueue } from './queue.js';
 import { createMailWorker } from './worker.js';
 import { defaultFailedRetentionMs, failedJobDeadline, jobOptions } from './options.js';
@@ -116,6 +117,32 @@ describe('createMailQueue + createMailWorker', () => {
     expect(await job?.getState()).toBe('delayed');
     expect(job?.opts.attempts).toBe(9);
   });
+
+  it('an outbound job that throws is retried past the default five runs, with a backoff capped at an hour', async () => {
+    const queue = closing(createMailQueue('outbound', command, { prefix: `${prefix}-outbound` }));
+    const queueId = newQueueId();
+    const payload: OutboundJob = { ...transferJob(queueId), parent: queueId, domain: 'example.net' };
+    const id = await queue.add(payload);
+    expect((await queue.queue.getJob(id))?.opts).toMatchObject({ attempts: 500, backoff: { type: 'capped', delay: 30_000 } });
+
+    // The same job with a short first wait: six runs throw, the seventh succeeds.
+    const quick = closing(new Queue('outbound', { connection: command, prefix: `${prefix}-outbound-quick` }));
+    await quick.add('outbound', payload, { jobId: id, attempts: 500, backoff: { type: 'capped', delay: 5 } });
+    let runs = 0;
+    const done = new Promise<number>((resolve) => {
+      closing(
+        createMailWorker('outbound', worker, async () => {
+          runs += 1;
+          if (runs <= 6) throw new Error(`run ${runs}: Redis went away`);
+          resolve(runs);
+        }, { prefix: `${prefix}-outbound-quick` }),
+      );
+    });
+    expect(await done).toBe(7);
+
+    expect([1, 2, 3, 8, 50].map((n) => cappedBackoff(n, 30_000, () => 1))).toEqual([30_000, 60_000, 120_000, 3_600_000, 3_600_000]);
+    expect(cappedBackoff(1, 30_000, () => 0)).toBe(24_000);
+  }, 20_000);
 
   it('refuses an invalid payload before it reaches Redis', async () => {
     const queue = closing(createMailQueue('transfer', command, { prefix: `${prefix}-invalid` }));

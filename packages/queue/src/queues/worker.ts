@@ -7,6 +7,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type JobSpec, type JobTypes, type QueueName, jobSpecs } from '../jobs/registry.js';
+import { backoffStrategy } from './backoff.js';
 
 /**
  * Handles one job's parsed payload; throwing fails the attempt (retried unless unrecoverable).
@@ -54,6 +55,6 @@ export function createMailWorker<N extends QueueName>(name: N, connection: Redis
       if (!parsed.success) throw new UnrecoverableError(`invalid ${name} job ${job.id ?? '?'}: ${z.prettifyError(parsed.error)}`);
       await processor(parsed.data, job, token);
     },
-    { connection, prefix, concurrency, autorun, maxStalledCount, ...locks },
+    { connection, prefix, concurrency, autorun, maxStalledCount, ...locks, settings: { backoffStrategy } },
   );
 }
