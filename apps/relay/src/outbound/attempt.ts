@@ -139,8 +139,7 @@ type Session = { readonly kind: 'open'; readonly client: SmtpClient; readonly tl
 async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry[], verified: boolean): Promise<Session> {
   const attempt = (startTls: AttemptOptions['startTls']): Promise<SmtpClient> =>
     connect({
-      host: hop.address,
-      port: options.port,
+      ...(hop.path === undefined ? { host: hop.address, port: options.port } : { path: hop.path }),
       name: options.helo,
       startTls,
       lmtp: options.lmtp ?? false,
