@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a machine for Mailway: pnpm, the Debian packages the tests talk to (redis-server,
-# Postfix's smtp-sink/smtp-source, Dovecot's IMAP server), and the workspace's dependencies
+# Postfix's smtp-sink/smtp-source, Dovecot's IMAP and LMTP servers), and the workspace's dependencies
 # from the lockfile.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -14,12 +14,14 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$w
 fi
 
 # Debian packages: redis-server for the agents' tests, postfix for smtp-sink/smtp-source,
-# dovecot-imapd to read the mailboxes the delivery agent writes, dnsmasq (its base package: no
-# daemon is started) to serve MX records to the relay's tests.
+# dovecot-imapd to read the mailboxes the delivery agent writes, dovecot-lmtpd for the relay's
+# LMTP next hops, dnsmasq (its base package: no daemon is started) to serve MX records to the
+# relay's tests.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

@@ -7,7 +7,7 @@ import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Dovecot, dovecotBinary, startDovecot } from './support/dovecot.js';
+import { type Dovecot, dovecotBinary, startDovecot } from '@mailway/testing/dovecot';
 import { type Harness, message, startDelivery } from './support/harness.js';
 
 const run = promisify(execFile);

@@ -1,10 +1,12 @@
 /**
  * The outbound settings that only make sense together: start-up stops, naming the key, when
  * smart host credentials could never be used (half given, no smart host, or TLS turned off so
- * that the client refuses to send them), or when the back-off bounds are the wrong way round.
+ * that the client refuses to send them), when the back-off bounds are the wrong way round, or
+ * when a next hop names a UNIX-domain socket Mailway cannot use.
  */
 import { describe, expect, it } from 'vitest';
 import { loadRelayConfig } from '../src/config.js';
+import { parseTransports } from '../src/outbound/routes.js';
 
 const load = (env: Record<string, string>): unknown => loadRelayConfig({ env: { MAILWAY_HOSTNAME: 'mx.local.example', ...env }, file: null });
 
@@ -17,8 +19,16 @@ describe('outbound settings checked together', () => {
     ['a minimum back-off above the maximum', { RELAY_BACKOFF_MIN: '2h', RELAY_BACKOFF_MAX: '1h' }, /RELAY_BACKOFF_MAX.*at least RELAY_BACKOFF_MIN/],
     ['a source address that is not IPv4', { RELAY_OUTBOUND_BIND_ADDRESS: '::1' }, /RELAY_OUTBOUND_BIND_ADDRESS.*IPv4/],
     ['an IPv6 source address that is not IPv6', { RELAY_OUTBOUND_BIND_ADDRESS6: 'mail.example' }, /RELAY_OUTBOUND_BIND_ADDRESS6.*IPv6/],
+    ['a socket for SMTP', { RELAY_TRANSPORTS: 'lists.test=smtp:unix:/run/lmtp' }, /RELAY_TRANSPORTS.*for LMTP only/],
+    ['a relative socket path', { RELAY_TRANSPORTS: 'lists.test=lmtp:unix:private/lmtp' }, /RELAY_TRANSPORTS.*not an absolute socket path/],
+    ['a socket path too long for a socket address', { RELAY_TRANSPORTS: `lists.test=lmtp:unix:/${'x'.repeat(107)}` }, /RELAY_TRANSPORTS.*longer than 107 bytes/],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => load(env)).toThrow(message);
+  });
+
+  it('an LMTP socket of this host is a next hop of its own, taken as written', () => {
+    const config = loadRelayConfig({ env: { MAILWAY_HOSTNAME: 'mx.local.example', RELAY_TRANSPORTS: 'lists.test=lmtp:unix:/run/dovecot/lmtp' }, file: null });
+    expect(parseTransports(config.relay.outbound.transports).get('lists.test')).toEqual({ protocol: 'lmtp', host: 'localhost', port: null, mx: false, path: '/run/dovecot/lmtp' });
   });
 
   it('a smart host with both credentials and TLS is accepted', () => {

@@ -192,6 +192,7 @@ function sessionKey(hop: NextHop, options: AttemptOptions): string {
 
 /** The source address for `hop`'s family, if one is set. */
 function sourceFor(hop: NextHop, options: AttemptOptions): string | undefined {
+  if (hop.path !== undefined) return undefined;
   return isIP(hop.address) === 6 ? options.bind?.ipv6 : options.bind?.ipv4;
 }
 
@@ -205,8 +206,7 @@ type Session = { readonly kind: 'open'; readonly client: SmtpClient; readonly tl
 async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry[], verified: boolean): Promise<Session> {
   const attempt = (startTls: AttemptOptions['startTls']): Promise<SmtpClient> =>
     connect({
-      host: hop.address,
-      port: options.port,
+      ...(hop.path === undefined ? { host: hop.address, port: options.port } : { path: hop.path }),
       name: options.helo,
       startTls,
       lmtp: options.lmtp ?? false,

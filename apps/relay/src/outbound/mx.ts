@@ -41,6 +41,8 @@ export interface NextHop {
   readonly host: string;
   readonly address: string;
   readonly preference: number;
+  /** A UNIX-domain socket to connect to instead of the address and port (`lmtp:unix:/path`). */
+  readonly path?: string;
 }
 
 export type MxResult =

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { selfSignedCert } from '../../test/helpers/certs.js';
@@ -238,6 +241,36 @@ describe('SmtpClient against a scripted server', () => {
       expect(result.dataReplies.map((r) => r.code)).toEqual([250, 452, 250]);
       expect(server.messages[0]?.body).toEqual(body);
     }
+  });
+
+  it('connects to a UNIX-domain socket by path, in place of host and port (LMTP on this host)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailway-client-'));
+    try {
+      const path = join(dir, 'lmtp.sock');
+      const server = await startFakeServer({ lmtp: true, extensions: ['PIPELINING', 'ENHANCEDSTATUSCODES'] }, { path });
+      servers.push(server);
+      const client = await connect({ path, name: 'client.example', lmtp: true, startTls: 'never' });
+      clients.push(client);
+      const result = await client.send({ from: 'a@x.org', to: ['one@y.org', 'two@y.org'], body });
+      expect(result.recipients.map((r) => [r.address, r.status])).toEqual([
+        ['one@y.org', 'delivered'],
+        ['two@y.org', 'delivered'],
+      ]);
+      expect(server.lines()[0]).toBe('LHLO client.example');
+      expect(server.messages[0]?.body).toEqual(body);
+
+      // Nothing listening there: a temporary failure to connect, naming the path.
+      const error = await failure(connect({ path: join(dir, 'absent.sock'), lmtp: true }));
+      expect(error).toMatchObject({ phase: 'connect', kind: 'network', temporary: true });
+      expect(error.message).toContain(join(dir, 'absent.sock'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes a host or a path, never both nor neither', async () => {
+    await expect(connect({ port: 25 })).rejects.toThrow(/host or path is required/);
+    await expect(connect({ host: '127.0.0.1', path: '/run/lmtp' })).rejects.toThrow(/exclude each other/);
   });
 
   it('LMTP: a connection lost after some recipients were answered keeps their replies; the rest are temporary', async () => {

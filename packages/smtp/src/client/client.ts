@@ -27,6 +27,7 @@ export async function connect(options: ClientOptions): Promise<SmtpClient> {
     conn = await Connection.open({
       host: resolved.host,
       port: resolved.port,
+      path: resolved.path,
       secure: resolved.secure,
       tls: resolved.tls,
       localAddress: resolved.localAddress,

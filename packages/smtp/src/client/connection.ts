@@ -30,8 +30,10 @@ export interface TlsInfo {
 }
 
 export interface OpenOptions {
-  readonly host: string;
+  readonly host: string | null;
   readonly port: number;
+  /** A UNIX-domain socket, used instead of host and port. */
+  readonly path: string | null;
   readonly secure: boolean;
   readonly tls: ClientTlsOptions;
   readonly localAddress: string | null;
@@ -66,12 +68,12 @@ export class Connection {
     this.#attach(socket);
   }
 
-  /** Open a TCP or implicit-TLS connection; resolves once it is established. */
+  /** Open a TCP, UNIX-domain or implicit-TLS connection; resolves once it is established. */
   static async open(options: OpenOptions): Promise<Connection> {
     // Connect.
-    const socket = options.secure
-      ? tlsConnect({ host: options.host, port: options.port, ...tlsOptions(options.host, options.tls), ...(options.localAddress ? { localAddress: options.localAddress } : {}) })
-      : netConnect({ host: options.host, port: options.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+    const where =
+      options.path !== null ? { path: options.path } : { host: options.host ?? undefined, port: options.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
+    const socket = options.secure ? tlsConnect({ ...where, ...tlsOptions(options.host, options.tls) }) : netConnect(where);
     socket.setNoDelay(true);
     const connection = new Connection(socket);
 
@@ -140,7 +142,7 @@ export class Connection {
    * Switch to TLS after the server's 220 to STARTTLS. Everything received before the switch
    * is discarded: it was sent in plaintext and could have been injected.
    */
-  async startTls(host: string, options: ClientTlsOptions, timeout: number): Promise<TlsInfo> {
+  async startTls(host: string | null, options: ClientTlsOptions, timeout: number): Promise<TlsInfo> {
     // Forget plaintext leftovers.
     this.#parser.reset();
     this.#replies.length = 0;
@@ -235,8 +237,8 @@ export class Connection {
 }
 
 /** Node TLS options from ours: SNI only for names, verification on unless turned off. */
-function tlsOptions(host: string, options: ClientTlsOptions): ConnectionOptions {
-  const servername = options.servername ?? (isIP(host) ? undefined : host);
+function tlsOptions(host: string | null, options: ClientTlsOptions): ConnectionOptions {
+  const servername = options.servername ?? (host === null || isIP(host) ? undefined : host);
   return {
     ...(servername ? { servername } : {}),
     ...(options.ca ? { ca: options.ca as ConnectionOptions['ca'] } : {}),

@@ -68,9 +68,12 @@ export interface ClientAuth {
 }
 
 export interface ClientOptions {
-  readonly host: string;
+  /** The server's name or address; give either this or `path`. */
+  readonly host?: string;
   /** Default 25 (24 in LMTP mode, 465 with `secure`). */
   readonly port?: number;
+  /** A UNIX-domain socket to connect to instead of `host` and `port` (an LMTP server on this host). */
+  readonly path?: string;
   /** Implicit TLS from the first byte (port 465, RFC 8314). */
   readonly secure?: boolean;
   /** STARTTLS policy on a plaintext connection (default 'opportunistic'). */
@@ -97,8 +100,10 @@ export interface ClientOptions {
 }
 
 export interface ResolvedClientOptions {
-  readonly host: string;
+  /** Null when connecting to `path`. */
+  readonly host: string | null;
   readonly port: number;
+  readonly path: string | null;
   readonly secure: boolean;
   readonly startTls: StartTlsPolicy;
   readonly tls: ClientTlsOptions;
@@ -116,7 +121,8 @@ export interface ResolvedClientOptions {
 /** Fill in defaults and check what cannot be right. */
 export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   // Sanity checks.
-  if (!options.host) throw new TypeError('host is required');
+  if (!options.host && !options.path) throw new TypeError('host or path is required');
+  if (options.host && options.path) throw new TypeError('host and path exclude each other');
   const chunkSize = options.chunkSize ?? 1024 * 1024;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new TypeError('chunkSize must be a positive integer');
   if (options.name !== undefined && !/^[\x21-\x7e]+$/.test(options.name)) throw new TypeError('name must be a domain or an address literal');
@@ -124,7 +130,8 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   const secure = options.secure ?? false;
   const lmtp = options.lmtp ?? false;
   return {
-    host: options.host,
+    host: options.host || null,
+    path: options.path || null,
     port: options.port ?? (secure ? 465 : lmtp ? 24 : 25),
     secure,
     startTls: secure ? 'never' : options.startTls ?? 'opportunistic',

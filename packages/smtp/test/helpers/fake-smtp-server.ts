@@ -4,7 +4,7 @@
  *
  * Reads: a `FakeServerScript` — greeting, EHLO keywords, and an optional `reply` hook that
  * may answer any command line itself.
- * Emits: a listening server on 127.0.0.1:0 that records every command line (with the index of
+ * Emits: a listening server on 127.0.0.1:0 (or on a UNIX-domain socket path) that records every command line (with the index of
  * the TCP read it arrived in, to check pipelining) and every message, as the exact bytes
  * received: DATA content un-stuffed up to (not including) the terminating `.CRLF`, BDAT chunks
  * concatenated. Replies produced while handling one read are written together, as a
@@ -66,8 +66,8 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-/** Listen on 127.0.0.1:0 and serve the script. */
-export async function startFakeServer(script: FakeServerScript = {}): Promise<FakeServer> {
+/** Listen on 127.0.0.1:0, or on the UNIX-domain socket `listen.path`, and serve the script. */
+export async function startFakeServer(script: FakeServerScript = {}, listen: { readonly path?: string } = {}): Promise<FakeServer> {
   const commands: FakeCommand[] = [];
   const messages: FakeMessage[] = [];
   const sockets = new Set<Socket>();
@@ -78,10 +78,11 @@ export async function startFakeServer(script: FakeServerScript = {}): Promise<Fa
     socket.on('error', () => undefined);
     serve(socket, (connections += 1), script, commands, messages);
   });
-  server.listen(0, '127.0.0.1');
+  if (listen.path === undefined) server.listen(0, '127.0.0.1');
+  else server.listen(listen.path);
   await once(server, 'listening');
   return {
-    port: (server.address() as AddressInfo).port,
+    port: listen.path === undefined ? (server.address() as AddressInfo).port : 0,
     commands,
     messages,
     lines: () => commands.map((c) => c.line),
