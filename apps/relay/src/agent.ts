@@ -13,7 +13,7 @@ import type { Worker } from 'bullmq';
 import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
 import { type MailQueue, type QueueName, bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { closeRedis, createRedis, watchRedis } from '@mailway/queue/redis';
-import { type OpenedSpool, openSpool } from '@mailway/queue/spool';
+import { type OpenedSpool, createRedisSpool, openSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
 import { type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
@@ -156,6 +156,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
         down: downDestinations(redis, prefix, settings.outbound.downTime),
+        ...(settings.spool.backend === 'redis' ? { releases: createRedisSpool(workerRedis, { prefix }) } : {}),
         prefix: bullPrefix(prefix),
         concurrency: settings.outbound.concurrency,
         locks: settings.outbound.worker,

@@ -21,7 +21,7 @@ import { DelayedError, type Job, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AttemptRecord, OutboundJob, OutboundProgress } from '@mailway/queue/jobs';
 import { type HandoffTargets, createMailWorker } from '@mailway/queue/queues';
-import type { Spool } from '@mailway/queue/spool';
+import { type Spool, SpoolNotFoundError } from '@mailway/queue/spool';
 import type { ClientAuth } from '@mailway/smtp/client';
 import { readHeaderBlock } from '@mailway/smtp/message';
 import type { Logger } from '@mailway/runtime';
@@ -65,9 +65,18 @@ export interface OutboundWorkerOptions {
   readonly metrics: OutboundMetrics;
   /** Open sessions shared by this process's attempts; none: every attempt opens its own, unlimited per destination. */
   readonly sessions?: OutboundSessions;
+  /**
+   * The spool over the Redis connection the worker itself uses, for releases: sent there, a
+   * release precedes the job's completion on the wire. Without it releases go through `spool`
+   * and are waited for.
+   */
+  readonly releases?: Spool;
   /** Destinations marked down (see down.ts); none: every attempt connects. */
   readonly down?: DownDestinations;
 }
+
+/** Messages up to this size are read whole before their attempt; larger ones are streamed. */
+const readAheadLimit = 256 * 1024;
 
 /** A destination none of whose attempts has finished for this long, while others wait, is stuck. */
 const stuckAfterMs = 1_000;
@@ -85,16 +94,21 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     // Nothing left: a run that died after settling the last recipients, before the job was done.
     if (progress.settling === null && progress.pending.length === 0) return;
 
-    // A run after one that died may find the content gone: the run before settled the last
-    // recipients without a record (see below) and died before the job was done.
-    if (progress.settling === null && (job.attemptsStarted ?? 0) > 1 && (await spool.stat(data.spoolId)) === null) {
-      logger.warn({ queueId: data.queueId, job: jobId, domain: data.domain }, 'outbound content already released; nothing left to send');
-      return;
-    }
-
     // 1. Attempt (unless a run that died left one to settle).
     if (progress.settling === null) {
-      const outcomes = await attempt(data, progress.pending, job, token);
+      // A small message is read now, before a destination slot is taken, so that a session never
+      // waits for the spool. A run after one that died may find the content gone: the run before
+      // settled the last recipients without a record (see below) and died before the job was done.
+      let content: Buffer | null = null;
+      try {
+        if (data.size <= readAheadLimit) content = await spool.readAll(data.spoolId);
+        else if ((job.attemptsStarted ?? 0) > 1 && (await spool.stat(data.spoolId)) === null) throw new SpoolNotFoundError(data.spoolId);
+      } catch (error) {
+        if (!(error instanceof SpoolNotFoundError)) throw error;
+        logger.warn({ queueId: data.queueId, job: jobId, domain: data.domain }, 'outbound content already released; nothing left to send');
+        return;
+      }
+      const outcomes = await attempt(data, progress.pending, content, job, token);
       const now = Date.now();
       const records = outcomes.map((o) => record(o, now));
       const stillDeferred = records.filter((r) => r.state === 'deferred');
@@ -143,7 +157,16 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       progress = { ...progress, settling: { ...settling, notices: [] } };
       await job.updateData({ ...data, progress });
     }
-    for (const r of settling.outcomes) if (r.state !== 'deferred') await spool.releaseOnce(data.spoolId, `${jobId}|${r.address}`);
+    for (const r of settling.outcomes) {
+      if (r.state === 'deferred') continue;
+      const released = (options.releases ?? spool).releaseOnce(data.spoolId, `${jobId}|${r.address}`);
+      // Over the worker's own connection the release goes ahead of the job's completion (or its
+      // next record), which BullMQ sends on the same connection: Redis takes both in that order,
+      // with one fsync, without waiting here for the first. A release refused by Redis leaves
+      // the content to its deadline.
+      if (options.releases === undefined) await released;
+      else released.catch((error: unknown) => logger.error({ queueId: data.queueId, job: jobId, to: r.address, err: error }, 'spool release failed; the content stays until its deadline'));
+    }
     // Nothing deferred: the job completes, and a record of this settling would go with it.
     const retryAt = settling.retryAt;
     if (retryAt === null) return;
@@ -154,7 +177,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
   };
 
   /** Route the domain and offer the message to its hops; a verdict for every recipient. */
-  async function attempt(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], job: Job, token: string | undefined): Promise<RecipientOutcome[]> {
+  async function attempt(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null, job: Job, token: string | undefined): Promise<RecipientOutcome[]> {
     const route = await routeDomain(data.domain, settings.router).catch((error: unknown) => ({ kind: 'failed' as const, permanent: false, status: '4.4.3', detail: `routing failed: ${String(error)}` }));
     if (route.kind === 'failed') {
       const verdict: Verdict = route.permanent ? failed(route.status, route.detail) : deferred(route.status, route.detail);
@@ -171,7 +194,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     const slot = await slotFor(destination, job, token);
     let result: AttemptResult;
     try {
-      result = await deliver(data, pending, route, viaSmarthost);
+      result = await deliver(data, pending, content, route, viaSmarthost);
     } finally {
       slot?.release();
     }
@@ -198,19 +221,19 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     return sessions.slot(destination);
   }
 
-  async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean): Promise<AttemptResult> {
+  async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null, route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean): Promise<AttemptResult> {
     return attemptDelivery(
       route.hops,
       {
         from: data.envelope.from,
         recipients: pending,
-        body: () => Readable.from(spool.read(data.spoolId)),
+        body: () => content ?? Readable.from(spool.read(data.spoolId)),
         size: data.size,
         bodyType: data.envelope.body,
         // Asked of the next hop only when needed (as Postfix does): a client may declare SMTPUTF8
         // for an all-ASCII message, which a host without it can take as it is. UTF-8 addresses
         // make the client ask for it anyway.
-        smtputf8: data.envelope.smtputf8 && (await utf8Header(data.spoolId)),
+        smtputf8: data.envelope.smtputf8 && (await utf8Header(data.spoolId, content)),
         ret: data.envelope.ret,
         envid: data.envelope.envid,
         requireTls: data.envelope.requireTls,
@@ -231,8 +254,12 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     );
   }
 
-  /** Whether the header of `spoolId` has octets beyond ASCII (RFC 6532); one too large to look at counts as yes. */
-  async function utf8Header(spoolId: string): Promise<boolean> {
+  /** Whether the header of `spoolId` (or of `content`, read already) has octets beyond ASCII (RFC 6532); one too large to look at counts as yes. */
+  async function utf8Header(spoolId: string, content: Buffer | null): Promise<boolean> {
+    if (content !== null) {
+      const end = content.indexOf('\r\n\r\n');
+      return content.subarray(0, end < 0 ? content.length : end).some((octet) => octet > 0x7f);
+    }
     try {
       const { header, rest } = await readHeaderBlock(spool.read(spoolId), { maxHeaderBytes: 1024 * 1024 });
       // Started, then left: that hands the spool's reader back (a file spool closes its file).

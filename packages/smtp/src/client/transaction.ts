@@ -240,13 +240,17 @@ async function sendData(conn: Connection, options: ResolvedClientOptions, body: 
   const start = await line(conn, 'DATA', 'data', t.dataInit);
   if (start.code !== 354) return { refusal: start, finals: [] };
 
-  // Body, stuffed chunk by chunk, with backpressure.
+  // Body, stuffed chunk by chunk, with backpressure; the last chunk goes out with the
+  // terminating dot in one segment (a small message is then one write).
   const stuffer = new DotStuffer();
+  let held: Buffer | null = null;
   for await (const chunk of chunks(body, 256 * 1024)) {
     draft.size += chunk.length;
-    await conn.write(stuffer.push(chunk), 'data', t.dataBlock);
+    if (held !== null) await conn.write(held, 'data', t.dataBlock);
+    held = stuffer.push(chunk);
   }
-  await conn.write(stuffer.end(), 'data', t.dataBlock);
+  const end = stuffer.end();
+  await conn.write(held === null ? end : [held, end], 'data', t.dataBlock);
 
   // Final replies.
   return { refusal: null, finals: await readFinals(conn, options, accepted) };
