@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
-import { type TestDns, startDnsmasq } from '@mailway/testing/dns';
+import { type TestDns, startDnsmasq, startFlakyDns } from '@mailway/testing/dns';
 import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
 import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
 import { parseDsn } from '@mailway/testing/dsn-parse';
@@ -134,6 +134,26 @@ describe('delivery to another domain', () => {
       ['y@dest.test', 'mx1.dest.test', '2.0.0'],
     ]);
     expect(await h.metric(/^mailway_relay_outbound_recipients_total\{.*outcome="delivered"/)).toBe(2);
+  });
+
+  it('a domain whose DNS fails for now (SERVFAIL) is retried, and delivered once DNS answers', async () => {
+    const mx1 = await peer(addresses.mx1);
+    const flaky = await startFlakyDns(dns);
+    try {
+      const h = await relay({ RELAY_DNS_SERVERS: flaky.address });
+      const queueId = await send(h, 'bob@local.example', ['x@dest.test']);
+      const first = await waitFor('a deferred attempt', async () => {
+        const job = (await h.jobs('outbound')).find((j) => j.data.queueId === queueId);
+        return job?.data.progress?.last[0] ?? null;
+      });
+      expect(first).toMatchObject({ state: 'deferred', status: '4.4.3' });
+      expect(mx1.received).toHaveLength(0);
+      flaky.heal();
+      await waitFor('delivery once DNS answers', () => mx1.received.length === 1);
+      await waitFor('the content released', settled(h, queueId));
+    } finally {
+      await flaky.stop();
+    }
   });
 
   it('connects from the configured source address', async () => {

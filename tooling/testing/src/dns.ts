@@ -57,19 +57,61 @@ export async function startBrokenDns(mode: 'servfail' | 'silent'): Promise<TestD
   const socket = createSocket('udp4');
   socket.on('message', (query, peer) => {
     if (mode === 'silent' || query.length < 12) return;
-    // The query's header and question, turned into a response: QR set, opcode and RD kept,
-    // RA set, RCODE 2 (SERVFAIL), no answer, authority or additional records.
-    const response = Buffer.from(query);
-    response[2] = 0x80 | ((query[2] ?? 0) & 0x79);
-    response[3] = 0x80 | 0x02;
-    response.writeUInt16BE(0, 6);
-    response.writeUInt16BE(0, 8);
-    response.writeUInt16BE(0, 10);
-    socket.send(response.subarray(0, questionEnd(query)), peer.port, peer.address);
+    socket.send(servfail(query), peer.port, peer.address);
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const { port } = socket.address();
   return testDns(`127.0.0.1:${port}`, () => new Promise<void>((resolve) => socket.close(() => resolve())));
+}
+
+/**
+ * A DNS server that answers SERVFAIL until `heal()` is called, then passes every query on to
+ * `upstream` and its answer back: a resolver that fails for a while and recovers.
+ */
+export async function startFlakyDns(upstream: TestDns): Promise<TestDns & { heal(): void }> {
+  const [upstreamHost = '127.0.0.1', upstreamPort = '53'] = upstream.address.split(':');
+  const front = createSocket('udp4');
+  const back = createSocket('udp4');
+  // Queries passed on, by DNS id: who asked.
+  const asked = new Map<number, { port: number; address: string }>();
+  let failing = true;
+  front.on('message', (query, peer) => {
+    if (query.length < 12) return;
+    if (failing) {
+      front.send(servfail(query), peer.port, peer.address);
+      return;
+    }
+    asked.set(query.readUInt16BE(0), { port: peer.port, address: peer.address });
+    back.send(query, Number(upstreamPort), upstreamHost);
+  });
+  back.on('message', (answer) => {
+    const peer = asked.get(answer.readUInt16BE(0));
+    if (peer === undefined) return;
+    asked.delete(answer.readUInt16BE(0));
+    front.send(answer, peer.port, peer.address);
+  });
+  await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => back.bind(0, '127.0.0.1', resolve));
+  const close = (socket: ReturnType<typeof createSocket>): Promise<void> => new Promise<void>((resolve) => socket.close(() => resolve()));
+  return {
+    ...testDns(`127.0.0.1:${front.address().port}`, async () => {
+      await Promise.all([close(front), close(back)]);
+    }),
+    heal: () => {
+      failing = false;
+    },
+  };
+}
+
+/** `query` turned into its SERVFAIL response: QR set, opcode and RD kept, RA set, RCODE 2, no records. */
+function servfail(query: Buffer): Buffer {
+  const response = Buffer.from(query);
+  response[2] = 0x80 | ((query[2] ?? 0) & 0x79);
+  response[3] = 0x80 | 0x02;
+  response.writeUInt16BE(0, 6);
+  response.writeUInt16BE(0, 8);
+  response.writeUInt16BE(0, 10);
+  return response.subarray(0, questionEnd(query));
 }
 
 function testDns(address: string, stop: () => Promise<void>): TestDns {
