@@ -28,6 +28,15 @@ afterAll(async () => {
   await s.close();
 });
 
+/** Waits until a message whose text includes `text` is in `user`'s Maildir (new/). */
+async function inMaildir(user: string, text: string): Promise<void> {
+  const dir = join(home, 'mail', 'example.org', user, 'Maildir', 'new');
+  await waitFor(`the message "${text}" for ${user}`, async () => {
+    for (const name of await readdir(dir)) if ((await readFile(join(dir, name), 'utf8')).includes(text)) return true;
+    return null;
+  });
+}
+
 describe('mailway start', () => {
   it('prints where everything listens and where mail is stored', () => {
     expect(s.output()).toContain(`smtp://127.0.0.1:${env.SUBMISSION_PORT}`);
@@ -92,13 +101,7 @@ describe('mailway start', () => {
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: Number(env.SUBMISSION_PORT), secure: false, requireTLS: true, auth: { user: 'alice@example.org', pass: 'alice-secret' }, tls: { rejectUnauthorized: false } });
     await transport.sendMail({ from: 'alice@example.org', to: 'team@example.org', subject, text: 'to the whole team' });
     transport.close();
-    for (const user of ['alice', 'bob']) {
-      const dir = join(home, 'mail', 'example.org', user, 'Maildir', 'new');
-      await waitFor(`the team message for ${user}`, async () => {
-        for (const name of await readdir(dir)) if ((await readFile(join(dir, name), 'utf8')).includes(subject)) return true;
-        return null;
-      });
-    }
+    for (const user of ['alice', 'bob']) await inMaildir(user, subject);
   });
 
   it('answers NOTIFY=SUCCESS with a notice from <> in the sender\'s Maildir: "delivered" for a user, one "expanded" for a list', async () => {
@@ -126,13 +129,7 @@ describe('mailway start', () => {
     const subject = `team ${randomUUID()}`;
     await transport.sendMail({ from: 'alice@example.org', to: 'team@example.org', subject, text: 'to the whole team', dsn: { id: listEnvid, notify: ['success'] } });
     transport.close();
-    for (const user of ['alice', 'bob']) {
-      const dir = join(home, 'mail', 'example.org', user, 'Maildir', 'new');
-      await waitFor(`the team message for ${user}`, async () => {
-        for (const name of await readdir(dir)) if ((await readFile(join(dir, name), 'utf8')).includes(subject)) return true;
-        return null;
-      });
-    }
+    for (const user of ['alice', 'bob']) await inMaildir(user, subject);
     await waitFor('the "expanded" notice', async () => ((await notices(listEnvid)).length > 0 ? true : null));
     // Time for a "delivered" notice from a member to arrive, were one sent.
     await new Promise((resolve) => setTimeout(resolve, 1500));

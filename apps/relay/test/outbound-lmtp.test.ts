@@ -9,11 +9,11 @@
 import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type WaitOptions, waitFor as waitUntil } from '@mailway/testing/wait';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Dialog } from '@mailway/testing/dialog';
 import { type Dovecot, dovecotLmtp, startDovecot } from '@mailway/testing/dovecot';
 import { parseDsn } from '@mailway/testing/dsn-parse';
-import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
+import { type Harness, sendThrough, settled, startRelay } from './support/harness.js';
 
 let root: string;
 let dovecot: Dovecot;
@@ -52,26 +52,12 @@ async function relay(): Promise<Harness> {
 }
 
 /** Sends one message from bob@local.example through the relay's port 25; returns its queue id. */
-async function send(h: Harness, to: string[], subject: string): Promise<string> {
-  const { dialog } = await Dialog.open(h.agent.port);
-  await dialog.command('EHLO app.internal.example');
-  expect((await dialog.command('MAIL FROM:<bob@local.example>')).code).toBe(250);
-  for (const address of to) expect((await dialog.command(`RCPT TO:<${address}>`)).code).toBe(250);
-  const reply = await dialog.data(message({ from: 'bob@local.example', to: to.join(', '), subject }));
-  await dialog.close();
-  expect(reply.status).toBe('250 2.0.0');
-  return queueIdOf(reply.text);
-}
+const send = (h: Harness, to: string[], subject: string): Promise<string> => sendThrough(h, 'bob@local.example', to, { subject });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\ndovecot log:\n${await dovecot.log()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** waitFor, with Dovecot's log in the error when the time is up. */
+const waitFor = <T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, options: WaitOptions = {}): Promise<T> =>
+  waitUntil(what, probe, { ...options, explain: async () => `dovecot log:\n${await dovecot.log()}` });
+
 
 /** The messages in a Dovecot user's inbox whose Subject is `subject` (new/ and cur/). */
 async function inbox(address: string, subject: string): Promise<string[]> {
@@ -88,8 +74,6 @@ async function inbox(address: string, subject: string): Promise<string[]> {
   return found;
 }
 
-/** True once the message's content is gone from the spool (every recipient settled). */
-const settled = (h: Harness, queueId: string) => async (): Promise<boolean> => (await h.spool.stat(queueId)) === null;
 
 describe.skipIf(!dovecotLmtp)('transport map entries to Dovecot LMTP (skipped: apt-get install dovecot-imapd dovecot-lmtpd)', () => {
   it('lmtp:[127.0.0.1]:port: each recipient’s message lands in its Dovecot mailbox', async () => {

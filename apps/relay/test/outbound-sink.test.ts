@@ -6,11 +6,11 @@
  * reads back; a host that drops the connection after the final dot, never answering it, leaves
  * the message to the next MX host, or to the next attempt, and exactly one copy arrives.
  */
+import { waitFor } from '@mailway/testing/wait';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Dialog } from '@mailway/testing/dialog';
 import { type TestDns, startDnsmasq } from '@mailway/testing/dns';
 import { parseDsn } from '@mailway/testing/dsn-parse';
-import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
+import { type Harness, sendThrough, settled, startOutboundRelay } from './support/harness.js';
 import { sharedPort } from './support/peers.js';
 import { type Sink, smtpSinkPath, startSink } from './support/sink.js';
 
@@ -54,44 +54,15 @@ async function sink(which: keyof typeof addresses, flags: string[] = []): Promis
 
 /** A relay whose outbound side uses the test DNS and port, with retries shortened. */
 async function relay(): Promise<Harness> {
-  const h = await startRelay({
-    env: {
-      RELAY_NETWORKS: '127.0.0.0/8',
-      RELAY_OUTBOUND_PORT: String(port),
-      RELAY_DNS_SERVERS: dns.address,
-      RELAY_OUTBOUND_ADDRESS_ORDER: 'ipv4-only',
-      RELAY_BACKOFF_MIN: '150ms',
-      RELAY_BACKOFF_MAX: '300ms',
-    },
-  });
+  const h = await startOutboundRelay(dns.address, port);
   relays.push(h);
   return h;
 }
 
 /** Sends one message from bob@local.example through the relay's port 25; returns its queue id. */
-async function send(h: Harness, to: string[]): Promise<string> {
-  const { dialog } = await Dialog.open(h.agent.port);
-  await dialog.command('EHLO app.internal.example');
-  expect((await dialog.command('MAIL FROM:<bob@local.example>')).code).toBe(250);
-  for (const address of to) expect((await dialog.command(`RCPT TO:<${address}>`)).code).toBe(250);
-  const reply = await dialog.data(message({ from: 'bob@local.example', to: to.join(', '), subject: 'to the sink' }));
-  await dialog.close();
-  expect(reply.status).toBe('250 2.0.0');
-  return queueIdOf(reply.text);
-}
+const send = (h: Harness, to: string[]): Promise<string> => sendThrough(h, 'bob@local.example', to, { subject: 'to the sink' });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
-/** True once the message's content is gone from the spool (every recipient settled). */
-const settled = (h: Harness, queueId: string) => async (): Promise<boolean> => (await h.spool.stat(queueId)) === null;
 
 /** Notices Mailway wrote to bob@local.example (queued for local delivery, from the null sender). */
 const notices = async (h: Harness): Promise<{ data: { spoolId: string } }[]> => (await h.jobs('delivery')).filter((j) => j.data.from === '' && j.data.recipient.address === 'bob@local.example');

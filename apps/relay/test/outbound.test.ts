@@ -5,10 +5,11 @@
  * sender with a DSN that Python's email package reads back. Retry waits are shortened by
  * setting, as an operator would.
  */
+import { waitFor } from '@mailway/testing/wait';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
 import { type TestDns, startDnsmasq, startFlakyDns } from '@mailway/testing/dns';
-import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
+import { type Harness, message, queueIdOf, sendThrough, settled, startOutboundRelay } from './support/harness.js';
 import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
 import { parseDsn } from '@mailway/testing/dsn-parse';
 
@@ -57,32 +58,13 @@ async function peer(address: string, script: PeerScript = {}): Promise<Peer> {
 
 /** A relay whose outbound side uses the test DNS and port, with retries shortened. */
 async function relay(env: Record<string, string> = {}): Promise<Harness> {
-  const h = await startRelay({
-    env: {
-      RELAY_NETWORKS: '127.0.0.0/8',
-      RELAY_OUTBOUND_PORT: String(port),
-      RELAY_DNS_SERVERS: dns.address,
-      RELAY_OUTBOUND_ADDRESS_ORDER: 'ipv4-only',
-      RELAY_BACKOFF_MIN: '150ms',
-      RELAY_BACKOFF_MAX: '300ms',
-      ...env,
-    },
-  });
+  const h = await startOutboundRelay(dns.address, port, env);
   relays.push(h);
   return h;
 }
 
 /** Sends one message through the relay's port 25; returns its queue id. */
-async function send(h: Harness, from: string, to: string[], options: { mailParams?: string } = {}): Promise<string> {
-  const { dialog } = await Dialog.open(h.agent.port);
-  await dialog.command('EHLO app.internal.example');
-  expect((await dialog.command(`MAIL FROM:<${from}>${options.mailParams ?? ''}`)).code).toBe(250);
-  for (const address of to) expect((await dialog.command(`RCPT TO:<${address}>`)).code).toBe(250);
-  const reply = await dialog.data(message({ from: from || 'MAILER-DAEMON@nowhere.test', to: to.join(', '), subject: 'outbound test' }));
-  await dialog.close();
-  expect(reply.status).toBe('250 2.0.0');
-  return queueIdOf(reply.text);
-}
+const send = (h: Harness, from: string, to: string[], options: { mailParams?: string } = {}): Promise<string> => sendThrough(h, from, to, options);
 
 /** Sends one message to `to` with a NOTIFY parameter; returns its queue id. */
 async function sendNotify(h: Harness, to: string, notify: string): Promise<string> {
@@ -96,15 +78,6 @@ async function sendNotify(h: Harness, to: string, notify: string): Promise<strin
   return queueIdOf(reply.text);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The notices Mailway queued for local delivery to `to`: parsed DSNs. */
 async function noticesFor(h: Harness, to: string, count: number): Promise<Awaited<ReturnType<typeof parseDsn>>[]> {
@@ -115,8 +88,6 @@ async function noticesFor(h: Harness, to: string, count: number): Promise<Awaite
   return Promise.all(jobs.map(async (j) => parseDsn(await h.spool.readAll(j.data.spoolId))));
 }
 
-/** True once the message's content is gone from the spool (every recipient settled). */
-const settled = (h: Harness, queueId: string) => async (): Promise<boolean> => (await h.spool.stat(queueId)) === null;
 
 describe('delivery to another domain', () => {
   it('goes to the most preferred MX host, and the content is released once delivered', async () => {
@@ -190,7 +161,7 @@ describe('delivery to another domain', () => {
 
     // Up again: once the mark lapses, both go.
     delete script.greeting;
-    await waitFor('both delivered', () => mx.received.length === 2, 10_000);
+    await waitFor('both delivered', () => mx.received.length === 2, { timeoutMs: 10_000 });
     expect(mx.received.map((m) => m.to[0]).sort()).toEqual(['x@down.test', 'y@down.test']);
     await waitFor('the first message settled', settled(h, first));
   });

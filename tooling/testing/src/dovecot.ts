@@ -13,6 +13,7 @@ import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from '
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { untilListening } from './listening.js';
 
 export const dovecotBinary = ['/usr/sbin/dovecot', '/usr/local/sbin/dovecot'].find((path) => existsSync(path)) ?? null;
 
@@ -126,8 +127,8 @@ service imap-login {
   let errors = '';
   proc.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
   const exited = (): string | null => (proc.exitCode !== null ? `dovecot exited: ${errors}` : null);
-  await waitForPort(port, exited);
-  if (options.lmtp) await waitForPort(lmtpPort, exited);
+  await untilListening(port, { failed: exited, timeoutMs: 10_000 });
+  if (options.lmtp) await untilListening(lmtpPort, { failed: exited, timeoutMs: 10_000 });
   return {
     port,
     lmtp: options.lmtp ? { port: lmtpPort, socket: join(dir, 'run', 'lmtp') } : null,
@@ -159,22 +160,3 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** Resolves once something accepts connections on the port; rejects when `failed` says so. */
-async function waitForPort(port: number, failed: () => string | null): Promise<void> {
-  const { connect } = await import('node:net');
-  for (let i = 0; i < 200; i += 1) {
-    const problem = failed();
-    if (problem !== null) throw new Error(problem);
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`dovecot did not listen on ${port}`);
-}

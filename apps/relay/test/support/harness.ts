@@ -11,6 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { Dialog } from '@mailway/testing/dialog';
 import type { JobTypes, QueueName } from '@mailway/queue/queues';
 import { bullPrefix } from '@mailway/queue/queues';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
@@ -147,3 +149,39 @@ export function queueIdOf(response: string): string {
   if (!match?.[1]) throw new Error(`no queue id in ${response}`);
   return match[1];
 }
+
+/**
+ * Sends one message through the relay's port 25 (from a client in RELAY_NETWORKS, so that it
+ * may relay) and checks each reply; returns its queue id.
+ */
+export async function sendThrough(h: Harness, from: string, to: readonly string[], options: { subject?: string; mailParams?: string } = {}): Promise<string> {
+  const { dialog } = await Dialog.open(h.agent.port);
+  await dialog.command('EHLO app.internal.example');
+  expect((await dialog.command(`MAIL FROM:<${from}>${options.mailParams ?? ''}`)).code).toBe(250);
+  for (const address of to) expect((await dialog.command(`RCPT TO:<${address}>`)).code).toBe(250);
+  const reply = await dialog.data(message({ from: from || 'MAILER-DAEMON@nowhere.test', to: to.join(', '), subject: options.subject ?? 'outbound test' }));
+  await dialog.close();
+  expect(reply.status).toBe('250 2.0.0');
+  return queueIdOf(reply.text);
+}
+
+/**
+ * A relay that may relay for 127.0.0.0/8 and sends remote mail by `dns` (`ip:port`) to
+ * `port` on every host, IPv4 only, retrying after 150–300 ms; `env` adds or overrides.
+ */
+export function startOutboundRelay(dns: string, port: number, env: Record<string, string> = {}): Promise<Harness> {
+  return startRelay({
+    env: {
+      RELAY_NETWORKS: '127.0.0.0/8',
+      RELAY_OUTBOUND_PORT: String(port),
+      RELAY_DNS_SERVERS: dns,
+      RELAY_OUTBOUND_ADDRESS_ORDER: 'ipv4-only',
+      RELAY_BACKOFF_MIN: '150ms',
+      RELAY_BACKOFF_MAX: '300ms',
+      ...env,
+    },
+  });
+}
+
+/** A probe: true once the message's content is gone from the spool (every recipient settled). */
+export const settled = (h: Harness, queueId: string) => async (): Promise<boolean> => (await h.spool.stat(queueId)) === null;

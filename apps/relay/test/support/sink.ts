@@ -12,9 +12,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { untilListening } from '@mailway/testing/listening';
 
 export const smtpSinkPath = ['/usr/sbin/smtp-sink', '/usr/lib/postfix/sbin/smtp-sink'].find((path) => existsSync(path)) ?? null;
 
@@ -61,7 +61,7 @@ export async function startSink(address: string, port: number, name: string, fla
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await listening(address, port, child);
+    await untilListening(port, { host: address, failed: () => (child.exitCode === null ? null : `smtp-sink exited with ${child.exitCode}`) });
   } catch (error) {
     await stop();
     throw new Error(`smtp-sink did not start on ${address}:${port}: ${error instanceof Error ? error.message : String(error)} ${stderr}`);
@@ -98,23 +98,3 @@ function parseDump(dump: string): DumpedMessage {
   return { records, text: lines.slice(at).join('\n') };
 }
 
-/** Resolves once `address:port` accepts a connection; rejects when the process exits or 5 s pass. */
-function listening(address: string, port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  return new Promise((resolve, reject) => {
-    const probe = (): void => {
-      if (child.exitCode !== null) return reject(new Error(`exited with ${child.exitCode}`));
-      const socket = connect(port, address);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error('timed out'));
-        else setTimeout(probe, 25);
-      });
-    };
-    probe();
-  });
-}
