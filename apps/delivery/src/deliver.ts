@@ -19,7 +19,7 @@
 import type { Directory } from '@mailway/directory';
 import { type MailboxFormat, type MailboxStore, QuotaExceededError, mailboxPath, mailboxUsage } from '@mailway/mailbox';
 import { type DeliveryJob, type TransferJob, jobSpecs } from '@mailway/queue/jobs';
-import { notifyAfterExpansion } from '@mailway/queue/notices';
+import { notifyAfterExpansion } from '@mailway/intake/notices';
 import type { MailQueue } from '@mailway/queue/queues';
 import type { Spool } from '@mailway/queue/spool';
 import { deliveredToField, joinHeaderBlock, prependFields, readHeaderBlock, returnPathField } from '@mailway/smtp/message';

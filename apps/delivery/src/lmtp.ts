@@ -11,10 +11,10 @@
  * The MAIL FROM parameters (RET, ENVID, …) go with each recipient's job.
  */
 import { DirectoryError } from '@mailway/directory';
+import { intakeFailureOf, intakeOutcomes, originOf, readArrival, recipientsOf } from '@mailway/intake';
 import { type DeliveryJob, deliveryJobId, newQueueId } from '@mailway/queue/jobs';
 import type { Logger } from '@mailway/runtime';
-import { HeaderTooLargeError, hopCount, joinHeaderBlock, readHeaderBlock } from '@mailway/smtp/message';
-import { Enhanced } from '@mailway/smtp/reply';
+import { joinHeaderBlock } from '@mailway/smtp/message';
 import { type ServerHooks, type Verdict, accept, defer, reject } from '@mailway/smtp/server';
 import type { Address } from '@mailway/smtp/address';
 import { type DeliveryTargets, deliver } from './deliver.js';
@@ -23,11 +23,6 @@ import { LoopDetected, classify } from './outcome.js';
 
 const unknownUser = reject(550, '5.1.1', 'No such user here');
 const notStored = defer(451, '4.3.0', 'Temporary failure, message not stored; try again later');
-const headerTooLarge = reject(552, '5.3.4', 'Message header too large');
-const tooManyHops = reject(554, Enhanced.routingLoop, 'Routing loop detected: too many hops');
-
-/** Largest header block accepted, as on the other intakes. */
-const maxHeaderBytes = 1024 * 1024;
 
 /** The hooks of the LMTP server. */
 export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics): ServerHooks {
@@ -47,7 +42,7 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
 
     async onData(session, transaction, body): Promise<readonly Verdict[]> {
       const queueId = newQueueId();
-      const recipients = transaction.recipients.map((r) => ({ address: mailbox(r.address), notify: r.params.notify === null ? null : r.params.notify === 'NEVER' ? ('NEVER' as const) : [...r.params.notify], orcpt: r.params.orcpt === null ? null : { type: r.params.orcpt.type, address: r.params.orcpt.address } }));
+      const recipients = recipientsOf(transaction, transaction.recipients.map((r) => mailbox(r.address)));
       const log = { session: session.id, queueId, recipients: recipients.length };
 
       // Spool once, unless it has made too many hops; an expanded alias's transfer job will own
@@ -55,18 +50,20 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
       let size: number;
       let hops: number;
       try {
-        const split = await readHeaderBlock(body, { maxHeaderBytes });
-        hops = hopCount(split.header);
+        // LMTP delivers; it adds no Received field of its own.
+        const arrival = await readArrival(body, false);
+        hops = arrival.hops;
         if (hops > targets.hopCountLimit) {
           metrics.deliveries.inc({ outcome: 'loop', source: 'lmtp' }, recipients.length);
           logger.warn({ ...log, hops, limit: targets.hopCountLimit }, 'lmtp message refused: too many hops (routing loop)');
-          return recipients.map(() => tooManyHops);
+          return recipients.map(() => intakeOutcomes.too_many_hops.reply);
         }
-        size = (await targets.spool.write(queueId, joinHeaderBlock(split), { refs: recipients.length })).size;
+        size = (await targets.spool.write(queueId, joinHeaderBlock(arrival), { refs: recipients.length })).size;
         await targets.spool.claim(queueId);
       } catch (error) {
-        if (error instanceof HeaderTooLargeError && body.errored === null) return recipients.map(() => headerTooLarge);
-        if (body.errored === null) logger.error({ ...log, err: error }, 'lmtp message not spooled');
+        const failure = intakeFailureOf(error, body.errored !== null);
+        if (failure === 'header_too_large') return recipients.map(() => intakeOutcomes.header_too_large.reply);
+        if (failure === 'not_queued') logger.error({ ...log, err: error }, 'lmtp message not spooled');
         await targets.spool.remove(queueId).catch(() => {});
         return recipients.map(() => notStored);
       }
@@ -76,13 +73,7 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
       // RET and ENVID for the notices a recipient asks for, and for an alias to pass on.
       const { body: bodyType, smtputf8, ret, envid, requireTls } = transaction.mailParams;
       const mailParams: DeliveryJob['mailParams'] = { body: bodyType, smtputf8, ret, envid, requireTls };
-      const origin: DeliveryJob['origin'] = {
-        agent: 'delivery',
-        client: { address: session.remote.address, port: session.remote.port, helo: session.helo?.name ?? null },
-        user: null,
-        tls: session.tls === null ? null : { protocol: session.tls.protocol, cipher: session.tls.cipher },
-        receivedAt: new Date().toISOString(),
-      };
+      const origin = originOf(session, 'delivery', null, new Date());
       return Promise.all(
         recipients.map(async (recipient) => {
           const jobId = deliveryJobId(queueId, recipient.address);

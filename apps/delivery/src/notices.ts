@@ -1,6 +1,6 @@
 /**
  * The notices the delivery agent owes a message's sender (RFC 3461, RFC 3464), each written by
- * `@mailway/queue/notices` and handed to the intake as a new message from `<>`, as the relay's
+ * `@mailway/intake/notices` and handed to the intake as a new message from `<>`, as the relay's
  * outbound side does for remote recipients:
  * - failure: a recipient failed for good (unknown user, a mail loop, a mailbox full until the
  *   last attempt), unless it asked for none (NOTIFY=NEVER or a list without FAILURE);
@@ -13,7 +13,7 @@
  * sends the same notice, not a second one.
  */
 import type { DeliveryJob } from '@mailway/queue/jobs';
-import { type DsnRecipient, type NoticeContext, type NoticeSubject, noticeQueueId, sendNotice, wantsNotice } from '@mailway/queue/notices';
+import { type DsnRecipient, type NoticeContext, type NoticeSubject, noticeQueueId, sendNotice, wantsNotice } from '@mailway/intake/notices';
 import type { MailQueue } from '@mailway/queue/queues';
 import { type Spool, SpoolNotFoundError } from '@mailway/queue/spool';
 import { describeReply } from '@mailway/smtp/reply';

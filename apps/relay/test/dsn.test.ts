@@ -4,7 +4,7 @@
  * structure, every field, and the original returned whole or as its header.
  */
 import { describe, expect, it } from 'vitest';
-import { type DsnRecipient, type DsnReport, buildDsn } from '@mailway/queue/notices';
+import { type DsnRecipient, type DsnReport, buildDsn } from '@mailway/intake/notices';
 import { parseDsn as parse } from '@mailway/testing/dsn-parse';
 
 const original = Buffer.from('From: Alice <alice@origin.test>\r\nTo: bob@dest.test\r\nSubject: Quarterly figures\r\nMessage-ID: <q1@origin.test>\r\n\r\nThe figures are attached.\r\n');

@@ -46,4 +46,4 @@ export {
   type SweepLogger,
   type OpenedSpool,
 } from './spool/index.js';
-export { createMailQueue, type MailQueue, createMailWorker, type MailProcessor, type MailWorkerOptions, defaultJobOptions, defaultFailedRetentionMs, jobOptions, failedJobDeadline, bullPrefix, handOff, type HandoffTargets } from './queues/index.js';
+export { createMailQueue, type MailQueue, createMailWorker, type MailProcessor, type MailWorkerOptions, defaultJobOptions, defaultFailedRetentionMs, jobOptions, failedJobDeadline, bullPrefix } from './queues/index.js';

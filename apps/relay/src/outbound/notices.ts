@@ -7,10 +7,10 @@
  *
  * Reads: the attempt's records and the message. Emits: notices planned with queue ids of their
  * own (recorded before they are sent), each written and handed to the intake by
- * `@mailway/queue/notices` as a new message from `<>`, routed like any other.
+ * `@mailway/intake/notices` as a new message from `<>`, routed like any other.
  */
 import { type AttemptRecord, type OutboundJob, type PendingNotice, newQueueId } from '@mailway/queue/jobs';
-import { type DsnAction, type DsnRecipient, type NoticeContext, sendNotice, wantsNotice } from '@mailway/queue/notices';
+import { type DsnAction, type DsnRecipient, type NoticeContext, sendNotice, wantsNotice } from '@mailway/intake/notices';
 
 type NoticeKind = PendingNotice['kind'];
 

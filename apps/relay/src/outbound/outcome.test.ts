@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { SmtpClientError, type RecipientResult } from '@mailway/smtp/client';
 import { reply } from '@mailway/smtp/reply';
-import { buildDsn } from '@mailway/queue/notices';
+import { buildDsn } from '@mailway/intake/notices';
 import { recipientVerdict, sessionVerdict } from './outcome.js';
 
 type Row = [string, unknown, string];

@@ -5,8 +5,8 @@
  * of the message, in order: Received (trace fields go first, RFC 5322 §3.6.7), then Date,
  * Message-ID and From where the message lacks them. The original bytes are never changed.
  */
-import { formatDate, generateMessageId, receivedField } from '@mailway/smtp/message';
-import type { WithProtocol } from '@mailway/smtp/message';
+import { receivedFor } from '@mailway/intake';
+import { formatDate, generateMessageId } from '@mailway/smtp/message';
 import type { Session } from '@mailway/smtp/server';
 
 export interface FixupFacts {
@@ -33,18 +33,7 @@ export interface Fixups {
 
 /** The fields to prepend. */
 export function fixupFields(facts: FixupFacts): Fixups {
-  const { session } = facts;
-  const fields = [
-    receivedField({
-      from: { helo: session.helo?.name ?? '', ip: session.remote.address },
-      by: facts.hostname,
-      with: protocolOf(session, facts.utf8),
-      id: facts.queueId,
-      ...(facts.recipients.length === 1 && facts.recipients[0] !== undefined ? { for: facts.recipients[0] } : {}),
-      tls: session.tls ? { protocol: session.tls.protocol ?? 'TLS', cipher: session.tls.cipher } : null,
-      date: facts.date,
-    }),
-  ];
+  const fields = [receivedFor(facts.session, facts)];
   if (!facts.has.date) fields.push(`Date: ${formatDate(facts.date)}`);
   const messageId = facts.has.messageId ? null : generateMessageId(facts.hostname);
   if (messageId !== null) fields.push(`Message-ID: ${messageId}`);
@@ -52,9 +41,3 @@ export function fixupFields(facts: FixupFacts): Fixups {
   return { fields, messageId };
 }
 
-/** The WITH keyword (RFC 3848, RFC 6531) for an authenticated session. */
-function protocolOf(session: Session, utf8: boolean): WithProtocol {
-  const secure = session.tls !== null;
-  if (utf8) return secure ? 'UTF8SMTPSA' : 'UTF8SMTPA';
-  return secure ? 'ESMTPSA' : 'ESMTPA';
-}

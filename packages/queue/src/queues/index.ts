@@ -7,5 +7,4 @@
 export { createMailQueue, type MailQueue } from './queue.js';
 export { createMailWorker, type MailProcessor, type MailWorkerOptions } from './worker.js';
 export { defaultJobOptions, defaultFailedRetentionMs, jobOptions, failedJobDeadline, bullPrefix } from './options.js';
-export { handOff, handOffOnce, type HandoffTargets } from './handoff.js';
 export type { JobTypes, QueueName } from '../jobs/registry.js';

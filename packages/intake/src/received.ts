@@ -1,25 +1,23 @@
 /**
- * The relay's Received field (RFC 5321 §4.4) for one inbound message: the client as it
+ * The Received field (RFC 5321 §4.4) an intake puts in front of a message: the client as it
  * introduced itself and its IP, the TLS session, this host, the protocol (RFC 3848: ESMTP,
- * ESMTPS, ESMTPA, ESMTPSA; SMTP after HELO; RFC 6531 UTF8 variants) and the queue id.
+ * ESMTPS, ESMTPA, ESMTPSA; SMTP after HELO; RFC 6531's UTF8 variants) and the queue id; the
+ * recipient in a `for` clause only when there is exactly one.
  */
 import { type WithProtocol, receivedField } from '@mailway/smtp/message';
 import type { Session } from '@mailway/smtp/server';
 
 export interface TraceFacts {
-  readonly session: Session;
   readonly hostname: string;
   readonly queueId: string;
-  /** Recorded in a `for` clause only when the message has exactly one recipient. */
   readonly recipients: readonly string[];
   /** The transaction used SMTPUTF8. */
   readonly utf8: boolean;
   readonly date: Date;
 }
 
-/** The Received field, ending CRLF. */
-export function relayReceived(facts: TraceFacts): string {
-  const { session } = facts;
+/** The Received field for a message taken in over `session`, ending CRLF. */
+export function receivedFor(session: Session, facts: TraceFacts): string {
   const [only] = facts.recipients;
   return receivedField({
     from: { helo: session.helo?.name ?? '', ip: session.remote.address },

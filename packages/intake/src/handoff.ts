@@ -6,9 +6,9 @@
  * If the job cannot be added, the spooled copy is removed (best effort; an unclaimed spool
  * entry also expires on its own), so a failed hand-off leaves nothing behind.
  */
-import type { TransferJob } from '../jobs/payloads.js';
-import { type Spool, SpoolExistsError } from '../spool/spool.js';
-import type { MailQueue } from './queue.js';
+import type { TransferJob } from '@mailway/queue/jobs';
+import type { MailQueue } from '@mailway/queue/queues';
+import { type Spool, SpoolExistsError } from '@mailway/queue/spool';
 
 export interface HandoffTargets {
   readonly spool: Spool;

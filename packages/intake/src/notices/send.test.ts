@@ -6,13 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { newQueueId } from '../jobs/ids.js';
-import { bullPrefix } from '../queues/options.js';
-import { type MailQueue, createMailQueue } from '../queues/queue.js';
-import { createRedis } from '../redis/connection.js';
-import { waitForRedis } from '../redis/wait.js';
-import { createRedisSpool } from '../spool/redis-spool.js';
-import type { Spool } from '../spool/spool.js';
+import { newQueueId } from '@mailway/queue/jobs';
+import { type MailQueue, bullPrefix, createMailQueue } from '@mailway/queue/queues';
+import { createRedis, waitForRedis } from '@mailway/queue/redis';
+import { type Spool, createRedisSpool } from '@mailway/queue/spool';
 import { type NoticeContext, noticeQueueId, notifyAfterExpansion, sendNotice } from './send.js';
 
 const url = process.env.MAILWAY_TEST_REDIS_URL!;

@@ -9,11 +9,9 @@
  * chosen in advance, so that sending again after a crash adds nothing.
  */
 import { createHash } from 'node:crypto';
-import type { DsnNotify, Envelope, EnvelopeRecipient } from '../jobs/envelope.js';
-import { transferJobId } from '../jobs/ids.js';
-import type { Origin } from '../jobs/origin.js';
-import { type HandoffTargets, handOffOnce } from '../queues/handoff.js';
-import type { Spool } from '../spool/spool.js';
+import { type DsnNotify, type Envelope, type EnvelopeRecipient, type Origin, transferJobId } from '@mailway/queue/jobs';
+import type { Spool } from '@mailway/queue/spool';
+import { type HandoffTargets, handOffOnce } from '../handoff.js';
 import { type DsnRecipient, buildDsn } from './dsn.js';
 
 /** The message a notice is about. */
