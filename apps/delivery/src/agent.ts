@@ -10,19 +10,17 @@
 import { rm } from 'node:fs/promises';
 import { type Directory, createDirectory } from '@mailway/directory';
 import { createMaildir, createMbox } from '@mailway/mailbox';
-import { bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
-import { closeRedis, createRedis, waitForRedis, watchRedis } from '@mailway/queue/redis';
-import { type OpenedSpool, type Spool, openSpool } from '@mailway/queue/spool';
+import { createAgentSkeleton, ownDescriptors, spoolDescriptors } from '@mailway/agent';
+import { createMailQueue, createMailWorker } from '@mailway/queue/queues';
+import { waitForRedis } from '@mailway/queue/redis';
+import type { Spool } from '@mailway/queue/spool';
 import { type AgentContext, type RunningAgent, connectionLimits, violationReporter } from '@mailway/runtime';
-import { type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
+import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { DeliveryConfig } from './config.js';
 import type { DeliveryTargets } from './deliver.js';
 import { lmtpHooks } from './lmtp.js';
 import { createDeliveryMetrics } from './metrics.js';
 import { deliveryProcessor } from './worker.js';
-
-/** Descriptors kept below the open-file limit for the agent's own work (Redis, logs, HTTP), besides its deliveries. */
-const ownDescriptors = 128;
 
 export interface DeliveryAgent extends RunningAgent {
   /** The LMTP port bound (useful when configured as 0); null when on a UNIX socket. */
@@ -37,7 +35,6 @@ export interface DeliveryAgent extends RunningAgent {
 export async function createDeliveryAgent(config: DeliveryConfig, context: AgentContext): Promise<DeliveryAgent> {
   const { logger } = context;
   const settings = config.delivery;
-  const prefix = config.redis.prefix;
   const metrics = createDeliveryMetrics(context.metrics);
   // Each delivery in flight may hold a mailbox file and its directory open.
   const admission = connectionLimits({
@@ -45,28 +42,22 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
     path: 'delivery.lmtp.connections',
     settings: settings.lmtp.connections,
     listeners: 1,
-    perSession: settings.spool.backend === 'fs' ? 3 : 2,
+    perSession: 2 + spoolDescriptors(settings.spool),
     reserve: ownDescriptors + 2 * settings.concurrency,
     refused: metrics.lmtpRefused,
     logger,
   });
 
   // Redis: a fail-fast connection for commands (LMTP answers 451 at once when Redis is down),
-  // watched, and the worker's own.
-  const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-delivery' });
-  const workerRedis = createRedis(config.redis.url, { role: 'worker', name: 'mailway-delivery-worker' });
-  const link = watchRedis(redis, logger, context.metrics);
-  workerRedis.on('error', (error: Error) => logger.debug({ err: error }, 'redis (worker) error'));
+  // watched, and the worker's own; and the spool.
+  const skeleton = createAgentSkeleton({ name: 'delivery', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention, worker: true }, context);
+  const { redis, workerRedis, prefix, spool } = skeleton;
   let server: SmtpServer | null = null;
   let worker: ReturnType<typeof createMailWorker> | null = null;
-  let open = false;
-  let spooled: OpenedSpool | null = null;
   try {
     // What a delivery needs (connecting once Redis is there).
     const directory = createDirectory(redis, { prefix });
-    spooled = openSpool(settings.spool, redis, { prefix, logger });
-    const spool: Spool = spooled.spool;
-    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention });
+    const transfer = createMailQueue('transfer', redis, skeleton.queueOptions);
     transfer.queue.on('error', (error) => logger.debug({ err: error }, 'transfer queue error'));
     const targets: DeliveryTargets = {
       directory,
@@ -86,7 +77,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       lmtp: true,
       limits: { messageSize: settings.lmtp.maxMessageSize, recipients: 1000 },
       admission,
-      hooks: withAvailability({ ...lmtpHooks(targets, logger, metrics), onViolation: violationReporter(logger, context.metrics) }, { open: () => open, up: link.up }, config.hostname),
+      hooks: skeleton.gate({ ...lmtpHooks(targets, logger, metrics), onViolation: violationReporter(logger, context.metrics) }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'lmtp connection error'),
     });
     const socket = settings.lmtp.socket ?? null;
@@ -95,39 +86,35 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
     const lmtpPort = typeof address === 'string' ? null : address.port;
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
-    await Promise.all([link.reached(), waitForRedis(workerRedis, { timeoutMs: Number.POSITIVE_INFINITY })]);
+    await Promise.all([skeleton.reached(), waitForRedis(workerRedis, { timeoutMs: Number.POSITIVE_INFINITY })]);
 
     // The queue worker.
-    worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics), { prefix: bullPrefix(prefix), concurrency: settings.concurrency, autorun: false, ...settings.worker });
+    worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics), { prefix: skeleton.queueOptions.prefix, concurrency: settings.concurrency, autorun: false, ...settings.worker });
     worker.on('error', (error) => logger.warn({ err: error }, 'delivery worker error'));
     void worker.run().catch((error: unknown) => logger.error({ err: error }, 'delivery worker stopped'));
     logger.info({ lmtp: socket ?? { host: settings.lmtp.host, port: lmtpPort }, root: settings.mailboxRoot, format: settings.mailboxFormat, concurrency: settings.concurrency }, 'delivery running');
 
-    open = true;
     // Redis reached and checked, workers running: from here sessions are served.
-    logger.info('delivery ready');
-    let stopping = false;
+    skeleton.serve();
     const running = { server, worker };
     return {
       lmtpPort,
       socket,
       directory,
       spool,
-      ready: () => !stopping && redis.status === 'ready' && running.worker.isRunning(),
+      ready: () => skeleton.ready() && running.worker.isRunning(),
       async stop() {
-        stopping = true;
+        skeleton.stopping();
         // Stop taking work; jobs and sessions in flight finish.
         await Promise.all([running.server.close({ timeout: settings.shutdownTimeout }), running.worker.close()]);
         await transfer.close();
-        spooled?.close();
-        await Promise.all([link.close(), closeRedis(workerRedis)]);
+        await skeleton.close();
       },
     };
   } catch (error) {
     await server?.close({ timeout: 0 });
     await worker?.close(true);
-    spooled?.close();
-    await Promise.all([link.close(), closeRedis(workerRedis)]);
+    await skeleton.close();
     throw error;
   }
 }

@@ -4,7 +4,8 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { connectionLimitSettings, failedRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, spoolSettings } from '@mailway/config/schema';
+import { agentSettings } from '@mailway/agent/config';
+import { connectionLimitSettings, hopCountLimitSetting, hostnameSetting, setting, spoolSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const deliverySettings = z.object({
@@ -45,10 +46,7 @@ export const deliverySettings = z.object({
 export const deliveryConfigSchema = z.object({
   hostname: hostnameSetting,
   hopCountLimit: hopCountLimitSetting,
-  redis: redisSettings,
-  failedRetention: failedRetentionSetting,
-  log: logSettings,
-  http: httpSettings('DELIVERY', 9093),
+  ...agentSettings('DELIVERY', 9093),
   delivery: deliverySettings,
 });
 

@@ -10,17 +10,17 @@
  */
 import { Resolver } from 'node:dns/promises';
 import type { Worker } from 'bullmq';
-import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
-import { type MailQueue, type QueueName, bullPrefix, createMailQueue } from '@mailway/queue/queues';
-import { closeRedis, createRedis, watchRedis } from '@mailway/queue/redis';
-import { type OpenedSpool, createRedisSpool, openSpool } from '@mailway/queue/spool';
+import { createAgentSkeleton, ownDescriptors, portOf, seedDirectory, spoolDescriptors } from '@mailway/agent';
+import { createAuthLimiter, smtpAuthHook } from '@mailway/agent/smtp-auth';
+import { type Directory, createDirectory } from '@mailway/directory';
+import { type MailQueue, type QueueName, createMailQueue } from '@mailway/queue/queues';
+import { createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
-import { type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
+import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
 import { dataHook } from './data.js';
 import { type DnsResolver, createVerifier } from './message/verify.js';
 import { createRelayMetrics } from './metrics.js';
-import { smtpAuthHook } from '@mailway/directory/smtp-auth';
 import { createGreylist } from './policy/greylist.js';
 import { relayNetworks } from './policy/networks.js';
 import { rcptToHook } from './policy/recipient.js';
@@ -44,14 +44,10 @@ export interface RelayAgentOptions {
 /** Hard cap on recipients per transaction; the configured limit is enforced by the RCPT policy below it. */
 const recipientCap = 10_000;
 
-/** Descriptors kept below the open-file limit for the agent's own work (Redis, logs, DNS, HTTP). */
-const ownDescriptors = 128;
-
 /** Start the relay agent. */
 export async function createRelayAgent(config: RelayConfig, context: AgentContext, options: RelayAgentOptions = {}): Promise<RelayAgent> {
   const { logger } = context;
   const settings = config.relay;
-  const prefix = config.redis.prefix;
   const metrics = createRelayMetrics(context.metrics);
   const networks = relayNetworks(settings.networks);
   const admission = connectionLimits({
@@ -60,37 +56,31 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     settings: settings.connections,
     alsoExempt: settings.networks,
     listeners: 1,
-    perSession: settings.spool.backend === 'fs' ? 2 : 1,
+    perSession: 1 + spoolDescriptors(settings.spool),
     reserve: ownDescriptors,
     refused: metrics.connectionsRefused,
     logger,
   });
 
-  // Redis: one fail-fast client for the SMTP side, one patient client for the worker.
-  const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-relay' });
-  const workerRedis = createRedis(config.redis.url, { role: 'worker', name: 'mailway-relay-worker' });
-  const link = watchRedis(redis, logger, context.metrics);
-  workerRedis.on('error', (error: Error) => logger.debug({ err: error }, 'redis (worker) error'));
+  // Redis: one fail-fast client for the SMTP side (watched), one patient client for the
+  // worker; and the spool.
+  const skeleton = createAgentSkeleton({ name: 'relay', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention, worker: true }, context);
+  const { redis, workerRedis, prefix, spool, queueOptions } = skeleton;
   let server: SmtpServer | null = null;
   let worker: Worker | null = null;
   let outboundWorker: Worker | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
-  let open = false;
-  let spooled: OpenedSpool | null = null;
 
   try {
     // The queues this agent adds to (they connect once Redis is there).
-    const queueOptions = { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention };
     const transfer = createMailQueue('transfer', redis, queueOptions);
     const delivery = createMailQueue('delivery', redis, queueOptions);
     const outbound = createMailQueue('outbound', redis, queueOptions);
     queues = [transfer, delivery, outbound];
     for (const queue of queues) queue.queue.on('error', (error) => logger.debug({ err: error, queue: queue.name }, 'queue error'));
 
-    // The directory and the spool.
+    // The directory.
     const directory = createDirectory(redis, { prefix });
-    spooled = openSpool(settings.spool, redis, { prefix, logger });
-    const { spool } = spooled;
 
     // Certificate.
     const certificate = await loadCertificate(settings.tls, config.hostname);
@@ -105,7 +95,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       ...(settings.auth ? { auth: { required: false } } : {}),
       limits: { messageSize: settings.maxMessageSize, recipients: recipientCap },
       admission,
-      hooks: withAvailability({
+      hooks: skeleton.gate({
         onConnect: (session) => {
           metrics.connections.inc();
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
@@ -114,7 +104,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
         onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
-      }, { open: () => open, up: link.up }, config.hostname),
+      }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
     });
     // Listening before Redis answers: sessions get 421 rather than a refused connection.
@@ -122,11 +112,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
-    await link.reached();
-    if (settings.directorySeed !== undefined) {
-      await applySeed(directory, await readSeedFile(settings.directorySeed));
-      logger.info({ file: settings.directorySeed }, 'directory seeded');
-    }
+    await skeleton.reached();
+    await seedDirectory(directory, settings.directorySeed, logger);
 
     // The router: the transfer worker.
     if (roles.has('router')) {
@@ -137,7 +124,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         metrics,
         // Content waiting for the outbound worker is kept for the queue lifetime, then as long as a failed job.
         outboundHoldMs: settings.outbound.queueLifetime + config.failedRetention,
-        prefix: bullPrefix(prefix),
+        prefix: queueOptions.prefix,
         concurrency: settings.transferConcurrency,
         locks: settings.transferWorker,
       });
@@ -157,7 +144,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
         down: downDestinations(redis, prefix, settings.outbound.downTime),
         ...(settings.spool.backend === 'redis' ? { releases: createRedisSpool(workerRedis, { prefix }) } : {}),
-        prefix: bullPrefix(prefix),
+        prefix: queueOptions.prefix,
         concurrency: settings.outbound.concurrency,
         locks: settings.outbound.worker,
       });
@@ -165,23 +152,20 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       outboundWorker.on('error', (error) => logger.debug({ err: error }, 'outbound worker error'));
     }
 
-    open = true;
     // Redis reached and checked, workers running: from here sessions are served.
-    logger.info('relay ready');
-    let stopping = false;
+    skeleton.serve();
     const running = { server, workers: [worker, outboundWorker].filter((w): w is Worker => w !== null) };
     return {
       port,
       certificate,
       directory,
-      ready: () => !stopping && redis.status === 'ready' && running.workers.every((w) => w.isRunning()),
+      ready: () => skeleton.ready() && running.workers.every((w) => w.isRunning()),
       async stop() {
-        stopping = true;
+        skeleton.stopping();
         await running.server?.close({ timeout: settings.shutdownTimeout });
         await Promise.all(running.workers.map((w) => w.close()));
         await Promise.all(queues.map((queue) => queue.close()));
-        spooled?.close();
-        await Promise.all([link.close(), closeRedis(workerRedis)]);
+        await skeleton.close();
       },
     };
   } catch (error) {
@@ -189,13 +173,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     await worker?.close(true);
     await outboundWorker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));
-    spooled?.close();
-    await Promise.all([link.close(), closeRedis(workerRedis)]);
+    await skeleton.close();
     throw error;
   }
-}
-
-function portOf(address: Awaited<ReturnType<SmtpServer['listen']>>): number {
-  if (typeof address === 'string') throw new Error(`unexpected listener address ${address}`);
-  return address.port;
 }

@@ -6,7 +6,8 @@
 import { isIP } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, connectionLimitSettings, failedRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
+import { agentSettings, directorySeedSetting } from '@mailway/agent/config';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, hopCountLimitSetting, hostnameSetting, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 
@@ -145,8 +146,7 @@ export const relaySettings = z.object({
     /** How often workers look for transfer jobs whose worker died. */
     stalledInterval: setting.duration('RELAY_TRANSFER_STALLED_INTERVAL', 30_000),
   }),
-  /** Directory seed (JSON) applied at start-up, for config-as-code setups. */
-  directorySeed: setting.optionalString('MAILWAY_DIRECTORY_SEED'),
+  directorySeed: directorySeedSetting,
   spool: spoolSettings,
   outbound: outboundSettings,
   /** How long shutdown waits for sessions in a transaction. */
@@ -157,10 +157,7 @@ export const relayConfigSchema = z.object({
   hostname: hostnameSetting,
   hopCountLimit: hopCountLimitSetting,
   authservIds: authservIdsSetting,
-  redis: redisSettings,
-  failedRetention: failedRetentionSetting,
-  log: logSettings,
-  http: httpSettings('RELAY', 9092),
+  ...agentSettings('RELAY', 9092),
   relay: relaySettings,
 });
 

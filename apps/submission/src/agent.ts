@@ -7,13 +7,12 @@
  * RCPT gets 451 4.3.0, before any message body is sent. main.ts only loads the configuration
  * and calls this; tests call it directly.
  */
-import { type Directory, applySeed, createAuthLimiter, createDirectory, readSeedFile } from '@mailway/directory';
-import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
-import { createRedis, watchRedis } from '@mailway/queue/redis';
-import { type OpenedSpool, openSpool } from '@mailway/queue/spool';
+import { createAgentSkeleton, ownDescriptors, portOf, seedDirectory, spoolDescriptors } from '@mailway/agent';
+import { createAuthLimiter, smtpAuthHook } from '@mailway/agent/smtp-auth';
+import { type Directory, createDirectory } from '@mailway/directory';
+import { createMailQueue } from '@mailway/queue/queues';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
-import { type ServerHooks, type SmtpServer, createServer, withAvailability } from '@mailway/smtp/server';
-import { smtpAuthHook } from '@mailway/directory/smtp-auth';
+import { type ServerHooks, type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { SubmissionConfig } from './config.js';
 import { dataHook } from './data.js';
 import { createDkimSigner } from './message/dkim.js';
@@ -32,38 +31,30 @@ export interface SubmissionAgent extends RunningAgent {
 /** Hard cap on recipients per transaction; the per-user limit is enforced by the RCPT policy below it. */
 const recipientCap = 10_000;
 
-/** Descriptors kept below the open-file limit for the agent's own work (Redis, logs, DNS, HTTP). */
-const ownDescriptors = 128;
-
 /** Start the submission agent. */
 export async function createSubmissionAgent(config: SubmissionConfig, context: AgentContext): Promise<SubmissionAgent> {
   const { logger } = context;
   const settings = config.submission;
-  const prefix = config.redis.prefix;
   const metrics = createSubmissionMetrics(context.metrics);
   const admission = connectionLimits({
     prefix: 'SUBMISSION',
     path: 'submission.connections',
     settings: settings.connections,
     listeners: 2,
-    perSession: settings.spool.backend === 'fs' ? 2 : 1,
+    perSession: 1 + spoolDescriptors(settings.spool),
     reserve: ownDescriptors,
     refused: metrics.connectionsRefused,
     logger,
   });
 
-  // Redis: a fail-fast client, watched (sessions are gated on it).
-  const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-submission' });
-  const link = watchRedis(redis, logger, context.metrics);
+  // Redis (a fail-fast client, watched: sessions are gated on it) and the spool.
+  const skeleton = createAgentSkeleton({ name: 'submission', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention }, context);
+  const { redis, prefix, spool } = skeleton;
   let servers: SmtpServer[] = [];
-  let open = false;
-  let spooled: OpenedSpool | null = null;
   try {
-    // The directory, the spool and the queue (they connect once Redis is there).
+    // The directory and the queue (they connect once Redis is there).
     const directory = createDirectory(redis, { prefix });
-    spooled = openSpool(settings.spool, redis, { prefix, logger });
-    const { spool } = spooled;
-    const transfer = createMailQueue('transfer', redis, { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention });
+    const transfer = createMailQueue('transfer', redis, skeleton.queueOptions);
     transfer.queue.on('error', (error) => logger.debug({ err: error }, 'transfer queue error'));
 
     // Certificate and signing key.
@@ -74,7 +65,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
     // Policies, shared by both listeners.
     const rate = createRateLimiter(redis, prefix, settings.messagesPerHour, { onError: (error) => logger.warn({ err: error }, 'message counts not written to Redis; retrying') });
     const onViolation = violationReporter(logger, context.metrics);
-    const hooks = (listener: string): ServerHooks => withAvailability({
+    const hooks = (listener: string): ServerHooks => skeleton.gate({
       onConnect: (session) => {
         metrics.connections.inc({ listener });
         logger.debug({ session: session.id, ip: session.remote.address, listener }, 'connected');
@@ -93,7 +84,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       onRcptTo: rcptToHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer }, dkim, rate, logger, metrics }),
       onViolation,
-    }, { open: () => open, up: link.up }, config.hostname);
+    });
     const serverOptions = (listener: string, secure: boolean) =>
       createServer({
         hostname: config.hostname,
@@ -116,39 +107,27 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
     logger.info({ host: settings.host, ...ports, spool: settings.spool.backend, dkim: settings.dkim.domains }, 'submission listening');
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
-    await link.reached();
-    if (settings.directorySeed !== undefined) {
-      await applySeed(directory, await readSeedFile(settings.directorySeed));
-      logger.info({ file: settings.directorySeed }, 'directory seeded');
-    }
-    open = true;
-    // Redis reached and checked, workers running: from here sessions are served.
-    logger.info('submission ready');
+    await skeleton.reached();
+    await seedDirectory(directory, settings.directorySeed, logger);
+    // Redis reached and checked: from here sessions are served.
+    skeleton.serve();
 
-    let stopping = false;
     return {
       ports,
       certificate,
       directory,
-      ready: () => !stopping && redis.status === 'ready',
+      ready: skeleton.ready,
       async stop() {
-        stopping = true;
+        skeleton.stopping();
         await Promise.all(servers.map((server) => server.close({ timeout: settings.shutdownTimeout })));
         await rate.flush().catch(() => {});
         await transfer.close();
-        spooled?.close();
-        await link.close();
+        await skeleton.close();
       },
     };
   } catch (error) {
     await Promise.all(servers.map((server) => server.close({ timeout: 0 })));
-    spooled?.close();
-    await link.close();
+    await skeleton.close();
     throw error;
   }
-}
-
-function portOf(address: Awaited<ReturnType<SmtpServer['listen']>>): number {
-  if (typeof address === 'string') throw new Error(`unexpected listener address ${address}`);
-  return address.port;
 }

@@ -4,7 +4,8 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { authFailureSettings, authservIdsSetting, connectionLimitSettings, failedRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
+import { agentSettings, directorySeedSetting } from '@mailway/agent/config';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, hopCountLimitSetting, hostnameSetting, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const submissionSettings = z.object({
@@ -32,8 +33,7 @@ export const submissionSettings = z.object({
     /** PEM private key (RSA or Ed25519) used for every listed domain. */
     keyFile: setting.optionalString('SUBMISSION_DKIM_KEY_FILE'),
   }),
-  /** Directory seed (JSON) applied at start-up, for config-as-code setups. */
-  directorySeed: setting.optionalString('MAILWAY_DIRECTORY_SEED'),
+  directorySeed: directorySeedSetting,
   spool: spoolSettings,
   /** How long shutdown waits for sessions in a transaction. */
   shutdownTimeout: setting.duration('SUBMISSION_SHUTDOWN_TIMEOUT', 30_000),
@@ -43,10 +43,7 @@ export const submissionConfigSchema = z.object({
   hostname: hostnameSetting,
   hopCountLimit: hopCountLimitSetting,
   authservIds: authservIdsSetting,
-  redis: redisSettings,
-  failedRetention: failedRetentionSetting,
-  log: logSettings,
-  http: httpSettings('SUBMISSION', 9091),
+  ...agentSettings('SUBMISSION', 9091),
   submission: submissionSettings,
 });
 

@@ -17,4 +17,3 @@ export { type DirectoryKeys, directoryKeys } from './keys.js';
 export { type Resolution } from './resolve.js';
 export { type User, type UserRecord, type Directory, type DirectoryOptions, createDirectory } from './directory.js';
 export { DirectorySeed, applySeed, readSeedFile } from './seed.js';
-export { type Admission, type AuthLimiter, type AuthLimits, type LimitKind, type LoginAttempt, type LoginOutcome, checkLogin, createAuthLimiter } from './login-limits.js';

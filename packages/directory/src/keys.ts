@@ -13,7 +13,7 @@
  *   {prefix}dir:aliases            set    alias source addresses
  *   {prefix}dir:catchall           hash   domain → catch-all target address
  *
- * The login limits (login-limits.ts) keep their keys beside it, every one with an expiry:
+ * The login limits (@mailway/agent/smtp-auth) keep their keys beside it, every one with an expiry:
  * {prefix}authfail:ip:{client}, {prefix}authfail:pair:{sha-256 of user and client} and
  * {prefix}authfail:user:{sha-256 of user} (failure counts), and {prefix}authknown:{sha-256 of
  * user} (the clients the user logged in from recently).

@@ -1,38 +1,15 @@
 /**
  * Test fixture: a Redis connection to the run's private redis-server and a key prefix of the
- * test file's own; every key under the prefix is deleted and the connection closed after the file.
+ * test file's own (@mailway/testing/redis), and directories on prefixes of their own.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll } from 'vitest';
-import { Redis } from 'ioredis';
+import { testRedis } from '@mailway/testing/redis';
 import { createDirectory, type Directory, type DirectoryOptions } from '../src/index.js';
 
-/** A Redis client and prefix for this file, cleaned up after it. */
-export function testRedis(): { redis: Redis; prefix: string } {
-  const redis = new Redis(process.env.MAILWAY_TEST_REDIS_URL!);
-  const prefix = `mailway-test:${randomUUID()}:`;
-  afterAll(async () => {
-    const found = await scanAll(redis, `${prefix}*`);
-    if (found.length > 0) await redis.del(...found);
-    await redis.quit();
-  });
-  return { redis, prefix };
-}
+export { scanAll, testRedis } from '@mailway/testing/redis';
 
 /** A directory on its own fresh prefix (several per file keep tests independent). */
 export function directoryFactory(): (options?: DirectoryOptions) => Directory {
   const { redis, prefix } = testRedis();
   return (options = {}) => createDirectory(redis, { prefix: `${prefix}${randomUUID()}:`, ...options });
-}
-
-/** Every key matching `pattern`. */
-export async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
 }

@@ -1,40 +1,14 @@
 /**
- * Small durable-file helpers shared by both formats: write everything, fsync a directory,
- * the 16-hex digest of a delivery key, and Node error codes.
+ * Small file helpers shared by both formats: write everything to a descriptor, the 16-hex
+ * digest of a delivery key, and Node error codes. Durable writes (writeAll, fsyncDirectory)
+ * are @mailway/files/durable, shared with the filesystem spool.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsync as fsyncCallback, openSync, writeSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { promisify } from 'node:util';
-
-/**
- * fsync through the callback API: the one slow step of a delivery runs on the thread pool,
- * while the quick metadata calls around it (open, write to the page cache, link, close) run
- * directly — each pool round trip costs more than those calls themselves.
- */
-export const fsyncFd = promisify(fsyncCallback);
+import { writeSync } from 'node:fs';
 
 /** Writes all of `bytes` to `fd` at its position (a write may be short). */
 export function writeAllSync(fd: number, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-}
-
-/** Writes all of `bytes` at the current position (a write may be short). */
-export async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.length; ) {
-    const { bytesWritten } = await file.write(bytes, offset, bytes.length - offset);
-    offset += bytesWritten;
-  }
-}
-
-/** Makes a directory's entries (created, linked, renamed names) durable. */
-export async function fsyncDirectory(path: string): Promise<void> {
-  const fd = openSync(path, 'r');
-  try {
-    await fsyncFd(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** 16 hex digits of SHA-256 of a delivery key: what file names and indexes carry. */

@@ -1,6 +1,7 @@
 /**
- * An agent as a process, started from its entry point (`src/main.ts` through tsx) the way
- * operators run it, optionally under a lower open-file limit (util-linux `prlimit`).
+ * An agent as a process, started from its entry point (`src/main.ts` through tsx, or the built
+ * `dist/main.js`) the way operators run it, optionally under a lower open-file limit (util-linux
+ * `prlimit`).
  *
  * Reads: the app's folder and the environment to give it (on top of PATH only). Emits: the child,
  * its exit code, what it wrote, and its JSON log records as they appear.
@@ -14,9 +15,12 @@ export interface AgentProcess {
   readonly stdout: () => string;
 }
 
-/** Runs `appDir/src/main.ts` with `env`; with `openFiles`, under `prlimit --nofile=N:N`. */
-export function startAgentMain(appDir: string, env: Record<string, string>, options: { openFiles?: number } = {}): AgentProcess {
-  const node = [process.execPath, '--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts'];
+/**
+ * Runs `appDir/src/main.ts` with `env` (with `built`, `appDir/dist/main.js` on plain node, as a
+ * production bundle runs); with `openFiles`, under `prlimit --nofile=N:N`.
+ */
+export function startAgentMain(appDir: string, env: Record<string, string>, options: { openFiles?: number; built?: boolean } = {}): AgentProcess {
+  const node = options.built === true ? [process.execPath, 'dist/main.js'] : [process.execPath, '--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts'];
   const [command = process.execPath, ...args] = options.openFiles === undefined ? node : ['prlimit', `--nofile=${options.openFiles}:${options.openFiles}`, '--', ...node];
   const child = spawn(command, args, { cwd: appDir, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -5,7 +5,8 @@
  */
 import { mkdir, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { assertFolder, fsyncDirectory, isCode } from '../files.js';
+import { fsyncDirectory } from '@mailway/files/durable';
+import { assertFolder, isCode } from '../files.js';
 
 /** Files in tmp/ older than this belong to a dead writer (the spec's 36 hours). */
 export const staleTmpMs = 36 * 60 * 60 * 1000;

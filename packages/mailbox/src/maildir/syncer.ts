@@ -4,7 +4,7 @@
  * covers every caller that asked meanwhile. A caller's own change always happened before the
  * sync it waits for began, so it is durable when its promise resolves.
  */
-import { fsyncDirectory } from '../files.js';
+import { fsyncDirectory } from '@mailway/files/durable';
 
 interface Round {
   readonly promise: Promise<void>;

@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fsyncDirectory, isCode, writeAll } from '../files.js';
+import { fsyncDirectory, writeAll } from '@mailway/files/durable';
+import { isCode } from '../files.js';
 
 const keepLines = 1000;
 

@@ -9,7 +9,8 @@
  */
 import { hostname } from 'node:os';
 import { open, readFile, stat, unlink } from 'node:fs/promises';
-import { isCode, writeAll } from '../files.js';
+import { writeAll } from '@mailway/files/durable';
+import { isCode } from '../files.js';
 import { MailboxLockedError } from '../store.js';
 
 export const staleLockMs = 5 * 60 * 1000;

@@ -11,7 +11,8 @@
  */
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { assertFolder, chunksOf, keyHash, writeAll } from '../files.js';
+import { writeAll } from '@mailway/files/durable';
+import { assertFolder, chunksOf, keyHash } from '../files.js';
 import type { DeliveryRecord, DeliveryResult, MailboxStore } from '../store.js';
 import { openKeyIndex } from './keys.js';
 import { acquireLock } from './lock.js';

@@ -1,9 +1,11 @@
 /**
- * Durable file operations for the filesystem spool: write everything and fsync, fsync a
- * directory after a rename, and the entry's meta.json (read and validated, written atomically).
+ * Durable file operations for the filesystem spool: create a file fsynced, and the entry's
+ * meta.json (read and validated, written atomically). Writing everything and fsyncing a
+ * directory are @mailway/files/durable, shared with the mailbox writers.
  */
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { fsyncDirectory, writeAll } from '@mailway/files/durable';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -23,24 +25,6 @@ export const FsMeta = z.object({
   retained: z.array(z.string()).default([]),
 });
 export type FsMeta = z.infer<typeof FsMeta>;
-
-/** Writes all of `bytes` at the current position (a write may be short). */
-export async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.length; ) {
-    const { bytesWritten } = await file.write(bytes, offset, bytes.length - offset);
-    offset += bytesWritten;
-  }
-}
-
-/** Makes a directory's entries (created, renamed, removed names) durable. */
-export async function fsyncDirectory(path: string): Promise<void> {
-  const dir = await open(path, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
 
 /** Creates `path` with `text`, fsynced. Fails if it exists. */
 export async function writeDurably(path: string, text: string): Promise<void> {

@@ -17,9 +17,10 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat as statPath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asBuffer } from './chunks.js';
-import { type FsMeta, fsyncDirectory, isCode, readMeta, replaceMeta, writeAll, writeDurably } from './fs-files.js';
+import { fsyncDirectory, writeAll } from '@mailway/files/durable';
+import { type FsMeta, isCode, readMeta, replaceMeta, writeDurably } from './fs-files.js';
 import { isStale, withDirLock } from './fs-lock.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '@mailway/files/keyed-lock';
 import {
   type Spool,
   type SpoolEntryInfo,

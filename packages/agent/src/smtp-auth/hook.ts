@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type HookResult, accept, defer, reject } from '@mailway/smtp/server';
 import type { Credentials, Session } from '@mailway/smtp/server';
-import type { Directory, User } from './directory.js';
+import type { Directory, User } from '@mailway/directory';
 import { clientHost } from '@mailway/smtp/address';
 import { type AuthLimiter, type LimitKind, checkLogin } from './login-limits.js';
 

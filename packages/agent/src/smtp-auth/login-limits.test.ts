@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { scanAll, testRedis } from '../test/fixture.js';
-import { createDirectory, type DirectoryOptions } from './directory.js';
+import { scanAll, testRedis } from '@mailway/testing/redis';
+import { createDirectory, type DirectoryOptions, verifyPassword } from '@mailway/directory';
 import { type AuthLimits, type LimitKind, checkLogin, createAuthLimiter } from './login-limits.js';
-import { verifyPassword } from './password.js';
 
 const { redis, prefix } = testRedis();
 

@@ -28,9 +28,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { clientHost } from '@mailway/smtp/address';
-import type { Directory, User } from './directory.js';
-import { normalizeAddress } from './address.js';
-import { callScript } from './store.js';
+import { type Directory, type User, normalizeAddress } from '@mailway/directory';
 
 /** The limit that bars an attempt; also the metric label and the log field. */
 export type LimitKind = 'ip' | 'user_ip' | 'user';
@@ -124,6 +122,14 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -1 - tonumber(ARGV[5]))
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
 return ''`;
+
+/** Runs a Lua script as a command defined once on the connection (EVALSHA, EVAL when Redis lacks it). */
+async function callScript(redis: Redis, name: string, lua: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  const command = `mailwayLogin_${name}`;
+  const commands = redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+  if (typeof commands[command] !== 'function') redis.defineCommand(command, { lua });
+  return commands[command]!(keys.length, ...keys, ...args);
+}
 
 /** A short SHA-256 of the parts, so that a key or member never holds client text. */
 function digest(...parts: string[]): string {

@@ -1,0 +1,122 @@
+/**
+ * The skeleton every Mailway agent is built on: its Redis connections, the spool it is
+ * configured with, the gate in front of its SMTP or LMTP hooks, its readiness and the release
+ * of what it opened. Each agent adds only its own policy, queues, workers and listeners.
+ *
+ * Reads: the agent's Redis URL and prefix, its spool settings. Opens: a fail-fast connection
+ * for commands (`mailway-<name>`), watched (`redis connected`, `redis connection lost…`,
+ * `mailway_redis_up`), so that a session learns at once when Redis is away; for agents with
+ * queue workers, a patient connection of their own (`mailway-<name>-worker`, errors logged at
+ * debug level); the spool (for the filesystem backend, with its periodic sweep).
+ * Emits: `<name> ready` once the agent serves; sessions before that get 421 4.3.2, and RCPT
+ * gets 451 4.3.0 while Redis is away (withAvailability).
+ */
+import type { Redis } from 'ioredis';
+import { applySeed, type Directory, readSeedFile } from '@mailway/directory';
+import { bullPrefix } from '@mailway/queue/queues';
+import { closeRedis, createRedis, watchRedis } from '@mailway/queue/redis';
+import { type OpenedSpool, type Spool, type SpoolSettings, openSpool } from '@mailway/queue/spool';
+import type { AgentContext } from '@mailway/runtime';
+import { type ServerHooks, type SmtpServer, withAvailability } from '@mailway/smtp/server';
+
+/** Descriptors kept below the open-file limit for an agent's own work (Redis, logs, DNS, HTTP). */
+export const ownDescriptors = 128;
+
+export interface AgentSkeletonOptions {
+  /** The agent's name (`submission`): names its Redis connections and its `ready` log line. */
+  readonly name: string;
+  /** Heads the 421 reply of a session that comes before the agent serves. */
+  readonly hostname: string;
+  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly spool: SpoolSettings;
+  /** How long a job that failed for good stays in its queue (ms). */
+  readonly failedRetention: number;
+}
+
+export interface AgentSkeleton {
+  /** The Redis key prefix. */
+  readonly prefix: string;
+  /** The fail-fast command connection: commands fail at once while Redis is away. */
+  readonly redis: Redis;
+  readonly spool: Spool;
+  /** Options for the agent's BullMQ queues and workers: their prefix, how long failed jobs stay. */
+  readonly queueOptions: { readonly prefix: string; readonly failedRetentionMs: number };
+  /** `hooks` behind the gate: 421 4.3.2 to every session until serve(), 451 4.3.0 at RCPT while Redis is away. */
+  gate(hooks: ServerHooks): ServerHooks;
+  /** Resolves once Redis has been reached (however long that takes) and checked. */
+  reached(): Promise<void>;
+  /** Sessions are served from now on (Redis reached and checked, workers running). */
+  serve(): void;
+  /** Not stopping, and the command connection is up. */
+  ready(): boolean;
+  /** Stop has begun: never ready again. */
+  stopping(): void;
+  /** Releases what the skeleton opened: the spool's sweep, then the Redis connections. */
+  close(): Promise<void>;
+}
+
+export interface WorkerAgentSkeleton extends AgentSkeleton {
+  /** The patient connection for queue workers (BullMQ blocks on it). */
+  readonly workerRedis: Redis;
+}
+
+/** Opens an agent's Redis connections and spool; `worker` adds a connection for queue workers. */
+export function createAgentSkeleton(options: AgentSkeletonOptions & { readonly worker: true }, context: AgentContext): WorkerAgentSkeleton;
+export function createAgentSkeleton(options: AgentSkeletonOptions, context: AgentContext): AgentSkeleton;
+export function createAgentSkeleton(options: AgentSkeletonOptions & { readonly worker?: boolean }, context: AgentContext): AgentSkeleton | WorkerAgentSkeleton {
+  const { logger } = context;
+  const { name, redis: { url, prefix } } = options;
+
+  // Redis: a fail-fast client, watched (sessions are gated on it), and the workers' own.
+  const redis = createRedis(url, { role: 'command', name: `mailway-${name}` });
+  const workerRedis = options.worker === true ? createRedis(url, { role: 'worker', name: `mailway-${name}-worker` }) : null;
+  const link = watchRedis(redis, logger, context.metrics);
+  workerRedis?.on('error', (error: Error) => logger.debug({ err: error }, 'redis (worker) error'));
+
+  // The spool (it connects once Redis is there).
+  const spooled: OpenedSpool = openSpool(options.spool, redis, { prefix, logger });
+
+  let open = false;
+  let stopping = false;
+  const skeleton: AgentSkeleton = {
+    prefix,
+    redis,
+    spool: spooled.spool,
+    queueOptions: { prefix: bullPrefix(prefix), failedRetentionMs: options.failedRetention },
+    gate: (hooks) => withAvailability(hooks, { open: () => open, up: link.up }, options.hostname),
+    async reached() {
+      await link.reached();
+    },
+    serve() {
+      open = true;
+      logger.info(`${name} ready`);
+    },
+    ready: () => !stopping && redis.status === 'ready',
+    stopping() {
+      stopping = true;
+    },
+    async close() {
+      spooled.close();
+      await Promise.all([link.close(), ...(workerRedis === null ? [] : [closeRedis(workerRedis)])]);
+    },
+  };
+  return workerRedis === null ? skeleton : { ...skeleton, workerRedis };
+}
+
+/** File descriptors one session holds on the spool while it writes: the content file on a filesystem spool. */
+export function spoolDescriptors(spool: Pick<SpoolSettings, 'backend'>): number {
+  return spool.backend === 'fs' ? 1 : 0;
+}
+
+/** Applies the directory seed file, when one is configured (config as code). */
+export async function seedDirectory(directory: Directory, file: string | undefined, logger: AgentContext['logger']): Promise<void> {
+  if (file === undefined) return;
+  await applySeed(directory, await readSeedFile(file));
+  logger.info({ file }, 'directory seeded');
+}
+
+/** The port a TCP listener bound. */
+export function portOf(address: Awaited<ReturnType<SmtpServer['listen']>>): number {
+  if (typeof address === 'string') throw new Error(`unexpected listener address ${address}`);
+  return address.port;
+}
