@@ -30,3 +30,13 @@ export async function scanAll(redis: Redis, pattern: string): Promise<string[]> 
   } while (cursor !== '0');
   return keys;
 }
+
+/**
+ * Deletes every key an agent wrote under `prefix` (e.g. `mailway-test:…:`): its own keys and
+ * BullMQ's, which BullMQ keeps under the prefix without its trailing colon.
+ */
+export async function dropKeys(redis: Redis, prefix: string): Promise<void> {
+  const found = [...(await scanAll(redis, `${prefix}*`)), ...(await scanAll(redis, `${prefix.replace(/:+$/, '')}:*`))];
+  const unique = [...new Set(found)];
+  if (unique.length > 0) await redis.del(...unique);
+}

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { dropKeys } from '@mailway/testing/redis';
 import { expect } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
 import type { JobTypes, QueueName } from '@mailway/queue/queues';
@@ -121,10 +122,7 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
     async close() {
       await agent.stop();
       for (const q of queues.values()) await q.close();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-      const bullKeys = await redis.keys(`${bullPrefix(prefix)}:*`);
-      if (bullKeys.length > 0) await redis.del(...bullKeys);
+      await dropKeys(redis, prefix);
       redis.disconnect();
     },
   };

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { dropKeys } from '@mailway/testing/redis';
 import type { TransferJob } from '@mailway/queue/jobs';
 import { createRedisSpool, type Spool } from '@mailway/queue/spool';
 import { createLogger, createMetrics, type Metrics } from '@mailway/runtime';
@@ -89,10 +90,7 @@ export async function startSubmission(options: { env?: Record<string, string>; r
     async close() {
       await agent.stop();
       await queue.close();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-      const bullKeys = await redis.keys(`${bullPrefix(prefix)}:*`);
-      if (bullKeys.length > 0) await redis.del(...bullKeys);
+      await dropKeys(redis, prefix);
       redis.disconnect();
     },
   };
