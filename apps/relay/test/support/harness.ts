@@ -8,9 +8,9 @@
  * Host name mx.local.example.
  */
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { captureJsonLines } from '@mailway/testing/logs';
 import { dropKeys } from '@mailway/testing/redis';
 import { expect } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
@@ -61,13 +61,7 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
   });
 
   // Capture the JSON log lines.
-  const logs: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { destination, logs } = captureJsonLines();
   const logger = createLogger({ name: 'relay', level: 'debug', destination });
   const metrics = createMetrics('relay');
   const agent = await createRelayAgent(config, { logger, metrics }, options.resolver === undefined ? {} : { resolver: options.resolver });

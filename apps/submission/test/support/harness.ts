@@ -7,9 +7,9 @@
  * sales@example.org), bob@example.org (password "bob-secret").
  */
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { captureJsonLines } from '@mailway/testing/logs';
 import { dropKeys } from '@mailway/testing/redis';
 import type { TransferJob } from '@mailway/queue/jobs';
 import { createRedisSpool, type Spool } from '@mailway/queue/spool';
@@ -54,13 +54,7 @@ export async function startSubmission(options: { env?: Record<string, string>; r
   });
 
   // Capture the JSON log lines.
-  const logs: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { destination, logs } = captureJsonLines();
   const logger = createLogger({ name: 'submission', level: 'debug', destination });
   const metrics = createMetrics('submission');
   const agent = await createSubmissionAgent(config, { logger, metrics });
