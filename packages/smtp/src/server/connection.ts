@@ -16,7 +16,7 @@ import { ChunkReader, DotDataReader } from '../wire/data-reader.js';
 import { LineScan } from '../wire/line-scan.js';
 import type { ServerConfig } from './config.js';
 import type { Extensions } from '../address/index.js';
-import { noExtensions } from './commands/extensions.js';
+import { noExtensions, sessionExtensions } from './commands/extensions.js';
 import { saslResponse } from './commands/auth.js';
 import { commandTable } from './commands/table.js';
 import { type BodyPhase, startBodyPhase } from './body.js';
@@ -24,6 +24,7 @@ import type { InactivityClock, Watched } from './inactivity.js';
 import { replyFlusher } from './reply-flush.js';
 import { lendReadsTo } from './shared-reads.js';
 import type { SaslExchange } from './sasl/mechanism.js';
+import type { DataPhaseControl, PendingSasl, SessionControl } from './session-control.js';
 import { SessionState, type TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
 import { type ViolationKind, bareCrReply, bareLfReply, forbiddenCommandReply } from './violations.js';
@@ -40,13 +41,13 @@ const wireText = new WeakMap<Reply, string>();
 
 export const temporaryFailure = reply(451, '4.3.0', 'Temporary local problem, try again later');
 
-export class Connection implements Watched {
+export class Connection implements Watched, SessionControl, DataPhaseControl {
   readonly session: SessionState;
-  transaction: TransactionState | null = null;
-  /** The service extensions in force, set at EHLO/HELO/LHLO (parameter parsing reads them). */
-  extensions: Extensions = noExtensions;
+  private current: TransactionState | null = null;
+  // The service extensions in force, set at EHLO/HELO/LHLO.
+  private inForce: Extensions = noExtensions;
   /** Commands since the last MAIL (NOOP/RSET/VRFY floods are cut off). */
-  idleCommands = 0;
+  private idleCommands = 0;
   private badCommands = 0;
 
   private socket: Socket;
@@ -63,7 +64,7 @@ export class Connection implements Watched {
   private inputPaused = false;
   /** The client has closed its side: no more input will come. */
   private inputEnded = false;
-  private sasl: { exchange: SaslExchange; mechanism: string } | null = null;
+  private sasl: PendingSasl | null = null;
   private body: BodyPhase | null = null;
   private closeAfterTransaction = false;
   private discard: { reader: ChunkReader; refusal: Reply } | null = null;
@@ -96,6 +97,14 @@ export class Connection implements Watched {
   /** True once the connection is closing or closed. */
   get isClosed(): boolean {
     return this.mode === 'closed';
+  }
+
+  get transaction(): TransactionState | null {
+    return this.current;
+  }
+
+  get extensions(): Extensions {
+    return this.inForce;
   }
 
   // ---- Output ----
@@ -168,7 +177,7 @@ export class Connection implements Watched {
 
   /** Called by the server on shutdown: close now if idle, else after the current transaction. */
   drain(): void {
-    if (!this.busy && this.transaction === null && this.body === null && this.mode === 'command') {
+    if (!this.busy && this.current === null && this.body === null && this.mode === 'command') {
       this.shutdown(reply(421, '4.3.2', `${this.config.hostname} Service shutting down`));
     } else {
       this.closeAfterTransaction = true;
@@ -209,6 +218,27 @@ export class Connection implements Watched {
     return false;
   }
 
+  // ---- State transitions, called by commands ----
+
+  greeted(helo: { verb: 'HELO' | 'EHLO' | 'LHLO'; name: string }): void {
+    this.session.helo = helo;
+    this.inForce = sessionExtensions(this.session, this.config);
+  }
+
+  authenticated(user: string): void {
+    this.session.user = user;
+  }
+
+  openTransaction(transaction: TransactionState): void {
+    this.current = transaction;
+    this.idleCommands = 0;
+  }
+
+  completeTransaction(): void {
+    this.session.transactions += 1;
+    this.endTransaction();
+  }
+
   // ---- Mode switches, called by commands ----
 
   /** After 354: the following octets are message data. */
@@ -233,9 +263,9 @@ export class Connection implements Watched {
     this.mode = 'discard';
   }
 
-  /** The BDAT sequence in progress, if any (RSET and MAIL must know). */
-  get chunkedBody(): BodyPhase | null {
-    return this.body;
+  /** A BDAT sequence in progress (between DATA's 354 and its end, commands are not read). */
+  get bdatInProgress(): boolean {
+    return this.body !== null;
   }
 
   /** Abandons a BDAT sequence (RSET, or an error ending the transaction). */
@@ -251,7 +281,7 @@ export class Connection implements Watched {
   }
 
   /** The SASL exchange in progress. */
-  takeSasl(): { exchange: SaslExchange; mechanism: string } | null {
+  takeSasl(): PendingSasl | null {
     const current = this.sasl;
     this.sasl = null;
     if (this.mode === 'sasl') this.mode = 'command';
@@ -260,7 +290,7 @@ export class Connection implements Watched {
 
   /** Ends a transaction (after end of data, RSET, EHLO): the session stays as it is. */
   endTransaction(): void {
-    this.transaction = null;
+    this.current = null;
     if (this.closeAfterTransaction && this.mode !== 'closed') {
       this.shutdown(reply(421, '4.3.2', `${this.config.hostname} Service shutting down`));
     }
@@ -283,7 +313,7 @@ export class Connection implements Watched {
     secure.once('secure', () => {
       this.session.tls = tlsInfo(secure);
       this.session.helo = null;
-      this.transaction = null;
+      this.current = null;
       this.mode = 'command';
       this.lastActive = this.clock.tick;
       this.resumeAfterPump();
