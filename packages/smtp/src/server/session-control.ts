@@ -1,8 +1,8 @@
 /**
  * What a command handler, and the message-data phase, may see of its session and do to it:
  * queue replies, consult hooks, move the session from state to state. The connection implements
- * these; commands and body.ts depend on this module alone, so none of them imports the connection
- * that dispatches to them.
+ * these; commands and body.ts depend on these interfaces, never on the connection that
+ * dispatches to them (no import cycle: see no-cycles.test.ts).
  *
  * Reads: nothing. Emits: types only.
  */
