@@ -6,9 +6,9 @@
 import { Readable } from 'node:stream';
 import { type Reply, reply } from '../reply/reply.js';
 import type { ChunkReader, DotDataReader } from '../wire/data-reader.js';
-import type { Connection } from './connection.js';
 import { slabCopy } from './slab-copy.js';
 import type { MessageBody } from './hooks.js';
+import type { DataPhaseControl } from './session-control.js';
 import type { TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
 
@@ -55,7 +55,7 @@ export class BodyPhase {
   private readonly emit = (segment: Buffer): void => this.push(segment);
 
   constructor(
-    private readonly connection: Connection,
+    private readonly connection: DataPhaseControl,
     readonly transaction: TransactionState,
     private readonly dot: DotDataReader | null,
   ) {
@@ -132,8 +132,7 @@ export class BodyPhase {
       const v = Array.isArray(verdict) ? verdict[0] : (verdict as HookResult);
       connection.answer(v, messageAccepted);
     }
-    connection.session.transactions += 1;
-    connection.endTransaction();
+    connection.completeTransaction();
     return !connection.isClosed;
   }
 
@@ -169,7 +168,7 @@ export class BodyPhase {
 }
 
 /** Starts a data phase for a transaction: DATA when a dot reader is given, else BDAT. */
-export function startBodyPhase(connection: Connection, transaction: TransactionState, dot: DotDataReader | null): BodyPhase {
+export function startBodyPhase(connection: DataPhaseControl, transaction: TransactionState, dot: DotDataReader | null): BodyPhase {
   return new BodyPhase(connection, transaction, dot);
 }
 

@@ -38,4 +38,9 @@ export class TransactionState implements Transaction {
     readonly from: Address | null,
     readonly mailParams: MailParams,
   ) {}
+
+  /** RCPT accepted: the recipient joins the envelope. */
+  addRecipient(recipient: Recipient): void {
+    this.recipients.push(recipient);
+  }
 }

@@ -3,7 +3,7 @@
  * onAuth hook nothing vouches for the client, so every attempt fails (fail closed).
  */
 import { reply } from '../../reply/reply.js';
-import type { Connection } from '../connection.js';
+import type { SessionControl } from '../session-control.js';
 import type { SaslExchange } from '../sasl/mechanism.js';
 
 const authOk = reply(235, '2.7.0', 'Authentication successful');
@@ -16,7 +16,7 @@ function decodeResponse(text: string): Buffer | null {
   return base64Pattern.test(text) ? Buffer.from(text, 'base64') : null;
 }
 
-export async function auth(connection: Connection, argument: string): Promise<void> {
+export async function auth(connection: SessionControl, argument: string): Promise<void> {
   const { session, config } = connection;
 
   // Sequence checks.
@@ -43,7 +43,7 @@ export async function auth(connection: Connection, argument: string): Promise<vo
 }
 
 /** A line answering a 334 challenge. */
-export async function saslResponse(connection: Connection, text: string): Promise<void> {
+export async function saslResponse(connection: SessionControl, text: string): Promise<void> {
   const current = connection.takeSasl();
   if (current === null) return;
   // RFC 4954 §4: a lone "*" cancels the exchange.
@@ -54,7 +54,7 @@ export async function saslResponse(connection: Connection, text: string): Promis
 }
 
 /** Feeds one response to the exchange: challenge again, report a malformed response, or check credentials. */
-async function advance(connection: Connection, mechanism: string, exchange: SaslExchange, response: Buffer | null): Promise<void> {
+async function advance(connection: SessionControl, mechanism: string, exchange: SaslExchange, response: Buffer | null): Promise<void> {
   const step = exchange.step(response);
   if (step.kind === 'malformed') return connection.protocolError(reply(501, '5.5.2', `Malformed ${mechanism} response`));
   if (step.kind === 'challenge') {
@@ -67,5 +67,5 @@ async function advance(connection: Connection, mechanism: string, exchange: Sasl
   const { onAuth } = connection.config.hooks;
   if (!onAuth) return connection.send(authFailed);
   const verdict = await connection.consult(() => onAuth(connection.session, step.credentials));
-  if (connection.answer(verdict, authOk)) connection.session.user = step.credentials.username;
+  if (connection.answer(verdict, authOk)) connection.authenticated(step.credentials.username);
 }

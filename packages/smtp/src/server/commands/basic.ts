@@ -3,33 +3,33 @@
  * ETRN (RFC 1985).
  */
 import { reply } from '../../reply/reply.js';
-import type { Connection } from '../connection.js';
+import type { SessionControl } from '../session-control.js';
 
 const ok = reply(250, '2.0.0', 'OK');
 const cannotVerify = reply(252, '2.5.2', 'Cannot VRFY user, but will accept message and attempt delivery');
 const helpText = reply(214, '2.0.0', ['Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH ETRN', 'See RFC 5321']);
 
-export function rset(connection: Connection, argument: string): void {
+export function rset(connection: SessionControl, argument: string): void {
   if (argument.length > 0) return connection.protocolError(reply(501, '5.5.4', 'Syntax: RSET (no parameters)'));
   connection.abandonBody();
   connection.endTransaction();
   connection.send(ok);
 }
 
-export function noop(connection: Connection): void {
+export function noop(connection: SessionControl): void {
   connection.send(ok);
 }
 
-export function quit(connection: Connection, argument: string): void {
+export function quit(connection: SessionControl, argument: string): void {
   if (argument.length > 0) return connection.protocolError(reply(501, '5.5.4', 'Syntax: QUIT (no parameters)'));
   connection.shutdown(reply(221, '2.0.0', `${connection.config.hostname} closing connection`));
 }
 
-export function help(connection: Connection): void {
+export function help(connection: SessionControl): void {
   connection.send(helpText);
 }
 
-export async function vrfy(connection: Connection, argument: string): Promise<void> {
+export async function vrfy(connection: SessionControl, argument: string): Promise<void> {
   const subject = argument.trim();
   if (subject.length === 0) return connection.protocolError(reply(501, '5.5.4', 'Syntax: VRFY user'));
   const { onVrfy } = connection.config.hooks;
@@ -38,7 +38,7 @@ export async function vrfy(connection: Connection, argument: string): Promise<vo
   connection.answer(verdict, cannotVerify);
 }
 
-export async function etrn(connection: Connection, argument: string): Promise<void> {
+export async function etrn(connection: SessionControl, argument: string): Promise<void> {
   const node = argument.trim();
   const { onEtrn } = connection.config.hooks;
   if (!onEtrn) return connection.protocolError(reply(502, '5.5.1', 'Command not implemented'));

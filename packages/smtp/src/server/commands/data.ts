@@ -3,18 +3,18 @@
  * themselves are read by the connection's body phase.
  */
 import { reply } from '../../reply/reply.js';
-import type { Connection } from '../connection.js';
+import type { SessionControl } from '../session-control.js';
 
 const startInput = reply(354, null, 'End data with <CR><LF>.<CR><LF>');
 const bdatSyntax = /^(\d{1,15})(?: +(LAST))? *$/i;
 
-export function data(connection: Connection, argument: string): void {
+export function data(connection: SessionControl, argument: string): void {
   const { transaction } = connection;
 
   // Sequence and syntax checks.
   if (argument.length > 0) return connection.protocolError(reply(501, '5.5.4', 'Syntax: DATA (no parameters)'));
   if (transaction === null) return connection.protocolError(reply(503, '5.5.1', 'Need MAIL command'));
-  if (connection.chunkedBody !== null) return connection.protocolError(reply(503, '5.5.1', 'DATA not allowed during BDAT'));
+  if (connection.bdatInProgress) return connection.protocolError(reply(503, '5.5.1', 'DATA not allowed during BDAT'));
   // RFC 2920 §3.1: with no valid recipient, DATA fails with 503 or 554.
   if (transaction.recipients.length === 0) return connection.send(reply(554, '5.5.1', 'No valid recipients'));
   // RFC 3030 §3: BINARYMIME content can only travel in BDAT chunks.
@@ -24,7 +24,7 @@ export function data(connection: Connection, argument: string): void {
   connection.beginData(transaction);
 }
 
-export function bdat(connection: Connection, argument: string): void {
+export function bdat(connection: SessionControl, argument: string): void {
   const { transaction, config } = connection;
 
   // Syntax: the chunk size must be read even when the command fails, to stay in step.

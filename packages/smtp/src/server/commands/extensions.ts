@@ -3,12 +3,13 @@
  * EHLO offered, and nothing at all after HELO.
  */
 import type { Extensions } from '../../address/index.js';
-import type { Connection } from '../connection.js';
+import type { ServerConfig } from '../config.js';
+import type { SessionState } from '../state.js';
 
 export const noExtensions: Extensions = { size: null, eightBitMime: false, binaryMime: false, smtputf8: false, dsn: false, auth: false, requireTls: false };
 
-export function sessionExtensions(connection: Connection): Extensions {
-  const { session, config } = connection;
+/** The extensions in force for `session` as it stands (after its EHLO/HELO/LHLO is recorded). */
+export function sessionExtensions(session: Readonly<SessionState>, config: ServerConfig): Extensions {
   if (!session.extended) return noExtensions;
   const { features, limits } = config;
   return {

@@ -3,13 +3,12 @@
  * as RSET would, and answers with the extensions in force.
  */
 import { reply } from '../../reply/reply.js';
-import type { Connection } from '../connection.js';
-import { sessionExtensions } from './extensions.js';
+import type { SessionControl } from '../session-control.js';
 
 /** A client name: a domain or an address literal. Lenient, as real clients are untidy. */
 const namePattern = /^(?:\[[^\]\s]+\]|[^\s[\]]+)$/;
 
-function greet(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', argument: string): void | Promise<void> {
+function greet(connection: SessionControl, verb: 'EHLO' | 'HELO' | 'LHLO', argument: string): void | Promise<void> {
   const name = argument.trim();
 
   // Sanity checks.
@@ -29,14 +28,13 @@ function greet(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', argument:
 }
 
 /** Starts the session over with the new name and lists the extensions in force. */
-function welcome(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', name: string): void {
+function welcome(connection: SessionControl, verb: 'EHLO' | 'HELO' | 'LHLO', name: string): void {
   const { hostname } = connection.config;
 
   // A new greeting starts over: no transaction, no half-finished BDAT.
   connection.abandonBody();
   connection.endTransaction();
-  connection.session.helo = { verb, name };
-  connection.extensions = sessionExtensions(connection);
+  connection.greeted({ verb, name });
   if (verb === 'HELO') {
     connection.send(reply(250, null, hostname));
     return;
@@ -46,6 +44,6 @@ function welcome(connection: Connection, verb: 'EHLO' | 'HELO' | 'LHLO', name: s
   connection.send(reply(250, null, [`${hostname} Hello ${name}`, ...keywords]));
 }
 
-export const ehlo = (c: Connection, argument: string): void | Promise<void> => greet(c, 'EHLO', argument);
-export const helo = (c: Connection, argument: string): void | Promise<void> => greet(c, 'HELO', argument);
-export const lhlo = (c: Connection, argument: string): void | Promise<void> => greet(c, 'LHLO', argument);
+export const ehlo = (c: SessionControl, argument: string): void | Promise<void> => greet(c, 'EHLO', argument);
+export const helo = (c: SessionControl, argument: string): void | Promise<void> => greet(c, 'HELO', argument);
+export const lhlo = (c: SessionControl, argument: string): void | Promise<void> => greet(c, 'LHLO', argument);

@@ -4,13 +4,13 @@
  */
 import { parseMailParams, parseParams, parseReversePath, splitPathAndParams } from '../../address/index.js';
 import { reply } from '../../reply/reply.js';
-import type { Connection } from '../connection.js';
+import type { SessionControl } from '../session-control.js';
 import { TransactionState } from '../state.js';
 import type { HookResult } from '../verdict.js';
 
 const senderOk = reply(250, '2.1.0', 'Sender OK');
 
-export function mail(connection: Connection, argument: string): void | Promise<void> {
+export function mail(connection: SessionControl, argument: string): void | Promise<void> {
   const { session, config } = connection;
 
   // Sequence checks.
@@ -40,8 +40,7 @@ export function mail(connection: Connection, argument: string): void | Promise<v
 }
 
 /** Answers MAIL and, when accepted, makes the transaction current. */
-function open(connection: Connection, transaction: TransactionState, verdict: HookResult): void {
+function open(connection: SessionControl, transaction: TransactionState, verdict: HookResult): void {
   if (!connection.answer(verdict, senderOk)) return;
-  connection.transaction = transaction;
-  connection.idleCommands = 0;
+  connection.openTransaction(transaction);
 }

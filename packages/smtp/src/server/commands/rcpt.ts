@@ -4,7 +4,7 @@
  */
 import { parseForwardPath, parseParams, parseRcptParams, splitPathAndParams } from '../../address/index.js';
 import { reply } from '../../reply/reply.js';
-import type { Connection } from '../connection.js';
+import type { SessionControl } from '../session-control.js';
 import type { Recipient } from '../types.js';
 import type { TransactionState } from '../state.js';
 import type { HookResult } from '../verdict.js';
@@ -12,12 +12,12 @@ import type { HookResult } from '../verdict.js';
 const recipientOk = reply(250, '2.1.5', 'Recipient OK');
 const tooManyRecipients = reply(452, '4.5.3', 'Too many recipients');
 
-export function rcpt(connection: Connection, argument: string): void | Promise<void> {
+export function rcpt(connection: SessionControl, argument: string): void | Promise<void> {
   const { session, config, transaction } = connection;
 
   // Sequence checks.
   if (transaction === null) return connection.protocolError(reply(503, '5.5.1', 'Need MAIL command'));
-  if (connection.chunkedBody !== null) return connection.protocolError(reply(503, '5.5.1', 'RCPT not allowed during BDAT'));
+  if (connection.bdatInProgress) return connection.protocolError(reply(503, '5.5.1', 'RCPT not allowed during BDAT'));
 
   // Syntax: TO:<path> [params].
   if (!/^to:/i.test(argument)) return connection.protocolError(reply(501, '5.5.4', 'Syntax: RCPT TO:<address> [parameters]'));
@@ -45,7 +45,7 @@ export function rcpt(connection: Connection, argument: string): void | Promise<v
 }
 
 /** Answers RCPT and, when accepted, adds the recipient to the transaction. */
-function add(connection: Connection, transaction: TransactionState, recipient: Recipient, verdict: HookResult): void {
+function add(connection: SessionControl, transaction: TransactionState, recipient: Recipient, verdict: HookResult): void {
   if (connection.transaction !== transaction) return;
-  if (connection.answer(verdict, recipientOk)) transaction.recipients.push(recipient);
+  if (connection.answer(verdict, recipientOk)) transaction.addRecipient(recipient);
 }

@@ -3,9 +3,9 @@
  * starts over (no HELO, no transaction, nothing buffered from before the switch).
  */
 import { reply } from '../../reply/reply.js';
-import type { Connection } from '../connection.js';
+import type { SessionControl } from '../session-control.js';
 
-export function starttls(connection: Connection, argument: string): void {
+export function starttls(connection: SessionControl, argument: string): void {
   // Sequence and syntax checks.
   if (connection.config.secureContext === null) return connection.protocolError(reply(502, '5.5.1', 'Command not implemented'));
   if (connection.session.tls !== null) return connection.protocolError(reply(503, '5.5.1', 'TLS already active'));

@@ -2,7 +2,7 @@
  * The command tables: each verb with its handler and its flags, one table for SMTP and one
  * for LMTP (RFC 2033 replaces HELO/EHLO with LHLO and changes nothing else here).
  */
-import type { Connection } from '../connection.js';
+import type { SessionControl } from '../session-control.js';
 import { auth } from './auth.js';
 import { bdat, data } from './data.js';
 import { etrn, help, noop, quit, rset, vrfy } from './basic.js';
@@ -12,7 +12,7 @@ import { rcpt } from './rcpt.js';
 import { starttls } from './starttls.js';
 
 export interface CommandSpec {
-  readonly handle: (connection: Connection, argument: string) => void | Promise<void>;
+  readonly handle: (connection: SessionControl, argument: string) => void | Promise<void>;
   /** Allowed while TLS is required but not yet up (RFC 3207 §4). */
   readonly beforeTls: boolean;
   /** Part of a mail transaction; other commands count towards the idle-command limit. */
