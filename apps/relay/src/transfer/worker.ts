@@ -22,6 +22,7 @@ import { type MailQueue, createMailWorker, failedJobDeadline } from '@mailway/qu
 import { type Spool, SpoolNotFoundError } from '@mailway/queue/spool';
 import type { Logger } from '@mailway/runtime';
 import type { RelayMetrics } from '../metrics.js';
+import { transferOutcome } from './outcome.js';
 import { routeRecipients } from './route.js';
 
 export interface TransferTargets {
@@ -57,8 +58,7 @@ export function transferProcessor(options: Omit<TransferWorkerOptions, 'prefix' 
       await route(data);
     } catch (error) {
       // Failed for good: the job's references are parked for as long as the failed job is kept.
-      const final = error instanceof UnrecoverableError || (job !== undefined && job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
-      if (final && job !== undefined) {
+      if (job !== undefined && transferOutcome(error, job.attemptsMade, job.opts.attempts ?? 1) === 'fail_and_park') {
         const until = failedJobDeadline(job.opts);
         await targets.spool
           .park(data.spoolId, token, until, data.envelope.recipients.length)
