@@ -5,28 +5,19 @@
  * never refused. A clean stop, which quits Redis itself, is not logged as a lost connection.
  * Also: the agent refuses to start on a Redis that may evict keys.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DurableRedis, durableRedis, startRedis } from '@mailway/vitest-config/redis';
+import { describe, expect, it } from 'vitest';
+import { agentOnDurableRedis, withEvictingRedis } from '@mailway/testing/redis-outage';
+import { waitFor } from '@mailway/testing/wait';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createRelayAgent, loadRelayConfig } from '../src/index.js';
 import { Dialog } from '@mailway/testing/dialog';
-import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
+import { message, queueIdOf, startRelay } from './support/harness.js';
 
 describe('Redis killed during DATA', () => {
-  let redis: DurableRedis;
-  let h: Harness;
-
-  beforeAll(async () => {
-    redis = await durableRedis();
-    await redis.start();
-    h = await startRelay({ redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await h.close().catch(() => {});
-    await redis.remove();
-  });
+  const on = agentOnDurableRedis((redisUrl) => startRelay({ redisUrl }));
 
   it('answers 451 4.3.0, leaves no job and no content, and recovers', async () => {
+    const { redis, agent: h } = on;
     const { dialog } = await Dialog.open(h.agent.port);
     await dialog.command('EHLO sender.remote.example');
     expect((await dialog.command('MAIL FROM:<carol@remote.example>')).code).toBe(250);
@@ -47,7 +38,7 @@ describe('Redis killed during DATA', () => {
 
     // Back from its append-only file: nothing of that message is there.
     await redis.start();
-    await waitUntil(() => h.agent.ready());
+    await waitFor('the agent to be ready', () => h.agent.ready(), { timeoutMs: 10_000 });
     expect(await h.jobs('transfer')).toEqual([]);
     expect(await h.redis.keys(`${h.prefix}spool:*`)).toEqual([]);
 
@@ -75,14 +66,11 @@ describe('a clean stop', () => {
 
 describe('start-up checks', () => {
   it('refuses to start on a Redis whose maxmemory-policy can evict queued mail', async () => {
-    const lru = await startRedis({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
-    try {
-      const config = loadRelayConfig({ env: { REDIS_URL: lru.url, RELAY_PORT: '0', RELAY_HOST: '127.0.0.1' }, file: null });
+    await withEvictingRedis(async (redisUrl) => {
+      const config = loadRelayConfig({ env: { REDIS_URL: redisUrl, RELAY_PORT: '0', RELAY_HOST: '127.0.0.1' }, file: null });
       const context = { logger: createLogger({ name: 'relay', level: 'silent' }), metrics: createMetrics('relay') };
       await expect(createRelayAgent(config, context)).rejects.toThrow(/noeviction/);
-    } finally {
-      await lru.stop();
-    }
+    });
   });
 
   it('refuses a RELAY_NETWORKS entry that is not a network', async () => {
@@ -91,11 +79,3 @@ describe('start-up checks', () => {
     await expect(createRelayAgent(config, context)).rejects.toThrow('RELAY_NETWORKS: "192.0.2.0/99" is not a network');
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

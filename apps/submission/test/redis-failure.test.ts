@@ -7,27 +7,19 @@
  * on a Redis that may evict keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DurableRedis, durableRedis, freePort, startRedis } from '@mailway/vitest-config/redis';
+import { type DurableRedis, durableRedis, freePort } from '@mailway/vitest-config/redis';
+import { agentOnDurableRedis, withEvictingRedis } from '@mailway/testing/redis-outage';
+import { waitFor } from '@mailway/testing/wait';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createSubmissionAgent, loadSubmissionConfig } from '../src/index.js';
 import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, alice, message, startSubmission } from './support/harness.js';
 
 describe('Redis killed during DATA', () => {
-  let redis: DurableRedis;
-  let h: Harness;
-
-  beforeAll(async () => {
-    redis = await durableRedis();
-    await redis.start();
-    h = await startSubmission({ redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await h.close().catch(() => {});
-    await redis.remove();
-  });
+  const on = agentOnDurableRedis((redisUrl) => startSubmission({ redisUrl }));
 
   it('answers 451 4.3.0, leaves no job and no content, and recovers', async () => {
+    const { redis, agent: h } = on;
     const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true });
     await dialog.command('EHLO client.example');
     expect((await dialog.authPlain(alice.user, alice.pass)).code).toBe(235);
@@ -44,7 +36,7 @@ describe('Redis killed during DATA', () => {
 
     // Back from its append-only file: nothing of that message is there.
     await redis.start();
-    await waitUntil(() => h.agent.ready());
+    await waitFor('the agent to be ready', () => h.agent.ready(), { timeoutMs: 10_000 });
     expect(await h.jobs()).toEqual([]);
     expect(await h.redis.keys(`${h.prefix}spool:*`)).toEqual([]);
 
@@ -75,7 +67,8 @@ describe('started while Redis is down', () => {
     let settled = false;
     void starting.then(() => (settled = true), () => (settled = true));
 
-    const greeting = await waitFor(async () => (await Dialog.open(port)).greeting);
+    // Until the agent listens, the connection is refused: not yet.
+    const greeting = await waitFor('a greeting', () => Dialog.open(port).then(({ greeting }) => greeting, () => null), { timeoutMs: 20_000 });
     expect(greeting.status).toBe('421 4.3.2');
     expect(greeting.text).toBe('msa.test.example Service not available, try again later');
     expect(settled).toBe(false);
@@ -90,20 +83,11 @@ describe('started while Redis is down', () => {
 });
 
 describe('Redis away between messages', () => {
-  let redis: DurableRedis;
-  let h: Harness;
-  beforeAll(async () => {
-    redis = await durableRedis();
-    await redis.start();
-    // No rate limit: MAIL then needs no Redis round trip, so what is refused is up to RCPT alone.
-    h = await startSubmission({ redisUrl: redis.url, env: { SUBMISSION_MESSAGES_PER_HOUR: '0' } });
-  });
-  afterAll(async () => {
-    await h.close().catch(() => {});
-    await redis.remove();
-  });
+  // No rate limit: MAIL then needs no Redis round trip, so what is refused is up to RCPT alone.
+  const on = agentOnDurableRedis((redisUrl) => startSubmission({ redisUrl, env: { SUBMISSION_MESSAGES_PER_HOUR: '0' } }));
 
   it('refuses at RCPT (451 4.3.0), before any message body, and recovers', async () => {
+    const { redis, agent: h } = on;
     const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true });
     await dialog.command('EHLO client.example');
     expect((await dialog.authPlain(alice.user, alice.pass)).code).toBe(235);
@@ -119,8 +103,8 @@ describe('Redis away between messages', () => {
 
     // Back: the session goes on, and the first message is still queued (AOF).
     await redis.start();
-    await waitUntil(() => h.agent.ready());
-    await waitFor(async () => ((await dialog.command('MAIL FROM:<alice@example.org>')).code === 250 ? true : null));
+    await waitFor('the agent to be ready', () => h.agent.ready(), { timeoutMs: 10_000 });
+    await waitFor('MAIL to be accepted again', () => dialog.command('MAIL FROM:<alice@example.org>').then((r) => r.code === 250, () => false), { timeoutMs: 20_000 });
     expect((await dialog.command('RCPT TO:<carol@remote.example>')).code).toBe(250);
     expect((await dialog.data(message())).status).toBe('250 2.0.0');
     await dialog.close();
@@ -130,32 +114,10 @@ describe('Redis away between messages', () => {
 
 describe('start-up checks', () => {
   it('refuses to start on a Redis whose maxmemory-policy can evict queued mail', async () => {
-    const lru = await startRedis({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
-    try {
-      const config = loadSubmissionConfig({ env: { REDIS_URL: lru.url, SUBMISSION_PORT: '0', SUBMISSION_TLS_PORT: '0', SUBMISSION_HOST: '127.0.0.1' }, file: null });
+    await withEvictingRedis(async (redisUrl) => {
+      const config = loadSubmissionConfig({ env: { REDIS_URL: redisUrl, SUBMISSION_PORT: '0', SUBMISSION_TLS_PORT: '0', SUBMISSION_HOST: '127.0.0.1' }, file: null });
       const context = { logger: createLogger({ name: 'submission', level: 'silent' }), metrics: createMetrics('submission') };
       await expect(createSubmissionAgent(config, context)).rejects.toThrow(/noeviction/);
-    } finally {
-      await lru.stop();
-    }
+    });
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** The probe's value once it gives one (errors count as not yet). */
-async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error('nothing in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -10,25 +10,22 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import { type AgentHandles, agentBase } from '@mailway/testing/agent';
 import { type DeliveryJob, newQueueId } from '@mailway/queue/jobs';
 import { type MailQueue, bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import { createLogger, createMetrics, type Metrics } from '@mailway/runtime';
 import { createDeliveryAgent, loadDeliveryConfig, type DeliveryAgent, type DeliveryConfig } from '../../src/index.js';
 
-export interface Harness {
+export interface Harness extends AgentHandles {
   readonly agent: DeliveryAgent;
   readonly config: DeliveryConfig;
   readonly metrics: Metrics;
-  readonly redis: Redis;
   readonly spool: Spool;
   readonly delivery: MailQueue<'delivery'>;
   readonly transfer: MailQueue<'transfer'>;
   /** The mailbox root. */
   readonly root: string;
-  readonly logs: Record<string, unknown>[];
   /** Spools `content` for `recipients` and queues one delivery job each, as the relay does; returns the job ids. */
   enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams']; notify?: DeliveryJob['recipient']['notify']; orcpt?: DeliveryJob['recipient']['orcpt'] }): Promise<{ queueId: string; jobIds: string[] }>;
   /** Queues a delivery job for each recipient of a transfer job (an expanded alias's), as the relay's router does for a local recipient; returns their ids. */
@@ -53,24 +50,15 @@ export function testEnv(redisUrl: string, prefix: string, root: string): Record<
 
 /** Start an agent; `env` overrides the test defaults. */
 export async function startDelivery(options: { env?: Record<string, string> } = {}): Promise<Harness> {
-  const redisUrl = process.env.MAILWAY_TEST_REDIS_URL;
-  if (!redisUrl) throw new Error('MAILWAY_TEST_REDIS_URL is not set (the vitest globalSetup starts redis-server)');
-  const prefix = `mailway-test:${randomUUID()}:`;
+  const base = agentBase();
+  const { redis, prefix } = base.handles;
   const root = await mkdtemp(join(tmpdir(), 'mailway-delivery-'));
-  const config = loadDeliveryConfig({ env: { ...testEnv(redisUrl, prefix, root), ...options.env }, file: null });
+  const config = loadDeliveryConfig({ env: { ...testEnv(base.env.REDIS_URL, prefix, root), ...options.env }, file: null });
 
-  const logs: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
   const metrics = createMetrics('delivery');
-  const agent = await createDeliveryAgent(config, { logger: createLogger({ name: 'delivery', level: 'debug', destination }), metrics });
+  const agent = await createDeliveryAgent(config, { logger: createLogger({ name: 'delivery', level: 'debug', destination: base.destination }), metrics });
   await seed(agent);
 
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   // The agent's own spool backend, and its queues' retention of failed jobs, as the relay would use them.
   const spool = config.delivery.spool.backend === 'fs' ? createFsSpool({ directory: config.delivery.spool.directory }) : createRedisSpool(redis, { prefix });
   const queueOptions = { prefix: bullPrefix(prefix), failedRetentionMs: config.failedRetention };
@@ -78,15 +66,14 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
   const transfer = createMailQueue('transfer', redis, queueOptions);
 
   return {
+    ...base.handles,
     agent,
     config,
     metrics,
-    redis,
     spool,
     delivery,
     transfer,
     root,
-    logs,
     async enqueue(content, recipients, enqueueOptions = {}) {
       const queueId = enqueueOptions.queueId ?? newQueueId();
       await spool.write(queueId, content, { refs: recipients.length });
@@ -122,11 +109,7 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
     async close() {
       await agent.stop();
       await Promise.all([delivery.close(), transfer.close()]);
-      for (const pattern of [`${prefix}*`, `${bullPrefix(prefix)}:*`]) {
-        const keys = await redis.keys(pattern);
-        if (keys.length > 0) await redis.del(...keys);
-      }
-      redis.disconnect();
+      await base.drop();
       await rm(root, { recursive: true, force: true });
     },
   };

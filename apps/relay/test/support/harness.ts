@@ -7,11 +7,8 @@
  * "bob-secret"), dave@second.example; alias team@local.example → bob@local.example.
  * Host name mx.local.example.
  */
-import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { captureJsonLines } from '@mailway/testing/logs';
-import { dropKeys } from '@mailway/testing/redis';
+import { type AgentHandles, agentBase } from '@mailway/testing/agent';
 import { expect } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
 import type { JobTypes, QueueName } from '@mailway/queue/queues';
@@ -22,15 +19,11 @@ import { type DnsResolver, type RelayAgent, type RelayConfig, createRelayAgent, 
 
 export const bob = { user: 'bob@local.example', pass: 'bob-secret' } as const;
 
-export interface Harness {
+export interface Harness extends AgentHandles {
   readonly agent: RelayAgent;
   readonly config: RelayConfig;
   readonly metrics: Metrics;
-  readonly redis: Redis;
   readonly spool: Spool;
-  readonly prefix: string;
-  /** Log records written so far. */
-  readonly logs: Record<string, unknown>[];
   /** Jobs of a queue in any state, with their ids. */
   jobs<N extends QueueName>(name: N): Promise<{ id: string; data: JobTypes[N] }[]>;
   /** Wait until `name` holds `count` jobs (in any state) of message `queueId`, or of any message; returns them. */
@@ -44,13 +37,11 @@ const states = ['waiting', 'delayed', 'prioritized', 'active', 'completed', 'fai
 
 /** Start an agent; `env` overrides the test defaults. */
 export async function startRelay(options: { env?: Record<string, string>; redisUrl?: string; resolver?: DnsResolver } = {}): Promise<Harness> {
-  const redisUrl = options.redisUrl ?? process.env.MAILWAY_TEST_REDIS_URL;
-  if (!redisUrl) throw new Error('MAILWAY_TEST_REDIS_URL is not set (the vitest globalSetup starts redis-server)');
-  const prefix = `mailway-test:${randomUUID()}:`;
+  const base = agentBase(options.redisUrl);
+  const { redis, prefix } = base.handles;
   const config = loadRelayConfig({
     env: {
-      REDIS_URL: redisUrl,
-      MAILWAY_REDIS_PREFIX: prefix,
+      ...base.env,
       MAILWAY_HOSTNAME: 'mx.local.example',
       RELAY_HOST: '127.0.0.1',
       RELAY_PORT: '0',
@@ -60,9 +51,7 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
     file: null,
   });
 
-  // Capture the JSON log lines.
-  const { destination, logs } = captureJsonLines();
-  const logger = createLogger({ name: 'relay', level: 'debug', destination });
+  const logger = createLogger({ name: 'relay', level: 'debug', destination: base.destination });
   const metrics = createMetrics('relay');
   const agent = await createRelayAgent(config, { logger, metrics }, options.resolver === undefined ? {} : { resolver: options.resolver });
 
@@ -72,8 +61,6 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
   await agent.directory.addUser('dave@second.example', 'dave-secret');
   await agent.directory.addAlias('team@local.example', ['bob@local.example']);
 
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  redis.on('error', () => {}); // a test may stop Redis on purpose
   const spool = createRedisSpool(redis, { prefix });
   const queues = new Map<QueueName, Queue>();
   const queue = (name: QueueName): Queue => {
@@ -92,13 +79,11 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
   }
 
   return {
+    ...base.handles,
     agent,
     config,
     metrics,
-    redis,
     spool,
-    prefix,
-    logs,
     jobs,
     async waitForJobs(name, count, queueId) {
       const deadline = Date.now() + 10_000;
@@ -116,8 +101,7 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
     async close() {
       await agent.stop();
       for (const q of queues.values()) await q.close();
-      await dropKeys(redis, prefix);
-      redis.disconnect();
+      await base.drop();
     },
   };
 }

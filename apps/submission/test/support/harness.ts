@@ -6,11 +6,8 @@
  * Seed: domain example.org; alice@example.org (password "alice-secret", may send as
  * sales@example.org), bob@example.org (password "bob-secret").
  */
-import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { captureJsonLines } from '@mailway/testing/logs';
-import { dropKeys } from '@mailway/testing/redis';
+import { type AgentHandles, agentBase } from '@mailway/testing/agent';
 import type { TransferJob } from '@mailway/queue/jobs';
 import { createRedisSpool, type Spool } from '@mailway/queue/spool';
 import { createLogger, createMetrics, type Metrics } from '@mailway/runtime';
@@ -20,15 +17,11 @@ import { createSubmissionAgent, loadSubmissionConfig, type SubmissionAgent, type
 export const alice = { user: 'alice@example.org', pass: 'alice-secret' } as const;
 export const bob = { user: 'bob@example.org', pass: 'bob-secret' } as const;
 
-export interface Harness {
+export interface Harness extends AgentHandles {
   readonly agent: SubmissionAgent;
   readonly config: SubmissionConfig;
   readonly metrics: Metrics;
-  readonly redis: Redis;
   readonly spool: Spool;
-  readonly prefix: string;
-  /** Log records written so far. */
-  readonly logs: Record<string, unknown>[];
   /** Transfer jobs waiting in the queue, oldest first. */
   jobs(): Promise<TransferJob[]>;
   close(): Promise<void>;
@@ -36,13 +29,11 @@ export interface Harness {
 
 /** Start an agent; `env` overrides the test defaults. */
 export async function startSubmission(options: { env?: Record<string, string>; redisUrl?: string; seed?: boolean } = {}): Promise<Harness> {
-  const redisUrl = options.redisUrl ?? process.env.MAILWAY_TEST_REDIS_URL;
-  if (!redisUrl) throw new Error('MAILWAY_TEST_REDIS_URL is not set (the vitest globalSetup starts redis-server)');
-  const prefix = `mailway-test:${randomUUID()}:`;
+  const base = agentBase(options.redisUrl);
+  const { redis, prefix } = base.handles;
   const config = loadSubmissionConfig({
     env: {
-      REDIS_URL: redisUrl,
-      MAILWAY_REDIS_PREFIX: prefix,
+      ...base.env,
       MAILWAY_HOSTNAME: 'msa.test.example',
       SUBMISSION_HOST: '127.0.0.1',
       SUBMISSION_PORT: '0',
@@ -53,9 +44,7 @@ export async function startSubmission(options: { env?: Record<string, string>; r
     file: null,
   });
 
-  // Capture the JSON log lines.
-  const { destination, logs } = captureJsonLines();
-  const logger = createLogger({ name: 'submission', level: 'debug', destination });
+  const logger = createLogger({ name: 'submission', level: 'debug', destination: base.destination });
   const metrics = createMetrics('submission');
   const agent = await createSubmissionAgent(config, { logger, metrics });
 
@@ -65,18 +54,15 @@ export async function startSubmission(options: { env?: Record<string, string>; r
     await agent.directory.addUser(bob.user, bob.pass);
   }
 
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const spool = createRedisSpool(redis, { prefix });
   const queue = new Queue('transfer', { connection: redis, prefix: bullPrefix(prefix) });
 
   return {
+    ...base.handles,
     agent,
     config,
     metrics,
-    redis,
     spool,
-    prefix,
-    logs,
     async jobs() {
       const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized', 'active'], 0, -1, true);
       return jobs.map((job) => job.data as TransferJob);
@@ -84,8 +70,7 @@ export async function startSubmission(options: { env?: Record<string, string>; r
     async close() {
       await agent.stop();
       await queue.close();
-      await dropKeys(redis, prefix);
-      redis.disconnect();
+      await base.drop();
     },
   };
 }
