@@ -20,11 +20,7 @@ describe('Redis killed during DATA', () => {
 
   it('answers 451 4.3.0, leaves no job and no content, and recovers', async () => {
     const { redis, agent: h } = on;
-    const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true });
-    await dialog.command('EHLO client.example');
-    expect((await dialog.authPlain(alice.user, alice.pass)).code).toBe(235);
-    expect((await dialog.command('MAIL FROM:<alice@example.org>')).code).toBe(250);
-    expect((await dialog.command('RCPT TO:<carol@remote.example>')).code).toBe(250);
+    const dialog = await startTransaction(h);
     expect((await dialog.command('DATA')).code).toBe(354);
     dialog.write('From: alice@example.org\r\nTo: carol@remote.example\r\nSubject: doomed\r\n\r\n');
     dialog.write(`${'x'.repeat(500)}\r\n`.repeat(100));
@@ -88,11 +84,7 @@ describe('Redis away between messages', () => {
 
   it('refuses at RCPT (451 4.3.0), before any message body, and recovers', async () => {
     const { redis, agent: h } = on;
-    const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true });
-    await dialog.command('EHLO client.example');
-    expect((await dialog.authPlain(alice.user, alice.pass)).code).toBe(235);
-    expect((await dialog.command('MAIL FROM:<alice@example.org>')).code).toBe(250);
-    expect((await dialog.command('RCPT TO:<carol@remote.example>')).code).toBe(250);
+    const dialog = await startTransaction(h);
     expect((await dialog.data(message())).status).toBe('250 2.0.0');
 
     await redis.kill();
@@ -121,3 +113,13 @@ describe('start-up checks', () => {
     });
   });
 });
+
+/** Alice, logged in over implicit TLS, with MAIL and one RCPT accepted. */
+async function startTransaction(h: Harness): Promise<Dialog> {
+  const { dialog } = await Dialog.open(h.agent.ports.implicitTls, { tls: true });
+  await dialog.command('EHLO client.example');
+  expect((await dialog.authPlain(alice.user, alice.pass)).code).toBe(235);
+  expect((await dialog.command('MAIL FROM:<alice@example.org>')).code).toBe(250);
+  expect((await dialog.command('RCPT TO:<carol@remote.example>')).code).toBe(250);
+  return dialog;
+}

@@ -65,12 +65,9 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
   const delivery = createMailQueue('delivery', redis, queueOptions);
   const transfer = createMailQueue('transfer', redis, queueOptions);
 
+  const handles = { ...base.handles, agent, config, metrics, spool };
   return {
-    ...base.handles,
-    agent,
-    config,
-    metrics,
-    spool,
+    ...handles,
     delivery,
     transfer,
     root,

@@ -9,6 +9,7 @@
  */
 import { Queue } from 'bullmq';
 import { type AgentHandles, agentBase } from '@mailway/testing/agent';
+import { type MessageParts, smallMessage } from '@mailway/testing/message';
 import { expect } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
 import type { JobTypes, QueueName } from '@mailway/queue/queues';
@@ -78,12 +79,9 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
     return found.map((job) => ({ id: job.id ?? '', data: job.data as JobTypes[N] }));
   }
 
+  const handles = { ...base.handles, agent, config, metrics, spool };
   return {
-    ...base.handles,
-    agent,
-    config,
-    metrics,
-    spool,
+    ...handles,
     jobs,
     async waitForJobs(name, count, queueId) {
       const deadline = Date.now() + 10_000;
@@ -107,16 +105,8 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
 }
 
 /** A small RFC 5322 message. */
-export function message(options: { from?: string; to?: string; subject?: string; extraHeaders?: string; body?: string } = {}): string {
-  return [
-    `From: ${options.from ?? 'Carol <carol@remote.example>'}`,
-    `To: ${options.to ?? 'bob@local.example'}`,
-    `Subject: ${options.subject ?? 'hello'}`,
-    ...(options.extraHeaders ? [options.extraHeaders] : []),
-    '',
-    options.body ?? 'Hello Bob.',
-    '',
-  ].join('\r\n');
+export function message(parts: MessageParts = {}): string {
+  return smallMessage({ from: 'Carol <carol@remote.example>', to: 'bob@local.example', body: 'Hello Bob.' }, parts);
 }
 
 /** The queue id in a "250 2.0.0 Ok: queued as ID" reply. */

@@ -8,6 +8,7 @@
  */
 import { Queue } from 'bullmq';
 import { type AgentHandles, agentBase } from '@mailway/testing/agent';
+import { type MessageParts, smallMessage } from '@mailway/testing/message';
 import type { TransferJob } from '@mailway/queue/jobs';
 import { createRedisSpool, type Spool } from '@mailway/queue/spool';
 import { createLogger, createMetrics, type Metrics } from '@mailway/runtime';
@@ -57,12 +58,9 @@ export async function startSubmission(options: { env?: Record<string, string>; r
   const spool = createRedisSpool(redis, { prefix });
   const queue = new Queue('transfer', { connection: redis, prefix: bullPrefix(prefix) });
 
+  const handles = { ...base.handles, agent, config, metrics, spool };
   return {
-    ...base.handles,
-    agent,
-    config,
-    metrics,
-    spool,
+    ...handles,
     async jobs() {
       const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized', 'active'], 0, -1, true);
       return jobs.map((job) => job.data as TransferJob);
@@ -76,14 +74,6 @@ export async function startSubmission(options: { env?: Record<string, string>; r
 }
 
 /** A small RFC 5322 message. */
-export function message(options: { from?: string; to?: string; subject?: string; extraHeaders?: string; body?: string } = {}): string {
-  return [
-    `From: ${options.from ?? 'Alice <alice@example.org>'}`,
-    `To: ${options.to ?? 'carol@remote.example'}`,
-    `Subject: ${options.subject ?? 'hello'}`,
-    ...(options.extraHeaders ? [options.extraHeaders] : []),
-    '',
-    options.body ?? 'Hello Carol.',
-    '',
-  ].join('\r\n');
+export function message(parts: MessageParts = {}): string {
+  return smallMessage({ from: 'Alice <alice@example.org>', to: 'carol@remote.example', body: 'Hello Carol.' }, parts);
 }
