@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { accept, defer, reject, type ServerOptions, type Session, type Verdict } from '../src/server/index.js';
 import { largeMessage, textCorpus } from './corpus.js';
@@ -70,6 +71,11 @@ function track<T extends { close(): void }>(transport: T): T {
   return transport;
 }
 
+/** A transport to `server` on 127.0.0.1 that trusts its self-signed certificate; afterEach closes it. */
+function transportTo(server: TestServer, options: Omit<SMTPTransport.Options, 'host' | 'port' | 'tls'> = {}) {
+  return track(nodemailer.createTransport({ host: '127.0.0.1', port: server.port, tls: { rejectUnauthorized: false }, ...options }));
+}
+
 const envelope = { from: 'sender@example.org', to: ['rcpt@mx.test'] };
 const simple = Buffer.from('From: sender@example.org\r\nTo: rcpt@mx.test\r\nSubject: hello\r\n\r\nHello.\r\n');
 
@@ -81,17 +87,7 @@ describe('TLS and AUTH with nodemailer', () => {
     ['implicit TLS', 'LOGIN', true],
   ] as const)('%s with AUTH %s delivers one message', async (_name, method, secure) => {
     const { server, seen } = await start({ secure, auth: { required: true } });
-    const transport = track(
-      nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: server.port,
-        secure,
-        requireTLS: !secure,
-        tls: { rejectUnauthorized: false },
-        name: 'client.test',
-        auth: { user, pass: password, method },
-      }),
-    );
+    const transport = transportTo(server, { secure, requireTLS: !secure, name: 'client.test', auth: { user, pass: password, method } });
 
     const info = await transport.sendMail({ envelope, raw: simple });
 
@@ -109,16 +105,7 @@ describe('TLS and AUTH with nodemailer', () => {
     ['PLAIN', true],
   ] as const)('a wrong password with AUTH %s (implicit TLS: %s) gets 535 5.7.8 and no mail goes through', async (method, secure) => {
     const { server, seen } = await start({ secure, auth: { required: true } });
-    const transport = track(
-      nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: server.port,
-        secure,
-        requireTLS: !secure,
-        tls: { rejectUnauthorized: false },
-        auth: { user, pass: 'wrong', method },
-      }),
-    );
+    const transport = transportTo(server, { secure, requireTLS: !secure, auth: { user, pass: 'wrong', method } });
 
     const error = await transport.sendMail({ envelope, raw: simple }).then(
       () => null,
@@ -134,9 +121,7 @@ describe('TLS and AUTH with nodemailer', () => {
 
   it('a client that skips AUTH is refused at MAIL with 530 5.7.0', async () => {
     const { server } = await start({ auth: { required: true } });
-    const transport = track(
-      nodemailer.createTransport({ host: '127.0.0.1', port: server.port, requireTLS: true, tls: { rejectUnauthorized: false } }),
-    );
+    const transport = transportTo(server, { requireTLS: true });
 
     const error = await transport.sendMail({ envelope, raw: simple }).then(
       () => null,
@@ -153,7 +138,7 @@ describe('byte-exact transfer with nodemailer', () => {
   // DATA carries a message unchanged only when it ends in CRLF and has no bare CR or LF: textCorpus.
   it.each(textCorpus.map((m) => [m.name, m] as const))('%s arrives byte for byte', async (_name, message) => {
     const { server } = await start({ secure: true });
-    const transport = track(nodemailer.createTransport({ host: '127.0.0.1', port: server.port, secure: true, tls: { rejectUnauthorized: false } }));
+    const transport = transportTo(server, { secure: true });
     const bytes = message.bytes ?? Buffer.alloc(0);
     expect([message.crlfEnded, message.binary]).toEqual([true, false]);
 
@@ -185,7 +170,7 @@ describe('byte-exact transfer with nodemailer', () => {
         },
       },
     });
-    const transport = track(nodemailer.createTransport({ host: '127.0.0.1', port: server.port, requireTLS: true, tls: { rejectUnauthorized: false } }));
+    const transport = transportTo(server, { requireTLS: true });
 
     const info = await transport.sendMail({ envelope, raw: Readable.from(large.chunks()) });
 
@@ -254,7 +239,7 @@ describe('LMTP with nodemailer', () => {
         },
       },
     });
-    const transport = track(nodemailer.createTransport({ host: '127.0.0.1', port: server.port, lmtp: true, requireTLS: true, tls: { rejectUnauthorized: false } }));
+    const transport = transportTo(server, { lmtp: true, requireTLS: true });
 
     const info = await transport.sendMail({
       envelope: { from: 'sender@example.org', to: ['alice@mx.test', 'nobody@mx.test', 'full@mx.test', 'bob@mx.test'] },
@@ -278,9 +263,7 @@ describe('LMTP with nodemailer', () => {
   // once, not once per accepted recipient, so nodemailer waits for the second reply in vain.
   it('a message over the size limit is refused once per accepted recipient', async () => {
     const { server } = await start({ lmtp: true, limits: { messageSize: 100 } });
-    const transport = track(
-      nodemailer.createTransport({ host: '127.0.0.1', port: server.port, lmtp: true, requireTLS: true, tls: { rejectUnauthorized: false }, socketTimeout: 1_500 }),
-    );
+    const transport = transportTo(server, { lmtp: true, requireTLS: true, socketTimeout: 1_500 });
 
     // A stream, so nodemailer cannot declare SIZE= in MAIL and the refusal comes after the data.
     const info = await transport.sendMail({

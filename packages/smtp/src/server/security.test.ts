@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { play } from '../../test/support/transcript.js';
 import { startServer, type TestServer } from '../../test/support/server.js';
 import { selfSignedCert } from '../../test/helpers/certs.js';
+import { ehloReply, greetedAfterEhlo } from '../../test/support/ehlo.js';
 import { accept, reject, type ServerOptions } from './index.js';
 
 let current: TestServer | null = null;
@@ -37,18 +38,7 @@ describe('STARTTLS (RFC 3207)', () => {
     await play(
       client,
       `
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      S: 250-mx.test Hello client.test
-      S: 250-PIPELINING
-      S: 250-SIZE 26214400
-      S: 250-8BITMIME
-      S: 250-SMTPUTF8
-      S: 250-ENHANCEDSTATUSCODES
-      S: 250-DSN
-      S: 250-CHUNKING
-      S: 250-BINARYMIME
-      S: 250 STARTTLS
+      ${greetedAfterEhlo('STARTTLS')}
       C: AUTH PLAIN ${plain('alice', 'secret')}
       S: 538 5.7.11 Encryption required for requested authentication mechanism
       C: STARTTLS
@@ -62,17 +52,7 @@ describe('STARTTLS (RFC 3207)', () => {
       C: MAIL FROM:<a@example.org>
       S: 503 5.5.1 Send EHLO/HELO first
       C: EHLO client.test
-      S: 250-mx.test Hello client.test
-      S: 250-PIPELINING
-      S: 250-SIZE 26214400
-      S: 250-8BITMIME
-      S: 250-SMTPUTF8
-      S: 250-ENHANCEDSTATUSCODES
-      S: 250-DSN
-      S: 250-CHUNKING
-      S: 250-BINARYMIME
-      S: 250-AUTH PLAIN LOGIN
-      S: 250 REQUIRETLS
+      ${ehloReply('AUTH PLAIN LOGIN', 'REQUIRETLS')}
       C: STARTTLS
       S: 503 5.5.1 TLS already active
     `,
@@ -92,17 +72,7 @@ describe('STARTTLS (RFC 3207)', () => {
       client,
       `
       C: EHLO client.test
-      S: 250-mx.test Hello client.test
-      S: 250-PIPELINING...
-      S: 250-SIZE...
-      S: 250-8BITMIME
-      S: 250-SMTPUTF8
-      S: 250-ENHANCEDSTATUSCODES
-      S: 250-DSN
-      S: 250-CHUNKING
-      S: 250-BINARYMIME
-      S: 250-AUTH PLAIN LOGIN
-      S: 250 REQUIRETLS
+      ${ehloReply('AUTH PLAIN LOGIN', 'REQUIRETLS')}
       C: NOOP
       S: 250 2.0.0 OK
     `,

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { play } from '../../test/support/transcript.js';
 import { startServer, type TestServer } from '../../test/support/server.js';
+import { ehloReply, greetedAfterEhlo } from '../../test/support/ehlo.js';
 import type { ServerOptions } from './index.js';
 import { accept, defer, disconnect, reject } from './index.js';
 
@@ -22,23 +23,10 @@ async function converse(transcript: string, options: ServerOptions = {}): Promis
   return current;
 }
 
-const ehloReply = `
-S: 250-mx.test Hello client.test
-S: 250-PIPELINING
-S: 250-SIZE 26214400
-S: 250-8BITMIME
-S: 250-SMTPUTF8
-S: 250-ENHANCEDSTATUSCODES
-S: 250-DSN
-S: 250-CHUNKING
-S: 250 BINARYMIME`;
-
 describe('SMTP session', () => {
   it('greets, answers EHLO with its extensions, accepts a message and says goodbye', async () => {
     const server = await converse(`
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<alice@example.org>
       S: 250 2.1.0 Sender OK
       C: RCPT TO:<bob@mx.test>
@@ -62,9 +50,7 @@ describe('SMTP session', () => {
 
   it('answers a pipelined group in order and keeps the session for a second transaction', async () => {
     const server = await converse(`
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<> BODY=8BITMIME
       C: RCPT TO:<a@mx.test>
       C: RCPT TO:<b@mx.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@mx.test
@@ -143,9 +129,7 @@ describe('SMTP session', () => {
     const setupLines = setup.length === 0 ? 0 : setup.split('\r\n').length;
     const expectedSetup = Array.from({ length: setupLines }, () => 'S: 2...').join('\n');
     await converse(`
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       ${setup ? setup.split('\r\n').map((l) => `C: ${l}`).join('\n') : ''}
       ${expectedSetup}
       C: ${command}
@@ -155,9 +139,7 @@ describe('SMTP session', () => {
 
   it('accepts an SMTPUTF8 address when SMTPUTF8 is given', async () => {
     const server = await converse(`
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<jörg@exämple.org> SMTPUTF8
       S: 250 2.1.0 Sender OK
       C: RCPT TO:<δοκιμή@mx.test>
@@ -173,9 +155,7 @@ describe('SMTP session', () => {
 
   it('RSET drops the transaction but keeps the session', async () => {
     await converse(`
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<a@example.org>
       S: 250 2.1.0 Sender OK
       C: RSET
@@ -200,9 +180,7 @@ describe('SMTP session', () => {
   it('limits recipients per transaction with 452 4.5.3', async () => {
     await converse(
       `
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply.replace('SIZE 26214400', 'SIZE 26214400')}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<a@example.org>
       C: RCPT TO:<r1@mx.test>
       C: RCPT TO:<r2@mx.test>
@@ -321,9 +299,7 @@ describe('SMTP session', () => {
 
 /** A message whose data the onData hook refuses with 554 5.7.1; the session goes on. */
 const refusedAfterData = `
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<a@example.org>
       C: RCPT TO:<b@mx.test>
       C: DATA
@@ -342,9 +318,7 @@ describe('hooks and verdicts', () => {
   it('passes hook rejections, deferrals and custom acceptances to the client', async () => {
     await converse(
       `
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<spammer@bad.example>
       S: 550 5.7.1 Sender refused
       C: MAIL FROM:<a@example.org>
@@ -379,9 +353,7 @@ describe('hooks and verdicts', () => {
     const errors: Error[] = [];
     await converse(
       `
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<a@example.org>
       S: 451 4.3.0 Temporary local problem, try again later
     `,
@@ -401,9 +373,7 @@ describe('hooks and verdicts', () => {
     const errors: Error[] = [];
     await converse(
       `
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<a@example.org>
       S: 250 2.1.0 Sender OK
       C: RCPT TO:<b@mx.test>
@@ -453,9 +423,7 @@ describe('hooks and verdicts', () => {
   it('confirms VRFY and runs ETRN through their hooks', async () => {
     await converse(
       `
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply.replace('250 BINARYMIME', '250-BINARYMIME\nS: 250 ETRN')}
+      ${greetedAfterEhlo('ETRN')}
       C: VRFY bob
       S: 250 2.1.5 Bob <bob@mx.test>
       C: ETRN example.org
@@ -478,7 +446,7 @@ describe('BDAT (RFC 3030)', () => {
     const binary = Buffer.from([0, 1, 2, 13, 10, 46, 13, 10, 255, 10, 13]);
     current = await startServer();
     const client = await current.connect();
-    await play(client, `S: 220 mx.test ESMTP ready\nC: EHLO client.test\n${ehloReply}`);
+    await play(client, greetedAfterEhlo());
     client.write(
       Buffer.concat([
         Buffer.from('MAIL FROM:<a@example.org> BODY=BINARYMIME\r\nRCPT TO:<b@mx.test>\r\n'),
@@ -503,9 +471,7 @@ describe('BDAT (RFC 3030)', () => {
 
   it('accepts BDAT 0 LAST to end a message', async () => {
     const server = await converse(`
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<a@example.org>
       C: RCPT TO:<b@mx.test>
       C: BDAT 4
@@ -521,9 +487,7 @@ describe('BDAT (RFC 3030)', () => {
 
   it('consumes and refuses a chunk sent without a transaction', async () => {
     await converse(`
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: BDAT 4 LAST
       C: NOOP<no-crlf>
       C: NOOP
@@ -534,9 +498,7 @@ describe('BDAT (RFC 3030)', () => {
 
   it('refuses DATA in the middle of a BDAT sequence', async () => {
     await converse(`
-      S: 220 mx.test ESMTP ready
-      C: EHLO client.test
-      ${ehloReply}
+      ${greetedAfterEhlo()}
       C: MAIL FROM:<a@example.org>
       C: RCPT TO:<b@mx.test>
       C: BDAT 1
@@ -558,7 +520,7 @@ describe('LMTP (RFC 2033)', () => {
       C: EHLO client.test
       S: 500 5.5.1 Command not recognized
       C: LHLO client.test
-      ${ehloReply}
+      ${ehloReply()}
       C: MAIL FROM:<a@example.org>
       C: RCPT TO:<ok@mx.test>
       C: RCPT TO:<full@mx.test>
