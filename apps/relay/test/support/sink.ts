@@ -9,14 +9,11 @@
  * and the message text as dumped (LF line endings). `stop()` kills it (SIGTERM, then SIGKILL)
  * and removes its folder; so does the exit of the test process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { untilListening } from '@mailway/testing/listening';
+import { spawnSmtpSink } from '@mailway/testing/smtp-sink';
 
-export const smtpSinkPath = ['/usr/sbin/smtp-sink', '/usr/lib/postfix/sbin/smtp-sink'].find((path) => existsSync(path)) ?? null;
+export { smtpSinkPath } from '@mailway/testing/smtp-sink';
 
 export interface DumpedMessage {
   /** smtp-sink's records before the message, in order: `[name, value]`. */
@@ -32,41 +29,9 @@ export interface Sink {
   stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 /** Start smtp-sink on `address:port` with extra `flags`, named `name` in its greeting; resolves once it accepts connections. */
 export async function startSink(address: string, port: number, name: string, flags: readonly string[] = []): Promise<Sink> {
-  if (smtpSinkPath === null) throw new Error('smtp-sink is not installed (apt-get install postfix)');
-  // Root must hand the process to nobody, which then writes the dumps.
-  const dir = await mkdtemp(join(tmpdir(), 'mailway-relay-sink-'));
-  await chmod(dir, 0o777);
-  const args = [...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), '-h', name, '-t', '30', '-d', `${dir}/%H%M%S.`, ...flags, `${address}:${port}`, '64'];
-  const child = spawn(smtpSinkPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  running.add(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void exited.then(() => running.delete(child));
-
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    await untilListening(port, { host: address, failed: () => (child.exitCode === null ? null : `smtp-sink exited with ${child.exitCode}`) });
-  } catch (error) {
-    await stop();
-    throw new Error(`smtp-sink did not start on ${address}:${port}: ${error instanceof Error ? error.message : String(error)} ${stderr}`);
-  }
-
+  const { dir, stop } = await spawnSmtpSink(address, port, ['-h', name, ...flags]);
   return {
     address,
     async messages() {

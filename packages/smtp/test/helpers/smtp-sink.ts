@@ -14,18 +14,13 @@
  * turned into LF), then one empty line. `takeMessages` strips exactly those additions and turns
  * LF back into CRLF, so a message with CRLF line endings compares byte for byte.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type SinkProcess, smtpSinkPath, spawnSmtpSink } from '@mailway/testing/smtp-sink';
 import { freePort } from './free-port.js';
 
-export const SMTP_SINK_PATH = '/usr/sbin/smtp-sink';
-
 /** Whether smtp-sink is installed here (tests skip otherwise). */
-export const hasSmtpSink = existsSync(SMTP_SINK_PATH);
+export const hasSmtpSink = smtpSinkPath !== null;
 
 export interface SmtpSinkOptions {
   /** Speak LMTP (-L). */
@@ -60,50 +55,30 @@ export interface SmtpSink {
   stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 /** Spawn smtp-sink on 127.0.0.1 and wait until it accepts connections. */
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
-  // A dump directory the unprivileged sink user can write to.
-  const dir = await mkdtemp(join(tmpdir(), 'mailway-sink-'));
-  await chmod(dir, 0o777);
-
   // Flags.
-  const args: string[] = [];
-  if (process.getuid?.() === 0) args.push('-u', 'nobody');
-  if (options.lmtp) args.push('-L');
-  if (options.no8BitMime) args.push('-8');
-  if (options.noPipelining) args.push('-p');
-  if (options.softReject?.length) args.push('-r', options.softReject.join(','));
-  if (options.hardReject?.length) args.push('-f', options.hardReject.join(','));
-  args.push('-t', '30', '-d', `${dir}/%Y%m%d%H%M%S.`, ...(options.extraArgs ?? []));
+  const flags: string[] = [];
+  if (options.lmtp) flags.push('-L');
+  if (options.no8BitMime) flags.push('-8');
+  if (options.noPipelining) flags.push('-p');
+  if (options.softReject?.length) flags.push('-r', options.softReject.join(','));
+  if (options.hardReject?.length) flags.push('-f', options.hardReject.join(','));
+  flags.push(...(options.extraArgs ?? []));
 
   // Start, retrying when the port was taken in between.
   for (let attempt = 0; ; attempt += 1) {
     const port = await freePort();
-    const child = spawn(SMTP_SINK_PATH, [...args, `127.0.0.1:${port}`, '64'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    running.add(child);
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.once('exit', () => running.delete(child));
     try {
-      await waitForPort(port, child, 5_000);
+      return makeSink(await spawnSmtpSink('127.0.0.1', port, flags), port);
     } catch (error) {
-      child.kill('SIGKILL');
-      await exited;
       if (attempt < 3) continue;
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`smtp-sink did not start: ${error instanceof Error ? error.message : String(error)} ${stderr}`);
+      throw error;
     }
-    return makeSink(child, exited, port, dir);
   }
 }
 
-function makeSink(child: ChildProcess, exited: Promise<void>, port: number, dir: string): SmtpSink {
+function makeSink({ dir, stop }: SinkProcess, port: number): SmtpSink {
   const seen = new Set<string>();
   return {
     host: '127.0.0.1',
@@ -126,15 +101,7 @@ function makeSink(child: ChildProcess, exited: Promise<void>, port: number, dir:
       }
       return out;
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
 
@@ -176,26 +143,6 @@ export function lfToCrlf(data: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 const CRLF = Buffer.from('\r\n');
-
-function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = (): void => {
-      if (child.exitCode !== null) return reject(new Error(`exited with ${child.exitCode}`));
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error('timed out'));
-        else setTimeout(attempt, 25);
-      });
-    };
-    attempt();
-  });
-}
 
 /** Wait until a file's size is the same twice in a row. */
 async function settled(path: string): Promise<void> {
