@@ -7,25 +7,16 @@
  * latencies from the stamps; unstamped ones (smtp-source) from a start time the caller noted.
  */
 import type { Arrival } from '@mailway/bench-tools/maildir';
+import { type RateFigures, rateFigures } from '@mailway/bench-tools/stats';
 
-export interface EndToEnd {
+/** `seconds`: from the first submission to the last arrival; p50Ms and p99Ms are NaN for unstamped runs. */
+export interface EndToEnd extends RateFigures {
   /** Files in new/. */
   readonly delivered: number;
-  /** From the first submission to the last arrival. */
-  readonly seconds: number;
-  readonly rate: number;
-  /** NaN for unstamped runs. */
-  readonly p50Ms: number;
-  readonly p99Ms: number;
   /** Stamps seen more than once: copies delivered twice. */
   readonly duplicates: number;
   /** Files without a stamp in a stamped run. */
   readonly unstamped: number;
-}
-
-/** The value at quantile `q` of sorted values (nearest rank); NaN when empty. */
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
 }
 
 /** Figures of a stamped run: every file should carry a distinct stamp. */
@@ -45,14 +36,9 @@ export function stampedRun(arrivals: readonly Arrival[]): EndToEnd {
     first = Math.min(first, stamp.sentAtMs);
     latencies.push(arrivedAtMs - stamp.sentAtMs);
   }
-  latencies.sort((a, b) => a - b);
-  const seconds = (last - first) / 1000;
   return {
     delivered: arrivals.length,
-    seconds,
-    rate: arrivals.length / seconds,
-    p50Ms: quantile(latencies, 0.5),
-    p99Ms: quantile(latencies, 0.99),
+    ...rateFigures(latencies, (last - first) / 1000, arrivals.length),
     duplicates: arrivals.length - unstamped - seqs.size,
     unstamped,
   };

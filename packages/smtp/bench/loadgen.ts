@@ -16,6 +16,8 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { buildMessage } from '@mailway/bench-tools/loadgen';
+import { type LoadFigures, rateFigures } from '@mailway/bench-tools/stats';
 
 /** Measure messages per second and latency. */
 export interface ThroughputJob {
@@ -43,14 +45,7 @@ export interface IdleJob {
 
 export type LoadJob = ThroughputJob | IdleJob;
 
-export interface ThroughputResult {
-  readonly messages: number;
-  readonly seconds: number;
-  readonly rate: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  readonly firstError: string | null;
+export interface ThroughputResult extends LoadFigures {
   /** CPU used by this load generator over the window, in percent of one core. */
   readonly loadgenCpu: number;
   /** CPU used by the server over the window, in percent of one core; NaN when unknown. */
@@ -85,17 +80,6 @@ function replyCode(input: Buffer, start: number, end: number): number {
 /** A reply line's text, to report a failure. */
 function lineText(input: Buffer, start: number, end: number): string {
   return input.toString('latin1', start, end).trimEnd();
-}
-
-/** A plain-text message of exactly `size` bytes followed by the end-of-data line. No line starts with a dot. */
-export function buildMessage(size: number): Buffer {
-  const header = 'From: <sender@bench.local>\r\nTo: <rcpt@bench.local>\r\nSubject: bench\r\nMessage-ID: <bench@bench.local>\r\n\r\n';
-  const line = 'The quick brown fox jumps over the lazy dog. 0123456789 abcdefghijklmnopqrst\r\n';
-  let text = header;
-  while (text.length + line.length <= size) text += line;
-  text += 'x'.repeat(Math.max(0, size - text.length - 2));
-  text += '\r\n';
-  return Buffer.from(`${text}.\r\n`, 'latin1');
 }
 
 /** Where a connection is in its conversation; each value names the reply awaited. */
@@ -267,7 +251,7 @@ function cpuMeter(serverPid: number | undefined, clockTicks: number): { start():
 
 /** Run a throughput job to completion. */
 function runThroughput(job: ThroughputJob): Promise<ThroughputResult> {
-  const message = buildMessage(job.size);
+  const message = buildMessage(job.size, 'sender@bench.local', 'rcpt@bench.local');
   const latencies: number[] = [];
   const clients: BenchClient[] = [];
   let errors = 0;
@@ -283,15 +267,9 @@ function runThroughput(job: ThroughputJob): Promise<ThroughputResult> {
   return new Promise((resolve) => {
     const finish = (): void => {
       clearTimeout(hardStop);
-      latencies.sort((a, b) => a - b);
-      const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-      const seconds = job.durationMs / 1000;
       resolve({
         messages: latencies.length,
-        seconds,
-        rate: latencies.length / seconds,
-        p50Ms: pick(0.5),
-        p99Ms: pick(0.99),
+        ...rateFigures(latencies, job.durationMs / 1000),
         errors,
         firstError,
         loadgenCpu: cpuFigures.loadgen,

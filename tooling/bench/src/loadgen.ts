@@ -20,6 +20,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
+import { type LoadFigures, rateFigures } from './stats.js';
 
 interface CommonOptions {
   readonly port: number;
@@ -53,15 +54,8 @@ export interface CountedLoad extends CommonOptions {
 
 export type LoadOptions = TimedLoad | CountedLoad;
 
-export interface LoadResult {
-  /** Messages accepted inside the measuring window (counted runs: all accepted). */
-  readonly messages: number;
-  readonly seconds: number;
-  readonly rate: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  readonly firstError: string | null;
+/** `messages`: accepted inside the measuring window (counted runs: all accepted). */
+export interface LoadResult extends LoadFigures {
   /** Every message the server accepted, warm-up and overrun included: what it should have queued. */
   readonly accepted: number;
 }
@@ -241,11 +235,6 @@ export function stamp(message: Buffer, seq: number, sentAtMs: number): Buffer {
   return copy;
 }
 
-/** The value at quantile `q` of sorted values (nearest rank); NaN when empty. */
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
-}
-
 /** Drive `clients` sessions through warm-up and the measuring window; resolves when all have ended. */
 export async function runLoadgen(options: LoadOptions): Promise<LoadResult> {
   if (!Number.isInteger(options.clients) || options.clients < 1) throw new Error('clients must be a positive integer');
@@ -313,18 +302,8 @@ export async function runLoadgen(options: LoadOptions): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: options.clients }, session));
 
-  latencies.sort((a, b) => a - b);
   const seconds = options.durationMs === undefined ? Math.max(0, lastAccepted - windowStart) / 1000 : options.durationMs / 1000;
-  return {
-    messages: latencies.length,
-    seconds,
-    rate: latencies.length / seconds,
-    p50Ms: quantile(latencies, 0.5),
-    p99Ms: quantile(latencies, 0.99),
-    errors,
-    firstError,
-    accepted,
-  };
+  return { messages: latencies.length, ...rateFigures(latencies, seconds), errors, firstError, accepted };
 }
 
 // Run as a script, so that the load runs in a process of its own: options in, one JSON line out.
