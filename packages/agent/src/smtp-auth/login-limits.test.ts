@@ -29,6 +29,20 @@ const bob = 'bob@example.org';
 /** `n` wrong passwords for `user`, each from a client of its own (192.0.2.100 onwards), and what each must come to. */
 const strangers = (user: string, n: number, expected: 'refused' | LimitKind = 'refused', first = 100): Step[] =>
   Array.from({ length: n }, (_, i) => [`192.0.2.${first + i}`, user, 'wrong', expected] as const);
+/** Wrong passwords from client `ip` for users u1@example.org to u`n`@example.org, each refused. */
+const userSweep = (ip: string, n: number): Step[] => Array.from({ length: n }, (_, i) => [ip, `u${i + 1}@example.org`, 'wrong', 'refused'] as const);
+
+/** A password check that counts its calls, for a directory of `setup`. */
+function countingChecks(): { readonly count: () => number; readonly verifyPassword: DirectoryOptions['verifyPassword'] } {
+  let checks = 0;
+  return {
+    count: () => checks,
+    async verifyPassword(password: string, encoded: string) {
+      checks += 1;
+      return verifyPassword(password, encoded);
+    },
+  };
+}
 
 /** Limits: 4 per client, 2 per (user, client), 3 per user from clients not known for it. */
 const scenarios: { name: string; steps: Step[] }[] = [
@@ -69,10 +83,7 @@ const scenarios: { name: string; steps: Step[] }[] = [
   {
     name: 'a client that tries many users is barred for all of them',
     steps: [
-      ['127.0.0.2', 'u1@example.org', 'wrong', 'refused'],
-      ['127.0.0.2', 'u2@example.org', 'wrong', 'refused'],
-      ['127.0.0.2', 'u3@example.org', 'wrong', 'refused'],
-      ['127.0.0.2', 'u4@example.org', 'wrong', 'refused'],
+      ...userSweep('127.0.0.2', 4),
       ['127.0.0.2', alice, 'right', 'ip'],
       ['127.0.0.3', alice, 'right', 'accepted'],
     ],
@@ -134,10 +145,7 @@ const scenarios: { name: string; steps: Step[] }[] = [
       ['127.0.0.9', alice, 'right', 'accepted'],
       ['127.0.0.9', bob, 'right', 'accepted'],
       ['127.0.0.9', 'carl@bücher.example', 'right', 'accepted'],
-      ['127.0.0.9', 'u1@example.org', 'wrong', 'refused'],
-      ['127.0.0.9', 'u2@example.org', 'wrong', 'refused'],
-      ['127.0.0.9', 'u3@example.org', 'wrong', 'refused'],
-      ['127.0.0.9', 'u4@example.org', 'wrong', 'refused'],
+      ...userSweep('127.0.0.9', 4),
       ['127.0.0.9', alice, 'right', 'ip'],
       ...strangers(alice, 2),
       ['127.0.0.8', alice, 'right', 'accepted'],
@@ -177,18 +185,14 @@ describe('checkLogin under the failure limits', () => {
   });
 
   it('a barred attempt never checks the password', async () => {
-    let checks = 0;
-    const counting = async (password: string, encoded: string) => {
-      checks += 1;
-      return verifyPassword(password, encoded);
-    };
-    const { directory, limiter } = await setup({ directory: { verifyPassword: counting } });
+    const checks = countingChecks();
+    const { directory, limiter } = await setup({ directory: { verifyPassword: checks.verifyPassword } });
     for (let i = 0; i < limits.perUserIp; i += 1) await checkLogin(directory, limiter, { ip: '127.0.0.2', username: alice, password: 'wrong', authzid: null });
-    const before = checks;
+    const before = checks.count();
     for (const password of ['wrong', 'right']) {
       expect(await checkLogin(directory, limiter, { ip: '127.0.0.2', username: alice, password, authzid: null })).toEqual({ kind: 'limited', limit: 'user_ip' });
     }
-    expect(checks).toBe(before);
+    expect(checks.count()).toBe(before);
   });
 
   it('names each limit once, on the failure that reaches it', async () => {
@@ -252,17 +256,13 @@ describe('checkLogin under the failure limits', () => {
     { name: 'one client, many users', limit: 'ip', checked: limits.perIp, ip: () => '127.0.0.2', user: (i: number) => `u${i}@example.org` },
     { name: 'many clients, one user', limit: 'user', checked: limits.perUser, ip: (i: number) => `192.0.2.${i}`, user: () => alice },
   ] as const)('guesses sent at the same moment ($name) get no more password checks than the limit allows', async ({ limit, checked, ip, user }) => {
-    let checks = 0;
-    const counting = async (password: string, encoded: string) => {
-      checks += 1;
-      return verifyPassword(password, encoded);
-    };
-    const { directory, limiter } = await setup({ directory: { verifyPassword: counting } });
+    const checks = countingChecks();
+    const { directory, limiter } = await setup({ directory: { verifyPassword: checks.verifyPassword } });
     const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => checkLogin(directory, limiter, { ip: ip(i), username: user(i), password: 'wrong', authzid: null })));
     const kinds = outcomes.map((o) => (o.kind === 'limited' ? o.limit : o.kind));
     expect(kinds.filter((k) => k === 'refused')).toHaveLength(checked);
     expect(kinds.filter((k) => k === limit)).toHaveLength(30 - checked);
-    expect(checks).toBe(checked);
+    expect(checks.count()).toBe(checked);
     // The bar was announced once.
     expect(outcomes.flatMap((o) => (o.kind === 'refused' ? o.reached : [])).filter((k) => k === limit)).toEqual([limit]);
   });
