@@ -4,21 +4,16 @@
  * the operator.
  */
 import { readdir } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { agentForTests } from '@mailway/testing/agent';
 import { provoke, violationCases, violationCount } from '@mailway/testing/violations';
-import { type Harness, startDelivery } from './support/harness.js';
+import { startDelivery } from './support/harness.js';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startDelivery();
-});
-afterAll(async () => {
-  await h.close();
-});
+const agent = agentForTests(() => startDelivery());
 
 describe('protocol violations on the LMTP port', () => {
   it.each(violationCases)('$name: one reply, a close, nothing delivered', async ({ input, status, kind }) => {
+    const h = agent.current;
     const before = await violationCount(h.metrics.registry, kind);
     const replies = await provoke(h.agent.lmtpPort ?? 0, input, { hello: 'LHLO' });
     expect(replies.map((r) => r.status)).toEqual([status]);

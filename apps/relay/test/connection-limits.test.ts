@@ -5,7 +5,7 @@
  * log has one line per refused client per minute.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dialog } from '@mailway/testing/dialog';
+import { Dialog, holdSessions } from '@mailway/testing/dialog';
 import { type Harness, message, startRelay } from './support/harness.js';
 
 let h: Harness | null = null;
@@ -18,12 +18,7 @@ afterEach(async () => {
 describe('connections per client on port 25', () => {
   it('refuses the greedy host’s extra connections with 421 4.7.0 and still takes mail from another', async () => {
     h = await startRelay({ env: { RELAY_CLIENT_CONNECTIONS: '3' } });
-    const held: Dialog[] = [];
-    for (let i = 0; i < 3; i += 1) {
-      const { dialog, greeting } = await Dialog.open(h.agent.port, { localAddress: '127.0.0.2' });
-      expect(greeting.code).toBe(220);
-      held.push(dialog);
-    }
+    const held = await holdSessions(h.agent.port, 3, { localAddress: '127.0.0.2' });
     for (let i = 0; i < 2; i += 1) {
       const { dialog, greeting } = await Dialog.open(h.agent.port, { localAddress: '127.0.0.2' });
       expect(`${greeting.status} ${greeting.text}`).toBe('421 4.7.0 mx.local.example Too many connections from your host');
@@ -50,12 +45,7 @@ describe('connections per client on port 25', () => {
 
   it('exempts RELAY_NETWORKS from the per-client limit', async () => {
     h = await startRelay({ env: { RELAY_CLIENT_CONNECTIONS: '1', RELAY_NETWORKS: '127.0.0.4/32' } });
-    const held: Dialog[] = [];
-    for (let i = 0; i < 3; i += 1) {
-      const { dialog, greeting } = await Dialog.open(h.agent.port, { localAddress: '127.0.0.4' });
-      expect(greeting.code).toBe(220);
-      held.push(dialog);
-    }
+    const held = await holdSessions(h.agent.port, 3, { localAddress: '127.0.0.4' });
     // Outside the relay networks the limit holds.
     held.push((await Dialog.open(h.agent.port, { localAddress: '127.0.0.5' })).dialog);
     const { greeting } = await Dialog.open(h.agent.port, { localAddress: '127.0.0.5' });

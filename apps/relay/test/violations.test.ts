@@ -3,21 +3,16 @@
  * reply, a close, nothing that came with it run or queued; a warning line and a count for the
  * operator.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { agentForTests } from '@mailway/testing/agent';
 import { provoke, violationCases, violationCount } from '@mailway/testing/violations';
-import { type Harness, startRelay } from './support/harness.js';
+import { startRelay } from './support/harness.js';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startRelay();
-});
-afterAll(async () => {
-  await h.close();
-});
+const agent = agentForTests(() => startRelay());
 
 describe('protocol violations on port 25', () => {
   it.each(violationCases)('$name: one reply, a close, nothing queued', async ({ input, status, kind }) => {
+    const h = agent.current;
     const before = await violationCount(h.metrics.registry, kind);
     const replies = await provoke(h.agent.port, input);
     expect(replies.map((r) => r.status)).toEqual([status]);

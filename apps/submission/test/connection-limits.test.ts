@@ -5,7 +5,7 @@
  * is counted in the metrics.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dialog } from '@mailway/testing/dialog';
+import { Dialog, holdSessions } from '@mailway/testing/dialog';
 import { type Harness, alice, message, startSubmission } from './support/harness.js';
 
 let h: Harness | null = null;
@@ -19,12 +19,7 @@ describe('connections per client on the submission ports', () => {
   it('answers the extra connection on 465 with 421 4.7.0 inside TLS, while another client submits', async () => {
     h = await startSubmission({ env: { SUBMISSION_CLIENT_CONNECTIONS: '2', SUBMISSION_LIMIT_EXEMPT: '127.0.0.9/32' } });
     const port = h.agent.ports.implicitTls;
-    const held: Dialog[] = [];
-    for (let i = 0; i < 2; i += 1) {
-      const { dialog, greeting } = await Dialog.open(port, { tls: true, localAddress: '127.0.0.2' });
-      expect(greeting.code).toBe(220);
-      held.push(dialog);
-    }
+    const held = await holdSessions(port, 2, { tls: true, localAddress: '127.0.0.2' });
     const { dialog: refused, greeting: refusal } = await Dialog.open(port, { tls: true, localAddress: '127.0.0.2' });
     expect(`${refusal.status} ${refusal.text}`).toMatch(/^421 4\.7\.0 \S+ Too many connections from your host$/);
     await refused.serverClosed();

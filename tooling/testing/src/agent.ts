@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { captureJsonLines } from './logs.js';
 import { dropKeys } from './redis.js';
 
@@ -41,6 +42,23 @@ export function agentBase(redisUrl = process.env.MAILWAY_TEST_REDIS_URL): AgentB
     async drop() {
       await dropKeys(redis, prefix);
       redis.disconnect();
+    },
+  };
+}
+
+/** `start()`'s agent for the tests of this file or block: started before them, closed after. Read `current` inside the tests. */
+export function agentForTests<H extends { close(): Promise<void> }>(start: () => Promise<H>): { readonly current: H } {
+  let agent: H | undefined;
+  beforeAll(async () => {
+    agent = await start();
+  });
+  afterAll(async () => {
+    await agent?.close();
+  });
+  return {
+    get current() {
+      if (agent === undefined) throw new Error('read inside a test: the agent starts before them');
+      return agent;
     },
   };
 }

@@ -151,3 +151,17 @@ export class Dialog {
     return { code, enhanced, text, status: enhanced === null ? String(code) : `${code} ${enhanced}` };
   }
 }
+
+/** `count` connections opened one after another, each of which must be greeted with 220; a test holds them to reach a limit. */
+export async function holdSessions(port: number, count: number, options: { tls?: boolean; localAddress?: string } = {}): Promise<Dialog[]> {
+  const held: Dialog[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const { dialog, greeting } = await Dialog.open(port, options);
+    held.push(dialog);
+    if (greeting.code !== 220) {
+      for (const d of held) await d.close();
+      throw new Error(`connection ${i + 1} of ${count} was greeted with ${greeting.status} ${greeting.text}`);
+    }
+  }
+  return held;
+}
