@@ -4,8 +4,8 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { agentSettings } from '@mailway/agent/config';
-import { connectionLimitSettings, hopCountLimitSetting, hostnameSetting, setting, spoolSettings } from '@mailway/config/schema';
+import { agentConfigSchema } from '@mailway/agent/config';
+import { connectionLimitSettings, setting, spoolSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const deliverySettings = z.object({
@@ -43,12 +43,7 @@ export const deliverySettings = z.object({
   shutdownTimeout: setting.duration('DELIVERY_SHUTDOWN_TIMEOUT', 30_000),
 });
 
-export const deliveryConfigSchema = z.object({
-  hostname: hostnameSetting,
-  hopCountLimit: hopCountLimitSetting,
-  ...agentSettings('DELIVERY', 9093),
-  delivery: deliverySettings,
-});
+export const deliveryConfigSchema = agentConfigSchema({ prefix: 'DELIVERY', httpPort: 9093, own: { delivery: deliverySettings } });
 
 export type DeliveryConfig = z.infer<typeof deliveryConfigSchema>;
 

@@ -6,8 +6,8 @@
 import { isIP } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { z } from 'zod';
-import { agentSettings, directorySeedSetting } from '@mailway/agent/config';
-import { authFailureSettings, authservIdsSetting, connectionLimitSettings, hopCountLimitSetting, hostnameSetting, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
+import { agentConfigSchema, directorySeedSetting } from '@mailway/agent/config';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 
@@ -153,13 +153,7 @@ export const relaySettings = z.object({
   shutdownTimeout: setting.duration('RELAY_SHUTDOWN_TIMEOUT', 30_000),
 });
 
-export const relayConfigSchema = z.object({
-  hostname: hostnameSetting,
-  hopCountLimit: hopCountLimitSetting,
-  authservIds: authservIdsSetting,
-  ...agentSettings('RELAY', 9092),
-  relay: relaySettings,
-});
+export const relayConfigSchema = agentConfigSchema({ prefix: 'RELAY', httpPort: 9092, top: { authservIds: authservIdsSetting }, own: { relay: relaySettings } });
 
 export type RelayConfig = z.infer<typeof relayConfigSchema>;
 

@@ -20,23 +20,8 @@ export type GreylistOutcome = 'new' | 'early' | 'passed' | 'known' | 'exempt';
 
 export type Route = 'local' | 'remote';
 
-export interface RelayMetrics {
-  readonly connections: ReturnType<Metrics['counter']>;
-  readonly connectionsRefused: ReturnType<Metrics['counter']>;
-  readonly messages: ReturnType<Metrics['counter']>;
-  readonly bytes: ReturnType<Metrics['counter']>;
-  readonly rejections: ReturnType<Metrics['counter']>;
-  readonly authFailures: ReturnType<Metrics['counter']>;
-  readonly authBars: ReturnType<Metrics['counter']>;
-  readonly greylist: ReturnType<Metrics['counter']>;
-  readonly routed: ReturnType<Metrics['counter']>;
-  readonly handoffSeconds: ReturnType<Metrics['histogram']>;
-  readonly outbound: ReturnType<Metrics['counter']>;
-  readonly outboundSessions: ReturnType<Metrics['counter']>;
-}
-
 /** Register the agent's metrics. */
-export function createRelayMetrics(metrics: Metrics): RelayMetrics {
+export function createRelayMetrics(metrics: Metrics) {
   return {
     connections: metrics.counter('relay_connections_total', 'Inbound SMTP connections accepted'),
     connectionsRefused: metrics.counter('relay_connections_refused_total', 'Inbound connections refused when accepted, by the limit reached', ['limit']),
@@ -52,3 +37,6 @@ export function createRelayMetrics(metrics: Metrics): RelayMetrics {
     outboundSessions: metrics.counter('relay_outbound_sessions_total', 'Outbound SMTP sessions used for a message: opened for it, or reused from an earlier one', ['kind']),
   };
 }
+
+/** The agent's metrics, as its factory registers them (each counter typed with its own labels). */
+export type RelayMetrics = Readonly<ReturnType<typeof createRelayMetrics>>;

@@ -4,8 +4,8 @@
  * Read once in main.ts; everything below receives the typed result.
  */
 import { z } from 'zod';
-import { agentSettings, directorySeedSetting } from '@mailway/agent/config';
-import { authFailureSettings, authservIdsSetting, connectionLimitSettings, hopCountLimitSetting, hostnameSetting, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
+import { agentConfigSchema, directorySeedSetting } from '@mailway/agent/config';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const submissionSettings = z.object({
@@ -39,13 +39,7 @@ export const submissionSettings = z.object({
   shutdownTimeout: setting.duration('SUBMISSION_SHUTDOWN_TIMEOUT', 30_000),
 });
 
-export const submissionConfigSchema = z.object({
-  hostname: hostnameSetting,
-  hopCountLimit: hopCountLimitSetting,
-  authservIds: authservIdsSetting,
-  ...agentSettings('SUBMISSION', 9091),
-  submission: submissionSettings,
-});
+export const submissionConfigSchema = agentConfigSchema({ prefix: 'SUBMISSION', httpPort: 9091, top: { authservIds: authservIdsSetting }, own: { submission: submissionSettings } });
 
 export type SubmissionConfig = z.infer<typeof submissionConfigSchema>;
 

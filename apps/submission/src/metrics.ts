@@ -15,19 +15,8 @@ export type RejectionReason =
   | 'message_invalid'
   | 'too_many_hops';
 
-export interface SubmissionMetrics {
-  readonly connections: ReturnType<Metrics['counter']>;
-  readonly connectionsRefused: ReturnType<Metrics['counter']>;
-  readonly authFailures: ReturnType<Metrics['counter']>;
-  readonly authBars: ReturnType<Metrics['counter']>;
-  readonly messages: ReturnType<Metrics['counter']>;
-  readonly bytes: ReturnType<Metrics['counter']>;
-  readonly rejections: ReturnType<Metrics['counter']>;
-  readonly handoffSeconds: ReturnType<Metrics['histogram']>;
-}
-
 /** Register the agent's metrics. */
-export function createSubmissionMetrics(metrics: Metrics): SubmissionMetrics {
+export function createSubmissionMetrics(metrics: Metrics) {
   return {
     connections: metrics.counter('submission_connections_total', 'Client connections accepted', ['listener']),
     connectionsRefused: metrics.counter('submission_connections_refused_total', 'Client connections refused when accepted, by the limit reached', ['limit']),
@@ -39,3 +28,6 @@ export function createSubmissionMetrics(metrics: Metrics): SubmissionMetrics {
     handoffSeconds: metrics.histogram('submission_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
   };
 }
+
+/** The agent's metrics, as its factory registers them (each counter typed with its own labels). */
+export type SubmissionMetrics = Readonly<ReturnType<typeof createSubmissionMetrics>>;

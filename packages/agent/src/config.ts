@@ -1,19 +1,40 @@
 /**
  * The configuration every agent shares, composed into each agent's schema beside its own
- * section: its Redis, how long failed jobs stay, its log, its HTTP endpoint for metrics and
- * health (`<PREFIX>_HTTP_HOST`, `<PREFIX>_HTTP_PORT`); and the directory seed of the agents
- * that apply one. The spool's fragment is @mailway/config's `spoolSettings`.
+ * section: the host name, the hop limit, its Redis, how long failed jobs stay, its log, its HTTP
+ * endpoint for metrics and health (`<PREFIX>_HTTP_HOST`, `<PREFIX>_HTTP_PORT`); and the
+ * directory seed of the agents that apply one. The spool's fragment is @mailway/config's
+ * `spoolSettings`.
  */
-import { failedRetentionSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
+import { z } from 'zod';
+import { failedRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
 
-/** The top-level settings of an agent whose variables start with `prefix` and whose endpoint listens on `httpPort` by default. */
-export function agentSettings(prefix: string, httpPort: number) {
-  return {
+export interface AgentSchemaOptions<Own extends z.ZodRawShape, Top extends z.ZodRawShape> {
+  /** Start of the agent's variable names (`RELAY` for `RELAY_HTTP_PORT`). */
+  readonly prefix: string;
+  /** The HTTP endpoint's default port. */
+  readonly httpPort: number;
+  /** Top-level settings only some agents read (`authservIds`), after the hop limit. */
+  readonly top?: Top;
+  /** The agent's own section, last, e.g. `{ relay: relaySettings }`. */
+  readonly own: Own;
+}
+
+/**
+ * An agent's whole schema. The keys keep one order in every agent — host name, hop limit, the
+ * agent's extra top-level settings, Redis, failed-job retention, log, HTTP, its own section —
+ * because a ConfigError lists its problems in that order.
+ */
+export function agentConfigSchema<Own extends z.ZodRawShape, Top extends z.ZodRawShape = Record<never, never>>(options: AgentSchemaOptions<Own, Top>) {
+  return z.object({
+    hostname: hostnameSetting,
+    hopCountLimit: hopCountLimitSetting,
+    ...(options.top ?? ({} as Top)),
     redis: redisSettings,
     failedRetention: failedRetentionSetting,
     log: logSettings,
-    http: httpSettings(prefix, httpPort),
-  };
+    http: httpSettings(options.prefix, options.httpPort),
+    ...options.own,
+  });
 }
 
 /** Directory seed (JSON) applied at start-up, for config-as-code setups. */

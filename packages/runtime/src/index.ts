@@ -6,7 +6,7 @@
  * them together around an agent's config and start function.
  */
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';
-export { createMetrics, type Metrics } from './metrics.js';
+export { createMetrics, type Counter, type Gauge, type Histogram, type Metrics } from './metrics.js';
 export { startHttpEndpoint, type HttpEndpoint, type HttpEndpointOptions } from './health.js';
 export { onShutdown, type ShutdownOptions } from './shutdown.js';
 export { runAgent, type AgentContext, type AgentDefinition, type RunningAgent } from './agent.js';

@@ -5,6 +5,9 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+// The kinds of metric `Metrics` hands out, so that an agent can name them (or let them be inferred) without prom-client.
+export type { Counter, Gauge, Histogram };
+
 export interface Metrics {
   readonly registry: Registry;
   /** A counter named `mailway_<name>`; asking twice for one name returns the same counter. */

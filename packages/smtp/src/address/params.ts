@@ -120,11 +120,12 @@ function notRecognized(keyword: string): Reply {
 
 const noParamsParsed: Parsed<Params> = ok(new Map<string, ParamValue>());
 
-// What a command without parameters means, shared (the values are read-only by type and frozen).
-const defaultMailParams: Parsed<MailParams> = ok(
-  Object.freeze({ size: null, body: null, smtputf8: false, ret: null, envid: null, auth: null, requireTls: false }),
-);
-const defaultRcptParams: Parsed<RcptParams> = ok(Object.freeze({ notify: null, orcpt: null }));
+// What a command without parameters means, and what each parse starts from: shared (the values
+// are read-only by type and frozen; a parse copies them into its draft).
+const mailDefaults: MailParams = Object.freeze({ size: null, body: null, smtputf8: false, ret: null, envid: null, auth: null, requireTls: false });
+const rcptDefaults: RcptParams = Object.freeze({ notify: null, orcpt: null });
+const defaultMailParams: Parsed<MailParams> = ok(mailDefaults);
+const defaultRcptParams: Parsed<RcptParams> = ok(rcptDefaults);
 
 /** Parse `KEY[=value] KEY[=value] …` into a map keyed by upper-cased keyword. */
 export function parseParams(text: string, options: ParamsOptions = {}): Parsed<Params> {
@@ -173,15 +174,7 @@ const rcptParamSpecs = {
 /** Read the MAIL FROM parameters against the extensions offered. */
 export function parseMailParams(params: Params, extensions: Extensions): Parsed<MailParams> {
   if (params.size === 0) return defaultMailParams;
-  const draft: Draft<MailParams> = {
-    size: null,
-    body: null,
-    smtputf8: false,
-    ret: null,
-    envid: null,
-    auth: null,
-    requireTls: false,
-  };
+  const draft: Draft<MailParams> = { ...mailDefaults };
   const refusal = applyAll(params, mailParamSpecs, draft, extensions);
   return refusal ? fail(refusal) : ok(draft);
 }
@@ -189,7 +182,7 @@ export function parseMailParams(params: Params, extensions: Extensions): Parsed<
 /** Read the RCPT TO parameters against the extensions offered. */
 export function parseRcptParams(params: Params, extensions: RcptExtensions): Parsed<RcptParams> {
   if (params.size === 0) return defaultRcptParams;
-  const draft: Draft<RcptParams> = { notify: null, orcpt: null };
+  const draft: Draft<RcptParams> = { ...rcptDefaults };
   const refusal = applyAll(params, rcptParamSpecs, draft, extensions);
   return refusal ? fail(refusal) : ok(draft);
 }
