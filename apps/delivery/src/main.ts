@@ -6,15 +6,8 @@
  *
  * Configuration comes from the environment (and MAILWAY_CONFIG, a JSON file); see config.ts.
  */
-import { runAgent } from '@mailway/runtime';
+import { runAgentMain } from '@mailway/agent';
 import { createDeliveryAgent } from './agent.js';
 import { loadDeliveryConfig } from './config.js';
 
-await runAgent({
-  name: 'delivery',
-  loadConfig: () => loadDeliveryConfig(),
-  logLevel: (config) => config.log.level,
-  http: (config) => config.http,
-  start: (config, context) => createDeliveryAgent(config, context),
-  shutdownTimeoutMs: 60_000,
-});
+await runAgentMain('delivery', () => loadDeliveryConfig(), createDeliveryAgent);

@@ -5,15 +5,8 @@
  *
  * Configuration comes from the environment (and MAILWAY_CONFIG, a JSON file); see config.ts.
  */
-import { runAgent } from '@mailway/runtime';
+import { runAgentMain } from '@mailway/agent';
 import { createSubmissionAgent } from './agent.js';
 import { loadSubmissionConfig } from './config.js';
 
-await runAgent({
-  name: 'submission',
-  loadConfig: () => loadSubmissionConfig(),
-  logLevel: (config) => config.log.level,
-  http: (config) => config.http,
-  start: (config, context) => createSubmissionAgent(config, context),
-  shutdownTimeoutMs: 60_000,
-});
+await runAgentMain('submission', () => loadSubmissionConfig(), createSubmissionAgent);

@@ -7,3 +7,4 @@
  * AUTH hook and failed-login limits `@mailway/agent/smtp-auth`.
  */
 export { type AgentSkeleton, type AgentSkeletonOptions, type WorkerAgentSkeleton, createAgentSkeleton, ownDescriptors, portOf, seedDirectory, spoolDescriptors } from './skeleton.js';
+export { type ProcessSettings, runAgentMain } from './main.js';
