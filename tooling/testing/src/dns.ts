@@ -4,10 +4,13 @@
  * silence) for the failures a mail server must treat as temporary.
  *
  * Point node:dns at either with `new Resolver(); resolver.setServers([server.address])`.
+ * `dnsmasqForTests` gives a file its dnsmasq, and the port its MX hosts share, for all its tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
+import { afterAll, beforeAll } from 'vitest';
+import { sharedPort } from './ports.js';
 
 export interface TestDns {
   /** `127.0.0.1:PORT`, for `Resolver.setServers`. */
@@ -50,6 +53,40 @@ export async function startDnsmasq(records: DnsRecords): Promise<TestDns> {
     await server.stop();
     if (attempt >= 4) throw new Error(`dnsmasq did not start: ${stderr.trim()}`);
   }
+}
+
+/** What `dnsmasqForTests` gives the tests: the server, and the port its MX hosts share. */
+export interface DnsForTests {
+  readonly dns: TestDns;
+  /** A TCP port free on every address given as `portOn`. */
+  readonly port: number;
+}
+
+/**
+ * For the tests of this file or block: dnsmasq serving `records`, started before them and
+ * stopped after, and, with `portOn`, one port free on each of those addresses for the hosts the
+ * records name (MX hosts are all reached on one port). Read `dns` and `port` inside the tests.
+ */
+export function dnsmasqForTests(records: DnsRecords, portOn: readonly string[] = []): DnsForTests {
+  let dns: TestDns | undefined;
+  let port: number | undefined;
+  beforeAll(async () => {
+    dns = await startDnsmasq(records);
+    if (portOn.length > 0) port = await sharedPort(portOn);
+  });
+  afterAll(async () => {
+    await dns?.stop();
+  });
+  return {
+    get dns() {
+      if (dns === undefined) throw new Error('read inside a test: dnsmasq starts before them');
+      return dns;
+    },
+    get port() {
+      if (port === undefined) throw new Error(portOn.length > 0 ? 'read inside a test: the port is found before them' : 'no addresses given to find a port on');
+      return port;
+    },
+  };
 }
 
 /** A DNS server on a loopback port that answers every query with SERVFAIL, or never answers. */
