@@ -3,11 +3,12 @@
  * run's redis-server), a key prefix of the agent's own, a stream for the agent's logger with
  * the JSON lines written to it, and a Redis client for the test to look with. `drop` deletes
  * every key under the prefix (the agent's and BullMQ's) and disconnects that client.
+ * `agentForTests` keeps an agent for all the tests of a file or block, `forThisTest` for one test.
  */
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, onTestFinished } from 'vitest';
 import { captureJsonLines } from './logs.js';
 import { dropKeys } from './redis.js';
 
@@ -61,4 +62,11 @@ export function agentForTests<H extends { close(): Promise<void> }>(start: () =>
       return agent;
     },
   };
+}
+
+/** The agent `starting` gives, closed when the test that started it ends (a test that needs an agent of its own, configured its own way). */
+export async function forThisTest<H extends { close(): Promise<void> }>(starting: Promise<H>): Promise<H> {
+  const agent = await starting;
+  onTestFinished(() => agent.close());
+  return agent;
 }
