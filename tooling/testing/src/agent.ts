@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, onTestFinished } from 'vitest';
+import { onTestFinished } from 'vitest';
+import { heldForTests } from './held.js';
 import { captureJsonLines } from './logs.js';
 import { dropKeys } from './redis.js';
 
@@ -49,19 +50,7 @@ export function agentBase(redisUrl = process.env.MAILWAY_TEST_REDIS_URL): AgentB
 
 /** `start()`'s agent for the tests of this file or block: started before them, closed after. Read `current` inside the tests. */
 export function agentForTests<H extends { close(): Promise<void> }>(start: () => Promise<H>): { readonly current: H } {
-  let agent: H | undefined;
-  beforeAll(async () => {
-    agent = await start();
-  });
-  afterAll(async () => {
-    await agent?.close();
-  });
-  return {
-    get current() {
-      if (agent === undefined) throw new Error('read inside a test: the agent starts before them');
-      return agent;
-    },
-  };
+  return heldForTests('the agent', start, (agent) => agent.close());
 }
 
 /** The agent `starting` gives, closed when the test that started it ends (a test that needs an agent of its own, configured its own way). */

@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
-import { afterAll, beforeAll } from 'vitest';
+import { heldForTests } from './held.js';
 import { sharedPort } from './ports.js';
 
 export interface TestDns {
@@ -68,22 +68,18 @@ export interface DnsForTests {
  * records name (MX hosts are all reached on one port). Read `dns` and `port` inside the tests.
  */
 export function dnsmasqForTests(records: DnsRecords, portOn: readonly string[] = []): DnsForTests {
-  let dns: TestDns | undefined;
-  let port: number | undefined;
-  beforeAll(async () => {
-    dns = await startDnsmasq(records);
-    if (portOn.length > 0) port = await sharedPort(portOn);
-  });
-  afterAll(async () => {
-    await dns?.stop();
-  });
+  const held = heldForTests(
+    'dnsmasq',
+    async () => ({ dns: await startDnsmasq(records), port: portOn.length > 0 ? await sharedPort(portOn) : null }),
+    ({ dns }) => dns.stop(),
+  );
   return {
     get dns() {
-      if (dns === undefined) throw new Error('read inside a test: dnsmasq starts before them');
-      return dns;
+      return held.current.dns;
     },
     get port() {
-      if (port === undefined) throw new Error(portOn.length > 0 ? 'read inside a test: the port is found before them' : 'no addresses given to find a port on');
+      const { port } = held.current;
+      if (port === null) throw new Error('no addresses were given to find a port on');
       return port;
     },
   };
