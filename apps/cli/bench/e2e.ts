@@ -28,8 +28,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { benchArgs } from '@mailway/bench-tools/args';
+import { benchFlags } from '@mailway/bench-tools/args';
 import type { CountedLoad, LoadResult } from '@mailway/bench-tools/loadgen';
 import { watchMaildir } from '@mailway/bench-tools/maildir';
 import { descendants, type MemoryPeak, processGroup, sampleMemory } from '@mailway/bench-tools/memory';
@@ -117,25 +116,17 @@ const recipient = (user: string): string => `${user}@${benchDomain}`;
 const progress = (text: string): void => void process.stderr.write(`bench:e2e: ${text}\n`);
 
 function readOptions(): Options {
-  const { values } = parseArgs({
-    args: benchArgs(),
-    options: {
-      messages: { type: 'string' },
-      clients: { type: 'string', default: '20' },
-      size: { type: 'string', default: '2048' },
-      warmup: { type: 'string' },
-      starttls: { type: 'boolean', default: false },
-      quick: { type: 'boolean', default: false },
-      'no-postfix': { type: 'boolean', default: false },
-      'no-mailway': { type: 'boolean', default: false },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+  const values = benchFlags(usage, {
+    messages: { type: 'string' },
+    clients: { type: 'string', default: '20' },
+    size: { type: 'string', default: '2048' },
+    warmup: { type: 'string' },
+    starttls: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    'no-postfix': { type: 'boolean', default: false },
+    'no-mailway': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
   });
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    process.exit(0);
-  }
   const messages = Number(values.messages ?? (values.quick ? 2000 : 10_000));
   const options = {
     messages,

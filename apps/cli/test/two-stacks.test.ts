@@ -17,14 +17,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bullPrefix } from '@mailway/queue/queues';
-import { type TestDns, startDnsmasq } from '@mailway/testing/dns';
+import { dnsmasqForTests } from '@mailway/testing/dns';
 import { parseDsn } from '@mailway/testing/dsn-parse';
 import { type TestRedis, startRedis } from '@mailway/vitest-config/redis';
 import { type Stack, startStack } from './support/stack.js';
@@ -39,14 +38,9 @@ interface Site {
 
 const queueNames = ['transfer', 'delivery', 'outbound'] as const;
 
-let dns: TestDns | null = null;
-let alpha: Site;
-let beta: Site;
-const redises: TestRedis[] = [];
-const stacks: Stack[] = [];
-
-beforeAll(async () => {
-  dns = await startDnsmasq({
+// MX hosts are reached on one port: both relays listen on it, each on its own address.
+const world = dnsmasqForTests(
+  {
     mx: [
       ['alpha.test', 'mx.alpha.test', 10],
       ['beta.test', 'mx.beta.test', 10],
@@ -55,9 +49,15 @@ beforeAll(async () => {
       ['mx.alpha.test', '127.0.0.21'],
       ['mx.beta.test', '127.0.0.22'],
     ],
-  });
-  // MX hosts are reached on one port: both relays listen on it, each on its own address.
-  const smtpPort = await portFreeOn(['127.0.0.21', '127.0.0.22']);
+  },
+  ['127.0.0.21', '127.0.0.22'],
+);
+let alpha: Site;
+let beta: Site;
+const redises: TestRedis[] = [];
+const stacks: Stack[] = [];
+
+beforeAll(async () => {
   const site = async (domain: string, address: string): Promise<Site> => {
     const redis = await startRedis();
     redises.push(redis);
@@ -67,9 +67,9 @@ beforeAll(async () => {
       MAILWAY_HOSTNAME: hostname,
       SUBMISSION_HOST: address,
       RELAY_HOST: address,
-      RELAY_PORT: String(smtpPort),
-      RELAY_OUTBOUND_PORT: String(smtpPort),
-      RELAY_DNS_SERVERS: dns!.address,
+      RELAY_PORT: String(world.port),
+      RELAY_OUTBOUND_PORT: String(world.port),
+      RELAY_DNS_SERVERS: world.dns.address,
     });
     stacks.push(stack);
     await stack.mailway('domain', 'add', domain);
@@ -83,7 +83,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(stacks.map((stack) => stack.close()));
   await Promise.all(redises.map((redis) => redis.stop()));
-  await dns?.stop();
 }, 60_000);
 
 describe('two Mailway sites, mail between them by MX', () => {
@@ -199,26 +198,4 @@ async function leftovers(site: Site): Promise<{ jobs: Record<(typeof queueNames)
   } finally {
     redis.disconnect();
   }
-}
-
-/** A TCP port nobody listens on at any of `addresses`. */
-async function portFreeOn(addresses: readonly string[]): Promise<number> {
-  for (;;) {
-    const port = await listenable(addresses[0]!, 0);
-    if (port === null) continue;
-    const others = await Promise.all(addresses.slice(1).map((address) => listenable(address, port)));
-    if (others.every((p) => p !== null)) return port;
-  }
-}
-
-/** Binds `address:port` for a moment; the port it got, or null when it was taken. */
-function listenable(address: string, port: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(null));
-    server.listen(port, address, () => {
-      const bound = (server.address() as { port: number }).port;
-      server.close(() => resolve(bound));
-    });
-  });
 }

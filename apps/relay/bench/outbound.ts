@@ -21,8 +21,7 @@
  * Reads flags (see `usage`); emits a table and the ratio on stdout, progress on stderr. Exits 1
  * when a message was lost or duplicated or a side failed.
  */
-import { parseArgs } from 'node:util';
-import { benchArgs } from '@mailway/bench-tools/args';
+import { benchFlags } from '@mailway/bench-tools/args';
 import { cpuSeconds } from '@mailway/bench-tools/cpu';
 import { runLoadgen } from '@mailway/bench-tools/loadgen';
 import { type MemoryPeak, processGroup, sampleMemory } from '@mailway/bench-tools/memory';
@@ -78,23 +77,15 @@ const stallMs = 60_000;
 const progress = (text: string): void => void process.stderr.write(`bench:outbound: ${text}\n`);
 
 function readOptions(): Options {
-  const { values } = parseArgs({
-    args: benchArgs(),
-    options: {
-      messages: { type: 'string' },
-      size: { type: 'string', default: '2048' },
-      concurrency: { type: 'string', default: '20' },
-      quick: { type: 'boolean', default: false },
-      'no-postfix': { type: 'boolean', default: false },
-      'no-mailway': { type: 'boolean', default: false },
-      profile: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = benchFlags(usage, {
+    messages: { type: 'string' },
+    size: { type: 'string', default: '2048' },
+    concurrency: { type: 'string', default: '20' },
+    quick: { type: 'boolean', default: false },
+    'no-postfix': { type: 'boolean', default: false },
+    'no-mailway': { type: 'boolean', default: false },
+    profile: { type: 'string' },
   });
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    process.exit(0);
-  }
   const options = {
     messages: Number(values.messages ?? (values.quick ? 2000 : 10_000)),
     size: Number(values.size),

@@ -10,7 +10,8 @@ import { selfSignedCertificate } from '@mailway/runtime';
 import { type AttemptOptions, type OutboundMessage, attemptDelivery } from '../src/outbound/attempt.js';
 import type { NextHop } from '../src/outbound/mx.js';
 import { OutboundSessions, type SessionCacheOptions } from '../src/outbound/sessions.js';
-import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
+import { type Peer, type PeerScript, startPeer } from './support/peers.js';
+import { sharedPort } from '@mailway/testing/ports';
 
 const content = Buffer.from('From: a@origin.test\r\nTo: x@dest.test\r\nSubject: outbound\r\n\r\nHello.\r\n');
 const recipient = (address: string): EnvelopeRecipient => ({ address, notify: null, orcpt: null });

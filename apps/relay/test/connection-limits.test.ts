@@ -4,20 +4,14 @@
  * greeted and its message queued; relay networks are exempt; every refusal is counted, and the
  * log has one line per refused client per minute.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { forThisTest } from '@mailway/testing/agent';
 import { Dialog, holdSessions } from '@mailway/testing/dialog';
-import { type Harness, message, startRelay } from './support/harness.js';
-
-let h: Harness | null = null;
-
-afterEach(async () => {
-  await h?.close();
-  h = null;
-});
+import { message, startRelay } from './support/harness.js';
 
 describe('connections per client on port 25', () => {
   it('refuses the greedy host’s extra connections with 421 4.7.0 and still takes mail from another', async () => {
-    h = await startRelay({ env: { RELAY_CLIENT_CONNECTIONS: '3' } });
+    const h = await forThisTest(startRelay({ env: { RELAY_CLIENT_CONNECTIONS: '3' } }));
     const held = await holdSessions(h.agent.port, 3, { localAddress: '127.0.0.2' });
     for (let i = 0; i < 2; i += 1) {
       const { dialog, greeting } = await Dialog.open(h.agent.port, { localAddress: '127.0.0.2' });
@@ -44,7 +38,7 @@ describe('connections per client on port 25', () => {
   });
 
   it('exempts RELAY_NETWORKS from the per-client limit', async () => {
-    h = await startRelay({ env: { RELAY_CLIENT_CONNECTIONS: '1', RELAY_NETWORKS: '127.0.0.4/32' } });
+    const h = await forThisTest(startRelay({ env: { RELAY_CLIENT_CONNECTIONS: '1', RELAY_NETWORKS: '127.0.0.4/32' } }));
     const held = await holdSessions(h.agent.port, 3, { localAddress: '127.0.0.4' });
     // Outside the relay networks the limit holds.
     held.push((await Dialog.open(h.agent.port, { localAddress: '127.0.0.5' })).dialog);
@@ -54,7 +48,7 @@ describe('connections per client on port 25', () => {
   });
 
   it('logs the open-file limit and the session cap it derived', async () => {
-    h = await startRelay();
+    const h = await forThisTest(startRelay());
     const line = h.logs.find((l) => l.msg === 'open-file limit read; session cap set below it');
     expect(line).toBeDefined();
     const soft = (line?.openFiles as { soft: number }).soft;

@@ -7,20 +7,14 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { agentForTests } from '@mailway/testing/agent';
 import { readHeaderFields } from '@mailway/smtp/message';
 import { Dialog } from '@mailway/testing/dialog';
-import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
+import { message, queueIdOf, startRelay } from './support/harness.js';
 
 const run = promisify(execFile);
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startRelay();
-});
-afterAll(async () => {
-  await h.close();
-});
+const relay = agentForTests(() => startRelay());
 
 /** Send `raw` with smtplib (EHLO, no TLS) and return the reply to end of data. */
 async function smtplib(port: number, from: string, to: string[], raw: Buffer): Promise<string> {
@@ -44,12 +38,12 @@ async function smtplib(port: number, from: string, to: string[], raw: Buffer): P
 describe('a peer MTA delivers to a local user', () => {
   it('queues it, and the worker makes a delivery job with the spool byte-exact behind Received', async () => {
     const raw = Buffer.from(message({ extraHeaders: 'Message-ID: <peer.1@remote.example>', body: 'Line one.\r\n.leading dot\r\n8-bit: caf\u00e9\r\n' }), 'utf8');
-    const response = await smtplib(h.agent.port, 'carol@remote.example', ['bob@local.example'], raw);
+    const response = await smtplib(relay.current.agent.port, 'carol@remote.example', ['bob@local.example'], raw);
     expect(response).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-Z]{20}$/);
     const queueId = queueIdOf(response);
 
     // The transfer job, routed by the worker into one delivery job.
-    const [delivery] = await h.waitForJobs('delivery', 1, queueId);
+    const [delivery] = await relay.current.waitForJobs('delivery', 1, queueId);
     expect(delivery?.data).toMatchObject({
       queueId,
       spoolId: queueId,
@@ -58,10 +52,10 @@ describe('a peer MTA delivers to a local user', () => {
       recipient: { address: 'bob@local.example', notify: null, orcpt: null },
       origin: { agent: 'relay', user: null, tls: null, client: { address: '127.0.0.1', helo: 'sender.remote.example' } },
     });
-    expect((await h.jobs('outbound')).length).toBe(0);
+    expect((await relay.current.jobs('outbound')).length).toBe(0);
 
     // The content: one Received field, then the message exactly as sent.
-    const stored = await h.spool.readAll(queueId);
+    const stored = await relay.current.spool.readAll(queueId);
     expect(delivery?.data.size).toBe(stored.length);
     expect(stored.subarray(stored.length - raw.length).equals(raw)).toBe(true);
     const added = readHeaderFields(stored.subarray(0, stored.length - raw.length)).map((f) => f.raw.toString('utf8').replace(/\r\n\t/g, ' '));
@@ -70,17 +64,17 @@ describe('a peer MTA delivers to a local user', () => {
     expect(added[0]).toContain('by mx.local.example with ESMTP id');
     expect(added[0]).toContain(`id ${queueId}`);
     expect(added[0]).toContain('for <bob@local.example>');
-    const entry = await h.spool.stat(queueId);
+    const entry = await relay.current.spool.stat(queueId);
     expect(entry).toMatchObject({ refs: 1, claimed: true });
 
     // One log line for the transaction, and the metrics.
-    expect(h.logs.filter((l) => l.msg === 'queued' && l.queueId === queueId)).toHaveLength(1);
-    expect(await h.metric(/^mailway_relay_messages_total/)).toBeGreaterThanOrEqual(1);
-    expect(await h.metric(/^mailway_relay_routed_recipients_total\{.*route="local"/)).toBeGreaterThanOrEqual(1);
+    expect(relay.current.logs.filter((l) => l.msg === 'queued' && l.queueId === queueId)).toHaveLength(1);
+    expect(await relay.current.metric(/^mailway_relay_messages_total/)).toBeGreaterThanOrEqual(1);
+    expect(await relay.current.metric(/^mailway_relay_routed_recipients_total\{.*route="local"/)).toBeGreaterThanOrEqual(1);
   });
 
   it('accepts an alias and a sub-address, in any case of the domain', async () => {
-    const { dialog } = await Dialog.open(h.agent.port);
+    const { dialog } = await Dialog.open(relay.current.agent.port);
     await dialog.command('EHLO sender.remote.example');
     expect((await dialog.command('MAIL FROM:<carol@remote.example>')).status).toBe('250 2.1.0');
     expect((await dialog.command('RCPT TO:<team@local.example>')).status).toBe('250 2.1.5');
@@ -90,12 +84,12 @@ describe('a peer MTA delivers to a local user', () => {
     expect(reply.status).toBe('250 2.0.0');
     await dialog.close();
     const queueId = queueIdOf(reply.text);
-    const deliveries = await h.waitForJobs('delivery', 3, queueId);
+    const deliveries = await relay.current.waitForJobs('delivery', 3, queueId);
     expect(deliveries.map((j) => j.data.recipient.address).sort()).toEqual(['bob+lists@LOCAL.EXAMPLE', 'dave@Second.Example', 'team@local.example']);
   });
 
   it('refuses an unknown local user at RCPT with 550 5.1.1, and takes the other recipients', async () => {
-    const { dialog } = await Dialog.open(h.agent.port);
+    const { dialog } = await Dialog.open(relay.current.agent.port);
     await dialog.command('EHLO sender.remote.example');
     await dialog.command('MAIL FROM:<carol@remote.example>');
     const unknown = await dialog.command('RCPT TO:<nobody@local.example>');
@@ -104,11 +98,11 @@ describe('a peer MTA delivers to a local user', () => {
     expect((await dialog.command('RCPT TO:<bob@local.example>')).status).toBe('250 2.1.5');
     expect((await dialog.data(message())).status).toBe('250 2.0.0');
     await dialog.close();
-    expect(await h.metric(/^mailway_relay_rejections_total\{.*reason="unknown_user"/)).toBeGreaterThanOrEqual(1);
+    expect(await relay.current.metric(/^mailway_relay_rejections_total\{.*reason="unknown_user"/)).toBeGreaterThanOrEqual(1);
   });
 
   it('gives a recipient named twice one delivery job and releases the spare reference', async () => {
-    const { dialog } = await Dialog.open(h.agent.port);
+    const { dialog } = await Dialog.open(relay.current.agent.port);
     await dialog.command('EHLO sender.remote.example');
     await dialog.command('MAIL FROM:<carol@remote.example>');
     expect((await dialog.command('RCPT TO:<bob@local.example>')).code).toBe(250);
@@ -116,13 +110,13 @@ describe('a peer MTA delivers to a local user', () => {
     const reply = await dialog.data(message());
     await dialog.close();
     const queueId = queueIdOf(reply.text);
-    await h.waitForJobs('delivery', 1, queueId);
-    await waitFor(async () => (await h.spool.stat(queueId))?.refs === 1);
-    expect((await h.jobs('delivery')).filter((j) => j.data.queueId === queueId)).toHaveLength(1);
+    await relay.current.waitForJobs('delivery', 1, queueId);
+    await waitFor(async () => (await relay.current.spool.stat(queueId))?.refs === 1);
+    expect((await relay.current.jobs('delivery')).filter((j) => j.data.queueId === queueId)).toHaveLength(1);
   });
 
   it('offers STARTTLS, and records ESMTPS with the cipher after it', async () => {
-    const { dialog } = await Dialog.open(h.agent.port);
+    const { dialog } = await Dialog.open(relay.current.agent.port);
     const ehlo = await dialog.command('EHLO sender.remote.example');
     expect(ehlo.text).toContain('STARTTLS');
     expect(ehlo.text).not.toContain('AUTH');
@@ -132,7 +126,7 @@ describe('a peer MTA delivers to a local user', () => {
     await dialog.command('RCPT TO:<bob@local.example>');
     const reply = await dialog.data(message());
     await dialog.close();
-    const stored = (await h.spool.readAll(queueIdOf(reply.text))).toString('latin1').replace(/\r\n\t/g, ' ');
+    const stored = (await relay.current.spool.readAll(queueIdOf(reply.text))).toString('latin1').replace(/\r\n\t/g, ' ');
     expect(stored).toMatch(/^Received: from client\.example \(\[127\.0\.0\.1\]\) \(using TLSv1\.3 with cipher [A-Z0-9_]+\) by mx\.local\.example with ESMTPS id /);
   });
 });

@@ -2,59 +2,52 @@
  * MX resolution (RFC 5321 §5.1, RFC 7505) against a real resolver: dnsmasq serving the test
  * domains' records on a loopback port, and a server answering SERVFAIL or nothing at all.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestDns, startBrokenDns, startDnsmasq } from '@mailway/testing/dns';
+import { describe, expect, it } from 'vitest';
+import { dnsmasqForTests, startBrokenDns } from '@mailway/testing/dns';
 import { type MxOptions, resolveNextHops } from '../src/outbound/mx.js';
 
-let dns: TestDns;
-
-beforeAll(async () => {
-  dns = await startDnsmasq({
-    mx: [
-      ['two.test', 'mx2.two.test', 20],
-      ['two.test', 'mx1.two.test', 10],
-      ['equal.test', 'a.equal.test', 10],
-      ['equal.test', 'b.equal.test', 10],
-      ['equal.test', 'c.equal.test', 10],
-      ['equal.test', 'backup.equal.test', 30],
-      ['null.test', '.', 0],
-      ['partial.test', 'ghost.partial.test', 5],
-      ['partial.test', 'real.partial.test', 10],
-      ['ghosts.test', 'ghost1.ghosts.test', 10],
-      ['ghosts.test', 'ghost2.ghosts.test', 20],
-      ['self.test', 'mx.self.test', 10],
-      ['self.test', 'mail.mailway.test', 20],
-      ['self.test', 'after.self.test', 30],
-      ['selfirst.test', 'mail.mailway.test', 10],
-      ['selfirst.test', 'mx.self.test', 20],
-      ['selfaddr.test', 'mx.selfaddr.test', 10],
-      ['broken.test', 'mx.broken-ns.test', 10],
-    ],
-    hosts: [
-      ['mx1.two.test', '127.0.0.11'],
-      ['mx2.two.test', '127.0.0.12'],
-      ['a.equal.test', '127.0.1.1'],
-      ['b.equal.test', '127.0.1.2'],
-      ['c.equal.test', '127.0.1.3'],
-      ['backup.equal.test', '127.0.1.9'],
-      ['implicit.test', '127.0.0.13'],
-      ['dual.test', '127.0.0.14', '::1'],
-      ['v6only.test', '::1'],
-      ['real.partial.test', '127.0.0.15'],
-      ['mx.self.test', '127.0.0.16'],
-      ['after.self.test', '127.0.0.17'],
-      ['mx.selfaddr.test', '127.0.0.25'],
-    ],
-    txt: [['noaddr.test', 'v=spf1 -all']],
-    nxdomain: ['gone.test', 'ghost.partial.test'],
-  });
-});
-afterAll(async () => {
-  await dns?.stop();
+const world = dnsmasqForTests({
+  mx: [
+    ['two.test', 'mx2.two.test', 20],
+    ['two.test', 'mx1.two.test', 10],
+    ['equal.test', 'a.equal.test', 10],
+    ['equal.test', 'b.equal.test', 10],
+    ['equal.test', 'c.equal.test', 10],
+    ['equal.test', 'backup.equal.test', 30],
+    ['null.test', '.', 0],
+    ['partial.test', 'ghost.partial.test', 5],
+    ['partial.test', 'real.partial.test', 10],
+    ['ghosts.test', 'ghost1.ghosts.test', 10],
+    ['ghosts.test', 'ghost2.ghosts.test', 20],
+    ['self.test', 'mx.self.test', 10],
+    ['self.test', 'mail.mailway.test', 20],
+    ['self.test', 'after.self.test', 30],
+    ['selfirst.test', 'mail.mailway.test', 10],
+    ['selfirst.test', 'mx.self.test', 20],
+    ['selfaddr.test', 'mx.selfaddr.test', 10],
+    ['broken.test', 'mx.broken-ns.test', 10],
+  ],
+  hosts: [
+    ['mx1.two.test', '127.0.0.11'],
+    ['mx2.two.test', '127.0.0.12'],
+    ['a.equal.test', '127.0.1.1'],
+    ['b.equal.test', '127.0.1.2'],
+    ['c.equal.test', '127.0.1.3'],
+    ['backup.equal.test', '127.0.1.9'],
+    ['implicit.test', '127.0.0.13'],
+    ['dual.test', '127.0.0.14', '::1'],
+    ['v6only.test', '::1'],
+    ['real.partial.test', '127.0.0.15'],
+    ['mx.self.test', '127.0.0.16'],
+    ['after.self.test', '127.0.0.17'],
+    ['mx.selfaddr.test', '127.0.0.25'],
+  ],
+  txt: [['noaddr.test', 'v=spf1 -all']],
+  nxdomain: ['gone.test', 'ghost.partial.test'],
 });
 
 const options = (overrides: Partial<MxOptions> = {}): MxOptions => ({
-  dns: dns.resolver(),
+  dns: world.dns.resolver(),
   ownNames: ['mail.mailway.test'],
   ownAddresses: ['127.0.0.25'],
   addressOrder: 'ipv6-first',
@@ -129,8 +122,11 @@ describe('domains mail cannot go to', () => {
     expect(await failure(domain)).toBe(expected);
   });
 
-  it('SERVFAIL is temporary (4.4.3)', async () => {
-    const broken = await startBrokenDns('servfail');
+  it.each([
+    ['SERVFAIL', 'servfail'],
+    ['a DNS server that never answers', 'silent'],
+  ] as const)('%s is temporary (4.4.3)', async (_what, mode) => {
+    const broken = await startBrokenDns(mode);
     try {
       expect(await failure('two.test', { dns: broken.resolver() })).toBe('temporary 4.4.3');
     } finally {
@@ -138,19 +134,10 @@ describe('domains mail cannot go to', () => {
     }
   });
 
-  it('a DNS server that never answers is temporary (4.4.3)', async () => {
-    const silent = await startBrokenDns('silent');
-    try {
-      expect(await failure('two.test', { dns: silent.resolver() })).toBe('temporary 4.4.3');
-    } finally {
-      await silent.stop();
-    }
-  });
-
   it('an MX host whose address lookup fails for now makes the domain temporary, not permanent', async () => {
     // The MX answer comes from dnsmasq; every address lookup goes to a server answering SERVFAIL.
     const broken = await startBrokenDns('servfail');
-    const good = dns.resolver();
+    const good = world.dns.resolver();
     const bad = broken.resolver();
     try {
       const split = { resolveMx: (name: string) => good.resolveMx(name), resolve4: (name: string) => bad.resolve4(name), resolve6: (name: string) => bad.resolve6(name) };

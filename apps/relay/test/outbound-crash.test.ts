@@ -24,7 +24,8 @@ import { bullPrefix } from '@mailway/queue/queues';
 import { type AgentProcess, logged, startAgentMain } from '@mailway/testing/agent-process';
 import { type TestDns, startDnsmasq } from '@mailway/testing/dns';
 import { type TestRedis, freePort, startRedis } from '@mailway/vitest-config/redis';
-import { type Peer, sharedPort, startPeer } from './support/peers.js';
+import { type Peer, startPeer } from './support/peers.js';
+import { sharedPort } from '@mailway/testing/ports';
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const messages = 200;

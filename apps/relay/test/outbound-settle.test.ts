@@ -13,7 +13,8 @@ import { type MailQueue, bullPrefix, createMailQueue } from '@mailway/queue/queu
 import { createLogger } from '@mailway/runtime';
 import { type OutboundSettings, outboundProcessor } from '../src/outbound/worker.js';
 import { type Harness, startRelay } from './support/harness.js';
-import { type Peer, sharedPort, startPeer } from './support/peers.js';
+import { type Peer, startPeer } from './support/peers.js';
+import { sharedPort } from '@mailway/testing/ports';
 
 const address = '127.0.0.61';
 let h: Harness;

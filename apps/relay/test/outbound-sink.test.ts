@@ -7,22 +7,16 @@
  * the message to the next MX host, or to the next attempt, and exactly one copy arrives.
  */
 import { waitFor } from '@mailway/testing/wait';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type TestDns, startDnsmasq } from '@mailway/testing/dns';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { dnsmasqForTests } from '@mailway/testing/dns';
 import { parseDsn } from '@mailway/testing/dsn-parse';
 import { type Harness, sendThrough, settled, startOutboundRelay } from './support/harness.js';
-import { sharedPort } from './support/peers.js';
 import { type Sink, smtpSinkPath, startSink } from './support/sink.js';
 
 const addresses = { mx1: '127.0.0.71', mx2: '127.0.0.72' } as const;
 
-let dns: TestDns;
-let port: number;
-let sinks: Sink[] = [];
-let relays: Harness[] = [];
-
-beforeAll(async () => {
-  dns = await startDnsmasq({
+const world = dnsmasqForTests(
+  {
     mx: [
       ['sink.test', 'mx1.sink.test', 10],
       ['sink.test', 'mx2.sink.test', 20],
@@ -32,30 +26,21 @@ beforeAll(async () => {
       ['mx1.sink.test', addresses.mx1],
       ['mx2.sink.test', addresses.mx2],
     ],
-  });
-  port = await sharedPort(Object.values(addresses));
-});
-afterAll(async () => {
-  await dns?.stop();
-});
-afterEach(async () => {
-  await Promise.all(relays.map((h) => h.close()));
-  await Promise.all(sinks.map((s) => s.stop()));
-  relays = [];
-  sinks = [];
-});
+  },
+  Object.values(addresses),
+);
 
-/** smtp-sink as `which` MX host, with its own faults. */
+/** smtp-sink as `which` MX host, with its own faults; stopped after the test, if the test has not stopped it. */
 async function sink(which: keyof typeof addresses, flags: string[] = []): Promise<Sink> {
-  const started = await startSink(addresses[which], port, `${which}.sink.test`, flags);
-  sinks.push(started);
+  const started = await startSink(addresses[which], world.port, `${which}.sink.test`, flags);
+  onTestFinished(() => started.stop());
   return started;
 }
 
-/** A relay whose outbound side uses the test DNS and port, with retries shortened. */
+/** A relay whose outbound side uses the test DNS and port, with retries shortened; closed after the test. */
 async function relay(): Promise<Harness> {
-  const h = await startOutboundRelay(dns.address, port);
-  relays.push(h);
+  const h = await startOutboundRelay(world.dns.address, world.port);
+  onTestFinished(() => h.close());
   return h;
 }
 
@@ -109,7 +94,6 @@ describe.skipIf(smtpSinkPath === null)('outbound to Postfix smtp-sink (skipped: 
 
     // The host takes mail again.
     await mx1.stop();
-    sinks = sinks.filter((s) => s !== mx1);
     mx1 = await sink('mx1');
     await waitFor('the spool entry to go', settled(h, queueId));
     expect((await mx1.messages()).map((m) => m.records.filter(([k]) => k === 'X-Rcpt-Args').map(([, v]) => v))).toEqual([['<x@sink.test>']]);
@@ -175,7 +159,6 @@ describe.skipIf(smtpSinkPath === null)('outbound to Postfix smtp-sink (skipped: 
     expect(lines(h, 'delivery failed')).toEqual([]);
 
     await mx1.stop();
-    sinks = sinks.filter((s) => s !== mx1);
     mx1 = await sink('mx1');
     await waitFor('the spool entry to go', settled(h, queueId));
     await new Promise((resolve) => setTimeout(resolve, 700));

@@ -6,22 +6,17 @@
  * setting, as an operator would.
  */
 import { waitFor } from '@mailway/testing/wait';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
-import { type TestDns, startDnsmasq, startFlakyDns } from '@mailway/testing/dns';
+import { dnsmasqForTests, startFlakyDns } from '@mailway/testing/dns';
 import { type Harness, message, queueIdOf, sendThrough, settled, startOutboundRelay } from './support/harness.js';
-import { type Peer, type PeerScript, sharedPort, startPeer } from './support/peers.js';
+import { type Peer, type PeerScript, startPeer } from './support/peers.js';
 import { parseDsn } from '@mailway/testing/dsn-parse';
 
 const addresses = { mx1: '127.0.0.51', mx2: '127.0.0.52', origin: '127.0.0.53', smarthost: '127.0.0.54', lmtp: '127.0.0.55', looping: '127.0.0.56', down: '127.0.0.57' } as const;
 
-let dns: TestDns;
-let port: number;
-let peers: Peer[] = [];
-let relays: Harness[] = [];
-
-beforeAll(async () => {
-  dns = await startDnsmasq({
+const world = dnsmasqForTests(
+  {
     mx: [
       ['dest.test', 'mx1.dest.test', 10],
       ['dest.test', 'mx2.dest.test', 20],
@@ -37,29 +32,21 @@ beforeAll(async () => {
       ['mail.loop.test', addresses.looping],
       ['mx.down.test', addresses.down],
     ],
-  });
-  port = await sharedPort(Object.values(addresses));
-});
-afterAll(async () => {
-  await dns?.stop();
-});
-afterEach(async () => {
-  await Promise.all(relays.map((h) => h.close()));
-  await Promise.all(peers.map((p) => p.close()));
-  relays = [];
-  peers = [];
-});
+  },
+  Object.values(addresses),
+);
 
+/** A receiving server on `address`, closed after the test. */
 async function peer(address: string, script: PeerScript = {}): Promise<Peer> {
-  const started = await startPeer(address, port, script);
-  peers.push(started);
+  const started = await startPeer(address, world.port, script);
+  onTestFinished(() => started.close());
   return started;
 }
 
-/** A relay whose outbound side uses the test DNS and port, with retries shortened. */
+/** A relay whose outbound side uses the test DNS and port, with retries shortened; closed after the test (before the servers it sends to, started earlier). */
 async function relay(env: Record<string, string> = {}): Promise<Harness> {
-  const h = await startOutboundRelay(dns.address, port, env);
-  relays.push(h);
+  const h = await startOutboundRelay(world.dns.address, world.port, env);
+  onTestFinished(() => h.close());
   return h;
 }
 
@@ -109,7 +96,7 @@ describe('delivery to another domain', () => {
 
   it('a domain whose DNS fails for now (SERVFAIL) is retried, and delivered once DNS answers', async () => {
     const mx1 = await peer(addresses.mx1);
-    const flaky = await startFlakyDns(dns);
+    const flaky = await startFlakyDns(world.dns);
     try {
       const h = await relay({ RELAY_DNS_SERVERS: flaky.address });
       const queueId = await send(h, 'bob@local.example', ['x@dest.test']);
@@ -323,7 +310,7 @@ describe('configured next hops', () => {
   it('a smart host with AUTH takes all remote mail, over STARTTLS', async () => {
     const mx1 = await peer(addresses.mx1);
     const smarthost = await peer(addresses.smarthost, { auth: { user: 'relay-user', pass: 'relay-secret' } });
-    const h = await relay({ RELAY_SMARTHOST: `[${addresses.smarthost}]:${port}`, RELAY_SMARTHOST_USER: 'relay-user', RELAY_SMARTHOST_PASSWORD: 'relay-secret' });
+    const h = await relay({ RELAY_SMARTHOST: `[${addresses.smarthost}]:${world.port}`, RELAY_SMARTHOST_USER: 'relay-user', RELAY_SMARTHOST_PASSWORD: 'relay-secret' });
     await send(h, 'bob@local.example', ['x@dest.test', 'z@elsewhere.test']);
     await waitFor('both domains at the smart host', () => smarthost.received.length === 2);
     expect(smarthost.received.map((m) => ({ to: m.to, user: m.user, tls: m.tls })).sort((a, b) => (a.to[0] ?? '').localeCompare(b.to[0] ?? ''))).toEqual([
@@ -335,7 +322,7 @@ describe('configured next hops', () => {
 
   it('a transport map entry hands a domain over LMTP to a fixed host', async () => {
     const lmtp = await peer(addresses.lmtp, { lmtp: true });
-    const h = await relay({ RELAY_TRANSPORTS: `lists.test=lmtp:[${addresses.lmtp}]:${port}` });
+    const h = await relay({ RELAY_TRANSPORTS: `lists.test=lmtp:[${addresses.lmtp}]:${world.port}` });
     await send(h, 'bob@local.example', ['announce@lists.test']);
     await waitFor('delivery over LMTP', () => lmtp.received.length === 1);
     expect(lmtp.received[0]?.to).toEqual(['announce@lists.test']);

@@ -6,7 +6,7 @@
  * Also: the agent refuses to start on a Redis that may evict keys.
  */
 import { describe, expect, it } from 'vitest';
-import { agentOnDurableRedis, withEvictingRedis } from '@mailway/testing/redis-outage';
+import { agentOnDurableRedis, redisKilledInData, withEvictingRedis } from '@mailway/testing/redis-outage';
 import { waitFor } from '@mailway/testing/wait';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createRelayAgent, loadRelayConfig } from '../src/index.js';
@@ -23,13 +23,8 @@ describe('Redis killed during DATA', () => {
     expect((await dialog.command('MAIL FROM:<carol@remote.example>')).code).toBe(250);
     expect((await dialog.command('RCPT TO:<bob@local.example>')).code).toBe(250);
     expect((await dialog.command('DATA')).code).toBe(354);
-    dialog.write('From: carol@remote.example\r\nTo: bob@local.example\r\nSubject: doomed\r\n\r\n');
-    dialog.write(`${'x'.repeat(500)}\r\n`.repeat(100));
-
     // Redis dies before the end of the data.
-    await redis.kill();
-    dialog.write('last line\r\n.\r\n');
-    expect((await dialog.reply()).status).toBe('451 4.3.0');
+    expect((await redisKilledInData(dialog, redis, 'From: carol@remote.example\r\nTo: bob@local.example\r\nSubject: doomed\r\n')).status).toBe('451 4.3.0');
 
     // Recipients cannot be looked up now: deferred, not refused.
     expect((await dialog.command('MAIL FROM:<carol@remote.example>')).code).toBe(250);

@@ -8,7 +8,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outboundJobId } from '@mailway/queue/jobs';
 import { Dialog } from '@mailway/testing/dialog';
-import { type Harness, bob, message, queueIdOf, startRelay } from './support/harness.js';
+import { type Harness, bob, message, queueIdOf, sendThrough, startRelay } from './support/harness.js';
 
 describe('a client in RELAY_NETWORKS', () => {
   let h: Harness;
@@ -21,15 +21,7 @@ describe('a client in RELAY_NETWORKS', () => {
   });
 
   it('may relay to a remote domain; the worker queues an outbound job and says so', async () => {
-    const { dialog } = await Dialog.open(h.agent.port);
-    await dialog.command('EHLO app.internal.example');
-    await dialog.command('MAIL FROM:<app@local.example>');
-    expect((await dialog.command('RCPT TO:<carol@remote.example>')).status).toBe('250 2.1.5');
-    const reply = await dialog.data(message({ to: 'carol@remote.example' }));
-    expect(reply.status).toBe('250 2.0.0');
-    await dialog.close();
-
-    const queueId = queueIdOf(reply.text);
+    const queueId = await sendThrough(h, 'app@local.example', ['carol@remote.example']);
     const [outbound] = await h.waitForJobs('outbound', 1, queueId);
     expect(outbound?.id).toBe(outboundJobId(queueId, queueId, 'remote.example'));
     expect(outbound?.data).toMatchObject({ queueId, parent: queueId, domain: 'remote.example', envelope: { from: 'app@local.example', recipients: [{ address: 'carol@remote.example' }] }, origin: { agent: 'relay', user: null } });

@@ -11,8 +11,8 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
-import { benchArgs } from '@mailway/bench-tools/args';
+import { promisify } from 'node:util';
+import { benchFlags } from '@mailway/bench-tools/args';
 import type { LoadOptions, LoadResult } from '@mailway/bench-tools/loadgen';
 import { benchUser, startMailway } from './mailway.js';
 import { freePort } from '@mailway/bench-tools/port';
@@ -41,23 +41,15 @@ interface Options {
 }
 
 function readOptions(): Options {
-  const { values } = parseArgs({
-    args: benchArgs(),
-    options: {
-      clients: { type: 'string', default: '20' },
-      size: { type: 'string', default: '2048' },
-      duration: { type: 'string' },
-      warmup: { type: 'string', default: '2000' },
-      messages: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      'no-postfix': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+  const values = benchFlags(usage, {
+    clients: { type: 'string', default: '20' },
+    size: { type: 'string', default: '2048' },
+    duration: { type: 'string' },
+    warmup: { type: 'string', default: '2000' },
+    messages: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'no-postfix': { type: 'boolean', default: false },
   });
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    process.exit(0);
-  }
   return {
     clients: Number(values.clients),
     size: Number(values.size),

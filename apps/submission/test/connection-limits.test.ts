@@ -4,20 +4,14 @@
  * network (a webmail host) is free of the limit; each port counts on its own, and every refusal
  * is counted in the metrics.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { forThisTest } from '@mailway/testing/agent';
 import { Dialog, holdSessions } from '@mailway/testing/dialog';
-import { type Harness, alice, message, startSubmission } from './support/harness.js';
-
-let h: Harness | null = null;
-
-afterEach(async () => {
-  await h?.close();
-  h = null;
-});
+import { alice, message, startSubmission } from './support/harness.js';
 
 describe('connections per client on the submission ports', () => {
   it('answers the extra connection on 465 with 421 4.7.0 inside TLS, while another client submits', async () => {
-    h = await startSubmission({ env: { SUBMISSION_CLIENT_CONNECTIONS: '2', SUBMISSION_LIMIT_EXEMPT: '127.0.0.9/32' } });
+    const h = await forThisTest(startSubmission({ env: { SUBMISSION_CLIENT_CONNECTIONS: '2', SUBMISSION_LIMIT_EXEMPT: '127.0.0.9/32' } }));
     const port = h.agent.ports.implicitTls;
     const held = await holdSessions(port, 2, { tls: true, localAddress: '127.0.0.2' });
     const { dialog: refused, greeting: refusal } = await Dialog.open(port, { tls: true, localAddress: '127.0.0.2' });

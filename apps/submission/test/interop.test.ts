@@ -7,23 +7,17 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import nodemailer from 'nodemailer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { agentForTests } from '@mailway/testing/agent';
 import { splitHeaderBlock, readHeaderFields } from '@mailway/smtp/message';
-import { type Harness, alice, bob, message, startSubmission } from './support/harness.js';
+import { alice, bob, message, startSubmission } from './support/harness.js';
 
 const run = promisify(execFile);
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startSubmission();
-});
-afterAll(async () => {
-  await h.close();
-});
+const submission = agentForTests(() => startSubmission());
 
 /** The queued job whose Received field names `queueId`. */
 async function job(queueId: string) {
-  const found = (await h.jobs()).find((j) => j.queueId === queueId);
+  const found = (await submission.current.jobs()).find((j) => j.queueId === queueId);
   if (!found) throw new Error(`no transfer job ${queueId}`);
   return found;
 }
@@ -37,7 +31,7 @@ function queueIdOf(response: string): string {
 
 /** What the agent put in front of `original`, checking the rest is unchanged. */
 async function addedFields(queueId: string, original: Buffer): Promise<string[]> {
-  const stored = await h.spool.readAll(queueId);
+  const stored = await submission.current.spool.readAll(queueId);
   expect(stored.subarray(stored.length - original.length).equals(original)).toBe(true);
   return readHeaderFields(stored.subarray(0, stored.length - original.length)).map((f) => f.raw.toString('utf8'));
 }
@@ -46,7 +40,7 @@ describe('nodemailer', () => {
   it('submits over 587 with STARTTLS and AUTH PLAIN; the job and the spool are exact', async () => {
     const transport = nodemailer.createTransport({
       host: '127.0.0.1',
-      port: h.agent.ports.starttls,
+      port: submission.current.agent.ports.starttls,
       secure: false,
       requireTLS: true,
       auth: { user: alice.user, pass: alice.pass, method: 'PLAIN' },
@@ -74,15 +68,15 @@ describe('nodemailer', () => {
     expect(added[0]).toContain('with ESMTPSA');
     expect(added[0]).toContain(`id ${queueId}`);
     expect(added[0]).toContain('(using TLSv1.3 with cipher');
-    expect(j.size).toBe((await h.spool.readAll(queueId)).length);
-    const stat = await h.spool.stat(queueId);
+    expect(j.size).toBe((await submission.current.spool.readAll(queueId)).length);
+    const stat = await submission.current.spool.stat(queueId);
     expect(stat?.refs).toBe(2);
   });
 
   it('submits over 465 (implicit TLS) with AUTH LOGIN, a binary attachment intact', async () => {
     const transport = nodemailer.createTransport({
       host: '127.0.0.1',
-      port: h.agent.ports.implicitTls,
+      port: submission.current.agent.ports.implicitTls,
       secure: true,
       auth: { user: bob.user, pass: bob.pass, method: 'LOGIN' },
       tls: { rejectUnauthorized: false },
@@ -92,7 +86,7 @@ describe('nodemailer', () => {
     transport.close();
 
     const queueId = queueIdOf(info.response);
-    const stored = await h.spool.readAll(queueId);
+    const stored = await submission.current.spool.readAll(queueId);
     const { body } = splitHeaderBlock(stored);
     const b64 = /Content-Disposition: attachment; filename=blob\.bin\r\n\r\n([A-Za-z0-9+/=\r\n]+)\r\n--/.exec(body.toString('latin1'));
     expect(b64?.[1]).toBeDefined();
@@ -101,7 +95,7 @@ describe('nodemailer', () => {
   });
 
   it('gets the fix-ups: Date and Message-ID added when missing', async () => {
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: h.agent.ports.implicitTls, secure: true, auth: { user: alice.user, pass: alice.pass }, tls: { rejectUnauthorized: false } });
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: submission.current.agent.ports.implicitTls, secure: true, auth: { user: alice.user, pass: alice.pass }, tls: { rejectUnauthorized: false } });
     const raw = Buffer.from('From: alice@example.org\r\nTo: carol@remote.example\r\nSubject: bare\r\n\r\nno date, no id\r\n');
     const info = await transport.sendMail({ envelope: { from: alice.user, to: ['carol@remote.example'] }, raw });
     transport.close();
@@ -117,14 +111,14 @@ describe('nodemailer', () => {
 
 describe('Authentication-Results', () => {
   it('fields claiming this host are removed from a submitted message (RFC 8601 §5); others stay', async () => {
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: h.agent.ports.implicitTls, secure: true, auth: { user: alice.user, pass: alice.pass }, tls: { rejectUnauthorized: false } });
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: submission.current.agent.ports.implicitTls, secure: true, auth: { user: alice.user, pass: alice.pass }, tls: { rejectUnauthorized: false } });
     const forged = 'Authentication-Results: msa.test.example; dkim=pass header.d=bank.example\r\n';
     const rest = Buffer.from('Authentication-Results: mx.elsewhere.example; spf=none\r\nFrom: alice@example.org\r\nTo: carol@remote.example\r\nDate: Thu, 3 Dec 2026 08:00:00 +0000\r\nMessage-ID: <ar.1@example.org>\r\n\r\nbody\r\n');
     const info = await transport.sendMail({ envelope: { from: alice.user, to: ['carol@remote.example'] }, raw: Buffer.concat([Buffer.from(forged), rest]) });
     transport.close();
     const queueId = queueIdOf(info.response);
     expect((await addedFields(queueId, rest)).map((f) => f.split(':')[0])).toEqual(['Received']);
-    expect(h.logs.find((l) => l.queueId === queueId && String(l.msg).startsWith('removed Authentication-Results'))).toMatchObject({ fields: 1 });
+    expect(submission.current.logs.find((l) => l.queueId === queueId && String(l.msg).startsWith('removed Authentication-Results'))).toMatchObject({ fields: 1 });
   });
 });
 
@@ -145,7 +139,7 @@ code, text = s.data(msg)
 print(code, text.decode())
 s.quit()
 `;
-    const child = run('python3', ['-c', script, String(h.agent.ports.starttls), alice.user, alice.pass]);
+    const child = run('python3', ['-c', script, String(submission.current.agent.ports.starttls), alice.user, alice.pass]);
     child.child.stdin?.end(raw);
     const { stdout } = await child;
     expect(stdout).toMatch(/^250 /);
@@ -158,10 +152,10 @@ s.quit()
 
 describe('logs and metrics', () => {
   it('logs one line per queued message with its queue id, and counts it', async () => {
-    const queued = h.logs.filter((l) => l.msg === 'queued');
+    const queued = submission.current.logs.filter((l) => l.msg === 'queued');
     expect(queued.length).toBeGreaterThanOrEqual(4);
     for (const line of queued) expect(line.queueId).toMatch(/^[0-9A-Z]+$/);
-    const text = await h.metrics.registry.metrics();
+    const text = await submission.current.metrics.registry.metrics();
     expect(text).toMatch(/mailway_submission_messages_total\{[^}]*\} [1-9]/);
     expect(text).toMatch(/mailway_submission_bytes_total\{[^}]*\} [1-9]/);
   });

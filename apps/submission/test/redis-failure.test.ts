@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DurableRedis, durableRedis, freePort } from '@mailway/vitest-config/redis';
-import { agentOnDurableRedis, withEvictingRedis } from '@mailway/testing/redis-outage';
+import { agentOnDurableRedis, redisKilledInData, withEvictingRedis } from '@mailway/testing/redis-outage';
 import { waitFor } from '@mailway/testing/wait';
 import { createLogger, createMetrics } from '@mailway/runtime';
 import { createSubmissionAgent, loadSubmissionConfig } from '../src/index.js';
@@ -22,13 +22,8 @@ describe('Redis killed during DATA', () => {
     const { redis, agent: h } = on;
     const dialog = await startTransaction(h);
     expect((await dialog.command('DATA')).code).toBe(354);
-    dialog.write('From: alice@example.org\r\nTo: carol@remote.example\r\nSubject: doomed\r\n\r\n');
-    dialog.write(`${'x'.repeat(500)}\r\n`.repeat(100));
-
     // Redis dies before the end of the data.
-    await redis.kill();
-    dialog.write('last line\r\n.\r\n');
-    expect((await dialog.reply()).status).toBe('451 4.3.0');
+    expect((await redisKilledInData(dialog, redis, 'From: alice@example.org\r\nTo: carol@remote.example\r\nSubject: doomed\r\n')).status).toBe('451 4.3.0');
 
     // Back from its append-only file: nothing of that message is there.
     await redis.start();

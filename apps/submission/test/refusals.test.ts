@@ -3,6 +3,7 @@
  * in a client's transcript. Each test speaks SMTP line by line to a real agent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forThisTest } from '@mailway/testing/agent';
 import { Dialog } from '@mailway/testing/dialog';
 import { type Harness, alice, bob, message, startSubmission } from './support/harness.js';
 
@@ -148,38 +149,34 @@ describe('implicit TLS on port 465', () => {
 
 describe('hourly message limit', () => {
   it('answers 450 4.7.1 at MAIL once the allowance is used', async () => {
-    const limited = await startSubmission({ env: { SUBMISSION_MESSAGES_PER_HOUR: '2' } });
-    try {
-      const { dialog } = await Dialog.open(limited.agent.ports.implicitTls, { tls: true });
-      await dialog.command('EHLO client.example');
-      await dialog.authPlain(alice.user, alice.pass);
-      for (let i = 0; i < 2; i += 1) {
-        expect((await dialog.command('MAIL FROM:<alice@example.org>')).status).toBe('250 2.1.0');
-        await dialog.command('RCPT TO:<carol@remote.example>');
-        expect((await dialog.data(message())).status).toBe('250 2.0.0');
-      }
-      // The counter is updated just after the reply; give it a moment.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect((await dialog.command('MAIL FROM:<alice@example.org>')).status).toBe('450 4.7.1');
-      await dialog.close();
-    } finally {
-      await limited.close();
+    const dialog = await ownAgentSession({ SUBMISSION_MESSAGES_PER_HOUR: '2' });
+    await dialog.authPlain(alice.user, alice.pass);
+    for (let i = 0; i < 2; i += 1) {
+      expect((await dialog.command('MAIL FROM:<alice@example.org>')).status).toBe('250 2.1.0');
+      await dialog.command('RCPT TO:<carol@remote.example>');
+      expect((await dialog.data(message())).status).toBe('250 2.0.0');
     }
+    // The counter is updated just after the reply; give it a moment.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await dialog.command('MAIL FROM:<alice@example.org>')).status).toBe('450 4.7.1');
+    await dialog.close();
   });
 });
 
 describe('failed logins per IP', () => {
   it('bars the address after too many failures with 454 4.7.0', async () => {
-    const strict = await startSubmission({ env: { SUBMISSION_AUTH_MAX_FAILURES_PER_IP: '2' } });
-    try {
-      const { dialog } = await Dialog.open(strict.agent.ports.implicitTls, { tls: true });
-      await dialog.command('EHLO client.example');
-      expect((await dialog.authPlain('x1@example.org', 'a')).status).toBe('535 5.7.8');
-      expect((await dialog.authPlain('x2@example.org', 'b')).status).toBe('535 5.7.8');
-      expect((await dialog.authPlain(alice.user, alice.pass)).status).toBe('454 4.7.0');
-      await dialog.close();
-    } finally {
-      await strict.close();
-    }
+    const dialog = await ownAgentSession({ SUBMISSION_AUTH_MAX_FAILURES_PER_IP: '2' });
+    expect((await dialog.authPlain('x1@example.org', 'a')).status).toBe('535 5.7.8');
+    expect((await dialog.authPlain('x2@example.org', 'b')).status).toBe('535 5.7.8');
+    expect((await dialog.authPlain(alice.user, alice.pass)).status).toBe('454 4.7.0');
+    await dialog.close();
   });
 });
+
+/** A session over 465, after EHLO, to an agent of the test's own started with `env`. */
+async function ownAgentSession(env: Record<string, string>): Promise<Dialog> {
+  const own = await forThisTest(startSubmission({ env }));
+  const { dialog } = await Dialog.open(own.agent.ports.implicitTls, { tls: true });
+  await dialog.command('EHLO client.example');
+  return dialog;
+}

@@ -20,9 +20,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
+import { benchFlags } from '@mailway/bench-tools/args';
 import type { IdleResult, LoadJob, ThroughputResult } from './loadgen.js';
 
 const usage = `usage: tsx bench/run.ts [options]
@@ -91,36 +91,20 @@ interface Options {
 
 /** Parse flags; exits with usage on anything unknown. */
 function readOptions(): Options {
-  let parsed;
-  try {
-    // `pnpm bench -- --quick` forwards the `--` itself.
-    const argv = process.argv.slice(2);
-    parsed = parseArgs({
-      args: argv[0] === '--' ? argv.slice(1) : argv,
-      options: {
-        duration: { type: 'string' },
-        warmup: { type: 'string' },
-        rounds: { type: 'string' },
-        idle: { type: 'string' },
-        targets: { type: 'string' },
-        sizes: { type: 'string' },
-        clients: { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        source: { type: 'boolean', default: false },
-        'no-smtp-source': { type: 'boolean', default: false },
-        'glibc-defaults': { type: 'boolean', default: false },
-        limits: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
-    process.exit(2);
-  }
-  if (parsed.help) {
-    process.stdout.write(`${usage}\n`);
-    process.exit(0);
-  }
+  const parsed = benchFlags(usage, {
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    rounds: { type: 'string' },
+    idle: { type: 'string' },
+    targets: { type: 'string' },
+    sizes: { type: 'string' },
+    clients: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    source: { type: 'boolean', default: false },
+    'no-smtp-source': { type: 'boolean', default: false },
+    'glibc-defaults': { type: 'boolean', default: false },
+    limits: { type: 'boolean', default: false },
+  });
   const numbers = (text: string): number[] => text.split(',').map((part) => Number(part.trim()));
   const quick = parsed.quick;
   const targets = (parsed.targets ?? targetNames.join(',')).split(',').map((t) => t.trim());

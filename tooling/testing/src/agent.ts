@@ -3,11 +3,13 @@
  * run's redis-server), a key prefix of the agent's own, a stream for the agent's logger with
  * the JSON lines written to it, and a Redis client for the test to look with. `drop` deletes
  * every key under the prefix (the agent's and BullMQ's) and disconnects that client.
+ * `agentForTests` keeps an agent for all the tests of a file or block, `forThisTest` for one test.
  */
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
+import { onTestFinished } from 'vitest';
+import { heldForTests } from './held.js';
 import { captureJsonLines } from './logs.js';
 import { dropKeys } from './redis.js';
 
@@ -48,17 +50,12 @@ export function agentBase(redisUrl = process.env.MAILWAY_TEST_REDIS_URL): AgentB
 
 /** `start()`'s agent for the tests of this file or block: started before them, closed after. Read `current` inside the tests. */
 export function agentForTests<H extends { close(): Promise<void> }>(start: () => Promise<H>): { readonly current: H } {
-  let agent: H | undefined;
-  beforeAll(async () => {
-    agent = await start();
-  });
-  afterAll(async () => {
-    await agent?.close();
-  });
-  return {
-    get current() {
-      if (agent === undefined) throw new Error('read inside a test: the agent starts before them');
-      return agent;
-    },
-  };
+  return heldForTests('the agent', start, (agent) => agent.close());
+}
+
+/** The agent `starting` gives, closed when the test that started it ends (a test that needs an agent of its own, configured its own way). */
+export async function forThisTest<H extends { close(): Promise<void> }>(starting: Promise<H>): Promise<H> {
+  const agent = await starting;
+  onTestFinished(() => agent.close());
+  return agent;
 }

@@ -4,10 +4,13 @@
  * silence) for the failures a mail server must treat as temporary.
  *
  * Point node:dns at either with `new Resolver(); resolver.setServers([server.address])`.
+ * `dnsmasqForTests` gives a file its dnsmasq, and the port its MX hosts share, for all its tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
+import { heldForTests } from './held.js';
+import { sharedPort } from './ports.js';
 
 export interface TestDns {
   /** `127.0.0.1:PORT`, for `Resolver.setServers`. */
@@ -50,6 +53,36 @@ export async function startDnsmasq(records: DnsRecords): Promise<TestDns> {
     await server.stop();
     if (attempt >= 4) throw new Error(`dnsmasq did not start: ${stderr.trim()}`);
   }
+}
+
+/** What `dnsmasqForTests` gives the tests: the server, and the port its MX hosts share. */
+export interface DnsForTests {
+  readonly dns: TestDns;
+  /** A TCP port free on every address given as `portOn`. */
+  readonly port: number;
+}
+
+/**
+ * For the tests of this file or block: dnsmasq serving `records`, started before them and
+ * stopped after, and, with `portOn`, one port free on each of those addresses for the hosts the
+ * records name (MX hosts are all reached on one port). Read `dns` and `port` inside the tests.
+ */
+export function dnsmasqForTests(records: DnsRecords, portOn: readonly string[] = []): DnsForTests {
+  const held = heldForTests(
+    'dnsmasq',
+    async () => ({ dns: await startDnsmasq(records), port: portOn.length > 0 ? await sharedPort(portOn) : null }),
+    ({ dns }) => dns.stop(),
+  );
+  return {
+    get dns() {
+      return held.current.dns;
+    },
+    get port() {
+      const { port } = held.current;
+      if (port === null) throw new Error('no addresses were given to find a port on');
+      return port;
+    },
+  };
 }
 
 /** A DNS server on a loopback port that answers every query with SERVFAIL, or never answers. */

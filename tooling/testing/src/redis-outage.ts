@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { type DurableRedis, durableRedis, startRedis } from '@mailway/vitest-config/redis';
+import type { Dialog, Reply } from './dialog.js';
 
 /**
  * Before the block's tests: a durable redis-server, started, and `start(url)`'s agent on it;
@@ -31,6 +32,18 @@ export function agentOnDurableRedis<H extends { close(): Promise<void> }>(start:
       return held.agent;
     },
   };
+}
+
+/**
+ * In a DATA the agent has accepted (354): sends `header` and some 50 kB of body, kills `redis`
+ * before the end of the data, then ends it. Returns the reply to the final dot.
+ */
+export async function redisKilledInData(dialog: Dialog, redis: DurableRedis, header: string): Promise<Reply> {
+  dialog.write(`${header}\r\n`);
+  dialog.write(`${'x'.repeat(500)}\r\n`.repeat(100));
+  await redis.kill();
+  dialog.write('last line\r\n.\r\n');
+  return dialog.reply();
 }
 
 /** Runs `use` with the URL of a redis-server whose maxmemory-policy (allkeys-lru) can evict queued mail. */

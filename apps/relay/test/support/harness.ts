@@ -123,8 +123,8 @@ export function queueIdOf(response: string): string {
 export async function sendThrough(h: Harness, from: string, to: readonly string[], options: { subject?: string; mailParams?: string } = {}): Promise<string> {
   const { dialog } = await Dialog.open(h.agent.port);
   await dialog.command('EHLO app.internal.example');
-  expect((await dialog.command(`MAIL FROM:<${from}>${options.mailParams ?? ''}`)).code).toBe(250);
-  for (const address of to) expect((await dialog.command(`RCPT TO:<${address}>`)).code).toBe(250);
+  expect((await dialog.command(`MAIL FROM:<${from}>${options.mailParams ?? ''}`)).status).toBe('250 2.1.0');
+  for (const address of to) expect((await dialog.command(`RCPT TO:<${address}>`)).status).toBe('250 2.1.5');
   const reply = await dialog.data(message({ from: from || 'MAILER-DAEMON@nowhere.test', to: to.join(', '), subject: options.subject ?? 'outbound test' }));
   await dialog.close();
   expect(reply.status).toBe('250 2.0.0');

@@ -5,7 +5,7 @@
  * own way, refuse the sender, break STARTTLS, answer slowly. Records every message it accepted
  * (and, when asked, when).
  */
-import { type Server, type Socket, createServer as createTcpServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 
 export interface Peer {
@@ -54,26 +54,6 @@ export interface PeerScript {
   readonly requireTls?: boolean;
   /** Its certificate for STARTTLS (smtp-server's own self-signed one otherwise). */
   readonly certificate?: { readonly key: string; readonly cert: string };
-}
-
-/** A port free on every address in `addresses`, tried until one is. */
-export async function sharedPort(addresses: readonly string[]): Promise<number> {
-  for (;;) {
-    const probe = createTcpServer();
-    await new Promise<void>((resolve) => probe.listen(0, addresses[0], resolve));
-    const port = (probe.address() as { port: number }).port;
-    const free = await Promise.all(addresses.slice(1).map((address) => canListen(address, port)));
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    if (free.every(Boolean)) return port;
-  }
-}
-
-async function canListen(address: string, port: number): Promise<boolean> {
-  const server = createTcpServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, address, () => server.close(() => resolve(true)));
-  });
 }
 
 /** Starts a scripted smtp-server on `address:port`. */
