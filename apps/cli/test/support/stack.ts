@@ -45,6 +45,18 @@ export function freePort(): Promise<number> {
 
 /** Start `mailway start` (with `extraEnv` on top of the test defaults) and wait until every agent is ready. */
 export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+  // A port found free can be taken by another process before an agent binds it (other test
+  // files run at once): a stack that failed on that alone is started again on new ports.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startStackOnce(extraEnv);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof Error) || !error.message.includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
+async function startStackOnce(extraEnv: Record<string, string>): Promise<Stack> {
   const home = await mkdtemp(join(tmpdir(), 'mailway-stack-'));
   const ports = { sub: await freePort(), subTls: await freePort(), relay: await freePort(), lmtp: await freePort(), h1: await freePort(), h2: await freePort(), h3: await freePort() };
   const env: Record<string, string> = {
@@ -65,7 +77,9 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
     ...extraEnv,
   };
   let output = '';
-  const child = spawn(process.execPath, [...cli, 'start'], { cwd: cliDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that closing it reaches every process under it (agents run from
+  // source have a tsx parent of their own).
+  const child = spawn(process.execPath, [...cli, 'start'], { cwd: cliDir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
 
@@ -93,15 +107,30 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        const timer = setTimeout(() => signalGroup('SIGKILL'), 30_000);
         await exited;
         clearTimeout(timer);
       }
+      // Whatever outlived `mailway start` (it was killed, say) goes with its group.
+      signalGroup('SIGKILL');
       await rm(home, { recursive: true, force: true });
     },
   };
-  for (const port of [ports.h1, ports.h2, ports.h3]) {
-    await waitFor(`agent on :${port} ready`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : null), 60_000);
+  function signalGroup(signal: NodeJS.Signals): void {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, signal);
+    } catch {
+      // The group is gone already.
+    }
+  }
+  try {
+    for (const port of [ports.h1, ports.h2, ports.h3]) {
+      await waitFor(`agent on :${port} ready`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : null), 60_000);
+    }
+  } catch (error) {
+    // Never leave a stack that did not come up running behind the test.
+    await stack.close();
+    throw error;
   }
   return stack;
 }
