@@ -106,7 +106,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       async stop() {
         skeleton.stopping();
         // Stop taking work; jobs and sessions in flight finish.
-        await Promise.all([running.server.close({ timeout: settings.shutdownTimeout }), running.worker.close()]);
+        await Promise.all([running.server.close({ timeout: settings.shutdownTimeout }), skeleton.closeWorker(running.worker)]);
         await transfer.close();
         await skeleton.close();
       },

@@ -163,7 +163,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       async stop() {
         skeleton.stopping();
         await running.server?.close({ timeout: settings.shutdownTimeout });
-        await Promise.all(running.workers.map((w) => w.close()));
+        await Promise.all(running.workers.map((w) => skeleton.closeWorker(w)));
         await Promise.all(queues.map((queue) => queue.close()));
         await skeleton.close();
       },

@@ -105,6 +105,26 @@ describe('relay main', () => {
     }
   }, 60_000);
 
+  it('Redis lost while it runs: SIGTERM still stops it within seconds, exit 0, saying its jobs in flight are left', async () => {
+    const redis = await durableRedis();
+    await redis.start();
+    const started = startMain({ REDIS_URL: redis.url, RELAY_HOST: '127.0.0.1', RELAY_PORT: '0', RELAY_HTTP_PORT: '0', MAILWAY_HOSTNAME: 'mx.local.example' });
+    try {
+      await logged(started, 'relay ready');
+      await redis.kill();
+      await logged(started, 'redis connection lost; new messages get 451 until it is back');
+      const asked = Date.now();
+      started.child.kill('SIGTERM');
+      expect(await started.exit).toBe(0);
+      // Before, the workers waited for Redis until the 60 s stop limit ran out (exit 1).
+      expect(Date.now() - asked).toBeLessThan(15_000);
+      expect(started.stdout()).toContain('redis away at stop');
+    } finally {
+      started.child.kill('SIGKILL');
+      await redis.remove();
+    }
+  }, 60_000);
+
   it('stopped while it waits for Redis, exits at once and cleanly', async () => {
     const port = await freePort();
     const started = startMain({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, RELAY_HOST: '127.0.0.1', RELAY_PORT: String(port), RELAY_HTTP_PORT: '0', MAILWAY_HOSTNAME: 'mx.local.example' });

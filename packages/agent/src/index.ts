@@ -6,5 +6,5 @@
  * hooks; readiness; release). Its configuration fragment is `@mailway/agent/config`, the SMTP
  * AUTH hook and failed-login limits `@mailway/agent/smtp-auth`.
  */
-export { type AgentSkeleton, type AgentSkeletonOptions, type WorkerAgentSkeleton, createAgentSkeleton, ownDescriptors, portOf, seedDirectory, spoolDescriptors } from './skeleton.js';
+export { type AgentSkeleton, type AgentSkeletonOptions, type QueueWorker, type WorkerAgentSkeleton, createAgentSkeleton, ownDescriptors, portOf, seedDirectory, spoolDescriptors } from './skeleton.js';
 export { type ProcessSettings, runAgentMain } from './main.js';

@@ -55,9 +55,22 @@ export interface AgentSkeleton {
   close(): Promise<void>;
 }
 
+/** What closeWorker needs of a BullMQ worker. */
+export interface QueueWorker {
+  readonly name: string;
+  /** `force`: do not wait for the jobs in flight. */
+  close(force?: boolean): Promise<void>;
+}
+
 export interface WorkerAgentSkeleton extends AgentSkeleton {
   /** The patient connection for queue workers (BullMQ blocks on it). */
   readonly workerRedis: Redis;
+  /**
+   * Closes a queue worker: with Redis there it finishes its jobs in flight; with Redis away it
+   * lets them go at once (their locks lapse and another run takes them up, as after a crash),
+   * since nothing could be recorded and a stop must not wait for Redis to come back.
+   */
+  closeWorker(worker: QueueWorker): Promise<void>;
 }
 
 /** Opens an agent's Redis connections and spool; `worker` adds a connection for queue workers. */
@@ -100,7 +113,16 @@ export function createAgentSkeleton(options: AgentSkeletonOptions & { readonly w
       await Promise.all([link.close(), ...(workerRedis === null ? [] : [closeRedis(workerRedis)])]);
     },
   };
-  return workerRedis === null ? skeleton : { ...skeleton, workerRedis };
+  if (workerRedis === null) return skeleton;
+  return {
+    ...skeleton,
+    workerRedis,
+    async closeWorker(worker) {
+      const away = workerRedis.status !== 'ready';
+      if (away) logger.warn({ worker: worker.name }, 'redis away at stop: jobs in flight are left to be taken up again');
+      await worker.close(away);
+    },
+  };
 }
 
 /** File descriptors one session holds on the spool while it writes: the content file on a filesystem spool. */
