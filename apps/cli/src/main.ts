@@ -5,8 +5,10 @@
  *   mailway start                       submission, relay and delivery, supervised, with a local Redis
  *   mailway domain|user|alias …         the directory
  *   mailway send …                      submit a test message
+ *   mailway queue list|show|summary|retry   what is still queued, and why
  */
 import { runDirectoryCommand, directoryUsage } from './commands/directory.js';
+import { runQueueCommand, queueUsage } from './commands/queue.js';
 import { send, sendUsage } from './commands/send.js';
 import { start } from './commands/start.js';
 
@@ -14,6 +16,7 @@ const usage = `usage:
   mailway start
 ${directoryUsage}
 ${sendUsage}
+${queueUsage}
 
 Environment: REDIS_URL (default: the local Redis of \`mailway start\` on 127.0.0.1:6380),
 MAILWAY_HOME (state folder, default ./.mailway), and every agent's own settings.`;
@@ -28,6 +31,7 @@ const commands = {
   user: { run: (args) => runDirectoryCommand('user', args) },
   alias: { run: (args) => runDirectoryCommand('alias', args) },
   send: { run: (args) => send(args) },
+  queue: { run: (args) => runQueueCommand(args) },
   help: { run: async () => (process.stdout.write(`${usage}\n`), 0) },
 } satisfies Record<string, Command>;
 

@@ -1,0 +1,175 @@
+/**
+ * `mailway queue …`: what is still queued and why (reads BullMQ through @mailway/queue/admin).
+ *
+ *   mailway queue list [--state queued|active|deferred|failed] [--domain D] [--sender S] [--json]
+ *   mailway queue show <queue id> [--json]
+ *   mailway queue summary [--json]
+ *   mailway queue retry <queue id> | --all [--domain D] [--json]
+ *
+ * Human output is for reading; `--json` prints the admin API's own objects.
+ */
+import { parseArgs } from 'node:util';
+import { type MessageDetail, type QueueAdmin, type QueueSummary, type QueuedMessage, type QueuedRecipient, type RecipientState, type RetryResult, ageBuckets, createQueueAdmin, recipientStates } from '@mailway/queue/admin';
+import type { AttemptRecord } from '@mailway/queue/jobs';
+import { withRedis } from '../connection.js';
+
+/** Usage of the queue commands. */
+export const queueUsage = `  mailway queue list [--state queued|active|deferred|failed] [--domain <domain>] [--sender <address>] [--json]
+  mailway queue show <queue id> [--json]
+  mailway queue summary [--json]
+  mailway queue retry <queue id> | --all [--domain <domain>] [--json]`;
+
+class UsageError extends Error {}
+
+type Print = (line: string) => void;
+type Action = (admin: QueueAdmin, args: readonly string[], print: Print) => Promise<number>;
+
+const actions = {
+  list: async (admin, args, print) => {
+    const { values } = parseArgs({ args: [...args], options: { state: { type: 'string' }, domain: { type: 'string' }, sender: { type: 'string' }, json: { type: 'boolean', default: false } } });
+    const state = values.state;
+    if (state !== undefined && !isState(state)) throw new UsageError(`--state must be one of ${recipientStates.join(', ')}`);
+    const messages = await admin.list({ ...(state === undefined ? {} : { state }), ...(values.domain === undefined ? {} : { domain: values.domain }), ...(values.sender === undefined ? {} : { sender: values.sender }) });
+    if (values.json) print(JSON.stringify(messages, null, 2));
+    else formatList(messages).forEach(print);
+    return 0;
+  },
+  show: async (admin, args, print) => {
+    const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+    const queueId = need(positionals[0], 'queue id');
+    const detail = await admin.show(queueId);
+    if (detail === null) {
+      process.stderr.write(`mailway queue show: no job of message ${queueId} is queued or kept\n`);
+      return 1;
+    }
+    if (values.json) print(JSON.stringify(detail, null, 2));
+    else formatDetail(detail).forEach(print);
+    return 0;
+  },
+  summary: async (admin, args, print) => {
+    const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean', default: false } } });
+    const summary = await admin.summary();
+    if (values.json) print(JSON.stringify(summary, null, 2));
+    else formatSummary(summary).forEach(print);
+    return 0;
+  },
+  retry: async (admin, args, print) => {
+    const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { all: { type: 'boolean', default: false }, domain: { type: 'string' }, json: { type: 'boolean', default: false } } });
+    if (values.all === (positionals[0] !== undefined)) throw new UsageError('retry needs a queue id or --all');
+    if (values.domain !== undefined && !values.all) throw new UsageError('--domain goes with --all');
+    const result: RetryResult = values.all ? await admin.retryAll(values.domain === undefined ? {} : { domain: values.domain }) : await admin.retry(positionals[0]!);
+    if (values.json) print(JSON.stringify(result, null, 2));
+    else for (const p of result.promoted) print(`${p.queueId}  ${p.domain}  runs now (job ${p.jobId})`);
+    if (result.promoted.length > 0) return 0;
+    process.stderr.write('mailway queue retry: no deferred outbound job matched\n');
+    return 1;
+  },
+} satisfies Record<string, Action>;
+
+/** Run `mailway queue <verb> …`. */
+export async function runQueueCommand(args: readonly string[]): Promise<number> {
+  const [verb, ...rest] = args;
+  const action = verb !== undefined && Object.hasOwn(actions, verb) ? actions[verb as keyof typeof actions] : undefined;
+  if (action === undefined) {
+    process.stderr.write(`usage:\n${queueUsage}\n`);
+    return 64;
+  }
+  try {
+    return await withRedis(async (redis, prefix) => {
+      const admin = createQueueAdmin(redis, { prefix });
+      try {
+        return await action(admin, rest, (line) => process.stdout.write(`${line}\n`));
+      } finally {
+        await admin.close();
+      }
+    });
+  } catch (error) {
+    process.stderr.write(`mailway queue ${verb}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true ? 64 : 1;
+  }
+}
+
+/** One block per message (as Postfix's mailq): id, age, size, sender, then a line per recipient. */
+export function formatList(messages: readonly QueuedMessage[]): string[] {
+  if (messages.length === 0) return ['Mail queue is empty'];
+  const lines = [`${'QUEUE ID'.padEnd(20)}  ${'AGE'.padStart(7)}  ${'SIZE'.padStart(9)}  SENDER`];
+  let recipients = 0;
+  for (const m of messages) {
+    lines.push(`${m.queueId.padEnd(20)}  ${age(m.ageMs).padStart(7)}  ${String(m.size).padStart(9)}  ${sender(m.sender)}`);
+    for (const r of m.recipients) lines.push(`    ${recipientLine(r)}`);
+    recipients += m.recipients.length;
+  }
+  lines.push(`-- ${messages.length} message${messages.length === 1 ? '' : 's'}, ${recipients} recipient${recipients === 1 ? '' : 's'}`);
+  return lines;
+}
+
+/** The envelope, the jobs in each queue, and each outbound recipient's latest attempt. */
+export function formatDetail(d: MessageDetail): string[] {
+  const lines = [`queue id:    ${d.queueId}`, `arrived:     ${d.arrivedAt} (${age(d.ageMs)} ago)`, `size:        ${d.size} octets`, `message-id:  ${d.messageId ?? '(none)'}`];
+  if (d.envelope !== null) {
+    lines.push(`sender:      ${sender(d.envelope.from)}`, `recipients:  ${d.envelope.recipients.map((r) => r.address).join(', ')}`);
+    const params = [d.envelope.body && `BODY=${d.envelope.body}`, d.envelope.smtputf8 && 'SMTPUTF8', d.envelope.ret && `RET=${d.envelope.ret}`, d.envelope.envid && `ENVID=${d.envelope.envid}`, d.envelope.requireTls && 'REQUIRETLS'].filter(Boolean);
+    if (params.length > 0) lines.push(`parameters:  ${params.join(' ')}`);
+  }
+  if (d.origin !== null) {
+    const o = d.origin;
+    lines.push(`origin:      ${o.agent}${o.client ? ` from [${o.client.address}]${o.client.helo ? ` (${o.client.helo})` : ''}` : ''}${o.user ? `, user ${o.user}` : ''}${o.tls?.protocol ? `, ${o.tls.protocol}` : ''}`);
+  }
+  lines.push('', 'jobs:');
+  for (const j of d.jobs) {
+    const when = j.nextAttemptAt === null ? '' : ` until ${j.nextAttemptAt}`;
+    lines.push(`  ${j.queue.padEnd(8)}  ${j.jobId}  ${j.state ?? j.bullState}${when}${j.domain === null ? '' : `  domain ${j.domain}`}${j.progress ? `  attempts ${j.progress.attempts}` : ''}`);
+    if (j.recipients.length > 0 && j.state !== null) lines.push(`      pending: ${j.recipients.join(', ')}`);
+    if (j.error !== null) lines.push(`      error: ${j.error}`);
+    for (const a of j.progress?.last ?? []) lines.push(`      ${attemptLine(a)}`);
+  }
+  return lines;
+}
+
+/** Counts by state, then deferred outbound messages by domain and age (Postfix's qshape). */
+export function formatSummary(s: QueueSummary): string[] {
+  const lines = [`messages  ${s.messages}`, ...recipientStates.map((state) => `${state.padEnd(8)}  ${s.recipients[state]}`), ''];
+  if (s.deferredByDomain.length === 0) return [...lines, 'no deferred outbound mail'];
+  const labels = ageBuckets.map((b) => b.label);
+  const width = Math.max(6, ...s.deferredByDomain.map((r) => r.domain.length));
+  const row = (name: string, total: number, counts: readonly number[]) => `${name.padEnd(width)}  ${String(total).padStart(5)}${counts.map((c, i) => `  ${String(c).padStart(labels[i]!.length)}`).join('')}`;
+  lines.push('deferred outbound messages by domain and age:', `${'DOMAIN'.padEnd(width)}  ${'TOTAL'.padStart(5)}${labels.map((l) => `  ${l}`).join('')}`);
+  const totals = labels.map((l) => s.deferredByDomain.reduce((sum, r) => sum + r.buckets[l], 0));
+  lines.push(row('TOTAL', totals.reduce((a, b) => a + b, 0), totals));
+  for (const r of s.deferredByDomain) lines.push(row(r.domain, r.total, labels.map((l) => r.buckets[l])));
+  return lines;
+}
+
+function recipientLine(r: QueuedRecipient): string {
+  const when = r.state === 'deferred' && r.nextAttemptAt !== null ? ` until ${r.nextAttemptAt}` : '';
+  const why = r.lastAttempt !== null ? `: ${r.lastAttempt.remoteMta ?? 'no host'}: ${r.lastAttempt.diagnostic}` : r.error !== null ? `: ${r.error}` : '';
+  return `${r.address}  ${r.state}${when} (${r.queue})${why}`;
+}
+
+function attemptLine(a: AttemptRecord): string {
+  return `${a.address}  ${a.state} ${a.status} at ${a.at} via ${a.remoteMta ?? '(no host)'}${a.tls === null ? ', no TLS' : `, ${a.tls}`}: ${a.remoteReply ? 'remote said' : 'Mailway says'} ${a.diagnostic}`;
+}
+
+function sender(address: string): string {
+  return address === '' ? '<>' : address;
+}
+
+/** Compact age: 42s, 12m, 3h05m, 2d04h. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+}
+
+function isState(value: string): value is RecipientState {
+  return (recipientStates as readonly string[]).includes(value);
+}
+
+function need(value: string | undefined, what: string): string {
+  if (value === undefined || value === '') throw new UsageError(`missing <${what}>`);
+  return value;
+}
