@@ -206,15 +206,13 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string }
     const first = parsed[0]!;
     const own = transfers.find((t) => t.data.parent === undefined) ?? null;
     const arrivedAt = arrival(first);
-    const outbound = parsed.find((p) => p.queue === 'outbound');
-    const envelope = own?.data.envelope ?? (outbound?.queue === 'outbound' ? outbound.data.envelope : null);
     return {
       queueId,
       arrivedAt,
       ageMs: Date.now() - Date.parse(arrivedAt),
       size: first.data.size,
       messageId: first.data.messageId,
-      envelope,
+      envelope: own?.data.envelope ?? rebuiltEnvelope(parsed),
       origin: first.data.origin,
       jobs: parsed.map(describeJob),
       recipients: group(parsed.filter((p) => stateOf[p.bullState] != null), Date.now())[0]?.recipients ?? [],
@@ -269,7 +267,8 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string }
 /** Live jobs grouped by message, oldest first; each recipient once per job. */
 function group(jobs: readonly Parsed[], now: number): QueuedMessage[] {
   const messages = new Map<string, { queueId: string; arrivedAt: string; sender: string; size: number; messageId: string | null; recipients: QueuedRecipient[] }>();
-  for (const p of jobs) {
+  // Recipients in the order their jobs were queued (a message's routing order).
+  for (const p of [...jobs].sort((x, y) => x.job.timestamp - y.job.timestamp)) {
     const state = stateOf[p.bullState];
     if (state == null) continue;
     const { data } = p;
@@ -282,6 +281,16 @@ function group(jobs: readonly Parsed[], now: number): QueuedMessage[] {
     messages.set(data.queueId, message);
   }
   return [...messages.values()].sort((a, b) => a.arrivedAt.localeCompare(b.arrivedAt) || a.queueId.localeCompare(b.queueId)).map((m) => ({ ...m, ageMs: now - Date.parse(m.arrivedAt) }));
+}
+
+/**
+ * The envelope from a message's outbound jobs when its transfer job is gone (completed jobs
+ * are kept a day): their recipients together, without those delivered locally.
+ */
+function rebuiltEnvelope(jobs: readonly Parsed[]): Envelope | null {
+  const outbound = jobs.flatMap((p) => (p.queue === 'outbound' ? [p.data.envelope] : []));
+  const first = outbound[0];
+  return first === undefined ? null : { ...first, recipients: outbound.flatMap((e) => e.recipients) };
 }
 
 function describeJob(p: Parsed): MessageJob {
