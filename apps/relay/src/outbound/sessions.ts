@@ -11,7 +11,8 @@
  * or a configured next hop shared by many domains), as Postfix's destination concurrency
  * limit; the rest wait in arrival order. With leases (leases.ts) the limit holds across every
  * process on one Redis: the attempt at the head of the line takes a lease before it runs, and
- * when none is free the line asks again a little later. Cached sessions are this process's own.
+ * when none is free the line asks again a little later; an attempt that ends passes its lease
+ * to the next waiting one. Cached sessions are this process's own.
  *
  * Reads: sessions handed back after a transaction. Emits: an idle session for a key, slot
  * grants, and counts for metrics.
@@ -239,8 +240,14 @@ export class OutboundSessions {
     }
   }
 
-  /** A slot given back: its lease returned to Redis, and the line's next waiter served. */
+  /** A slot given back: passed on to the line's next waiter with its lease, or its lease returned to Redis. */
   #giveBack(destination: string, line: Line, lease: string | null): void {
+    // The lease goes on to the next attempt without a word to Redis: the count there stays as it is.
+    const next = lease === null ? undefined : line.waiting.shift();
+    if (next !== undefined) {
+      next.grant(lease);
+      return;
+    }
     line.busy -= 1;
     // Sent before the next waiter's request on the same connection, so Redis sees the slot free;
     // a lease that cannot be given back lapses by itself.
