@@ -52,6 +52,19 @@ describe('destination leases in Redis', () => {
     dead.close();
     live.close();
   });
+
+  it('find a lease that lapsed while held when they renew it, and say so', async () => {
+    const prefix = `${randomUUID()}:`;
+    const lost: Array<[string, number]> = [];
+    // Renewed only after it has lapsed: as when Redis could not be reached for a while.
+    const late = redisLeases(client, prefix, { leaseMs: 200, renewMs: 300 }, (destination, count) => lost.push([destination, count]));
+    const lease = (await late.acquire('dest.test', 1)) as string;
+    expect(late.holds('dest.test', lease)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(late.holds('dest.test', lease)).toBe(false);
+    expect(lost).toEqual([['dest.test', 1]]);
+    late.close();
+  });
 });
 
 describe('destination slots over leases', () => {
@@ -81,6 +94,20 @@ describe('destination slots over leases', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await client.zcard(`${prefix}outbound:slots:dest.test`)).toBe(0);
     await Promise.all([one.close(), two.close()]);
+  });
+
+  it('pass on a lease still held, never one found lapsed', async () => {
+    const prefix = `${randomUUID()}:`;
+    const cache = new OutboundSessions({ perDestination: 1, idleTimeout: 0, maxAge: 1_000, maxMessages: 1 }, undefined, redisLeases(client, prefix, { leaseMs: 200, renewMs: 300 }));
+    const first = await cache.slot('dest.test');
+    const second = cache.slot('dest.test');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The first slot's lease lapsed: the next attempt takes a lease of its own, counted in Redis.
+    first.release();
+    const slot = await second;
+    expect(await client.zcard(`${prefix}outbound:slots:dest.test`)).toBe(1);
+    slot.release();
+    await cache.close();
   });
 
   it('keep arrival order within a cache', async () => {

@@ -23,6 +23,8 @@ export interface LeaseOptions {
 export interface DestinationLeases {
   /** A lease on one of `limit` slots of `destination`, or null when all are held. */
   acquire(destination: string, limit: number): Promise<string | null>;
+  /** Whether `lease` is still held: not given back, and not found lapsed when it was renewed. */
+  holds(destination: string, lease: string): boolean;
   /** Gives back a lease taken by `acquire`. */
   release(destination: string, lease: string): Promise<void>;
   /** Stops renewing; leases still held lapse in Redis. */
@@ -44,19 +46,21 @@ return 1`;
 
 /**
  * KEYS[1] the slot set; ARGV: lease ms, then lease ids. Pushes back the expiry of those still
- * held (a lapsed one is not taken again: its slot may be another's by now); how many were.
+ * held and returns the others: a lapsed lease is not taken again, its slot may be another's.
  */
 const renewLua = `
 local now = redis.call('TIME')
 local expiry = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[1])
-local renewed = 0
-for i = 2, #ARGV do renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', expiry, ARGV[i]) end
+local lost = {}
+for i = 2, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then redis.call('ZADD', KEYS[1], expiry, ARGV[i]) else lost[#lost + 1] = ARGV[i] end
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return renewed`;
+return lost`;
 
 type Scripted = Redis & {
   mailwaySlotAcquire(key: string, lease: string, limit: number, leaseMs: number): Promise<number>;
-  mailwaySlotRenew(key: string, leaseMs: number, ...leases: string[]): Promise<number>;
+  mailwaySlotRenew(key: string, leaseMs: number, ...leases: string[]): Promise<string[]>;
 };
 
 /** Leases over `redis` (a general client, not a blocking one); `onLost` hears of leases that lapsed while held. */
@@ -77,10 +81,11 @@ export function redisLeases(redis: Redis, prefix: string, options: LeaseOptions,
     for (const [destination, leases] of held) {
       const ids = [...leases];
       scripted.mailwaySlotRenew(key(destination), options.leaseMs, ...ids).then(
-        (renewed) => {
+        (lapsed) => {
           // Leases given back meanwhile are not lost; the others the script did not find are.
-          const still = ids.filter((id) => leases.has(id)).length;
-          if (renewed < still) onLost?.(destination, still - renewed);
+          const lost = lapsed.filter((id) => leases.delete(id));
+          if (leases.size === 0 && held.get(destination) === leases) held.delete(destination);
+          if (lost.length > 0) onLost?.(destination, lost.length);
         },
         // Redis away: the leases lapse unless a later renewal gets through.
         () => {},
@@ -99,6 +104,9 @@ export function redisLeases(redis: Redis, prefix: string, options: LeaseOptions,
       leases.add(lease);
       held.set(destination, leases);
       return lease;
+    },
+    holds(destination, lease) {
+      return held.get(destination)?.has(lease) ?? false;
     },
     async release(destination, lease) {
       const leases = held.get(destination);

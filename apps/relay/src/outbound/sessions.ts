@@ -242,8 +242,9 @@ export class OutboundSessions {
 
   /** A slot given back: passed on to the line's next waiter with its lease, or its lease returned to Redis. */
   #giveBack(destination: string, line: Line, lease: string | null): void {
-    // The lease goes on to the next attempt without a word to Redis: the count there stays as it is.
-    const next = lease === null ? undefined : line.waiting.shift();
+    // The lease goes on to the next attempt without a word to Redis: the count there stays as it
+    // is. One found lapsed is given back instead, and the next attempt asks for a lease of its own.
+    const next = lease === null || this.#leases?.holds(destination, lease) !== true ? undefined : line.waiting.shift();
     if (next !== undefined) {
       next.grant(lease);
       return;
