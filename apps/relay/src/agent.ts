@@ -26,6 +26,7 @@ import { relayNetworks } from './policy/networks.js';
 import { rcptToHook } from './policy/recipient.js';
 import { createTransferWorker } from './transfer/worker.js';
 import { downDestinations } from './outbound/down.js';
+import { redisLeases } from './outbound/leases.js';
 import { outboundSettingsFrom } from './outbound/settings.js';
 import { createOutboundWorker } from './outbound/worker.js';
 
@@ -143,6 +144,10 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
         down: downDestinations(redis, prefix, settings.outbound.downTime),
+        // Over the general connection, so that a slot given back is free before the next one is asked for.
+        leases: redisLeases(redis, prefix, { leaseMs: settings.outbound.destinationLease, renewMs: settings.outbound.destinationLeaseRenew }, (destination, count) =>
+          logger.warn({ destination, leases: count }, 'destination leases lapsed while held: the destination limit may be passed until they end'),
+        ),
         ...(settings.spool.backend === 'redis' ? { releases: createRedisSpool(workerRedis, { prefix }) } : {}),
         prefix: queueOptions.prefix,
         concurrency: settings.outbound.concurrency,

@@ -10,6 +10,7 @@ import { agentConfigSchema, directorySeedSetting } from '@mailway/agent/config';
 import { authFailureSettings, authservIdsSetting, connectionLimitSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
+import { parseDestinationLimits } from './outbound/settings.js';
 
 /** A setting whose text must parse: the parser's own message says what is wrong. */
 function parsed<T>(schema: z.ZodType<T>, parse: (value: T) => unknown): z.ZodType<T> {
@@ -32,6 +33,15 @@ const outboundSettings = z.object({
   concurrency: setting.int('RELAY_OUTBOUND_CONCURRENCY', 100, { min: 1, max: 1_000 }),
   /** Attempts at once per destination (a domain, or the smart host), as Postfix's default_destination_concurrency_limit. */
   destinationConcurrency: setting.int('RELAY_OUTBOUND_DESTINATION_CONCURRENCY', 20, { min: 1, max: 1_000 }),
+  /** The same for named destinations: `example.com=5,[smarthost]=10`. */
+  destinationLimits: parsed(setting.list('RELAY_OUTBOUND_DESTINATION_LIMITS', []), parseDestinationLimits),
+  /**
+   * A destination slot is a lease in Redis shared by every relay process; a process that dies
+   * gives its slots back when their leases lapse, this long after their last renewal.
+   */
+  destinationLease: setting.duration('RELAY_OUTBOUND_DESTINATION_LEASE', 120_000, { min: '1s' }),
+  /** How often held leases are renewed. */
+  destinationLeaseRenew: setting.duration('RELAY_OUTBOUND_DESTINATION_LEASE_RENEW', 30_000, { min: '100ms' }),
   /** An open session with nothing to send is closed after this long; 0 opens a session per message. */
   sessionIdle: setting.duration('RELAY_OUTBOUND_SESSION_IDLE', 2_000),
   /** A session is not reused once this old, nor after this many messages. */
@@ -99,6 +109,7 @@ const outboundSettings = z.object({
   if ((user || password) && outbound.smarthost === undefined) problem('smarthostUser', 'smart host credentials are given but RELAY_SMARTHOST is not set');
   if (user && password && outbound.smarthost !== undefined && outbound.smarthostTls === 'never') problem('smarthostTls', 'smart host credentials are never sent without TLS: use opportunistic or required');
   if (outbound.backoffMax < outbound.backoffMin) problem('backoffMax', 'must be at least RELAY_BACKOFF_MIN');
+  if (outbound.destinationLeaseRenew * 2 > outbound.destinationLease) problem('destinationLeaseRenew', 'must be at most half of RELAY_OUTBOUND_DESTINATION_LEASE');
 });
 
 export const relaySettings = z.object({

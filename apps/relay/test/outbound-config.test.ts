@@ -1,12 +1,15 @@
 /**
  * The outbound settings that only make sense together: start-up stops, naming the key, when
  * smart host credentials could never be used (half given, no smart host, or TLS turned off so
- * that the client refuses to send them), when the back-off bounds are the wrong way round, or
- * when a next hop names a UNIX-domain socket Mailway cannot use.
+ * that the client refuses to send them), when the back-off bounds are the wrong way round, when
+ * a next hop names a UNIX-domain socket Mailway cannot use, when a destination limit is not one,
+ * or when destination leases would lapse between renewals.
  */
+import { Resolver } from 'node:dns/promises';
 import { describe, expect, it } from 'vitest';
 import { loadRelayConfig } from '../src/config.js';
 import { parseTransports } from '../src/outbound/routes.js';
+import { outboundSettingsFrom } from '../src/outbound/settings.js';
 
 const load = (env: Record<string, string>): unknown => loadRelayConfig({ env: { MAILWAY_HOSTNAME: 'mx.local.example', ...env }, file: null });
 
@@ -21,6 +24,9 @@ describe('outbound settings checked together', () => {
     ['an IPv6 source address that is not IPv6', { RELAY_OUTBOUND_BIND_ADDRESS6: 'mail.example' }, /RELAY_OUTBOUND_BIND_ADDRESS6.*IPv6/],
     ['a socket for SMTP', { RELAY_TRANSPORTS: 'lists.test=smtp:unix:/run/lmtp' }, /RELAY_TRANSPORTS.*for LMTP only/],
     ['a relative socket path', { RELAY_TRANSPORTS: 'lists.test=lmtp:unix:private/lmtp' }, /RELAY_TRANSPORTS.*not an absolute socket path/],
+    ['a destination limit without a number', { RELAY_OUTBOUND_DESTINATION_LIMITS: 'example.com=5,lists.test' }, /RELAY_OUTBOUND_DESTINATION_LIMITS.*destination=limit/],
+    ['a destination limit of 0', { RELAY_OUTBOUND_DESTINATION_LIMITS: 'example.com=0' }, /RELAY_OUTBOUND_DESTINATION_LIMITS.*destination=limit/],
+    ['a lease renewed less often than twice in its length', { RELAY_OUTBOUND_DESTINATION_LEASE: '1m', RELAY_OUTBOUND_DESTINATION_LEASE_RENEW: '45s' }, /RELAY_OUTBOUND_DESTINATION_LEASE_RENEW.*half/],
     ['a socket path too long for a socket address', { RELAY_TRANSPORTS: `lists.test=lmtp:unix:/${'x'.repeat(107)}` }, /RELAY_TRANSPORTS.*longer than 107 bytes/],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => load(env)).toThrow(message);
@@ -29,6 +35,11 @@ describe('outbound settings checked together', () => {
   it('an LMTP socket of this host is a next hop of its own, taken as written', () => {
     const config = loadRelayConfig({ env: { MAILWAY_HOSTNAME: 'mx.local.example', RELAY_TRANSPORTS: 'lists.test=lmtp:unix:/run/dovecot/lmtp' }, file: null });
     expect(parseTransports(config.relay.outbound.transports).get('lists.test')).toEqual({ protocol: 'lmtp', host: 'localhost', port: null, mx: false, path: '/run/dovecot/lmtp' });
+  });
+
+  it('destination limits are read per destination, names in lower case', () => {
+    const config = loadRelayConfig({ env: { MAILWAY_HOSTNAME: 'mx.local.example', RELAY_OUTBOUND_DESTINATION_LIMITS: 'Example.com=5, [smarthost]=40' }, file: null });
+    expect(outboundSettingsFrom(config, new Resolver()).sessions.limits).toEqual(new Map([['example.com', 5], ['[smarthost]', 40]]));
   });
 
   it('a smart host with both credentials and TLS is accepted', () => {

@@ -12,7 +12,8 @@
  * within kills × RELAY_OUTBOUND_CONCURRENCY. The figures are printed on one line.
  *
  * Jobs of a killed worker come back within seconds here, through RELAY_OUTBOUND_LOCK_DURATION and
- * RELAY_OUTBOUND_STALLED_INTERVAL (BullMQ's 30 s each by default).
+ * RELAY_OUTBOUND_STALLED_INTERVAL (BullMQ's 30 s each by default), and so do the destination
+ * slots it held, through RELAY_OUTBOUND_DESTINATION_LEASE (2 min by default).
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +65,8 @@ beforeAll(async () => {
     RELAY_OUTBOUND_CONCURRENCY: String(concurrency),
     RELAY_OUTBOUND_LOCK_DURATION: '2s',
     RELAY_OUTBOUND_STALLED_INTERVAL: '1s',
+    RELAY_OUTBOUND_DESTINATION_LEASE: '2s',
+    RELAY_OUTBOUND_DESTINATION_LEASE_RENEW: '1s',
     LOG_LEVEL: 'info',
   };
 });

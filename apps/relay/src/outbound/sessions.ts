@@ -9,16 +9,22 @@
  *
  * Destination slots: at most `perDestination` attempts run at once per destination (a domain,
  * or a configured next hop shared by many domains), as Postfix's destination concurrency
- * limit; the rest wait in arrival order. Slots and cached sessions are this process's own.
+ * limit; the rest wait in arrival order. With leases (leases.ts) the limit holds across every
+ * process on one Redis: the attempt at the head of the line takes a lease before it runs, and
+ * when none is free the line asks again a little later; an attempt that ends passes its lease
+ * to the next waiting one. Cached sessions are this process's own.
  *
  * Reads: sessions handed back after a transaction. Emits: an idle session for a key, slot
  * grants, and counts for metrics.
  */
 import type { SmtpClient } from '@mailway/smtp/client';
+import type { DestinationLeases } from './leases.js';
 
 export interface SessionCacheOptions {
   /** Attempts at once per destination. */
   readonly perDestination: number;
+  /** Attempts at once for the destinations named here, instead of `perDestination`. */
+  readonly limits?: ReadonlyMap<string, number>;
   /** An idle session is closed after this many ms; 0 keeps none (every message opens its own). */
   readonly idleTimeout: number;
   /** A session older than this (ms) is closed instead of reused. */
@@ -47,19 +53,40 @@ export interface DestinationSlot {
   release(): void;
 }
 
+interface Waiter {
+  readonly since: number;
+  readonly grant: (lease: string | null) => void;
+  readonly fail: (error: unknown) => void;
+}
+
+/** A destination's slots in this process. */
+interface Line {
+  /** Slots held (with their leases, when there are leases). */
+  busy: number;
+  /** Leases asked for and not answered yet. */
+  asking: number;
+  readonly waiting: Waiter[];
+  /** Set while the line waits to ask again after all leases were found held. */
+  retry: NodeJS.Timeout | null;
+}
+
+/** How long a line waits to ask again when every lease is held: a base and a random part (ms). */
+const askAgainMs = [40, 40] as const;
+
 export class OutboundSessions {
   readonly #options: SessionCacheOptions;
+  readonly #leases: DestinationLeases | undefined;
   readonly #idle = new Map<string, Idle[]>();
-  readonly #busy = new Map<string, number>();
-  readonly #waiting = new Map<string, Array<{ readonly since: number; readonly grant: () => void }>>();
+  readonly #lines = new Map<string, Line>();
   #closed = false;
   /** Sessions opened and transactions that went over a session opened before them. */
   readonly counts = { opened: 0, reused: 0 };
 
   readonly #count: (kind: 'opened' | 'reused') => void;
 
-  constructor(options: SessionCacheOptions, counter?: { inc(labels: { kind: string }): void }) {
+  constructor(options: SessionCacheOptions, counter?: { inc(labels: { kind: string }): void }, leases?: DestinationLeases) {
     this.#options = options;
+    this.#leases = leases;
     this.#count = (kind) => {
       this.counts[kind] += 1;
       counter?.inc({ kind });
@@ -68,37 +95,36 @@ export class OutboundSessions {
 
   /** Attempts for `destination` waiting for a slot. */
   waiting(destination: string): number {
-    return this.#waiting.get(destination)?.length ?? 0;
+    return this.#lines.get(destination)?.waiting.length ?? 0;
   }
 
   /** How long the longest waiting attempt for `destination` has waited, in ms (0: none waits). */
   waited(destination: string): number {
-    const first = this.#waiting.get(destination)?.[0];
+    const first = this.#lines.get(destination)?.waiting[0];
     return first === undefined ? 0 : Date.now() - first.since;
   }
 
   /** A slot for `destination`, at once or when one is free (first come, first served). */
   async slot(destination: string): Promise<DestinationSlot> {
-    const busy = this.#busy.get(destination) ?? 0;
-    if (busy < this.#options.perDestination) this.#busy.set(destination, busy + 1);
-    else {
-      // The releasing attempt passes its slot on: the count stays as it is.
-      await new Promise<void>((resolve) => {
-        const queue = this.#waiting.get(destination) ?? [];
-        queue.push({ since: Date.now(), grant: resolve });
-        this.#waiting.set(destination, queue);
-      });
+    let line = this.#lines.get(destination);
+    if (line === undefined) {
+      line = { busy: 0, asking: 0, waiting: [], retry: null };
+      this.#lines.set(destination, line);
     }
+    const held = line;
+    const lease = await new Promise<string | null>((grant, fail) => {
+      held.waiting.push({ since: Date.now(), grant, fail });
+      this.#pump(destination, held);
+    });
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
-        this.#handOn(destination);
+        this.#giveBack(destination, held, lease);
       },
     };
   }
-
   /** An idle session for `key` that can still be used, or null. */
   take(key: string): OpenSession | null {
     const idle = this.#idle.get(key);
@@ -153,6 +179,7 @@ export class OutboundSessions {
   /** Quit every idle session; sessions handed back later are closed at once. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#leases?.close();
     const all = [...this.#idle.values()].flat();
     this.#idle.clear();
     for (const { timer } of all) clearTimeout(timer);
@@ -163,16 +190,79 @@ export class OutboundSessions {
     return !session.client.closed && session.messages < this.#options.maxMessages && Date.now() - session.openedAt < this.#options.maxAge;
   }
 
-  #handOn(destination: string): void {
-    const queue = this.#waiting.get(destination);
-    const next = queue?.shift();
-    if (queue !== undefined && queue.length === 0) this.#waiting.delete(destination);
-    if (next !== undefined) {
-      next.grant();
+  #limit(destination: string): number {
+    return this.#options.limits?.get(destination) ?? this.#options.perDestination;
+  }
+
+  /** Grants slots to the line's first waiters while the limit allows: at once, or through leases. */
+  #pump(destination: string, line: Line): void {
+    const limit = this.#limit(destination);
+    const leases = this.#leases;
+    if (leases === undefined) {
+      while (line.waiting.length > 0 && line.busy < limit) {
+        line.busy += 1;
+        (line.waiting.shift() as Waiter).grant(null);
+      }
+      this.#forget(destination, line);
       return;
     }
-    const busy = (this.#busy.get(destination) ?? 1) - 1;
-    if (busy === 0) this.#busy.delete(destination);
-    else this.#busy.set(destination, busy);
+    // Leases: one asked for per waiter while this process holds fewer than the limit; each
+    // granted goes to the first waiter, so the line keeps its order whatever Redis answers first.
+    if (line.retry !== null) return;
+    while (line.busy + line.asking < limit && line.asking < line.waiting.length) {
+      line.asking += 1;
+      leases.acquire(destination, limit).then(
+        (lease) => {
+          line.asking -= 1;
+          if (lease === null) {
+            line.retry ??= setTimeout(() => {
+              line.retry = null;
+              this.#pump(destination, line);
+            }, askAgainMs[0] + Math.random() * askAgainMs[1]);
+            return;
+          }
+          const waiter = line.waiting.shift();
+          if (waiter === undefined) {
+            void leases.release(destination, lease).catch(() => {});
+            this.#forget(destination, line);
+            return;
+          }
+          line.busy += 1;
+          waiter.grant(lease);
+        },
+        // Redis could not be asked: the first waiter's attempt fails (and is retried as a job).
+        (error: unknown) => {
+          line.asking -= 1;
+          line.waiting.shift()?.fail(error);
+          this.#forget(destination, line);
+        },
+      );
+    }
+  }
+
+  /** A slot given back: passed on to the line's next waiter with its lease, or its lease returned to Redis. */
+  #giveBack(destination: string, line: Line, lease: string | null): void {
+    // The lease goes on to the next attempt without a word to Redis: the count there stays as it
+    // is. One found lapsed is given back instead, and the next attempt asks for a lease of its own.
+    const next = lease === null || this.#leases?.holds(destination, lease) !== true ? undefined : line.waiting.shift();
+    if (next !== undefined) {
+      next.grant(lease);
+      return;
+    }
+    line.busy -= 1;
+    // Sent before the next waiter's request on the same connection, so Redis sees the slot free;
+    // a lease that cannot be given back lapses by itself.
+    if (lease !== null) void this.#leases?.release(destination, lease).catch(() => {});
+    if (line.retry !== null) {
+      clearTimeout(line.retry);
+      line.retry = null;
+    }
+    this.#pump(destination, line);
+    this.#forget(destination, line);
+  }
+
+  /** Drops a line with nothing held, asked or waiting. */
+  #forget(destination: string, line: Line): void {
+    if (line.busy === 0 && line.asking === 0 && line.waiting.length === 0 && line.retry === null && this.#lines.get(destination) === line) this.#lines.delete(destination);
   }
 }

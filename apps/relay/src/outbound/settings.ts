@@ -7,6 +7,19 @@ import type { MxDns } from './mx.js';
 import { parseNextHop, parseTransports } from './routes.js';
 import type { OutboundSettings } from './worker.js';
 
+/** `example.com=5,[smarthost]=10`: attempts at once for the destinations named. */
+export function parseDestinationLimits(entries: readonly string[]): ReadonlyMap<string, number> {
+  const limits = new Map<string, number>();
+  for (const entry of entries) {
+    const at = entry.lastIndexOf('=');
+    const destination = entry.slice(0, at).trim().toLowerCase();
+    const limit = Number(entry.slice(at + 1).trim());
+    if (at <= 0 || destination === '' || !Number.isInteger(limit) || limit < 1 || limit > 1_000) throw new Error(`expected destination=limit (1 to 1000), got "${entry}"`);
+    limits.set(destination, limit);
+  }
+  return limits;
+}
+
 /** Settings for `createOutboundWorker`, resolving names through `dns`. */
 export function outboundSettingsFrom(config: RelayConfig, dns: MxDns): OutboundSettings {
   const relay = config.relay;
@@ -38,6 +51,6 @@ export function outboundSettingsFrom(config: RelayConfig, dns: MxDns): OutboundS
     startTls: outbound.tls,
     smarthost: { auth, startTls: outbound.smarthostTls },
     returnLimit: outbound.bounceReturnLimit,
-    sessions: { perDestination: outbound.destinationConcurrency, idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages },
+    sessions: { perDestination: outbound.destinationConcurrency, limits: parseDestinationLimits(outbound.destinationLimits), idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages },
   };
 }

@@ -31,6 +31,7 @@ import { type OutboundNoticeContext, planNotices, sendOutboundNotice } from './n
 import { type Verdict, deferred, failed } from './outcome.js';
 import { type Route, type RouterOptions, routeDomain } from './routes.js';
 import type { DownDestinations } from './down.js';
+import type { DestinationLeases } from './leases.js';
 import { OutboundSessions, type SessionCacheOptions } from './sessions.js';
 import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
 
@@ -74,6 +75,8 @@ export interface OutboundWorkerOptions {
   readonly releases?: Spool;
   /** Destinations marked down (see down.ts); none: every attempt connects. */
   readonly down?: DownDestinations;
+  /** Destination slots shared with other processes (see leases.ts); none: slots are this process's own. */
+  readonly leases?: DestinationLeases;
 }
 
 /** Messages up to this size are read whole before their attempt; larger ones are streamed. */
@@ -296,7 +299,7 @@ function expired(r: AttemptRecord): Partial<AttemptRecord> {
 
 /** Start consuming the `outbound` queue over `connection` (a 'worker' role client). */
 export function createOutboundWorker(connection: Redis, options: OutboundWorkerOptions & { prefix: string; concurrency: number; locks?: { lockDuration: number; stalledInterval: number } }): Worker {
-  const sessions = options.sessions ?? new OutboundSessions(options.settings.sessions, options.metrics.sessions);
+  const sessions = options.sessions ?? new OutboundSessions(options.settings.sessions, options.metrics.sessions, options.leases);
   const process = outboundProcessor({ ...options, sessions });
   const worker = createMailWorker('outbound', connection, process, { prefix: options.prefix, concurrency: options.concurrency, ...options.locks });
   worker.on('closed', () => void sessions.close());

@@ -3,7 +3,8 @@
  * implementation) on chosen loopback addresses, all on one port as MX hosts share port 25,
  * each scripted to answer as a test needs: refuse at the greeting, answer each recipient its
  * own way, refuse the sender, break STARTTLS, answer slowly. Records every message it accepted
- * (and, when asked, when).
+ * (and, when asked, when), and the most connections and transactions (MAIL FROM to the reply
+ * after the data, or the connection's end) it had at once.
  */
 import type { Server, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
@@ -18,6 +19,10 @@ export interface Peer {
   readonly clients: string[];
   /** Connections open now. */
   readonly open: () => number;
+  /** Transactions under way now. */
+  readonly inTransaction: () => number;
+  /** The most connections open and transactions under way at once so far. */
+  readonly peak: { connections: number; transactions: number };
   /** Close every connection now, without a word (a peer ending idle sessions). */
   readonly drop: () => void;
   close(): Promise<void>;
@@ -64,6 +69,8 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     connections: 0,
     clients: [],
     open: () => sockets.size,
+    inTransaction: () => transactions.size,
+    peak: { connections: 0, transactions: 0 },
     drop: () => {
       for (const socket of sockets) socket.destroy();
     },
@@ -71,6 +78,8 @@ export async function startPeer(address: string, port: number, script: PeerScrip
   };
   // Open sockets, so that a peer can break off in the middle of a message.
   const sockets = new Set<Socket>();
+  // Sessions between MAIL FROM and the end of their transaction.
+  const transactions = new Set<string>();
   const refusal = (code: number, text: string): Error & { responseCode: number } => Object.assign(new Error(text), { responseCode: code });
   // The script is read at each step, so a test may change it between attempts.
   const options: SMTPServerOptions = {
@@ -88,12 +97,17 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     ...(script.certificate ? { key: script.certificate.key, cert: script.certificate.cert } : {}),
     ...(script.name === undefined ? {} : { name: script.name }),
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
+    onClose(session) {
+      transactions.delete(session.id);
+    },
     onConnect(session, callback) {
       peer.connections += 1;
       peer.clients.push(session.remoteAddress);
       callback(script.greeting === undefined ? null : refusal(script.greeting, script.greeting >= 500 ? 'No service here' : 'Too busy, try later'));
     },
-    onMailFrom(_address, _session, callback) {
+    onMailFrom(_address, session, callback) {
+      transactions.add(session.id);
+      peer.peak.transactions = Math.max(peer.peak.transactions, transactions.size);
       if ((script.dropAtMail ?? 0) > 0) {
         script.dropAtMail = (script.dropAtMail ?? 0) - 1;
         for (const socket of sockets) socket.destroy();
@@ -115,6 +129,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
         if (script.dropInData) for (const socket of sockets) socket.destroy();
       });
       stream.on('end', () => {
+        transactions.delete(session.id);
         if (script.dropInData) return;
         peer.received.push({
           from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
@@ -134,6 +149,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
   const tcp = (server as unknown as { server: Server }).server;
   tcp.on('connection', (socket: Socket) => {
     sockets.add(socket);
+    peer.peak.connections = Math.max(peer.peak.connections, sockets.size);
     socket.once('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(port, address, resolve));
