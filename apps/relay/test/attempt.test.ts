@@ -196,7 +196,7 @@ describe('a delivery attempt', () => {
     expect(states(await attemptDelivery(hops, message(['x@dest.test']), options(port)))).toEqual(['x@dest.test delivered 2.0.0']);
   });
 
-  it('a REQUIRETLS message goes on past a host without REQUIRETLS to one with it, over verified TLS; refused by all: 5.7.10', async () => {
+  it('a REQUIRETLS message goes on past a host without REQUIRETLS to one with it, over verified TLS; refused by all: 5.7.30 (RFC 8689 §5)', async () => {
     const [one, two] = await Promise.all([selfSignedCertificate('mx1.dest.test'), selfSignedCertificate('mx2.dest.test')]);
     const { hops, port, peers: [first, second] } = await mxHosts([{ certificate: one }, { certificate: two, requireTls: true }]);
     const trusted = options(port, { tls: { ca: `${one.cert}\n${two.cert}` } });
@@ -206,7 +206,7 @@ describe('a delivery attempt', () => {
     expect(second?.received.map((m) => m.tls)).toEqual([true]);
 
     const refused = await attemptDelivery(hops.slice(0, 1), message(['x@dest.test'], { requireTls: true }), trusted);
-    expect(states(refused)).toEqual(['x@dest.test failed 5.7.10']);
+    expect(states(refused)).toEqual(['x@dest.test failed 5.7.30']);
   });
 
   it('a REQUIRETLS message to a host whose STARTTLS fails is not retried in plaintext', async () => {

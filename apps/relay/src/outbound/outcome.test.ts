@@ -25,7 +25,7 @@ describe('sessionVerdict', () => {
     ['550 to MAIL', new SmtpClientError('x', { phase: 'mail', kind: 'reply', reply: reply(550, '5.7.1', 'sender refused') }), 'all-recipients failed 5.7.1'],
     ['552 after the data', new SmtpClientError('x', { phase: 'data', kind: 'reply', reply: reply(552, '5.3.4', 'too big') }), 'all-recipients failed 5.3.4'],
     ['SIZE over the peer limit', new SmtpClientError('x', { phase: 'mail', kind: 'policy', temporary: false, status: '5.3.4' }), 'all-recipients failed 5.3.4'],
-    ['REQUIRETLS not offered over TLS', new SmtpClientError('x', { phase: 'mail', kind: 'policy', temporary: false, status: '5.7.10' }), 'next-host failed 5.7.10'],
+    ['REQUIRETLS not offered over TLS', new SmtpClientError('x', { phase: 'mail', kind: 'policy', temporary: false, status: '5.7.30' }), 'next-host failed 5.7.30'],
     ['STARTTLS required, not offered', new SmtpClientError('x', { phase: 'starttls', kind: 'policy', temporary: true }), 'next-host deferred 4.7.4'],
     ['535 to AUTH (a smart host login)', new SmtpClientError('x', { phase: 'auth', kind: 'reply', reply: reply(535, '5.7.8', 'bad credentials') }), 'next-host deferred 4.7.8'],
     ['AUTH refused over plaintext', new SmtpClientError('x', { phase: 'auth', kind: 'policy', temporary: false }), 'next-host deferred 4.7.0'],

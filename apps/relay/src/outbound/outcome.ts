@@ -65,7 +65,7 @@ export function sessionVerdict(error: unknown): SessionVerdict {
 
   // RFC 8689 §4.2.1: a host that cannot take a REQUIRETLS message is left for the next one; only
   // when none can is the message refused.
-  if (error.kind === 'policy' && error.status === '5.7.10') return { kind: 'next-host', verdict, tlsFailed: false };
+  if (error.kind === 'policy' && error.status === '5.7.30') return { kind: 'next-host', verdict, tlsFailed: false };
 
   // Refusals of the message itself: no other host of the same domain would answer otherwise.
   if (error.kind === 'policy' && error.permanent && error.phase === 'mail') return { kind: 'all-recipients', verdict };

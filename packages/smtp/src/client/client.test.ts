@@ -157,7 +157,7 @@ describe('SmtpClient against a scripted server', () => {
       [{ from: 'a@x.org', to: ['b@y.org'], body, smtputf8: true }, '5.6.7'],
       [{ from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), body8bit: '8BITMIME' as const }, '5.6.3'],
       [{ from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), body8bit: 'BINARYMIME' as const }, '5.6.3'],
-      [{ from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), requireTls: true }, '5.7.10'],
+      [{ from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(10), requireTls: true }, '5.7.30'],
       [{ from: 'a@x.org', to: ['b@y.org'], body: Buffer.alloc(101) }, '5.3.4'],
       [{ from: 'a@x.org', to: ['b@y.org>\r\nRCPT TO:<evil@z.org'], body }, '5.1.3'],
     ] as const;

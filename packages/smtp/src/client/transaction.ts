@@ -203,7 +203,7 @@ export function planTransaction(options: ResolvedClientOptions, session: Session
   // Extensions the message needs.
   const utf8 = message.smtputf8 === true || !isAscii(message.from ?? '') || recipients.some((r) => !isAscii(r.address));
   if (utf8 && !ext.smtpUtf8) refuse('message needs SMTPUTF8 but the server does not offer it', '5.6.7');
-  if (message.requireTls && !(tls && ext.requireTls)) refuse('REQUIRETLS requested but the server does not offer it over TLS', '5.7.10');
+  if (message.requireTls && !(tls && ext.requireTls)) refuse('REQUIRETLS requested but the server does not offer it over TLS', '5.7.30');
   const chunking = ext.chunking && options.chunking === 'auto';
   if (message.body8bit === '8BITMIME' && !ext.eightBitMime && !ext.binaryMime) refuse('message has 8-bit content but the server does not offer 8BITMIME', '5.6.3');
   if (message.body8bit === 'BINARYMIME' && !(ext.binaryMime && chunking)) refuse('message has binary content but the server does not offer BINARYMIME with CHUNKING', '5.6.3');
