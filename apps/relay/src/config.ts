@@ -47,6 +47,8 @@ const outboundSettings = z.object({
   /** A session is not reused once this old, nor after this many messages. */
   sessionReuseTime: setting.duration('RELAY_OUTBOUND_SESSION_REUSE_TIME', 300_000, { min: '1s' }),
   sessionMessages: setting.int('RELAY_OUTBOUND_SESSION_MESSAGES', 100, { min: 1, max: 100_000 }),
+  /** A host whose opportunistic STARTTLS failed gets plaintext at once for this long; 0 tries STARTTLS every time. */
+  tlsFailureMemory: setting.duration('RELAY_OUTBOUND_TLS_FAILURE_MEMORY', 3_600_000),
   /** A destination none of whose hosts could be reached is not tried again for this long; 0 never marks one. */
   downTime: setting.duration('RELAY_OUTBOUND_DOWN_TIME', 60_000),
   /** Port of the remote mail exchangers (25; tests point it elsewhere). */

@@ -274,6 +274,27 @@ describe('sessions kept between messages', () => {
     expect(first?.received.map((m) => m.to)).toEqual([['x@dest.test'], ['y@dest.test'], ['z@dest.test']]);
   });
 
+  it('a host whose STARTTLS failed gets plaintext at once for the memory time, recorded as a fallback', async () => {
+    const { hops, port, peers: [first] } = await mxHosts([{ brokenTls: true }]);
+    // No idle sessions kept: each message opens its own, so the memory is what decides.
+    const cached = kept({ idleTimeout: 0, tlsFailureMemory: 60_000 });
+    const firstTry = await attemptDelivery(hops, message(['x@dest.test']), options(port, { sessions: cached }));
+    expect(firstTry.tried.map((t) => t.tlsFallback)).toEqual([false, true]);
+    const connections = first?.connections ?? 0;
+
+    const next = await attemptDelivery(hops, message(['y@dest.test']), options(port, { sessions: cached }));
+    expect(states(next)).toEqual(['y@dest.test delivered 2.0.0']);
+    // One connection, in plaintext, no failed handshake first.
+    expect(next.tried.map((t) => ({ tlsFallback: t.tlsFallback, failed: t.failure !== null }))).toEqual([{ tlsFallback: true, failed: false }]);
+    expect(first?.connections).toBe(connections + 1);
+
+    // Without the memory, every message pays the failed handshake again.
+    const forgetful = kept({ idleTimeout: 0, tlsFailureMemory: 0 });
+    await attemptDelivery(hops, message(['z@dest.test']), options(port, { sessions: forgetful }));
+    const again = await attemptDelivery(hops, message(['w@dest.test']), options(port, { sessions: forgetful }));
+    expect(again.tried.map((t) => t.tlsFallback)).toEqual([false, true]);
+  });
+
   it('an idle session is closed after the idle time', async () => {
     const { hops, port, peers: [first] } = await mxHosts([{}]);
     const cached = kept({ idleTimeout: 100 });

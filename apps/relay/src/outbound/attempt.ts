@@ -9,7 +9,8 @@
  *
  * STARTTLS is opportunistic by default, as Postfix's `may` level: offered → used, with any
  * certificate; a handshake that fails is retried once in plaintext on the same host, and the
- * fallback is recorded. `required` never falls back (the host is left, the recipients
+ * fallback is recorded (and, with a session cache, remembered for the host for a while, so that
+ * its next messages go in plaintext at once). `required` never falls back (the host is left, the recipients
  * deferred), nor does a REQUIRETLS message, which also needs a certificate that verifies
  * (RFC 8689). Only hosts before the limit are tried; the rest wait for the next attempt. A host
  * that greets with one of this host's names is this host: a loop, left with 5.4.6.
@@ -220,12 +221,22 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
       ...(sourceFor(hop, options) === undefined ? {} : { localAddress: sourceFor(hop, options) }),
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
     });
+  const mayFallBack = options.startTls === 'opportunistic' && !verified;
+  // A host whose handshake failed a little while ago gets plaintext at once, not the same failure first.
+  if (mayFallBack && options.sessions?.tlsFailedLately(hop.address) === true) {
+    try {
+      return { kind: 'open', client: await attempt('never'), tlsFallback: true };
+    } catch (error) {
+      return left(hop, sessionVerdict(error).verdict, tried);
+    }
+  }
   try {
     return { kind: 'open', client: await attempt(options.startTls), tlsFallback: false };
   } catch (error) {
     const decided = sessionVerdict(error);
-    if (decided.kind === 'next-host' && decided.tlsFailed && options.startTls === 'opportunistic' && !verified) {
+    if (decided.kind === 'next-host' && decided.tlsFailed && mayFallBack) {
       tried.push({ host: hop.host, address: hop.address, failure: decided.verdict.diagnostic, tls: null, tlsFallback: false });
+      options.sessions?.noteTlsFailure(hop.address);
       try {
         return { kind: 'open', client: await attempt('never'), tlsFallback: true };
       } catch (retryError) {

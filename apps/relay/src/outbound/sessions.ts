@@ -14,6 +14,9 @@
  * when none is free the line asks again a little later; an attempt that ends passes its lease
  * to the next waiting one. Cached sessions are this process's own.
  *
+ * Hosts whose opportunistic STARTTLS failed are remembered for `tlsFailureMemory`, so that their
+ * next messages do not repeat the failing handshake before going in plaintext.
+ *
  * Reads: sessions handed back after a transaction. Emits: an idle session for a key, slot
  * grants, and counts for metrics.
  */
@@ -31,6 +34,8 @@ export interface SessionCacheOptions {
   readonly maxAge: number;
   /** Transactions per session at most. */
   readonly maxMessages: number;
+  /** How long a host whose opportunistic STARTTLS failed is sent to in plaintext before STARTTLS is tried again (ms). */
+  readonly tlsFailureMemory?: number;
 }
 
 /** A session as it was opened, with what the attempt records about it. */
@@ -76,6 +81,8 @@ const askAgainMs = [40, 40] as const;
 export class OutboundSessions {
   readonly #options: SessionCacheOptions;
   readonly #leases: DestinationLeases | undefined;
+  /** Hosts (by address) whose STARTTLS failed, until when. */
+  readonly #tlsFailed = new Map<string, number>();
   readonly #idle = new Map<string, Idle[]>();
   readonly #lines = new Map<string, Line>();
   #closed = false;
@@ -125,6 +132,21 @@ export class OutboundSessions {
       },
     };
   }
+  /** Whether STARTTLS with the host at `address` failed within the memory time. */
+  tlsFailedLately(address: string): boolean {
+    const until = this.#tlsFailed.get(address);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#tlsFailed.delete(address);
+    return false;
+  }
+
+  /** Remember that STARTTLS with the host at `address` failed. */
+  noteTlsFailure(address: string): void {
+    const memory = this.#options.tlsFailureMemory ?? 0;
+    if (memory > 0) this.#tlsFailed.set(address, Date.now() + memory);
+  }
+
   /** An idle session for `key` that can still be used, or null. */
   take(key: string): OpenSession | null {
     const idle = this.#idle.get(key);
