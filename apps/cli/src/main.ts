@@ -5,7 +5,7 @@
  *   mailway start                       submission, relay and delivery, supervised, with a local Redis
  *   mailway domain|user|alias …         the directory
  *   mailway send …                      submit a test message
- *   mailway queue list|show|summary|retry   what is still queued, and why
+ *   mailway queue list|show|summary|retry|flush|hold|release|delete   what is still queued, and why; act on it
  */
 import { runDirectoryCommand, directoryUsage } from './commands/directory.js';
 import { runQueueCommand, queueUsage } from './commands/queue.js';

@@ -200,7 +200,7 @@ describe('mailway queue list', () => {
     expect(empty.stdout).toBe('Mail queue is empty\n');
     const bad = await mailway('queue', 'list', '--state', 'stuck');
     expect(bad.code).toBe(64);
-    expect(bad.stderr).toContain('--state must be one of queued, active, deferred, failed');
+    expect(bad.stderr).toContain('--state must be one of queued, active, deferred, held, failed');
   });
 });
 
@@ -256,7 +256,7 @@ describe('mailway queue summary', () => {
     const { stdout, code } = await mailway('queue', 'summary');
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split('\n');
-    expect(lines.slice(0, 5)).toEqual(['messages  4', 'queued    2', 'active    0', 'deferred  2', 'failed    1']);
+    expect(lines.slice(0, 6)).toEqual(['messages  4', 'queued    2', 'active    0', 'deferred  2', 'held      0', 'failed    1']);
     expect(lines).toContain('deferred outbound messages by domain and age:');
     expect(lines.find((l) => l.startsWith('DOMAIN'))?.split(/\s+/)).toEqual(['DOMAIN', 'TOTAL', '0-5m', '5-10m', '10-20m', '20-40m', '40-80m', '80-160m', '160-320m', '320m+']);
     // a is 12 minutes old (10-20m), b 100 (80-160m).
@@ -266,7 +266,7 @@ describe('mailway queue summary', () => {
     const summary = JSON.parse((await mailway('queue', 'summary', '--json')).stdout) as QueueSummary;
     expect(summary).toEqual({
       messages: 4,
-      recipients: { queued: 2, active: 0, deferred: 2, failed: 1 },
+      recipients: { queued: 2, active: 0, deferred: 2, held: 0, failed: 1 },
       deferredByDomain: [{ domain: 'example.net', total: 2, buckets: { '0-5m': 0, '5-10m': 0, '10-20m': 1, '20-40m': 0, '40-80m': 0, '80-160m': 1, '160-320m': 0, '320m+': 0 } }],
     });
   });

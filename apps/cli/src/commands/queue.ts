@@ -1,23 +1,34 @@
 /**
  * `mailway queue …`: what is still queued and why (reads BullMQ through @mailway/queue/admin).
  *
- *   mailway queue list [--state queued|active|deferred|failed] [--domain D] [--sender S] [--json]
+ *   mailway queue list [--state queued|active|deferred|held|failed] [--domain D] [--sender S] [--json]
  *   mailway queue show <queue id> [--json]
  *   mailway queue summary [--json]
  *   mailway queue retry <queue id> | --all [--domain D] [--json]
+ *   mailway queue flush [--json]
+ *   mailway queue hold|release <queue id>… [--json]
+ *   mailway queue delete <queue id>… | --all [--domain D] --yes [--json]
  *
  * Human output is for reading; `--json` prints the admin API's own objects.
  */
 import { parseArgs } from 'node:util';
-import { type MessageDetail, type QueueAdmin, type QueueSummary, type QueuedMessage, type QueuedRecipient, type RecipientState, type RetryResult, ageBuckets, createQueueAdmin, recipientStates } from '@mailway/queue/admin';
+import { loadConfig } from '@mailway/config';
+import { spoolSettings } from '@mailway/config/schema';
+import { type ActionResult, type MessageDetail, type QueueAdmin, type QueueSummary, type QueuedMessage, type QueuedRecipient, type RecipientState, type RetryResult, ageBuckets, createQueueAdmin, recipientStates } from '@mailway/queue/admin';
 import type { AttemptRecord } from '@mailway/queue/jobs';
+import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import type { Redis } from 'ioredis';
 import { withRedis } from '../connection.js';
 
 /** Usage of the queue commands. */
-export const queueUsage = `  mailway queue list [--state queued|active|deferred|failed] [--domain <domain>] [--sender <address>] [--json]
+export const queueUsage = `  mailway queue list [--state queued|active|deferred|held|failed] [--domain <domain>] [--sender <address>] [--json]
   mailway queue show <queue id> [--json]
   mailway queue summary [--json]
-  mailway queue retry <queue id> | --all [--domain <domain>] [--json]`;
+  mailway queue retry <queue id> | --all [--domain <domain>] [--json]
+  mailway queue flush [--json]
+  mailway queue hold <queue id>… [--json]
+  mailway queue release <queue id>… [--json]
+  mailway queue delete <queue id>… | --all [--domain <domain>] --yes [--json]`;
 
 class UsageError extends Error {}
 
@@ -64,7 +75,54 @@ const actions = {
     process.stderr.write('mailway queue retry: no deferred outbound job matched\n');
     return 1;
   },
+  flush: async (admin, args, print) => {
+    const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean', default: false } } });
+    const result = await admin.retryAll();
+    if (values.json) print(JSON.stringify(result, null, 2));
+    else for (const p of result.promoted) print(`${p.queueId}  ${p.domain}  runs now (job ${p.jobId})`);
+    if (!values.json && result.promoted.length === 0) print('no deferred outbound job');
+    return 0;
+  },
+  hold: async (admin, args, print) => perMessage('hold', args, print, (id) => admin.hold(id), { done: 'held', none: 'no queued or deferred outbound job to hold' }),
+  release: async (admin, args, print) => perMessage('release', args, print, (id) => admin.release(id), { done: 'released, runs now', none: 'no held outbound job' }),
+  delete: async (admin, args, print) => {
+    const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { all: { type: 'boolean', default: false }, domain: { type: 'string' }, yes: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+    if (values.all === (positionals.length > 0)) throw new UsageError('delete needs queue ids or --all');
+    if (values.all && !values.yes) throw new UsageError(`--all deletes every queued message${values.domain === undefined ? '' : ` to ${values.domain}`} and its content for good: add --yes to confirm`);
+    const ids = values.all ? await admin.messageIds(values.domain === undefined ? {} : { domain: values.domain }) : positionals;
+    const filter = values.domain === undefined ? {} : { domain: values.domain };
+    return perMessage('delete', [...ids, ...(values.json ? ['--json'] : [])], print, (id) => admin.remove(id, filter), { done: 'deleted', none: 'no job of this message' }, values.all);
+  },
 } satisfies Record<string, Action>;
+
+/**
+ * Act on each message named in `args` and confirm it, one line per message: what was done to
+ * which jobs, or why nothing was. Exit 1 when some message had nothing to act on, unless
+ * `anyCount` (an `--all` that found nothing is not an error).
+ */
+async function perMessage(verb: string, args: readonly string[], print: Print, act: (queueId: string) => Promise<ActionResult>, words: { done: string; none: string }, anyCount = false): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  if (positionals.length === 0 && !anyCount) throw new UsageError(`${verb} needs queue ids`);
+  const results: (ActionResult & { queueId: string })[] = [];
+  for (const queueId of positionals) results.push({ queueId, ...(await act(queueId)) });
+  if (values.json) print(JSON.stringify(results, null, 2));
+  else {
+    for (const r of results) {
+      const jobs = (list: ActionResult['done']) => list.map((j) => `${j.queue}${j.domain === null ? '' : ` ${j.domain}`}`).join(', ');
+      if (r.done.length > 0) print(`${r.queueId}  ${words.done} (${jobs(r.done)})${r.active.length > 0 ? `; running now, left alone: ${jobs(r.active)}` : ''}`);
+      else if (r.active.length > 0) print(`${r.queueId}  not ${verb === 'delete' ? 'deleted' : words.done}: running now (${jobs(r.active)}), try again once it is done`);
+      else print(`${r.queueId}  ${words.none}`);
+    }
+    if (anyCount && results.length === 0) print('no queued message matched');
+  }
+  return results.every((r) => r.done.length > 0) ? 0 : 1;
+}
+
+/** The spool the agents are configured with (MAILWAY_SPOOL, MAILWAY_SPOOL_DIR). */
+function configuredSpool(redis: Redis, prefix: string): Spool {
+  const spool = loadConfig(spoolSettings);
+  return spool.backend === 'fs' ? createFsSpool({ directory: spool.directory }) : createRedisSpool(redis, { prefix });
+}
 
 /** Run `mailway queue <verb> …`. */
 export async function runQueueCommand(args: readonly string[]): Promise<number> {
@@ -76,7 +134,7 @@ export async function runQueueCommand(args: readonly string[]): Promise<number> 
   }
   try {
     return await withRedis(async (redis, prefix) => {
-      const admin = createQueueAdmin(redis, { prefix });
+      const admin = createQueueAdmin(redis, { prefix, ...(verb === 'delete' ? { spool: configuredSpool(redis, prefix) } : {}) });
       try {
         return await action(admin, rest, (line) => process.stdout.write(`${line}\n`));
       } finally {

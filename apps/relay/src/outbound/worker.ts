@@ -21,6 +21,7 @@ import { DelayedError, type Job, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AttemptRecord, OutboundJob, OutboundProgress } from '@mailway/queue/jobs';
 import type { HandoffTargets } from '@mailway/intake';
+import { holdMs } from '@mailway/queue/admin';
 import { createMailWorker } from '@mailway/queue/queues';
 import { type Spool, SpoolNotFoundError } from '@mailway/queue/spool';
 import type { ClientAuth } from '@mailway/smtp/client';
@@ -97,6 +98,12 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
 
     // Nothing left: a run that died after settling the last recipients, before the job was done.
     if (progress.settling === null && progress.pending.length === 0) return;
+
+    // Held by an operator while it waited: it waits again until released (`mailway queue release`).
+    if (data.held === true && progress.settling === null && token !== undefined) {
+      await job.moveToDelayed(Date.now() + holdMs, token);
+      throw new DelayedError();
+    }
 
     // 1. Attempt (unless a run that died left one to settle).
     if (progress.settling === null) {

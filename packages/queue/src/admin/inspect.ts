@@ -4,16 +4,18 @@
  * mail, its latest attempt. Also promotes deferred outbound jobs so they run now.
  *
  * Reads: the three BullMQ queues (live jobs, and a message's finished jobs by their
- * deterministic ids). Writes only on `retry`. Never touches the spool.
+ * deterministic ids). Writes on `retry`, `hold`, `release` and `remove`; only `remove` touches
+ * the spool, releasing the references of the jobs it deletes under the tokens their workers use.
  */
 import { type Job, type JobType, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { type AttemptRecord, DeliveryJob, type Envelope, type Origin, OutboundJob, type OutboundProgress, type QueueName, TransferJob, deliveryJobId, outboundJobId, queueIdPattern, queueIdTime, queueNames, transferJobId } from '../jobs/index.js';
 import { bullPrefix } from '../queues/options.js';
+import type { Spool } from '../spool/spool.js';
 
 /** Where a recipient stands: waiting for a worker, being worked on, waiting for its next attempt, or failed and kept. */
-export const recipientStates = ['queued', 'active', 'deferred', 'failed'] as const;
+export const recipientStates = ['queued', 'active', 'deferred', 'held', 'failed'] as const;
 export type RecipientState = (typeof recipientStates)[number];
 
 /** Deferred outbound mail by age since arrival, as Postfix's qshape buckets it (upper bounds in minutes). */
@@ -108,6 +110,26 @@ export interface RetryResult {
   readonly promoted: readonly { readonly queueId: string; readonly jobId: string; readonly domain: string }[];
 }
 
+/** One job changed by hold, release or remove. */
+export interface ActedJob {
+  readonly queueId: string;
+  readonly queue: QueueName;
+  readonly jobId: string;
+  /** Outbound jobs: the destination domain. */
+  readonly domain: string | null;
+  /** The recipients it carried. */
+  readonly recipients: readonly string[];
+}
+
+export interface ActionResult {
+  readonly done: readonly ActedJob[];
+  /** Jobs left alone because a worker is running them now (try again once it is done). */
+  readonly active: readonly ActedJob[];
+}
+
+/** How long a held job waits before it runs by itself: a year (BullMQ's delayed scores cap far-off times). */
+export const holdMs = 365 * 24 * 60 * 60 * 1000;
+
 export interface QueueAdmin {
   list(filter?: QueueFilter): Promise<QueuedMessage[]>;
   /** null when no job of that message is known. */
@@ -117,6 +139,17 @@ export interface QueueAdmin {
   retry(queueId: string): Promise<RetryResult>;
   /** Run every deferred outbound job now, or those to `domain`. */
   retryAll(filter?: { readonly domain?: string }): Promise<RetryResult>;
+  /** Keep a message's outbound jobs from being tried until released. */
+  hold(queueId: string): Promise<ActionResult>;
+  /** Let a held message's outbound jobs run now. */
+  release(queueId: string): Promise<ActionResult>;
+  /**
+   * Delete a message's jobs (those to `domain` only, when given) and release their spool
+   * references, so that the content goes once nothing else holds it. Needs the admin's spool.
+   */
+  remove(queueId: string, filter?: { readonly domain?: string }): Promise<ActionResult>;
+  /** The queue ids of messages with an unfinished recipient (at `domain`, when given). */
+  messageIds(filter?: { readonly domain?: string }): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -141,7 +174,7 @@ const schemas = { transfer: TransferJob, outbound: OutboundJob, delivery: Delive
 type Parsed = { [N in QueueName]: { queue: N; job: Job; data: z.infer<(typeof schemas)[N]>; bullState: string; nextAttemptAt: string | null } }[QueueName];
 
 /** Inspect the queues under `prefix` (the Mailway key prefix, e.g. `mailway:`) over `connection`. */
-export function createQueueAdmin(connection: Redis, options: { prefix?: string } = {}): QueueAdmin {
+export function createQueueAdmin(connection: Redis, options: { prefix?: string; spool?: Spool } = {}): QueueAdmin {
   const prefix = bullPrefix(options.prefix ?? 'mailway');
   const queues = { transfer: new Queue('transfer', { connection, prefix }), outbound: new Queue('outbound', { connection, prefix }), delivery: new Queue('delivery', { connection, prefix }) } satisfies Record<QueueName, Queue>;
 
@@ -223,7 +256,7 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string }
     const now = Date.now();
     const live = await liveJobs();
     const messages = group(live, now);
-    const recipients: Record<RecipientState, number> = { queued: 0, active: 0, deferred: 0, failed: 0 };
+    const recipients: Record<RecipientState, number> = { queued: 0, active: 0, deferred: 0, held: 0, failed: 0 };
     for (const m of messages) for (const r of m.recipients) recipients[r.state] += 1;
     const byDomain = new Map<string, { domain: string; total: number; buckets: Record<AgeBucket, number> }>();
     for (const p of live) {
@@ -241,7 +274,8 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string }
   async function promote(jobs: Parsed[]): Promise<RetryResult> {
     const promoted: RetryResult['promoted'][number][] = [];
     for (const p of jobs) {
-      if (p.queue !== 'outbound') continue;
+      // A held job waits for its release, not for a flush.
+      if (p.queue !== 'outbound' || p.data.held === true) continue;
       try {
         await p.job.promote();
       } catch {
@@ -252,9 +286,119 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string }
     return { promoted };
   }
 
+  /** A message's jobs, live and finished, as show() finds them. */
+  async function jobsOf(queueId: string): Promise<Parsed[]> {
+    if (!queueIdPattern.test(queueId)) return [];
+    const found = new Map<string, Parsed>();
+    const add = (p: Parsed | null) => {
+      if (p !== null && p.data.queueId === queueId) found.set(`${p.queue}|${p.job.id}`, p);
+    };
+    for (const p of await liveJobs()) add(p);
+    const byId = async (queue: QueueName, id: string) => {
+      if (found.has(`${queue}|${id}`)) return;
+      const job = await queues[queue].getJob(id);
+      add(job === undefined ? null : await parse(queue, job));
+    };
+    await byId('transfer', transferJobId(queueId));
+    for (const t of [...found.values()].filter((p): p is Extract<Parsed, { queue: 'transfer' }> => p.queue === 'transfer')) {
+      for (const domain of new Set(t.data.envelope.recipients.map((r) => domainOf(r.address)))) await byId('outbound', outboundJobId(queueId, t.job.id!, domain));
+      for (const r of t.data.envelope.recipients) await byId('delivery', deliveryJobId(queueId, r.address, t.data.parent === undefined ? undefined : t.job.id!));
+    }
+    return byArrival([...found.values()]);
+  }
+
+  const acted = (p: Parsed): ActedJob => ({ queueId: p.data.queueId, queue: p.queue, jobId: p.job.id!, domain: p.queue === 'outbound' ? p.data.domain : null, recipients: recipientsOf(p) });
+
+  async function hold(queueId: string): Promise<ActionResult> {
+    const done: ActedJob[] = [];
+    const active: ActedJob[] = [];
+    for (const p of byArrival(await liveJobs('outbound', ['waiting', 'prioritized', 'delayed', 'active']))) {
+      if (p.queue !== 'outbound' || p.data.queueId !== queueId || p.data.held === true) continue;
+      // A running attempt rewrites the job's data when it ends: the mark would be lost.
+      if (p.bullState === 'active') {
+        active.push(acted(p));
+        continue;
+      }
+      await p.job.updateData({ ...p.data, held: true });
+      // A waiting job cannot be delayed from outside; the outbound worker delays it when it takes it.
+      if (p.bullState === 'delayed') await p.job.changeDelay(holdMs).catch(() => {});
+      done.push(acted(p));
+    }
+    return { done, active };
+  }
+
+  async function release(queueId: string): Promise<ActionResult> {
+    const done: ActedJob[] = [];
+    for (const p of byArrival(await liveJobs('outbound', ['waiting', 'prioritized', 'delayed']))) {
+      if (p.queue !== 'outbound' || p.data.queueId !== queueId || p.data.held !== true) continue;
+      const { held: _held, ...data } = p.data;
+      await p.job.updateData(data);
+      if (p.bullState === 'delayed') await p.job.promote().catch(() => {});
+      done.push(acted(p));
+    }
+    return { done, active: [] };
+  }
+
+  async function remove(queueId: string, filter: { readonly domain?: string } = {}): Promise<ActionResult> {
+    const spool = options.spool;
+    if (spool === undefined) throw new Error('deleting mail needs the spool');
+    const domain = filter.domain?.toLowerCase();
+    const jobs = (await jobsOf(queueId)).filter((p) => domain === undefined || (p.queue === 'outbound' ? p.data.domain === domain : p.queue === 'delivery' && domainOf(p.data.recipient.address) === domain));
+    const children = new Set(jobs.filter((p) => p.queue !== 'transfer').map((p) => `${p.queue}|${p.job.id}`));
+    const done: ActedJob[] = [];
+    const active: ActedJob[] = [];
+    for (const p of jobs) {
+      // Deleted first, released after: a job a worker has just taken stays, with its references.
+      try {
+        await p.job.remove();
+      } catch {
+        active.push(acted(p));
+        continue;
+      }
+      if (stateOf[p.bullState] != null) await releaseReferences(spool, p, children);
+      done.push(acted(p));
+    }
+    return { done, active };
+  }
+
+  /**
+   * The spool references a deleted unfinished job held, released once each under the tokens its
+   * worker would have used, so that a release the worker made already is not made again.
+   */
+  async function releaseReferences(spool: Spool, p: Parsed, children: ReadonlySet<string>): Promise<void> {
+    const jobId = p.job.id!;
+    switch (p.queue) {
+      case 'delivery':
+        await spool.releaseOnce(p.data.spoolId, jobId);
+        return;
+      case 'outbound':
+        for (const r of p.data.envelope.recipients) await spool.releaseOnce(p.data.spoolId, `${jobId}|${r.address}`);
+        await spool.unpark(p.data.spoolId, jobId);
+        return;
+      case 'transfer': {
+        // One reference per recipient, unless a job it already added carries it.
+        const parent = p.data.parent === undefined ? undefined : jobId;
+        for (const [i, r] of p.data.envelope.recipients.entries()) {
+          const routed = children.has(`delivery|${deliveryJobId(p.data.queueId, r.address, parent)}`) || children.has(`outbound|${outboundJobId(p.data.queueId, jobId, domainOf(r.address))}`);
+          if (!routed) await spool.releaseOnce(p.data.spoolId, `delete.${jobId}.${i}`);
+        }
+        await spool.unpark(p.data.spoolId, jobId);
+        return;
+      }
+    }
+  }
+
+  async function messageIds(filter: { readonly domain?: string } = {}): Promise<string[]> {
+    return (await list(filter.domain === undefined ? {} : { domain: filter.domain })).map((m) => m.queueId);
+  }
+
   return {
     list,
     show,
+    hold,
+    release,
+    remove,
+    messageIds,
     summary,
     retry: async (queueId) => promote((await liveJobs('outbound', ['delayed'])).filter((p) => p.data.queueId === queueId)),
     retryAll: async (filter = {}) => promote((await liveJobs('outbound', ['delayed'])).filter((p) => p.queue === 'outbound' && (filter.domain === undefined || p.data.domain === filter.domain.toLowerCase()))),
@@ -264,12 +408,17 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string }
   };
 }
 
+/** Jobs in the order they were queued (a message's routing order). */
+function byArrival(jobs: Parsed[]): Parsed[] {
+  return jobs.sort((x, y) => x.job.timestamp - y.job.timestamp);
+}
+
 /** Live jobs grouped by message, oldest first; each recipient once per job. */
 function group(jobs: readonly Parsed[], now: number): QueuedMessage[] {
   const messages = new Map<string, { queueId: string; arrivedAt: string; sender: string; size: number; messageId: string | null; recipients: QueuedRecipient[] }>();
   // Recipients in the order their jobs were queued (a message's routing order).
   for (const p of [...jobs].sort((x, y) => x.job.timestamp - y.job.timestamp)) {
-    const state = stateOf[p.bullState];
+    const state = stateIn(p);
     if (state == null) continue;
     const { data } = p;
     const message = messages.get(data.queueId) ?? { queueId: data.queueId, arrivedAt: arrival(p), sender: senderOf(p), size: data.size, messageId: data.messageId, recipients: [] };
@@ -298,7 +447,7 @@ function describeJob(p: Parsed): MessageJob {
     queue: p.queue,
     jobId: p.job.id!,
     bullState: p.bullState,
-    state: stateOf[p.bullState] ?? null,
+    state: stateIn(p),
     attemptsMade: p.job.attemptsMade,
     nextAttemptAt: p.nextAttemptAt,
     error: p.job.failedReason || null,
@@ -306,6 +455,12 @@ function describeJob(p: Parsed): MessageJob {
     domain: p.queue === 'outbound' ? p.data.domain : null,
     progress: p.queue === 'outbound' ? (p.data.progress ?? null) : null,
   };
+}
+
+/** The recipients' state a job gives: held outbound jobs are held whatever BullMQ's state (but active). */
+function stateIn(p: Parsed): RecipientState | null {
+  const state = stateOf[p.bullState] ?? null;
+  return p.queue === 'outbound' && p.data.held === true && (state === 'queued' || state === 'deferred') ? 'held' : state;
 }
 
 /** The recipients a job still has to handle: an outbound job's pending ones, else all of its own. */

@@ -129,5 +129,7 @@ export const OutboundJob = z.object({
   origin: Origin,
   /** Absent until the first attempt. */
   progress: OutboundProgress.optional(),
+  /** Held by an operator (`mailway queue hold`): not tried until released. */
+  held: z.literal(true).optional(),
 });
 export type OutboundJob = z.infer<typeof OutboundJob>;
