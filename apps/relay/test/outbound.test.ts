@@ -5,6 +5,7 @@
  * sender with a DSN that Python's email package reads back. Retry waits are shortened by
  * setting, as an operator would.
  */
+import { createQueueAdmin } from '@mailway/queue/admin';
 import { waitFor } from '@mailway/testing/wait';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
@@ -112,6 +113,26 @@ describe('delivery to another domain', () => {
     } finally {
       await flaky.stop();
     }
+  });
+
+  it('a message held by the operator is not tried until released, then goes', async () => {
+    const script: { greeting?: number } = { greeting: 421 };
+    const mx1 = await peer(addresses.mx1, script);
+    const h = await relay({ RELAY_OUTBOUND_DOWN_TIME: '0' });
+    const queueId = await send(h, 'bob@local.example', ['x@dest.test']);
+    await waitFor('a deferred attempt', async () => (await h.jobs('outbound')).find((j) => j.data.queueId === queueId)?.data.progress?.attempts === 1);
+    const admin = createQueueAdmin(h.redis, { prefix: h.prefix, spool: h.spool });
+    await admin.hold(queueId);
+
+    // The host is back, and retries come every 150-300 ms: a held message still waits.
+    delete script.greeting;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(mx1.received).toHaveLength(0);
+
+    await admin.release(queueId);
+    await admin.close();
+    await waitFor('delivery once released', () => mx1.received.length === 1);
+    await waitFor('the content released', settled(h, queueId));
   });
 
   it('connects from the configured source address', async () => {
