@@ -5,11 +5,7 @@
  * delivery job holding its own. Checks what each command confirms, the jobs' states after it,
  * and that a delete leaves no key of the message behind.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { DelayedError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,20 +15,12 @@ import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
 
-const run = promisify(execFile);
-const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+import { mailwayWith } from './support/cli.js';
 const prefix = `mailway-test:${randomUUID()}:`;
 const env = { ...process.env, REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL!, MAILWAY_REDIS_PREFIX: prefix, MAILWAY_SPOOL: 'redis' };
 
-async function mailway(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts', ...args], { cwd: cliDir, env });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
+/** Run `mailway …` from its sources; resolves with stdout, stderr and the exit code. */
+const mailway = mailwayWith(env);
 
 const minute = 60_000;
 const lifetime = 5 * 24 * 60 * minute;

@@ -4,11 +4,7 @@
  * recipient's attempt in the job and moves it to the delayed set until its next attempt, as the
  * relay's outbound worker does. Checks the human output and the `--json` objects.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,21 +13,12 @@ import { type AttemptRecord, type EnvelopeRecipient, type OutboundJob, type Outb
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 
-const run = promisify(execFile);
-const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+import { mailwayWith } from './support/cli.js';
 const prefix = `mailway-test:${randomUUID()}:`;
 const env = { ...process.env, REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL!, MAILWAY_REDIS_PREFIX: prefix };
 
-/** Run `mailway …` from its sources; resolves with stdout and the exit code. */
-async function mailway(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts', ...args], { cwd: cliDir, env });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
+/** Run `mailway …` from its sources; resolves with stdout, stderr and the exit code. */
+const mailway = mailwayWith(env);
 
 const minute = 60_000;
 const rcpt = (address: string): EnvelopeRecipient => ({ address, notify: null, orcpt: null });
