@@ -15,6 +15,8 @@ import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
 
+import { dropKeys } from '@mailway/testing/redis';
+import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
 const prefix = `mailway-test:${randomUUID()}:`;
 const env = { ...process.env, REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL!, MAILWAY_REDIS_PREFIX: prefix, MAILWAY_SPOOL: 'redis' };
@@ -114,18 +116,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(Object.values(queues).map((q) => q.close()));
-  const keys = await command.keys(`${prefix}*`);
-  if (keys.length > 0) await command.del(...keys);
+  await dropKeys(command, prefix);
   command.disconnect();
   workerConnection.disconnect();
 });
 
+/** Waits until `probe` says yes (20 s at most). */
 async function until(probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor('the queues to reach the expected state', probe, { timeoutMs: 20_000 });
 }
 
 const states = async (queueId: string) => (JSON.parse((await mailway('queue', 'list', '--json')).stdout) as QueuedMessage[]).find((q) => q.queueId === queueId)?.recipients.map((r) => [r.address, r.state]);

@@ -13,6 +13,8 @@ import { type AttemptRecord, type EnvelopeRecipient, type OutboundJob, type Outb
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 
+import { dropKeys } from '@mailway/testing/redis';
+import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
 const prefix = `mailway-test:${randomUUID()}:`;
 const env = { ...process.env, REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL!, MAILWAY_REDIS_PREFIX: prefix };
@@ -115,18 +117,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(Object.values(queues).map((q) => q.close()));
-  const keys = await command.keys(`${bullPrefix(prefix)}:*`);
-  if (keys.length > 0) await command.del(...keys);
+  await dropKeys(command, prefix);
   command.disconnect();
   workerConnection.disconnect();
 });
 
+/** Waits until `probe` says yes (20 s at most). */
 async function until(probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor('the queues to reach the expected state', probe, { timeoutMs: 20_000 });
 }
 
 async function closeWorkers(...workers: Worker[]): Promise<void> {
