@@ -13,6 +13,7 @@ import type { Worker } from 'bullmq';
 import { createAgentSkeleton, ownDescriptors, portOf, seedDirectory, spoolDescriptors } from '@mailway/agent';
 import { createAuthLimiter, smtpAuthHook } from '@mailway/agent/smtp-auth';
 import { type Directory, createDirectory } from '@mailway/directory';
+import { type QueueAdmin, createQueueAdmin } from '@mailway/queue/admin';
 import { type MailQueue, type QueueName, createMailQueue } from '@mailway/queue/queues';
 import { createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
@@ -29,6 +30,9 @@ import { downDestinations } from './outbound/down.js';
 import { redisLeases } from './outbound/leases.js';
 import { outboundSettingsFrom } from './outbound/settings.js';
 import { createOutboundWorker } from './outbound/worker.js';
+import { parseHoldDomains } from './pull/domains.js';
+import { etrnHook } from './pull/etrn.js';
+import { pullLocks } from './pull/locks.js';
 
 export interface RelayAgent extends RunningAgent {
   /** The bound inbound port (useful when configured as 0). */
@@ -51,6 +55,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   const settings = config.relay;
   const metrics = createRelayMetrics(context.metrics);
   const networks = relayNetworks(settings.networks);
+  const holds = parseHoldDomains(settings.pull.holdDomains);
   const admission = connectionLimits({
     prefix: 'RELAY',
     path: 'relay.connections',
@@ -71,6 +76,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let worker: Worker | null = null;
   let outboundWorker: Worker | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
+  let admin: QueueAdmin | null = null;
 
   try {
     // The queues this agent adds to (they connect once Redis is there).
@@ -87,6 +93,14 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     const certificate = await loadCertificate(settings.tls, config.hostname);
     if (certificate.selfSigned) logger.warn({ hostname: config.hostname }, 'no certificate configured (RELAY_TLS_CERT/RELAY_TLS_KEY): STARTTLS uses a self-signed one');
 
+    // Mail held for sites that pull it: ETRN moves it on through the queue admin.
+    const locks = pullLocks(redis, prefix);
+    admin = holds.empty ? null : createQueueAdmin(redis, { prefix });
+    const onEtrn =
+      admin === null
+        ? {}
+        : { onEtrn: etrnHook({ holds, networks, etrnNetworks: relayNetworks(settings.pull.etrnNetworks, 'RELAY_ETRN_NETWORKS'), admin, locks, logger, requests: metrics.etrn }) };
+
     // Inbound SMTP.
     const roles = new Set(settings.roles);
     const greylist = settings.greylist.enabled ? createGreylist(redis, prefix, settings.greylist) : null;
@@ -102,7 +116,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
         },
         onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections }),
-        onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
+        onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, ...(holds.empty ? {} : { holds: holds.holds }), logger, metrics }),
+        ...onEtrn,
         onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
@@ -149,6 +164,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
           logger.warn({ destination, leases: count }, 'destination leases lapsed while held: the destination limit may be passed until they end'),
         ),
         ...(settings.spool.backend === 'redis' ? { releases: createRedisSpool(workerRedis, { prefix }) } : {}),
+        pullLocks: locks,
         prefix: queueOptions.prefix,
         concurrency: settings.outbound.concurrency,
         locks: settings.outbound.worker,
@@ -170,6 +186,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         await running.server?.close({ timeout: settings.shutdownTimeout });
         await Promise.all(running.workers.map((w) => skeleton.closeWorker(w)));
         await Promise.all(queues.map((queue) => queue.close()));
+        await admin?.close();
         await skeleton.close();
       },
     };
@@ -178,6 +195,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     await worker?.close(true);
     await outboundWorker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));
+    await admin?.close().catch(() => {});
     await skeleton.close();
     throw error;
   }

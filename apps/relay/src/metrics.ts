@@ -34,6 +34,9 @@ export function createRelayMetrics(metrics: Metrics) {
     routed: metrics.counter('relay_routed_recipients_total', 'Recipients routed by the transfer worker, by route', ['route']),
     handoffSeconds: metrics.histogram('relay_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
     outbound: metrics.counter('relay_outbound_recipients_total', 'Outbound delivery attempts per recipient, by outcome (delivered, deferred, failed)', ['outcome']),
+    etrn: metrics.counter('relay_etrn_total', 'ETRN requests, by outcome (started, none, refused, locked, failed)', ['outcome']),
+    odmrSessions: metrics.counter('relay_odmr_sessions_total', 'ODMR ATRN requests, by outcome (turned, no_mail, refused, locked, failed)', ['outcome']),
+    odmrMessages: metrics.counter('relay_odmr_messages_total', 'Messages offered to sites over turned-around ODMR sessions, by outcome (delivered, deferred, failed)', ['outcome']),
     outboundSessions: metrics.counter('relay_outbound_sessions_total', 'Outbound SMTP sessions used for a message: opened for it, or reused from an earlier one', ['kind']),
   };
 }

@@ -131,5 +131,10 @@ export const OutboundJob = z.object({
   progress: OutboundProgress.optional(),
   /** Held by an operator (`mailway queue hold`): not tried until released. */
   held: z.literal(true).optional(),
+  /**
+   * Mail for a domain whose site pulls it (ETRN, ODMR): `waiting` until the site asks, `asked`
+   * once it has (the next run makes one attempt, after which what is left waits again).
+   */
+  pull: z.enum(['waiting', 'asked']).optional(),
 });
 export type OutboundJob = z.infer<typeof OutboundJob>;
