@@ -30,13 +30,16 @@ import { downDestinations } from './outbound/down.js';
 import { redisLeases } from './outbound/leases.js';
 import { outboundSettingsFrom } from './outbound/settings.js';
 import { createOutboundWorker } from './outbound/worker.js';
-import { parseHoldDomains } from './pull/domains.js';
+import { parseHoldDomains, parsePullGrants } from './pull/domains.js';
+import { type OdmrListener, createOdmrListener } from './pull/odmr.js';
 import { etrnHook } from './pull/etrn.js';
 import { pullLocks } from './pull/locks.js';
 
 export interface RelayAgent extends RunningAgent {
   /** The bound inbound port (useful when configured as 0). */
   readonly port: number;
+  /** The bound ODMR port; null when ODMR is off (no RELAY_ODMR_USERS) or this process is not inbound. */
+  readonly odmrPort: number | null;
   readonly certificate: Certificate;
   readonly directory: Directory;
 }
@@ -77,6 +80,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let outboundWorker: Worker | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
   let admin: QueueAdmin | null = null;
+  let odmr: OdmrListener | null = null;
 
   try {
     // The queues this agent adds to (they connect once Redis is there).
@@ -104,6 +108,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     // Inbound SMTP.
     const roles = new Set(settings.roles);
     const greylist = settings.greylist.enabled ? createGreylist(redis, prefix, settings.greylist) : null;
+    const onAuth = smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections });
     if (roles.has('inbound')) server = createServer({
       hostname: config.hostname,
       tls: { key: certificate.key, cert: certificate.cert },
@@ -115,7 +120,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
           metrics.connections.inc();
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
         },
-        onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections }),
+        onAuth,
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, ...(holds.empty ? {} : { holds: holds.holds }), logger, metrics }),
         ...onEtrn,
         onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
@@ -126,6 +131,29 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     // Listening before Redis answers: sessions get 421 rather than a refused connection.
     const port = server === null ? 0 : portOf(await server.listen({ host: settings.host, port: settings.port }));
     logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
+
+    // On-Demand Mail Relay: sites that authenticate take their held mail over their own connection.
+    const resolver = new Resolver({ timeout: 5_000, tries: 2 });
+    if (settings.outbound.dnsServers.length > 0) resolver.setServers(settings.outbound.dnsServers);
+    const grants = parsePullGrants(settings.pull.odmrUsers, holds);
+    let odmrPort: number | null = null;
+    if (roles.has('inbound') && grants.size > 0) {
+      odmr = createOdmrListener({
+        hostname: config.hostname,
+        tls: { key: certificate.key, cert: certificate.cert },
+        allowInsecureAuth: settings.pull.odmrAllowInsecureAuth,
+        onAuth,
+        gate: (hooks) => skeleton.gate(hooks),
+        grants,
+        locks,
+        outbound,
+        processing: { spool, intake: { spool, transfer }, settings: outboundSettingsFrom(config, resolver), logger, metrics: { attempts: metrics.outbound } },
+        logger,
+        metrics: { sessions: metrics.odmrSessions, messages: metrics.odmrMessages },
+      });
+      odmrPort = await odmr.listen(settings.host, settings.pull.odmrPort);
+      logger.info({ host: settings.host, port: odmrPort, users: grants.size }, 'odmr listening');
+    }
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
     await skeleton.reached();
@@ -150,8 +178,6 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
 
     // The outbound worker.
     if (roles.has('outbound')) {
-      const resolver = new Resolver({ timeout: 5_000, tries: 2 });
-      if (settings.outbound.dnsServers.length > 0) resolver.setServers(settings.outbound.dnsServers);
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
         intake: { spool, transfer },
@@ -178,12 +204,14 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     const running = { server, workers: [worker, outboundWorker].filter((w): w is Worker => w !== null) };
     return {
       port,
+      odmrPort,
       certificate,
       directory,
       ready: () => skeleton.ready() && running.workers.every((w) => w.isRunning()),
       async stop() {
         skeleton.stopping();
         await running.server?.close({ timeout: settings.shutdownTimeout });
+        await odmr?.close(settings.shutdownTimeout);
         await Promise.all(running.workers.map((w) => skeleton.closeWorker(w)));
         await Promise.all(queues.map((queue) => queue.close()));
         await admin?.close();
@@ -192,6 +220,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     };
   } catch (error) {
     await server?.close({ timeout: 0 });
+    await odmr?.close(0);
     await worker?.close(true);
     await outboundWorker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));

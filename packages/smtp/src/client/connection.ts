@@ -88,6 +88,15 @@ export class Connection {
     return connection;
   }
 
+  /** A connection already open; `unread` holds octets already read from it. */
+  static adopt(socket: Socket, unread: Buffer | null): Connection {
+    socket.setNoDelay(true);
+    const connection = new Connection(socket);
+    if (socket.destroyed) connection.#fail({ kind: 'network', message: 'connection closed' });
+    if (unread !== null && unread.length > 0) connection.#onData(unread);
+    return connection;
+  }
+
   /** The next reply, waiting at most `timeout` ms; one reader at a time. */
   read(phase: ClientPhase, timeout: number): Promise<Reply> {
     // Already here.
