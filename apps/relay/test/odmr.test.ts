@@ -12,6 +12,7 @@
  * delivered messages, and the pull lock is gone.
  */
 import { type Socket, connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createQueueAdmin } from '@mailway/queue/admin';
@@ -25,7 +26,11 @@ class OdmrClient {
   private wake: (() => void) | null = null;
   private closed = false;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(public socket: Socket) {
+    this.attach(socket);
+  }
+
+  private attach(socket: Socket): void {
     socket.on('data', this.onData);
     socket.on('close', () => {
       this.closed = true;
@@ -38,6 +43,18 @@ class OdmrClient {
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const client = new OdmrClient(socket);
     return { client, greeting: await client.reply() };
+  }
+
+  /** STARTTLS, then the rest over TLS (any certificate: the relay's is self-signed here). */
+  async startTls(): Promise<string> {
+    const ready = await this.command('STARTTLS');
+    if (!ready.startsWith('220 ')) return ready;
+    this.socket.off('data', this.onData);
+    const secure = tlsConnect({ socket: this.socket, rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+    this.socket = secure;
+    this.attach(secure);
+    return ready;
   }
 
   async command(line: string): Promise<string> {
@@ -113,14 +130,14 @@ function siteServer(turned: { socket: Socket; unread: Buffer }, refusing = true)
   return { received, greeted: new Promise<void>((resolve) => (greeted = resolve)) };
 }
 
-async function relay(): Promise<Harness> {
+async function relay(env: Record<string, string> = { RELAY_ODMR_ALLOW_INSECURE_AUTH: 'true' }): Promise<Harness> {
   const h = await startRelay({
     env: {
       RELAY_NETWORKS: '127.0.0.0/8',
       RELAY_HOLD_DOMAINS: 'site.test,other.test',
       RELAY_ODMR_USERS: `${bob.user}=site.test, dave@second.example=other.test`,
       RELAY_ODMR_PORT: '0',
-      RELAY_ODMR_ALLOW_INSECURE_AUTH: 'true',
+      ...env,
     },
   });
   onTestFinished(() => h.close());
@@ -223,5 +240,27 @@ describe('ODMR (RFC 2645)', () => {
     await waitFor('the queue to empty', async () => (await queued(h)).filter((r) => r.address.endsWith('@site.test')).length === 0);
     await waitFor('its outbound job to complete', async () => (await outboundStates(h, second)).join() === 'completed');
     expect(await h.redis.exists(`${h.prefix}pull:lock:site.test`)).toBe(0);
+  });
+
+  it('over TLS, as by default: AUTH only after STARTTLS, and the turned session stays in TLS', async () => {
+    const h = await relay({});
+    const queueId = await sendThrough(h, 'carol@remote.example', ['x@site.test'], { subject: 'secret' });
+    await waitFor('the mail to be held', async () => (await queued(h)).some((r) => r.state === 'held'));
+
+    const { client } = await OdmrClient.open(h.agent.odmrPort ?? 0);
+    const plainEhlo = await client.command('EHLO site.test');
+    expect(plainEhlo).toMatch(/STARTTLS/);
+    expect(plainEhlo).not.toMatch(/AUTH/);
+    expect(await client.startTls()).toMatch(/^220 /);
+    expect(await client.command('EHLO site.test')).toMatch(/250-AUTH PLAIN LOGIN/);
+    expect(await client.command(plain(bob.user, bob.pass))).toMatch(/^235 /);
+    expect(await client.command('ATRN')).toBe('250 2.0.0 OK now reversing the connection');
+    const turned = client.turn();
+    expect(turned.socket.constructor.name).toBe('TLSSocket');
+    const site = siteServer(turned);
+    await site.greeted;
+    await waitFor('the spool entry to go', settled(h, queueId));
+    expect(site.received.map((m) => m.to)).toEqual([['x@site.test']]);
+    expect(h.logs.find((l) => l.msg === 'delivered')).toMatchObject({ to: 'x@site.test', remote: 'site.test', tls: expect.stringMatching(/^TLSv1\.[23]$/) });
   });
 });
