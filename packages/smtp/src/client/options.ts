@@ -129,7 +129,7 @@ export interface ResolvedClientOptions {
 /** Fill in defaults and check what cannot be right. */
 export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   // Sanity checks.
-  if (!options.host && !options.path && !options.socket) throw new TypeError('host, path or socket is required');
+  if (!options.host && !options.path && !options.socket) throw new TypeError('host or path is required (or an open socket)');
   if (options.host && options.path) throw new TypeError('host and path exclude each other');
   if (options.socket && (options.path || options.secure)) throw new TypeError('socket excludes path and secure');
   const chunkSize = options.chunkSize ?? 1024 * 1024;
