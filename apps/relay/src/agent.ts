@@ -59,12 +59,15 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   const metrics = createRelayMetrics(context.metrics);
   const networks = relayNetworks(settings.networks);
   const holds = parseHoldDomains(settings.pull.holdDomains);
+  const grants = parsePullGrants(settings.pull.odmrUsers, holds);
+  const odmrRuns = settings.roles.includes('inbound') && grants.size > 0;
   const admission = connectionLimits({
     prefix: 'RELAY',
     path: 'relay.connections',
     settings: settings.connections,
     alsoExempt: settings.networks,
-    listeners: 1,
+    // Port 25, and the ODMR port when it runs: each gets its own cap under the same limits.
+    listeners: odmrRuns ? 2 : 1,
     perSession: 1 + spoolDescriptors(settings.spool),
     reserve: ownDescriptors,
     refused: metrics.connectionsRefused,
@@ -135,13 +138,13 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     // On-Demand Mail Relay: sites that authenticate take their held mail over their own connection.
     const resolver = new Resolver({ timeout: 5_000, tries: 2 });
     if (settings.outbound.dnsServers.length > 0) resolver.setServers(settings.outbound.dnsServers);
-    const grants = parsePullGrants(settings.pull.odmrUsers, holds);
     let odmrPort: number | null = null;
-    if (roles.has('inbound') && grants.size > 0) {
+    if (odmrRuns) {
       odmr = createOdmrListener({
         hostname: config.hostname,
         tls: { key: certificate.key, cert: certificate.cert },
         allowInsecureAuth: settings.pull.odmrAllowInsecureAuth,
+        admission,
         onAuth,
         gate: (hooks) => skeleton.gate(hooks),
         grants,

@@ -9,7 +9,8 @@
  * 250, the connection turns, the site's 220 comes first, and the held mail arrives over it; what
  * the site refuses for good is returned to its sender, what it defers waits for the next pull;
  * afterwards the queue holds only the deferred recipient, the spool holds nothing of the
- * delivered messages, and the pull lock is gone.
+ * delivered messages, and the pull lock is gone. The session runs in TLS by default, and the
+ * port has the connection limits of port 25.
  */
 import { type Socket, connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -262,5 +263,19 @@ describe('ODMR (RFC 2645)', () => {
     await waitFor('the spool entry to go', settled(h, queueId));
     expect(site.received.map((m) => m.to)).toEqual([['x@site.test']]);
     expect(h.logs.find((l) => l.msg === 'delivered')).toMatchObject({ to: 'x@site.test', remote: 'site.test', tls: expect.stringMatching(/^TLSv1\.[23]$/) });
+  });
+
+  it('is under the connection limits of port 25: one session too many from a client gets 421', async () => {
+    const h = await relay({ RELAY_ODMR_ALLOW_INSECURE_AUTH: 'true', RELAY_CLIENT_CONNECTIONS: '1', RELAY_NETWORKS: '10.0.0.0/8' });
+    const { client, greeting } = await OdmrClient.open(h.agent.odmrPort ?? 0);
+    expect(greeting).toMatch(/^220 /);
+    const second = connect({ host: '127.0.0.1', port: h.agent.odmrPort ?? 0 });
+    const refused = await new Promise<string>((resolve) => {
+      let text = '';
+      second.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      second.on('close', () => resolve(text));
+    });
+    expect(refused).toBe('421 4.7.0 mx.local.example Too many connections from your host\r\n');
+    expect(await client.command('QUIT')).toMatch(/^221 /);
   });
 });

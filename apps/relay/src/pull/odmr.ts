@@ -24,7 +24,7 @@ import type { OutboundJob } from '@mailway/queue/jobs';
 import type { MailQueue } from '@mailway/queue/queues';
 import type { Logger } from '@mailway/runtime';
 import { type SmtpClient, connect } from '@mailway/smtp/client';
-import { type CommandExtension, type HookResult, type ServerHooks, type Session, type SmtpServer, createServer, defer, handover, reject } from '@mailway/smtp/server';
+import { type AdmissionOptions, type CommandExtension, type HookResult, type ServerHooks, type Session, type SmtpServer, createServer, defer, handover, reject } from '@mailway/smtp/server';
 import { reply } from '@mailway/smtp/reply';
 import { type OutboundRun, type OutboundWorkerOptions, outboundProcessor } from '../outbound/worker.js';
 import { type PullGrants, parseDomain } from './domains.js';
@@ -37,6 +37,8 @@ export interface OdmrOptions {
   readonly hostname: string;
   readonly tls: { readonly key: string | Buffer; readonly cert: string | Buffer };
   readonly allowInsecureAuth: boolean;
+  /** Connection limits (the port 25 settings); none: unlimited. */
+  readonly admission?: AdmissionOptions;
   readonly onAuth: NonNullable<ServerHooks['onAuth']>;
   /** Puts the listener's hooks behind the agent's gate (421 until it serves); none: as they are. */
   readonly gate?: (hooks: ServerHooks) => ServerHooks;
@@ -124,6 +126,7 @@ export function createOdmrListener(options: OdmrOptions): OdmrListener {
     hostname: options.hostname,
     tls: options.tls,
     auth: { required: true, allowInsecure: options.allowInsecureAuth },
+    ...(options.admission === undefined ? {} : { admission: options.admission }),
     commands: [atrn],
     hooks: (options.gate ?? ((hooks) => hooks))({
       onAuth: options.onAuth,
@@ -134,11 +137,17 @@ export function createOdmrListener(options: OdmrOptions): OdmrListener {
   });
   let listener: Server | null = null;
 
-  /** The domains' held jobs, waiting in the delayed set (not an operator's hold, nothing left to settle). */
+  /**
+   * The domains' held jobs, waiting in the delayed set (not an operator's hold). A job whose
+   * last attempt was recorded but not settled (its run died) goes to the outbound worker, which
+   * settles it at once; it is not sent again here.
+   */
   async function heldJobs(domains: readonly string[]): Promise<Job<OutboundJob>[]> {
     const wanted = new Set(domains);
-    const jobs = (await options.outbound.queue.getJobs(['delayed'])) as Job<OutboundJob>[];
-    return jobs.filter((job) => wanted.has(job.data.domain) && job.data.held !== true && (job.data.progress?.settling ?? null) === null).sort((a, b) => a.timestamp - b.timestamp);
+    const jobs = ((await options.outbound.queue.getJobs(['delayed'])) as Job<OutboundJob>[]).filter((job) => wanted.has(job.data.domain) && job.data.held !== true);
+    const unsettled = jobs.filter((job) => (job.data.progress?.settling ?? null) !== null);
+    for (const job of unsettled) await job.promote().catch(() => {});
+    return jobs.filter((job) => !unsettled.includes(job)).sort((a, b) => a.timestamp - b.timestamp);
   }
 
   /** The turned session: Mailway as the client, each held message through the outbound processing. */
