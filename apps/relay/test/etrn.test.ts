@@ -8,13 +8,21 @@
  * admin and not tried; a stranger's ETRN gets 459 and starts nothing; the site's ETRN gets 253
  * and the mail arrives, the spool empties; a second ETRN gets 251; `@domain` reaches the
  * domains below it; `#queue`, a domain not held and ETRN inside a transaction are refused; mail
- * the site's host defers after an ETRN waits for the site again instead of being retried.
+ * the site's host defers after an ETRN waits for the site again instead of being retried; when
+ * moving the mail on takes longer than the reply may wait, the reply is 250 "started" and the
+ * mail still goes.
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createQueueAdmin } from '@mailway/queue/admin';
 import { dnsmasqForTests } from '@mailway/testing/dns';
 import { waitFor } from '@mailway/testing/wait';
+import { createLogger } from '@mailway/runtime';
+import type { Session } from '@mailway/smtp/server';
+import { parseHoldDomains } from '../src/pull/domains.js';
+import { etrnHook } from '../src/pull/etrn.js';
+import { pullLocks } from '../src/pull/locks.js';
+import { relayNetworks } from '../src/policy/networks.js';
 import { type Harness, settled, startOutboundRelay } from './support/harness.js';
 import { type Sink, smtpSinkPath, startSink } from './support/sink.js';
 
@@ -188,6 +196,33 @@ describe.skipIf(smtpSinkPath === null)('ETRN and held domains (skipped: smtp-sin
     await site.stop();
     site = await sink();
     expect((await smtplib(h, clients.site, [['ETRN', 'site.test']])).replies[0]).toBe('253 2.0.0 OK, 1 pending messages for node site.test started');
+    await waitFor('the spool entry to go', settled(h, queueId));
+    expect(await rcpts(site)).toEqual([['<x@site.test>']]);
+  });
+
+  it('answers 250 "started" when the mail takes longer to move on than the reply waits, and the mail still goes', async () => {
+    const site = await sink();
+    const h = await relay();
+    const queueId = await smtplib(h, clients.sender, [['send', 'carol@remote.example', ['x@site.test'], text('x@site.test', 'slow')]]).then(async () => {
+      await waitFor('the message to be held', async () => (await listed(h))[0]?.recipients[0]?.state === 'held');
+      return (await listed(h))[0]?.queueId ?? '';
+    });
+    const admin = createQueueAdmin(h.redis, { prefix: h.prefix });
+    onTestFinished(() => admin.close());
+    const requests: string[] = [];
+    const hook = etrnHook({
+      holds: parseHoldDomains(['site.test']),
+      networks: relayNetworks([]),
+      etrnNetworks: relayNetworks([`${clients.site}/32`]),
+      admin,
+      locks: pullLocks(h.redis, h.prefix),
+      logger: createLogger({ name: 'etrn', level: 'silent' }),
+      requests: { inc: ({ outcome }) => void requests.push(outcome) },
+      replyWithin: 0,
+    });
+    const session = { id: 'etrn-test', remote: { address: clients.site, port: 1 }, local: { address: '127.0.0.1', port: 25 }, lmtp: false, tls: null, helo: null, user: null, transactions: 0, locals: {} } satisfies Session;
+    expect(await hook(session, 'site.test')).toMatchObject({ kind: 'accept', reply: { code: 250, enhanced: '2.0.0', lines: ['OK, queuing for node site.test started'] } });
+    expect(requests).toEqual(['started']);
     await waitFor('the spool entry to go', settled(h, queueId));
     expect(await rcpts(site)).toEqual([['<x@site.test>']]);
   });

@@ -7,6 +7,7 @@
  *
  *   253 2.0.0 OK, <n> pending messages for node <x> started
  *   251 2.0.0 OK, no messages waiting for node <x>
+ *   250 2.0.0 OK, queuing for node <x> started         (many messages: still being moved on)
  *   458 4.3.0 Unable to queue messages for node <x>      (being pulled by ODMR, or Redis trouble)
  *   459 4.7.1 Node <x> not allowed: <reason>             (stranger, domain not held, #queue)
  *
@@ -31,7 +32,12 @@ export interface EtrnPolicy {
   readonly locks: PullLocks;
   readonly logger: Logger;
   readonly requests: { inc(labels: { outcome: EtrnOutcome }): void };
+  /** How long the reply waits for the mail to be moved on before it says only "started" (ms). */
+  readonly replyWithin?: number;
 }
+
+/** Moving on a few hundred messages fits in this; more go on after a 250. */
+const defaultReplyWithin = 1_000;
 
 /** The onEtrn hook. */
 export function etrnHook(policy: EtrnPolicy): (session: Session, node: string) => Promise<HookResult> {
@@ -57,11 +63,24 @@ export function etrnHook(policy: EtrnPolicy): (session: Session, node: string) =
     try {
       if (!node.startsWith('@') && (await policy.locks.held(name))) return answer('locked', defer(458, '4.3.0', `Unable to queue messages for node ${node}`), { reason: 'being pulled' });
       const matches = nodeMatcher(node);
-      const { promoted } = await policy.admin.retryAll({ match: (domain) => matches(domain) && holds.holds(domain) });
-      const messages = new Set(promoted.map((p) => p.queueId)).size;
-      const domains = [...new Set(promoted.map((p) => p.domain))];
-      if (messages === 0) return answer('none', accept(`OK, no messages waiting for node ${node}`, 251));
-      return answer('started', accept(`OK, ${messages} pending messages for node ${node} started`, 253), { messages, domains });
+      const moving = policy.admin.retryAll({ match: (domain) => matches(domain) && holds.holds(domain) }).then(({ promoted }) => ({
+        messages: new Set(promoted.map((p) => p.queueId)).size,
+        domains: [...new Set(promoted.map((p) => p.domain))],
+      }));
+      // The reply comes at once (RFC 1985): with the count when the mail is moved on quickly, else
+      // as "started" while the rest is moved on behind it.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), policy.replyWithin ?? defaultReplyWithin)));
+      const moved = await Promise.race([moving, late]).finally(() => clearTimeout(timer));
+      if (moved === null) {
+        moving.then(
+          (done) => logger.info({ ...log, ...done }, 'etrn: mail moved on'),
+          (error: unknown) => logger.error({ ...log, err: error }, 'etrn failed after its reply: the rest waits for the next request'),
+        );
+        return answer('started', accept(`OK, queuing for node ${node} started`, 250));
+      }
+      if (moved.messages === 0) return answer('none', accept(`OK, no messages waiting for node ${node}`, 251));
+      return answer('started', accept(`OK, ${moved.messages} pending messages for node ${node} started`, 253), moved);
     } catch (error) {
       logger.error({ ...log, err: error }, 'etrn failed');
       policy.requests.inc({ outcome: 'failed' });
