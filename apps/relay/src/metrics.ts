@@ -36,7 +36,7 @@ export function createRelayMetrics(metrics: Metrics) {
     outbound: metrics.counter('relay_outbound_recipients_total', 'Outbound delivery attempts per recipient, by outcome (delivered, deferred, failed)', ['outcome']),
     etrn: metrics.counter('relay_etrn_total', 'ETRN requests, by outcome (started, none, refused, locked, failed)', ['outcome']),
     odmrSessions: metrics.counter('relay_odmr_sessions_total', 'ODMR ATRN requests, by outcome (turned, no_mail, refused, locked, failed)', ['outcome']),
-    odmrMessages: metrics.counter('relay_odmr_messages_total', 'Messages offered to sites over turned-around ODMR sessions, by outcome (delivered, deferred, failed)', ['outcome']),
+    odmrMessages: metrics.counter('relay_odmr_messages_total', 'Held messages offered to sites over turned-around ODMR sessions, by outcome (finished: nothing left to send; deferred: some recipients wait for the next pull; error)', ['outcome']),
     outboundSessions: metrics.counter('relay_outbound_sessions_total', 'Outbound SMTP sessions used for a message: opened for it, or reused from an earlier one', ['kind']),
   };
 }
