@@ -170,7 +170,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     }
     for (const r of settling.outcomes) {
       if (r.state === 'deferred') continue;
-      const released = (options.releases ?? spool).releaseOnce(data.spoolId, `${jobId}|${r.address}`);
+      const released = (options.releases ?? spool).releaseOnce(data.spoolId, `${jobId}|${r.address}`, jobId);
       // Over the worker's own connection the release goes ahead of the job's completion (or its
       // next record), which BullMQ sends on the same connection: Redis takes both in that order,
       // with one fsync, without waiting here for the first. A release refused by Redis leaves
