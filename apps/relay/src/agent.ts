@@ -142,7 +142,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         intake: { spool, transfer },
         settings: outboundSettingsFrom(config, resolver),
         logger,
-        metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
+        metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions, concurrencyFeedback: metrics.outboundConcurrencyFeedback },
         down: downDestinations(redis, prefix, settings.outbound.downTime),
         // Over the general connection, so that a slot given back is free before the next one is asked for.
         leases: redisLeases(redis, prefix, { leaseMs: settings.outbound.destinationLease, renewMs: settings.outbound.destinationLeaseRenew }, (destination, count) =>

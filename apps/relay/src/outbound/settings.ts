@@ -51,6 +51,6 @@ export function outboundSettingsFrom(config: RelayConfig, dns: MxDns): OutboundS
     startTls: outbound.tls,
     smarthost: { auth, startTls: outbound.smarthostTls },
     returnLimit: outbound.bounceReturnLimit,
-    sessions: { perDestination: outbound.destinationConcurrency, limits: parseDestinationLimits(outbound.destinationLimits), idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages, tlsFailureMemory: outbound.tlsFailureMemory },
+    sessions: { perDestination: outbound.destinationConcurrency, limits: parseDestinationLimits(outbound.destinationLimits), idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages, tlsFailureMemory: outbound.tlsFailureMemory, initialConcurrency: outbound.initialConcurrency, congestionMemory: outbound.congestionMemory },
   };
 }

@@ -40,6 +40,8 @@ export interface OutboundMetrics {
   readonly attempts: { inc(labels: { outcome: string }, value?: number): void };
   /** Sessions opened and reused (see sessions.ts). */
   readonly sessions?: { inc(labels: { kind: string }): void };
+  /** Attempts that widened (success) or narrowed (congestion) a destination's concurrency window. */
+  readonly concurrencyFeedback?: { inc(labels: { signal: string }): void };
 }
 
 export interface OutboundSettings {
@@ -209,12 +211,24 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     } finally {
       slot?.release();
     }
+    adjustConcurrency(destination, result);
     const reason = result.recipients[0]?.verdict.diagnostic;
     if (result.unreachable === true && reason !== undefined && options.down !== undefined) {
       await options.down.mark(destination, reason);
       logger.warn({ destination, reason }, 'destination marked down: no host could be reached');
     }
     return [...result.recipients];
+  }
+
+  /** Feeds what the attempt's hosts said back into the destination's concurrency window (sessions.ts). */
+  function adjustConcurrency(destination: string, result: AttemptResult): void {
+    if (sessions === undefined) return;
+    const signal = result.tried.some((t) => t.congested === true) ? 'congestion' : result.tried.some((t) => t.failure === null) ? 'success' : null;
+    if (signal === null) return;
+    metrics.concurrencyFeedback?.inc({ signal });
+    const { before, after } = sessions.feedback(destination, signal);
+    if (after < before) logger.warn({ destination, concurrency: after, was: before }, `${destination} turned a session away as one too many: attempts at once lowered to ${after}`);
+    else if (after > before) logger.debug({ destination, concurrency: after, was: before }, `attempts at once for ${destination} raised to ${after}`);
   }
 
   /**
