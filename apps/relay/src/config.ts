@@ -11,6 +11,7 @@ import { authFailureSettings, authservIdsSetting, connectionLimitSettings, setti
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 import { parseDestinationLimits } from './outbound/settings.js';
+import { parseDestinationRates } from './outbound/rates.js';
 
 /** A setting whose text must parse: the parser's own message says what is wrong. */
 function parsed<T>(schema: z.ZodType<T>, parse: (value: T) => unknown): z.ZodType<T> {
@@ -40,6 +41,8 @@ const outboundSettings = z.object({
    * gives its slots back when their leases lapse, this long after their last renewal.
    */
   destinationLease: setting.duration('RELAY_OUTBOUND_DESTINATION_LEASE', 120_000, { min: '1s' }),
+  /** Messages at most per destination: `example.com=30/min,[smarthost]=5/s` (s, min or h), shared by every relay process. */
+  destinationRates: parsed(setting.list('RELAY_OUTBOUND_DESTINATION_RATES', []), parseDestinationRates),
   /**
    * Adaptive concurrency, as Postfix's initial_destination_concurrency: a destination starts with
    * this many attempts at once and gains more as its hosts take mail, up to its limit; a session

@@ -35,6 +35,7 @@ export function createRelayMetrics(metrics: Metrics) {
     handoffSeconds: metrics.histogram('relay_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
     outbound: metrics.counter('relay_outbound_recipients_total', 'Outbound delivery attempts per recipient, by outcome (delivered, deferred, failed)', ['outcome']),
     outboundSessions: metrics.counter('relay_outbound_sessions_total', 'Outbound SMTP sessions used for a message: opened for it, or reused from an earlier one', ['kind']),
+    outboundPaced: metrics.counter('relay_outbound_paced_total', "Outbound attempts that waited for a destination's rate limit"),
     outboundConcurrencyFeedback: metrics.counter('relay_outbound_concurrency_feedback_total', "Outbound attempts that widened (success) or narrowed (congestion) a destination's concurrency window", ['signal']),
   };
 }

@@ -33,6 +33,7 @@ import { type Verdict, deferred, failed } from './outcome.js';
 import { type Route, type RouterOptions, routeDomain } from './routes.js';
 import type { DownDestinations } from './down.js';
 import type { DestinationLeases } from './leases.js';
+import type { DestinationRates } from './rates.js';
 import { OutboundSessions, type SessionCacheOptions } from './sessions.js';
 import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
 
@@ -40,6 +41,8 @@ export interface OutboundMetrics {
   readonly attempts: { inc(labels: { outcome: string }, value?: number): void };
   /** Sessions opened and reused (see sessions.ts). */
   readonly sessions?: { inc(labels: { kind: string }): void };
+  /** Attempts that stepped aside for a destination's rate limit. */
+  readonly paced?: { inc(): void };
   /** Attempts that widened (success) or narrowed (congestion) a destination's concurrency window. */
   readonly concurrencyFeedback?: { inc(labels: { signal: string }): void };
 }
@@ -80,10 +83,15 @@ export interface OutboundWorkerOptions {
   readonly down?: DownDestinations;
   /** Destination slots shared with other processes (see leases.ts); none: slots are this process's own. */
   readonly leases?: DestinationLeases;
+  /** Destination rate limits (see rates.ts); none: no destination is paced. */
+  readonly rates?: DestinationRates;
 }
 
 /** Messages up to this size are read whole before their attempt; larger ones are streamed. */
 const readAheadLimit = 256 * 1024;
+
+/** A reserved send time this close (ms) is taken at once. */
+const pacingSlackMs = 20;
 
 /** A destination none of whose attempts has finished for this long, while others wait, is stuck. */
 const stuckAfterMs = 1_000;
@@ -121,7 +129,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         logger.warn({ queueId: data.queueId, job: jobId, domain: data.domain }, 'outbound content already released; nothing left to send');
         return;
       }
-      const outcomes = await attempt(data, progress.pending, content, job, token);
+      const outcomes = await attempt(data, progress, content, job, token);
       const now = Date.now();
       const records = outcomes.map((o) => record(o, now));
       const stillDeferred = records.filter((r) => r.state === 'deferred');
@@ -190,7 +198,8 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
   };
 
   /** Route the domain and offer the message to its hops; a verdict for every recipient. */
-  async function attempt(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null, job: Job, token: string | undefined): Promise<RecipientOutcome[]> {
+  async function attempt(data: OutboundJob, progress: OutboundProgress, content: Buffer | null, job: Job, token: string | undefined): Promise<RecipientOutcome[]> {
+    const pending = progress.pending;
     const route = await routeDomain(data.domain, settings.router).catch((error: unknown) => ({ kind: 'failed' as const, permanent: false, status: '4.4.3', detail: `routing failed: ${String(error)}` }));
     if (route.kind === 'failed') {
       const verdict: Verdict = route.permanent ? failed(route.status, route.detail) : deferred(route.status, route.detail);
@@ -204,6 +213,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       const verdict = deferred('4.4.1', `delivery temporarily suspended: ${down}`);
       return pending.map((recipient) => ({ recipient, verdict, remote: null, tls: null }));
     }
+    await paceFor(destination, data, progress.attempts, job, token);
     const slot = await slotFor(destination, job, token);
     let result: AttemptResult;
     try {
@@ -218,6 +228,26 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       logger.warn({ destination, reason }, 'destination marked down: no host could be reached');
     }
     return [...result.recipients];
+  }
+
+  /**
+   * Keeps to the destination's rate limit: this attempt reserves a send time, and when that is
+   * later than now the job steps aside until then (no attempt counted, nothing held) and goes
+   * at that time without reserving again.
+   */
+  async function paceFor(destination: string, data: OutboundJob, attempts: number, job: Job, token: string | undefined): Promise<void> {
+    const interval = options.rates?.interval(destination);
+    if (options.rates === undefined || interval === undefined || token === undefined) return;
+    if (data.paced?.attempts === attempts) return;
+    const wait = await options.rates.reserve(destination, interval);
+    // A few ms early or late changes nothing worth a round through the delayed set.
+    if (wait <= pacingSlackMs) return;
+    const at = Date.now() + wait;
+    metrics.paced?.inc();
+    logger.debug({ queueId: data.queueId, job: job.id, destination, sendAt: new Date(at).toISOString() }, `paced: waits ${wait} ms for ${destination}'s rate limit`);
+    await job.updateData({ ...data, paced: { attempts, at } });
+    await job.moveToDelayed(at, token);
+    throw new DelayedError();
   }
 
   /** Feeds what the attempt's hosts said back into the destination's concurrency window (sessions.ts). */
