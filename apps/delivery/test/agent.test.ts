@@ -104,7 +104,7 @@ describe('delivery agent, Maildir', () => {
       recipient: { address: 'carol@example.org', notify: null, orcpt: null },
       origin: { agent: 'relay', client: null, user: null, tls: null, receivedAt: new Date().toISOString() },
     };
-    const targets = { directory: h.agent.directory, spool: h.spool, transfer: h.transfer, store: createMaildir(), format: 'maildir' as const, root: h.root, subaddressFolders: true, hopCountLimit: 50, notices: { hostname: 'mda.test.example', returnLimit: 100_000 } };
+    const targets = { directory: h.agent.directory, spool: h.spool, transfer: h.transfer, store: createMaildir(), format: 'maildir' as const, root: h.root, subaddressFolders: true, junkFolder: 'Junk', hopCountLimit: 50, notices: { hostname: 'mda.test.example', returnLimit: 100_000 } };
     const before = (await newFiles(maildir('carol'))).length;
     const first = await deliver(targets, job, `retry-quota-${queueId}`, false);
     expect(first).toMatchObject({ kind: 'delivered', stored: true });

@@ -19,8 +19,11 @@ import { type AgentContext, type Certificate, type RunningAgent, connectionLimit
 import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
 import { dataHook } from './data.js';
-import { type DnsResolver, createVerifier } from './message/verify.js';
 import { createRelayMetrics } from './metrics.js';
+import { createDnsLists, dnsListHook } from './policy/authentication/dns-lists.js';
+import { createAuthenticationMetrics } from './policy/authentication/metrics.js';
+import { type DnsResolver, authenticationResolver } from './policy/authentication/resolver.js';
+import { createSenderAuthentication } from './policy/authentication/sender.js';
 import { createGreylist } from './policy/greylist.js';
 import { relayNetworks } from './policy/networks.js';
 import { rcptToHook } from './policy/recipient.js';
@@ -38,7 +41,7 @@ export interface RelayAgent extends RunningAgent {
 }
 
 export interface RelayAgentOptions {
-  /** DNS resolver for sender authentication (RELAY_VERIFY); the system's by default. */
+  /** DNS resolver for sender authentication and DNS lists; RELAY_DNS_SERVERS (or the system's) by default. */
   readonly resolver?: DnsResolver;
 }
 
@@ -90,6 +93,20 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     // Inbound SMTP.
     const roles = new Set(settings.roles);
     const greylist = settings.greylist.enabled ? createGreylist(redis, prefix, settings.greylist) : null;
+    const checks = settings.authentication;
+    const resolver = options.resolver ?? authenticationResolver(settings.outbound.dnsServers, checks.dnsTimeout);
+    const authMetrics = createAuthenticationMetrics(context.metrics);
+    const authentication = createSenderAuthentication({
+      hostname: config.hostname,
+      settings: checks,
+      verifyAll: settings.verify,
+      networks,
+      resolver,
+      logger,
+      metrics: authMetrics,
+      refused: (reason) => metrics.rejections.inc({ reason }),
+    });
+    const dnsLists = checks.dnsblZones.length > 0 ? dnsListHook(createDnsLists({ blockZones: checks.dnsblZones, allowZones: checks.dnswlZones, cacheTime: checks.dnsblCacheTime }, resolver, authMetrics, logger), networks, logger) : null;
     if (roles.has('inbound')) server = createServer({
       hostname: config.hostname,
       tls: { key: certificate.key, cert: certificate.cert },
@@ -100,17 +117,19 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onConnect: (session) => {
           metrics.connections.inc();
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
+          return dnsLists?.(session);
         },
         onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections }),
+        onMailFrom: authentication.mailFrom,
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
-        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, authentication, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
     });
     // Listening before Redis answers: sessions get 421 rather than a refused connection.
     const port = server === null ? 0 : portOf(await server.listen({ host: settings.host, port: settings.port }));
-    logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
+    logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, dmarc: checks.dmarc, dnsbl: checks.dnsblZones, spool: settings.spool.backend }, 'relay listening');
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
     await skeleton.reached();

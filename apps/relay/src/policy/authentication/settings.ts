@@ -1,0 +1,43 @@
+/**
+ * Sender authentication on port 25, as configured: which checks run, which policies are
+ * applied, whose word is trusted. One zod fragment, composed into the relay's section by
+ * config.ts; every key is checked at start-up and a bad one is named.
+ */
+import { z } from 'zod';
+import { setting } from '@mailway/config/schema';
+
+/** A DNS name: labels of letters, digits and hyphens, at least two of them. */
+const dnsName = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** A list of DNS names, lower-cased, each checked. */
+function names(env: string): z.ZodType<string[]> {
+  return setting.list(env, []).superRefine((list, context) => {
+    const bad = list.filter((name) => !dnsName.test(name));
+    if (bad.length > 0) context.addIssue({ code: 'custom', message: `not a domain name: ${bad.join(', ')}` });
+  }).transform((list) => list.map((name) => name.toLowerCase()));
+}
+
+export const authenticationSettings = z.object({
+  /**
+   * Apply the sending domain's DMARC policy (RFC 7489) to mail from clients that are neither
+   * authenticated nor in RELAY_NETWORKS: reject, quarantine (the recipient's Junk folder) or
+   * none. SPF, DKIM and ARC are checked for it and recorded in Authentication-Results.
+   */
+  dmarc: setting.bool('RELAY_DMARC', true),
+  /** From domains (and their subdomains) whose DMARC policy is checked and recorded but not applied. */
+  dmarcOverride: names('RELAY_DMARC_OVERRIDE_DOMAINS'),
+  /** Refuse at MAIL FROM a reverse-path (or HELO name, for `<>`) whose SPF record says `-all` to this client. */
+  spfRejectFail: setting.bool('RELAY_SPF_REJECT_FAIL', false),
+  /** ARC sealers (RFC 8617, the `d=` of the newest ARC-Seal) whose word that the original authentication passed outweighs a DMARC failure. */
+  arcTrustedSealers: names('RELAY_ARC_TRUSTED_SEALERS'),
+  /** DNS block lists asked at connect (`zen.spamhaus.org`): a listed client is refused. */
+  dnsblZones: names('RELAY_DNSBL_ZONES'),
+  /** DNS allow lists asked first (`list.dnswl.org`): a listed client skips the block lists. */
+  dnswlZones: names('RELAY_DNSWL_ZONES'),
+  /** How long a block or allow list's answer about a client is kept in this process. */
+  dnsblCacheTime: setting.duration('RELAY_DNSBL_CACHE_TIME', 5 * 60_000),
+  /** Time allowed to one DNS query of these checks (each is tried twice); a timeout is a temporary failure. */
+  dnsTimeout: setting.duration('RELAY_AUTH_DNS_TIMEOUT', 5_000, { min: '100ms' }),
+});
+
+export type AuthenticationSettings = z.infer<typeof authenticationSettings>;
