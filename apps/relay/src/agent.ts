@@ -24,6 +24,8 @@ import { createDnsLists, dnsListHook } from './policy/authentication/dns-lists.j
 import { createAuthenticationMetrics } from './policy/authentication/metrics.js';
 import { type DnsResolver, authenticationResolver } from './policy/authentication/resolver.js';
 import { createSenderAuthentication } from './policy/authentication/sender.js';
+import { type ReportSender, createReportSender } from './policy/authentication/reports/send.js';
+import { reportStore } from './policy/authentication/reports/store.js';
 import { createGreylist } from './policy/greylist.js';
 import { relayNetworks } from './policy/networks.js';
 import { rcptToHook } from './policy/recipient.js';
@@ -38,6 +40,8 @@ export interface RelayAgent extends RunningAgent {
   readonly port: number;
   readonly certificate: Certificate;
   readonly directory: Directory;
+  /** The DMARC aggregate report sender (RELAY_DMARC_REPORTS), null when off or not inbound. */
+  readonly dmarcReports: ReportSender | null;
 }
 
 export interface RelayAgentOptions {
@@ -74,6 +78,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let worker: Worker | null = null;
   let outboundWorker: Worker | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
+  let dmarcReports: ReportSender | null = null;
+  let reportTimer: NodeJS.Timeout | null = null;
 
   try {
     // The queues this agent adds to (they connect once Redis is there).
@@ -96,6 +102,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     const checks = settings.authentication;
     const resolver = options.resolver ?? authenticationResolver(settings.outbound.dnsServers, checks.dnsTimeout);
     const authMetrics = createAuthenticationMetrics(context.metrics);
+    const reports = checks.reports && roles.has('inbound') ? reportStore(redis, prefix, checks.reportRetention) : null;
     const authentication = createSenderAuthentication({
       hostname: config.hostname,
       settings: checks,
@@ -105,7 +112,10 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       logger,
       metrics: authMetrics,
       refused: (reason) => metrics.rejections.inc({ reason }),
+      ...(reports === null ? {} : { recorded: (evaluation) => void reports.record(evaluation).catch((error: unknown) => logger.warn({ err: error }, 'DMARC evaluation not recorded for reports')) }),
     });
+    const reportFrom = checks.reportFrom ?? `postmaster@${config.hostname}`;
+    dmarcReports = reports === null ? null : createReportSender({ store: reports, redis, prefix, targets: { spool, transfer }, resolver, hostname: config.hostname, org: checks.reportOrg ?? config.hostname, from: reportFrom, logger, counted: (outcome) => authMetrics.reports.inc({ outcome }) });
     const dnsLists = checks.dnsblZones.length > 0 ? dnsListHook(createDnsLists({ blockZones: checks.dnsblZones, allowZones: checks.dnswlZones, cacheTime: checks.dnsblCacheTime }, resolver, authMetrics, logger), networks, logger) : null;
     if (roles.has('inbound')) server = createServer({
       hostname: config.hostname,
@@ -176,6 +186,13 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       outboundWorker.on('error', (error) => logger.debug({ err: error }, 'outbound worker error'));
     }
 
+    // Daily DMARC aggregate reports, looked for now and then (a lock keeps processes from doubling them).
+    if (dmarcReports !== null) {
+      const sender = dmarcReports;
+      reportTimer = setInterval(() => void sender.sendDue().catch((error: unknown) => logger.warn({ err: error }, 'DMARC aggregate reports not sent')), settings.authentication.reportCheckInterval);
+      reportTimer.unref();
+    }
+
     // Redis reached and checked, workers running: from here sessions are served.
     skeleton.serve();
     const running = { server, workers: [worker, outboundWorker].filter((w): w is Worker => w !== null) };
@@ -183,9 +200,11 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       port,
       certificate,
       directory,
+      dmarcReports,
       ready: () => skeleton.ready() && running.workers.every((w) => w.isRunning()),
       async stop() {
         skeleton.stopping();
+        if (reportTimer !== null) clearInterval(reportTimer);
         await running.server?.close({ timeout: settings.shutdownTimeout });
         await Promise.all(running.workers.map((w) => skeleton.closeWorker(w)));
         await Promise.all(queues.map((queue) => queue.close()));
@@ -193,6 +212,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       },
     };
   } catch (error) {
+    if (reportTimer !== null) clearInterval(reportTimer);
     await server?.close({ timeout: 0 });
     await worker?.close(true);
     await outboundWorker?.close(true);

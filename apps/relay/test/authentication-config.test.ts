@@ -10,7 +10,7 @@ const load = (env: Record<string, string>) => loadRelayConfig({ env: { MAILWAY_H
 
 describe('sender authentication settings', () => {
   it('defaults: DMARC on, SPF failures recorded only, no DNS lists, answers kept 5 minutes', () => {
-    expect(load({}).relay.authentication).toEqual({ dmarc: true, dmarcOverride: [], spfRejectFail: false, arcTrustedSealers: [], dnsblZones: [], dnswlZones: [], dnsblCacheTime: 300_000, dnsTimeout: 5_000 });
+    expect(load({}).relay.authentication).toEqual({ dmarc: true, dmarcOverride: [], spfRejectFail: false, arcTrustedSealers: [], dnsblZones: [], dnswlZones: [], dnsblCacheTime: 300_000, dnsTimeout: 5_000, reports: false, reportRetention: 259_200_000, reportCheckInterval: 3_600_000 });
   });
 
   it('reads domain lists in lower case', () => {
@@ -27,6 +27,8 @@ describe('sender authentication settings', () => {
     ['an override that is not a domain name', { RELAY_DMARC_OVERRIDE_DOMAINS: '*.example' }, /RELAY_DMARC_OVERRIDE_DOMAINS/],
     ['DMARC neither on nor off', { RELAY_DMARC: 'sometimes' }, /RELAY_DMARC\b/],
     ['a DNS timeout below 100ms', { RELAY_AUTH_DNS_TIMEOUT: '10ms' }, /RELAY_AUTH_DNS_TIMEOUT/],
+    ['a report sender that is not an address', { RELAY_DMARC_REPORT_FROM: 'reports' }, /RELAY_DMARC_REPORT_FROM.*mail address/],
+    ['a report retention under an hour', { RELAY_DMARC_REPORT_RETENTION: '5m' }, /RELAY_DMARC_REPORT_RETENTION/],
     ['a cache time that is not a duration', { RELAY_DNSBL_CACHE_TIME: 'a while' }, /RELAY_DNSBL_CACHE_TIME/],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => load(env)).toThrow(message);

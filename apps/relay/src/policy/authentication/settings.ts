@@ -36,6 +36,16 @@ export const authenticationSettings = z.object({
   dnswlZones: names('RELAY_DNSWL_ZONES'),
   /** How long a block or allow list's answer about a client is kept in this process. */
   dnsblCacheTime: setting.duration('RELAY_DNSBL_CACHE_TIME', 5 * 60_000),
+  /** Record DMARC evaluations and send the daily aggregate reports (RFC 7489 §7.2) to each domain's `rua`. */
+  reports: setting.bool('RELAY_DMARC_REPORTS', false),
+  /** The reporting organisation named in reports; MAILWAY_HOSTNAME when unset. */
+  reportOrg: setting.optionalString('RELAY_DMARC_REPORT_ORG'),
+  /** The reports' sender; `postmaster@` MAILWAY_HOSTNAME when unset. */
+  reportFrom: setting.optionalString('RELAY_DMARC_REPORT_FROM').refine((value) => value === undefined || /^[^@\s<>]+@[^@\s<>]+$/.test(value), 'expected a mail address such as dmarc-reports@example.com'),
+  /** How long recorded rows are kept when no report takes them (a relay that never sends). */
+  reportRetention: setting.duration('RELAY_DMARC_REPORT_RETENTION', 3 * 24 * 3_600_000, { min: '1h' }),
+  /** How often a relay looks for days whose reports are due. */
+  reportCheckInterval: setting.duration('RELAY_DMARC_REPORT_CHECK_INTERVAL', 3_600_000, { min: '1s' }),
   /** Time allowed to one DNS query of these checks (each is tried twice); a timeout is a temporary failure. */
   dnsTimeout: setting.duration('RELAY_AUTH_DNS_TIMEOUT', 5_000, { min: '100ms' }),
 });
