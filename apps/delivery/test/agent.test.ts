@@ -91,6 +91,15 @@ describe('delivery agent, Maildir', () => {
     expect(await newFiles(maildir('carol'))).toEqual([]);
   });
 
+  it('a message the relay quarantined (DMARC p=quarantine) goes to the Junk folder, whatever its +tag', async () => {
+    const { jobIds } = await h.enqueue(message('quarantined'), ['bob@example.org', 'bob+lists@example.org'], { quarantine: true });
+    for (const id of jobIds) expect(await h.settle(id)).toBe('completed');
+    const junk = await Promise.all((await newFiles(join(maildir('bob'), '.Junk'))).map((f) => readFile(f, 'latin1')));
+    expect(junk.filter((c) => c.includes('Subject: quarantined'))).toHaveLength(2);
+    expect(await readdir(join(maildir('bob'), '.Junk'))).toContain('maildirfolder');
+    expect(h.logs.find((l) => l.jobId === jobIds[1] && l.outcome === 'delivered')).toMatchObject({ folder: 'Junk' });
+  });
+
   it('a retried delivery finds its stored copy before the quota, which that copy now fills, could refuse it', async () => {
     const content = message('stored once', `${'y'.repeat(700)}\r\n`);
     const queueId = newQueueId();
