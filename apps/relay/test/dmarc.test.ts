@@ -18,7 +18,8 @@ import { dkimSign, sealMessage } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, logged, startAgentMain } from '@mailway/testing/agent-process';
 import { type TestDns, startBrokenDns, startDnsmasq } from '@mailway/testing/dns';
-import { type Harness, message, queueIdOf, startRelay } from './support/harness.js';
+import { Dialog } from '@mailway/testing/dialog';
+import { type Harness, bob, message, queueIdOf, startRelay } from './support/harness.js';
 
 const run = promisify(execFile);
 
@@ -122,18 +123,20 @@ async function sealed(raw: string, domain: string, privateKey: string): Promise<
 
 let dns: TestDns;
 let silent: TestDns;
+let failing: TestDns;
 let h: Harness;
 let root: string;
 let delivery: AgentProcess | undefined;
 
 beforeAll(async () => {
   silent = await startBrokenDns('silent');
-  dns = await startDnsmasq({ ...records, forward: [['slow.test', silent.address]] });
+  failing = await startBrokenDns('servfail');
+  dns = await startDnsmasq({ ...records, forward: [['slow.test', silent.address], ['broken.test', failing.address], ['down.test', failing.address]] });
   h = await startRelay({
     env: {
       RELAY_DNS_SERVERS: dns.address,
       RELAY_AUTH_DNS_TIMEOUT: '300ms',
-      RELAY_DNSBL_ZONES: 'bl.test',
+      RELAY_DNSBL_ZONES: 'bl.test,down.test',
       RELAY_DNSWL_ZONES: 'wl.test',
       RELAY_ARC_TRUSTED_SEALERS: 'forwarder.test',
       RELAY_DMARC_OVERRIDE_DOMAINS: 'override.test',
@@ -162,6 +165,7 @@ afterAll(async () => {
   await h?.close();
   await dns?.stop();
   await silent?.stop();
+  await failing?.stop();
   if (root !== undefined) await rm(root, { recursive: true, force: true });
 });
 
@@ -196,6 +200,21 @@ describe('DMARC with alignment', () => {
     expect(content).toMatch(/; spf=pass .* smtp\.mailfrom=sam@aligned\.test/);
     expect(content).toMatch(/; dmarc=pass /);
     expect(queuedLine(queueIdOf(replies.data?.[1] ?? ''))).toMatchObject({ authResults: 'dkim=pass spf=pass dmarc=pass', dmarc: { domain: 'aligned.test', result: 'pass', action: 'accept', reason: 'pass' } });
+    expect(await h.metric(/^mailway_relay_auth_results_total\{method="dkim",result="pass"/)).toBeGreaterThanOrEqual(1);
+    expect(await h.metric(/^mailway_relay_auth_results_total\{method="spf",result="pass"/)).toBeGreaterThanOrEqual(1);
+    expect(await h.metric(/^mailway_relay_dmarc_actions_total\{action="accept",reason="pass"/)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('every DKIM signature gets its own result: a third party\'s without a key beside the aligned one', async () => {
+    const raw = await signed(message({ from: 'sam@aligned.test' }));
+    const thirdParty = { signingDomain: 'esp.test', selector: 'gone', privateKey: stranger.privateKey, canonicalization: 'relaxed/relaxed' };
+    const twice = await dkimSign(raw, { ...thirdParty, signatureData: [thirdParty] });
+    const replies = await smtplib(h.agent.port, unlisted, 'bounces@esp.test', twice.signatures + raw);
+    const content = await stored(replies.data);
+    expect(content).toMatch(/dkim=neutral \(no key\) header\.i=@esp\.test header\.s=gone/);
+    expect(content).toMatch(/dkim=pass header\.i=@aligned\.test header\.s=s1/);
+    expect(content).toMatch(/dmarc=pass/);
+    expect(queuedLine(queueIdOf(replies.data?.[1] ?? ''))).toMatchObject({ authResults: 'dkim=neutral dkim=pass spf=none dmarc=pass' });
   });
 
   it('SPF only (unsigned, from a listed address): accepted', async () => {
@@ -276,6 +295,13 @@ describe('DNS trouble is temporary', () => {
   }, 20_000);
 });
 
+describe('DNS trouble is temporary (SERVFAIL)', () => {
+  it('a domain whose name servers fail: 451 4.7.0 at end of data', async () => {
+    const replies = await smtplib(h.agent.port, unlisted, 'sam@broken.test', message({ from: 'sam@broken.test' }));
+    expect(replies.data).toEqual([451, '4.7.0 Temporary authentication failure, try again later']);
+  });
+});
+
 describe('DNS block and allow lists at connect', () => {
   it('a listed client gets 554 5.7.1 naming the zone, and the connection closes', async () => {
     const replies = await smtplib(h.agent.port, blocked, 'sam@aligned.test', message({ from: 'sam@aligned.test' }));
@@ -285,6 +311,13 @@ describe('DNS block and allow lists at connect', () => {
     const again = await smtplib(h.agent.port, blocked, 'sam@aligned.test', message({ from: 'sam@aligned.test' }));
     expect(again.connect?.[0]).toBe(554);
     expect(await h.metric(/^mailway_relay_dnsbl_checks_total\{zone="cache",outcome="listed"/)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a block list that fails (SERVFAIL) counts as not listing the client', async () => {
+    const replies = await smtplib(h.agent.port, '127.0.0.11', 'sam@parent.test', message({ from: 'sam@parent.test' }));
+    expect(replies.mail?.[0]).toBe(250);
+    expect(await h.metric(/^mailway_relay_dnsbl_checks_total\{zone="down\.test",outcome="error"/)).toBeGreaterThanOrEqual(1);
+    expect(h.logs.find((l) => l.msg === 'DNS list not answering: client taken as not listed' && l.ip === '127.0.0.11')).toMatchObject({ zone: 'down.test' });
   });
 
   it('a client on the allow list is not refused, though the block list lists it too', async () => {
@@ -309,6 +342,18 @@ describe('RELAY_SPF_REJECT_FAIL', () => {
 });
 
 describe('trusted clients', () => {
+  it('an authenticated client is not held to DMARC', async () => {
+    const { dialog } = await Dialog.open(h.agent.port);
+    await dialog.startTls();
+    expect((await dialog.authPlain(bob.user, bob.pass)).status).toBe('235 2.7.0');
+    expect((await dialog.command('MAIL FROM:<sam@aligned.test>')).status).toBe('250 2.1.0');
+    expect((await dialog.command('RCPT TO:<bob@local.example>')).status).toBe('250 2.1.5');
+    const reply = await dialog.data(message({ from: 'sam@aligned.test' }));
+    await dialog.close();
+    expect(reply.status).toBe('250 2.0.0');
+    expect(queuedLine(queueIdOf(reply.text))).toMatchObject({ authResults: null });
+  });
+
   it('a client in RELAY_NETWORKS is not held to DMARC (nor looked up in block lists)', async () => {
     const trusting = await startRelay({ env: { RELAY_DNS_SERVERS: dns.address, RELAY_NETWORKS: '127.0.0.0/8', RELAY_DNSBL_ZONES: 'bl.test' } });
     try {
