@@ -61,10 +61,10 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
       rest = [stripped.header, body];
     }
     if (outcome.kind === 'refused') return { kind: 'refused', reason: outcome.reason, reply: outcome.reply };
-    const results = outcome.kind === 'unchecked' ? null : outcome.field;
+    const results = outcome.kind === 'unchecked' ? [] : outcome.fields;
     return {
       kind: 'queue',
-      content: prependFields(results === null ? [received] : [results, received], rest),
+      content: prependFields([...results, received], rest),
       messageId: message.field('message-id'),
       user: session.user,
       quarantine: outcome.kind === 'quarantine',

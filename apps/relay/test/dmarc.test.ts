@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,7 @@ function keyPair(): { privateKey: string; record: string } {
 const sender = keyPair();
 const forwarder = keyPair();
 const stranger = keyPair();
+const sealer = keyPair();
 
 /** The client addresses: one the SPF records list, one they do not, one on the block list, one on both lists. */
 const listed = '127.0.0.2';
@@ -59,6 +60,7 @@ const records = {
     ['_dmarc.override.test', 'v=DMARC1; p=reject'],
     ['arc._domainkey.forwarder.test', forwarder.record],
     ['arc._domainkey.stranger.test', stranger.record],
+    ['seal._domainkey.relay.test', sealer.record],
   ] as [string, string][],
   // The block list lists 127.0.0.9 and 127.0.0.10; the allow list 127.0.0.10.
   hosts: [
@@ -138,7 +140,7 @@ beforeAll(async () => {
       RELAY_AUTH_DNS_TIMEOUT: '300ms',
       RELAY_DNSBL_ZONES: 'bl.test,down.test',
       RELAY_DNSWL_ZONES: 'wl.test',
-      RELAY_ARC_TRUSTED_SEALERS: 'forwarder.test',
+      RELAY_ARC_TRUSTED_SEALERS: 'forwarder.test,relay.test',
       RELAY_DMARC_OVERRIDE_DOMAINS: 'override.test',
     },
   });
@@ -283,6 +285,40 @@ describe('ARC (RFC 8617)', () => {
   it('the same from a sealer not in RELAY_ARC_TRUSTED_SEALERS is refused', async () => {
     const replies = await smtplib(h.agent.port, unlisted, 'list-bounces@stranger.test', await forwarded('stranger.test', stranger.privateKey));
     expect(replies.data?.[0]).toBe(550);
+  });
+});
+
+describe('ARC sealing (RELAY_ARC_SEAL_*)', () => {
+  it('seals what this hop saw, and a relay trusting the sealer takes the forward that SPF alone would fail', async () => {
+    const keyFile = join(root, 'seal.pem');
+    await writeFile(keyFile, sealer.privateKey);
+    const first = await startRelay({ env: { RELAY_DNS_SERVERS: dns.address, RELAY_ARC_SEAL_DOMAIN: 'relay.test', RELAY_ARC_SEAL_SELECTOR: 'seal', RELAY_ARC_SEAL_KEY: keyFile } });
+    try {
+      // First hop: unsigned, from the address SPF lists: passes by aligned SPF, and is sealed.
+      const replies = await smtplib(first.agent.port, listed, 'sam@aligned.test', message({ from: 'sam@aligned.test', subject: 'sealed on the way' }));
+      expect(replies.data?.[0]).toBe(250);
+      const sealedCopy = (await first.spool.readAll(queueIdOf(replies.data?.[1] ?? ''))).toString('utf8');
+      const unfolded = sealedCopy.replace(/\r\n[ \t]+/g, ' ');
+      expect(unfolded).toMatch(/^ARC-Seal: i=1; a=rsa-sha256; t=\d+; cv=none; d=relay\.test; s=seal; /);
+      expect(unfolded).toMatch(/\r\nARC-Message-Signature: i=1; /);
+      expect(unfolded).toMatch(/\r\nARC-Authentication-Results: i=1; mx\.local\.example; .*spf=pass .*dmarc=pass /);
+      expect(unfolded).toMatch(/\r\nAuthentication-Results: mx\.local\.example; /);
+
+      // Forwarded as it is from an address SPF does not list: DMARC fails, the trusted seal vouches.
+      const forwarded = await smtplib(h.agent.port, unlisted, 'sam@aligned.test', sealedCopy);
+      const content = await stored(forwarded.data);
+      expect(content).toMatch(/arc=pass \(i=1 spf=pass dkim=none dmarc=pass fromdomain=aligned\.test\)/);
+      expect(queuedLine(queueIdOf(forwarded.data?.[1] ?? ''))).toMatchObject({ dmarc: { result: 'fail', action: 'accept', reason: 'trusted_forwarder', sealer: 'relay.test' } });
+    } finally {
+      await first.close();
+    }
+  });
+
+  it('sealing settings go together, and the key must be readable', async () => {
+    const { loadRelayConfig } = await import('../src/config.js');
+    const load = (env: Record<string, string>) => () => loadRelayConfig({ env: { MAILWAY_HOSTNAME: 'mx.local.example', ...env }, file: null });
+    expect(load({ RELAY_ARC_SEAL_DOMAIN: 'relay.test', RELAY_ARC_SEAL_SELECTOR: 'seal' })).toThrow(/RELAY_ARC_SEAL_KEY.*all three or none/);
+    expect(load({ RELAY_ARC_SEAL_DOMAIN: 'relay.test', RELAY_ARC_SEAL_SELECTOR: 'seal', RELAY_ARC_SEAL_KEY: join(root, 'missing.pem') })).toThrow(/RELAY_ARC_SEAL_KEY.*cannot read a private key/);
   });
 });
 

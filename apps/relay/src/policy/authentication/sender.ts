@@ -53,8 +53,8 @@ export type DataOutcome =
   | { readonly kind: 'unchecked' }
   | {
       readonly kind: 'accept' | 'quarantine';
-      /** The Authentication-Results field, ending CRLF; null when the checks broke. */
-      readonly field: string | null;
+      /** This hop's ARC set (when sealing) and Authentication-Results field; none when the checks broke. */
+      readonly fields: readonly string[];
       readonly logFields: Readonly<Record<string, unknown>>;
     }
   | { readonly kind: 'refused'; readonly reason: 'dmarc_reject' | 'dmarc_temperror'; readonly reply: HookResult; readonly logFields: Readonly<Record<string, unknown>> };
@@ -62,6 +62,7 @@ export type DataOutcome =
 export function createSenderAuthentication(options: SenderAuthenticationOptions) {
   const { settings, logger, metrics, resolver, hostname } = options;
   const random = options.random ?? Math.random;
+  const seal = settings.arcSealKey === undefined || settings.arcSealDomain === undefined || settings.arcSealSelector === undefined ? null : { signingDomain: settings.arcSealDomain, selector: settings.arcSealSelector, privateKey: settings.arcSealKey };
 
   /** Is this session checked, and held to the sending domain's policy? */
   function scope(session: Session): { check: boolean; enforce: boolean } {
@@ -79,16 +80,18 @@ export function createSenderAuthentication(options: SenderAuthenticationOptions)
     let assessment: Assessment;
     try {
       const spf = spfOf(transaction) ?? (await checkSpf({ ip: session.remote.address, helo: session.helo?.name ?? '', sender, hostname }, resolver));
-      assessment = await assess(message, spf, { hostname, sender, resolver });
+      assessment = await assess(message, spf, { hostname, sender, resolver, seal });
     } catch (error) {
       // A check that breaks: a client held to policy tries again; a trusted one's mail goes on unrecorded.
       logger.warn({ ...log, err: error }, 'sender authentication not checked');
-      if (!enforce) return { kind: 'accept', field: null, logFields: {} };
+      if (!enforce) return { kind: 'accept', fields: [], logFields: {} };
       return { kind: 'refused', reason: 'dmarc_temperror', reply: tempfail, logFields: {} };
     }
     count(assessment);
     const authResults = summaryOf(assessment);
-    if (!enforce) return { kind: 'accept', field: assessment.field, logFields: { authResults } };
+    // This hop's ARC set goes above its Authentication-Results field.
+    const fields = [...assessment.seal, assessment.field];
+    if (!enforce) return { kind: 'accept', fields, logFields: { authResults } };
 
     // The sending domain's policy.
     const disposition = dispositionOf(assessment, { override: settings.dmarcOverride, trustedSealers: settings.arcTrustedSealers, random });
@@ -104,10 +107,10 @@ export function createSenderAuthentication(options: SenderAuthenticationOptions)
         logger.warn({ ...log, ...logFields }, 'message deferred: DMARC could not be evaluated');
         return { kind: 'refused', reason: 'dmarc_temperror', reply: tempfail, logFields };
       case 'quarantine':
-        return { kind: 'quarantine', field: assessment.field, logFields };
+        return { kind: 'quarantine', fields, logFields };
       case 'accept':
         if (disposition.reason === 'local_policy' || disposition.reason === 'trusted_forwarder') logger.info({ ...log, ...logFields }, `DMARC failure accepted: ${disposition.reason === 'local_policy' ? 'domain in RELAY_DMARC_OVERRIDE_DOMAINS' : 'vouched for by a trusted ARC sealer'}`);
-        return { kind: 'accept', field: assessment.field, logFields };
+        return { kind: 'accept', fields, logFields };
     }
   }
 

@@ -3,6 +3,8 @@
  * applied, whose word is trusted. One zod fragment, composed into the relay's section by
  * config.ts; every key is checked at start-up and a bad one is named.
  */
+import { readFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 import { setting } from '@mailway/config/schema';
 
@@ -30,6 +32,21 @@ export const authenticationSettings = z.object({
   spfRejectFail: setting.bool('RELAY_SPF_REJECT_FAIL', false),
   /** ARC sealers (RFC 8617, the `d=` of the newest ARC-Seal) whose word that the original authentication passed outweighs a DMARC failure. */
   arcTrustedSealers: names('RELAY_ARC_TRUSTED_SEALERS'),
+  /** Seal what port 25 checks with this hop's ARC set (RFC 8617): the domain and selector of the key's DNS record. */
+  arcSealDomain: setting.optionalString('RELAY_ARC_SEAL_DOMAIN').refine((value) => value === undefined || dnsName.test(value), 'expected a domain name'),
+  arcSealSelector: setting.optionalString('RELAY_ARC_SEAL_SELECTOR').refine((value) => value === undefined || /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/i.test(value), 'expected a selector (a DNS label or labels)'),
+  /** The sealing key: a PEM file (RSA or Ed25519), read at start-up. */
+  arcSealKey: setting.optionalString('RELAY_ARC_SEAL_KEY').transform((path, context) => {
+    if (path === undefined) return undefined;
+    try {
+      const pem = readFileSync(path, 'utf8');
+      createPrivateKey(pem);
+      return pem;
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: `cannot read a private key from ${path}: ${error instanceof Error ? error.message : String(error)}` });
+      return z.NEVER;
+    }
+  }),
   /** DNS block lists asked at connect (`zen.spamhaus.org`): a listed client is refused. */
   dnsblZones: names('RELAY_DNSBL_ZONES'),
   /** DNS allow lists asked first (`list.dnswl.org`): a listed client skips the block lists. */
@@ -48,6 +65,13 @@ export const authenticationSettings = z.object({
   reportCheckInterval: setting.duration('RELAY_DMARC_REPORT_CHECK_INTERVAL', 3_600_000, { min: '1s' }),
   /** Time allowed to one DNS query of these checks (each is tried twice); a timeout is a temporary failure. */
   dnsTimeout: setting.duration('RELAY_AUTH_DNS_TIMEOUT', 5_000, { min: '100ms' }),
+}).superRefine((settings, context) => {
+  // Sealing needs all three or none.
+  const given = [settings.arcSealDomain, settings.arcSealSelector, settings.arcSealKey].filter((v) => v !== undefined).length;
+  if (given !== 0 && given !== 3) {
+    const missing = settings.arcSealDomain === undefined ? 'arcSealDomain' : settings.arcSealSelector === undefined ? 'arcSealSelector' : 'arcSealKey';
+    context.addIssue({ code: 'custom', path: [missing], message: 'RELAY_ARC_SEAL_DOMAIN, RELAY_ARC_SEAL_SELECTOR and RELAY_ARC_SEAL_KEY go together: give all three or none' });
+  }
 });
 
 export type AuthenticationSettings = z.infer<typeof authenticationSettings>;
