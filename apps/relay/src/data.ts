@@ -10,7 +10,7 @@ import type { Logger } from '@mailway/runtime';
 import { prependFields, removeAuthResults } from '@mailway/smtp/message';
 import type { HookResult, MessageBody, Session, Transaction } from '@mailway/smtp/server';
 import { envelopeAddress } from './address.js';
-import type { SenderAuthentication } from './policy/authentication/sender.js';
+import type { DataOutcome, SenderAuthentication } from './policy/authentication/sender.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayNetworks } from './policy/networks.js';
 
@@ -54,7 +54,7 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
 
     // Authentication needs the whole message as it came (a signature may cover any field); otherwise it streams through.
     let rest: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = headerThenRest(stripped.header, message.rest);
-    let outcome: Awaited<ReturnType<SenderAuthentication['atData']>> = { kind: 'unchecked' };
+    let outcome: DataOutcome = { kind: 'unchecked' };
     if (policy.authentication.scope(session).check) {
       const body = await readWhole(message.rest);
       outcome = await policy.authentication.atData(Buffer.concat([header, body]), session, message.transaction, message.from, log);

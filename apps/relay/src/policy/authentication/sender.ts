@@ -12,7 +12,7 @@
  * Emits one log line per evaluated message that is not simply accepted, the metrics of
  * metrics.ts, and each evaluation to `recorded` (the aggregate reports), when given.
  */
-import { type Logger } from '@mailway/runtime';
+import type { Logger } from '@mailway/runtime';
 import { type HookResult, defer, reject } from '@mailway/smtp/server';
 import type { Session, Transaction } from '@mailway/smtp/server';
 import type { RelayNetworks } from '../networks.js';
@@ -59,6 +59,7 @@ export type DataOutcome =
     }
   | { readonly kind: 'refused'; readonly reason: 'dmarc_reject' | 'dmarc_temperror'; readonly reply: HookResult; readonly logFields: Readonly<Record<string, unknown>> };
 
+/** The checks for the relay's hooks: `mailFrom` (onMailFrom), `scope` and `atData` (end of data). */
 export function createSenderAuthentication(options: SenderAuthenticationOptions) {
   const { settings, logger, metrics, resolver, hostname } = options;
   const random = options.random ?? Math.random;
