@@ -16,13 +16,14 @@ fi
 # Debian packages: redis-server for the agents' tests, postfix for smtp-sink/smtp-source,
 # dovecot-imapd to read the mailboxes the delivery agent writes, dovecot-lmtpd for the relay's
 # LMTP next hops, dnsmasq (its base package: no daemon is started) to serve MX records to the
-# relay's tests.
+# relay's tests, docker-compose to check docker-compose.yml (no Docker engine needed).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=""

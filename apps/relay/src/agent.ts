@@ -20,14 +20,20 @@ import { type AgentContext, type Certificate, type RunningAgent, connectionLimit
 import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
 import { dataHook } from './data.js';
-import { type DnsResolver, createVerifier } from './message/verify.js';
 import { createRelayMetrics } from './metrics.js';
+import { createDnsLists, dnsListHook } from './policy/authentication/dns-lists.js';
+import { createAuthenticationMetrics } from './policy/authentication/metrics.js';
+import { type DnsResolver, authenticationResolver } from './policy/authentication/resolver.js';
+import { createSenderAuthentication } from './policy/authentication/sender.js';
+import { type ReportSender, createReportSender } from './policy/authentication/reports/send.js';
+import { reportStore } from './policy/authentication/reports/store.js';
 import { createGreylist } from './policy/greylist.js';
 import { relayNetworks } from './policy/networks.js';
 import { rcptToHook } from './policy/recipient.js';
 import { createTransferWorker } from './transfer/worker.js';
 import { downDestinations } from './outbound/down.js';
 import { redisLeases } from './outbound/leases.js';
+import { parseDestinationRates, redisRates } from './outbound/rates.js';
 import { outboundSettingsFrom } from './outbound/settings.js';
 import { createOutboundWorker } from './outbound/worker.js';
 import { parseHoldDomains, parsePullGrants } from './pull/domains.js';
@@ -42,10 +48,12 @@ export interface RelayAgent extends RunningAgent {
   readonly odmrPort: number | null;
   readonly certificate: Certificate;
   readonly directory: Directory;
+  /** The DMARC aggregate report sender (RELAY_DMARC_REPORTS), null when off or not inbound. */
+  readonly dmarcReports: ReportSender | null;
 }
 
 export interface RelayAgentOptions {
-  /** DNS resolver for sender authentication (RELAY_VERIFY); the system's by default. */
+  /** DNS resolver for sender authentication and DNS lists; RELAY_DNS_SERVERS (or the system's) by default. */
   readonly resolver?: DnsResolver;
 }
 
@@ -84,6 +92,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let queues: readonly MailQueue<QueueName>[] = [];
   let admin: QueueAdmin | null = null;
   let odmr: OdmrListener | null = null;
+  let dmarcReports: ReportSender | null = null;
+  let reportTimer: NodeJS.Timeout | null = null;
 
   try {
     // The queues this agent adds to (they connect once Redis is there).
@@ -112,6 +122,24 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     const roles = new Set(settings.roles);
     const greylist = settings.greylist.enabled ? createGreylist(redis, prefix, settings.greylist) : null;
     const onAuth = smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections });
+    const checks = settings.authentication;
+    const resolver = options.resolver ?? authenticationResolver(settings.outbound.dnsServers, checks.dnsTimeout);
+    const authMetrics = createAuthenticationMetrics(context.metrics);
+    const reports = checks.reports && roles.has('inbound') ? reportStore(redis, prefix, checks.reportRetention) : null;
+    const authentication = createSenderAuthentication({
+      hostname: config.hostname,
+      settings: checks,
+      verifyAll: settings.verify,
+      networks,
+      resolver,
+      logger,
+      metrics: authMetrics,
+      refused: (reason) => metrics.rejections.inc({ reason }),
+      ...(reports === null ? {} : { recorded: (evaluation) => void reports.record(evaluation).catch((error: unknown) => logger.warn({ err: error }, 'DMARC evaluation not recorded for reports')) }),
+    });
+    const reportFrom = checks.reportFrom ?? `postmaster@${config.hostname}`;
+    dmarcReports = reports === null ? null : createReportSender({ store: reports, redis, prefix, targets: { spool, transfer }, resolver, hostname: config.hostname, org: checks.reportOrg ?? config.hostname, from: reportFrom, logger, counted: (outcome) => authMetrics.reports.inc({ outcome }) });
+    const dnsLists = checks.dnsblZones.length > 0 ? dnsListHook(createDnsLists({ blockZones: checks.dnsblZones, allowZones: checks.dnswlZones, cacheTime: checks.dnsblCacheTime }, resolver, authMetrics, logger), networks, logger) : null;
     if (roles.has('inbound')) server = createServer({
       hostname: config.hostname,
       tls: { key: certificate.key, cert: certificate.cert },
@@ -122,22 +150,24 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onConnect: (session) => {
           metrics.connections.inc();
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
+          return dnsLists?.(session);
         },
         onAuth,
+        onMailFrom: authentication.mailFrom,
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, ...(holds.empty ? {} : { holds: holds.holds }), logger, metrics }),
         ...onEtrn,
-        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, authentication, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
     });
     // Listening before Redis answers: sessions get 421 rather than a refused connection.
     const port = server === null ? 0 : portOf(await server.listen({ host: settings.host, port: settings.port }));
-    logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
+    logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, dmarc: checks.dmarc, dnsbl: checks.dnsblZones, spool: settings.spool.backend }, 'relay listening');
 
     // On-Demand Mail Relay: sites that authenticate take their held mail over their own connection.
-    const resolver = new Resolver({ timeout: 5_000, tries: 2 });
-    if (settings.outbound.dnsServers.length > 0) resolver.setServers(settings.outbound.dnsServers);
+    const mxResolver = new Resolver({ timeout: 5_000, tries: 2 });
+    if (settings.outbound.dnsServers.length > 0) mxResolver.setServers(settings.outbound.dnsServers);
     let odmrPort: number | null = null;
     if (odmrRuns) {
       odmr = createOdmrListener({
@@ -150,7 +180,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         grants,
         locks,
         outbound,
-        processing: { spool, intake: { spool, transfer }, settings: outboundSettingsFrom(config, resolver), logger, metrics: { attempts: metrics.outbound } },
+        processing: { spool, intake: { spool, transfer }, settings: outboundSettingsFrom(config, mxResolver), logger, metrics: { attempts: metrics.outbound } },
         logger,
         metrics: { sessions: metrics.odmrSessions, messages: metrics.odmrMessages },
       });
@@ -184,10 +214,11 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
         intake: { spool, transfer },
-        settings: outboundSettingsFrom(config, resolver),
+        settings: outboundSettingsFrom(config, mxResolver),
         logger,
-        metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
+        metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions, concurrencyFeedback: metrics.outboundConcurrencyFeedback, paced: metrics.outboundPaced },
         down: downDestinations(redis, prefix, settings.outbound.downTime),
+        rates: redisRates(redis, prefix, parseDestinationRates(settings.outbound.destinationRates)),
         // Over the general connection, so that a slot given back is free before the next one is asked for.
         leases: redisLeases(redis, prefix, { leaseMs: settings.outbound.destinationLease, renewMs: settings.outbound.destinationLeaseRenew }, (destination, count) =>
           logger.warn({ destination, leases: count }, 'destination leases lapsed while held: the destination limit may be passed until they end'),
@@ -202,6 +233,13 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       outboundWorker.on('error', (error) => logger.debug({ err: error }, 'outbound worker error'));
     }
 
+    // Daily DMARC aggregate reports, looked for now and then (a lock keeps processes from doubling them).
+    if (dmarcReports !== null) {
+      const sender = dmarcReports;
+      reportTimer = setInterval(() => void sender.sendDue().catch((error: unknown) => logger.warn({ err: error }, 'DMARC aggregate reports not sent')), settings.authentication.reportCheckInterval);
+      reportTimer.unref();
+    }
+
     // Redis reached and checked, workers running: from here sessions are served.
     skeleton.serve();
     const running = { server, workers: [worker, outboundWorker].filter((w): w is Worker => w !== null) };
@@ -210,9 +248,11 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       odmrPort,
       certificate,
       directory,
+      dmarcReports,
       ready: () => skeleton.ready() && running.workers.every((w) => w.isRunning()),
       async stop() {
         skeleton.stopping();
+        if (reportTimer !== null) clearInterval(reportTimer);
         await running.server?.close({ timeout: settings.shutdownTimeout });
         await odmr?.close(settings.shutdownTimeout);
         await Promise.all(running.workers.map((w) => skeleton.closeWorker(w)));
@@ -222,6 +262,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       },
     };
   } catch (error) {
+    if (reportTimer !== null) clearInterval(reportTimer);
     await server?.close({ timeout: 0 });
     await odmr?.close(0);
     await worker?.close(true);

@@ -10,9 +10,11 @@ import { agentConfigSchema, directorySeedSetting } from '@mailway/agent/config';
 import { authFailureSettings, authservIdsSetting, connectionLimitSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
+import { authenticationSettings } from './policy/authentication/settings.js';
 import { parseDestinationLimits } from './outbound/settings.js';
 import { parseHoldDomains, parsePullGrants } from './pull/domains.js';
 import { relayNetworks } from './policy/networks.js';
+import { parseDestinationRates } from './outbound/rates.js';
 
 /** A setting whose text must parse: the parser's own message says what is wrong. */
 function parsed<T>(schema: z.ZodType<T>, parse: (value: T) => unknown): z.ZodType<T> {
@@ -42,6 +44,16 @@ const outboundSettings = z.object({
    * gives its slots back when their leases lapse, this long after their last renewal.
    */
   destinationLease: setting.duration('RELAY_OUTBOUND_DESTINATION_LEASE', 120_000, { min: '1s' }),
+  /** Messages at most per destination: `example.com=30/min,[smarthost]=5/s` (s, min or h), shared by every relay process. */
+  destinationRates: parsed(setting.list('RELAY_OUTBOUND_DESTINATION_RATES', []), parseDestinationRates),
+  /**
+   * Adaptive concurrency, as Postfix's initial_destination_concurrency: a destination starts with
+   * this many attempts at once and gains more as its hosts take mail, up to its limit; a session
+   * turned away as one too many lowers it. 0 uses the full limit from the start.
+   */
+  initialConcurrency: setting.int('RELAY_OUTBOUND_INITIAL_CONCURRENCY', 5, { min: 0, max: 1_000 }),
+  /** After such a refusal, the destination stays below the level refused for this long. */
+  congestionMemory: setting.duration('RELAY_OUTBOUND_CONGESTION_MEMORY', 60_000),
   /** How often held leases are renewed. */
   destinationLeaseRenew: setting.duration('RELAY_OUTBOUND_DESTINATION_LEASE_RENEW', 30_000, { min: '100ms' }),
   /** An open session with nothing to send is closed after this long; 0 opens a session per message. */
@@ -147,8 +159,10 @@ export const relaySettings = z.object({
     /** How long a triplet is remembered, once seen and once passed. */
     ttl: setting.duration('RELAY_GREYLIST_TTL', 35 * 24 * 60 * 60_000),
   }),
-  /** Check SPF, DKIM and DMARC and record them in an Authentication-Results field. */
+  /** Check SPF, DKIM, ARC and DMARC for every client (trusted ones too) and record them in an Authentication-Results field. */
   verify: setting.bool('RELAY_VERIFY', false),
+  /** Sender authentication on port 25: DMARC policy, SPF, ARC, DNS block lists. */
+  authentication: authenticationSettings,
   /** Offer AUTH after STARTTLS; an authenticated client may relay. */
   auth: setting.bool('RELAY_AUTH', true),
   /** Failed logins, counted together with the submission agent's (the same Redis keys). */

@@ -13,7 +13,11 @@ export type RejectionReason =
   | 'auth_limited'
   | 'queue_unavailable'
   | 'message_invalid'
-  | 'too_many_hops';
+  | 'too_many_hops'
+  | 'spf_fail'
+  | 'spf_temperror'
+  | 'dmarc_reject'
+  | 'dmarc_temperror';
 
 /** Greylisting decisions: first sighting, retried too early, retried after the delay, already known, trusted client. */
 export type GreylistOutcome = 'new' | 'early' | 'passed' | 'known' | 'exempt';
@@ -38,6 +42,8 @@ export function createRelayMetrics(metrics: Metrics) {
     odmrSessions: metrics.counter('relay_odmr_sessions_total', 'ODMR ATRN requests, by outcome (turned, no_mail, refused, locked, failed)', ['outcome']),
     odmrMessages: metrics.counter('relay_odmr_messages_total', 'Held messages offered to sites over turned-around ODMR sessions, by outcome (finished: nothing left to send; deferred: some recipients wait for the next pull; error)', ['outcome']),
     outboundSessions: metrics.counter('relay_outbound_sessions_total', 'Outbound SMTP sessions used for a message: opened for it, or reused from an earlier one', ['kind']),
+    outboundPaced: metrics.counter('relay_outbound_paced_total', "Outbound attempts that waited for a destination's rate limit"),
+    outboundConcurrencyFeedback: metrics.counter('relay_outbound_concurrency_feedback_total', "Outbound attempts that widened (success) or narrowed (congestion) a destination's concurrency window", ['signal']),
   };
 }
 

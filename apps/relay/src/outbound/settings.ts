@@ -53,6 +53,6 @@ export function outboundSettingsFrom(config: RelayConfig, dns: MxDns): OutboundS
     smarthost: { auth, startTls: outbound.smarthostTls },
     returnLimit: outbound.bounceReturnLimit,
     ...(relay.pull.holdDomains.length === 0 ? {} : { holds: parseHoldDomains(relay.pull.holdDomains).holds }),
-    sessions: { perDestination: outbound.destinationConcurrency, limits: parseDestinationLimits(outbound.destinationLimits), idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages, tlsFailureMemory: outbound.tlsFailureMemory },
+    sessions: { perDestination: outbound.destinationConcurrency, limits: parseDestinationLimits(outbound.destinationLimits), idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages, tlsFailureMemory: outbound.tlsFailureMemory, initialConcurrency: outbound.initialConcurrency, congestionMemory: outbound.congestionMemory },
   };
 }

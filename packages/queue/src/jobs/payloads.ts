@@ -136,5 +136,10 @@ export const OutboundJob = z.object({
    * once it has (the next run makes one attempt, after which what is left waits again).
    */
   pull: z.enum(['waiting', 'asked']).optional(),
+  /**
+   * A send time reserved under the destination's rate limit for the attempt after `attempts`
+   * attempts (ms since the epoch): the job waited for it and goes without reserving again.
+   */
+  paced: z.object({ attempts: z.number().int().nonnegative(), at: z.number() }).optional(),
 });
 export type OutboundJob = z.infer<typeof OutboundJob>;
