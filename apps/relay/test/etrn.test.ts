@@ -73,7 +73,8 @@ async function smtplib(h: Harness, source: string, steps: readonly Step[]): Prom
   return JSON.parse(out) as { etrn: boolean; replies: string[] };
 }
 
-const text = (to: string, subject: string): string => `From: carol@remote.example\r\nTo: ${to}\r\nSubject: ${subject}\r\n\r\nFor the site.\r\n`;
+/** A message from a sender under .test, so that port 25's sender checks get their answers from the test DNS. */
+const text = (to: string, subject: string): string => `From: carol@sender.test\r\nTo: ${to}\r\nSubject: ${subject}\r\n\r\nFor the site.\r\n`;
 
 async function relay(env: Record<string, string> = {}): Promise<Harness> {
   const h = await startOutboundRelay(world.dns.address, world.port, {
@@ -111,7 +112,7 @@ describe.skipIf(smtpSinkPath === null)('ETRN and held domains (skipped: smtp-sin
     const h = await relay();
 
     // A stranger's mail for the held domain is taken (this relay is its backup MX), and held.
-    const sent = await smtplib(h, clients.sender, [['send', 'carol@remote.example', ['x@site.test', 'y@site.test'], text('x@site.test', 'held')]]);
+    const sent = await smtplib(h, clients.sender, [['send', 'carol@sender.test', ['x@site.test', 'y@site.test'], text('x@site.test', 'held')]]);
     expect(sent.etrn).toBe(true);
     await waitFor('the message to be held', async () => (await listed(h)).some((m) => m.recipients.every((r) => r.state === 'held') && m.recipients.length === 2));
     const [message] = await listed(h);
@@ -166,7 +167,7 @@ describe.skipIf(smtpSinkPath === null)('ETRN and held domains (skipped: smtp-sin
   it('@domain reaches the domains below it, a bare domain only itself; a client in RELAY_NETWORKS may ask too', async () => {
     const site = await sink();
     const h = await relay();
-    await smtplib(h, clients.sender, [['send', 'carol@remote.example', ['a@branch.site.test'], text('a@branch.site.test', 'branch')]]);
+    await smtplib(h, clients.sender, [['send', 'carol@sender.test', ['a@branch.site.test'], text('a@branch.site.test', 'branch')]]);
     await waitFor('the message to be held', async () => (await listed(h))[0]?.recipients[0]?.state === 'held');
     // `site.test` names that domain only.
     expect((await smtplib(h, clients.trusted, [['ETRN', 'site.test']])).replies).toEqual(['251 2.0.0 OK, no messages waiting for node site.test']);
@@ -178,7 +179,7 @@ describe.skipIf(smtpSinkPath === null)('ETRN and held domains (skipped: smtp-sin
   it('mail the site’s host defers after an ETRN waits for the site again, and goes at the next ETRN', async () => {
     let site = await sink(['-r', 'RCPT']);
     const h = await relay();
-    await smtplib(h, clients.sender, [['send', 'carol@remote.example', ['x@site.test'], text('x@site.test', 'deferred')]]);
+    await smtplib(h, clients.sender, [['send', 'carol@sender.test', ['x@site.test'], text('x@site.test', 'deferred')]]);
     await waitFor('the message to be held', async () => (await listed(h))[0]?.recipients[0]?.state === 'held');
     const queueId = (await listed(h))[0]?.queueId ?? '';
 
@@ -203,7 +204,7 @@ describe.skipIf(smtpSinkPath === null)('ETRN and held domains (skipped: smtp-sin
   it('answers 250 "started" when the mail takes longer to move on than the reply waits, and the mail still goes', async () => {
     const site = await sink();
     const h = await relay();
-    const queueId = await smtplib(h, clients.sender, [['send', 'carol@remote.example', ['x@site.test'], text('x@site.test', 'slow')]]).then(async () => {
+    const queueId = await smtplib(h, clients.sender, [['send', 'carol@sender.test', ['x@site.test'], text('x@site.test', 'slow')]]).then(async () => {
       await waitFor('the message to be held', async () => (await listed(h))[0]?.recipients[0]?.state === 'held');
       return (await listed(h))[0]?.queueId ?? '';
     });
