@@ -31,6 +31,8 @@ export function localDefaults(state: string): Record<string, string> {
     SUBMISSION_HTTP_PORT: '9091',
     RELAY_HOST: '127.0.0.1',
     RELAY_PORT: '2525',
+    // On-Demand Mail Relay (listening only when RELAY_ODMR_USERS is set).
+    RELAY_ODMR_PORT: '3660',
     RELAY_HTTP_PORT: '9092',
     DELIVERY_LMTP_HOST: '127.0.0.1',
     DELIVERY_LMTP_PORT: '2424',

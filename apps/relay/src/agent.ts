@@ -13,6 +13,7 @@ import type { Worker } from 'bullmq';
 import { createAgentSkeleton, ownDescriptors, portOf, seedDirectory, spoolDescriptors } from '@mailway/agent';
 import { createAuthLimiter, smtpAuthHook } from '@mailway/agent/smtp-auth';
 import { type Directory, createDirectory } from '@mailway/directory';
+import { type QueueAdmin, createQueueAdmin } from '@mailway/queue/admin';
 import { type MailQueue, type QueueName, createMailQueue } from '@mailway/queue/queues';
 import { createRedisSpool } from '@mailway/queue/spool';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
@@ -35,10 +36,16 @@ import { redisLeases } from './outbound/leases.js';
 import { parseDestinationRates, redisRates } from './outbound/rates.js';
 import { outboundSettingsFrom } from './outbound/settings.js';
 import { createOutboundWorker } from './outbound/worker.js';
+import { parseHoldDomains, parsePullGrants } from './pull/domains.js';
+import { type OdmrListener, createOdmrListener } from './pull/odmr.js';
+import { etrnHook } from './pull/etrn.js';
+import { pullLocks } from './pull/locks.js';
 
 export interface RelayAgent extends RunningAgent {
   /** The bound inbound port (useful when configured as 0). */
   readonly port: number;
+  /** The bound ODMR port; null when ODMR is off (no RELAY_ODMR_USERS) or this process is not inbound. */
+  readonly odmrPort: number | null;
   readonly certificate: Certificate;
   readonly directory: Directory;
   /** The DMARC aggregate report sender (RELAY_DMARC_REPORTS), null when off or not inbound. */
@@ -59,12 +66,16 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   const settings = config.relay;
   const metrics = createRelayMetrics(context.metrics);
   const networks = relayNetworks(settings.networks);
+  const holds = parseHoldDomains(settings.pull.holdDomains);
+  const grants = parsePullGrants(settings.pull.odmrUsers, holds);
+  const odmrRuns = settings.roles.includes('inbound') && grants.size > 0;
   const admission = connectionLimits({
     prefix: 'RELAY',
     path: 'relay.connections',
     settings: settings.connections,
     alsoExempt: settings.networks,
-    listeners: 1,
+    // Port 25, and the ODMR port when it runs: each gets its own cap under the same limits.
+    listeners: odmrRuns ? 2 : 1,
     perSession: 1 + spoolDescriptors(settings.spool),
     reserve: ownDescriptors,
     refused: metrics.connectionsRefused,
@@ -79,6 +90,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let worker: Worker | null = null;
   let outboundWorker: Worker | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
+  let admin: QueueAdmin | null = null;
+  let odmr: OdmrListener | null = null;
   let dmarcReports: ReportSender | null = null;
   let reportTimer: NodeJS.Timeout | null = null;
 
@@ -97,9 +110,18 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     const certificate = await loadCertificate(settings.tls, config.hostname);
     if (certificate.selfSigned) logger.warn({ hostname: config.hostname }, 'no certificate configured (RELAY_TLS_CERT/RELAY_TLS_KEY): STARTTLS uses a self-signed one');
 
+    // Mail held for sites that pull it: ETRN moves it on through the queue admin.
+    const locks = pullLocks(redis, prefix);
+    admin = holds.empty ? null : createQueueAdmin(redis, { prefix });
+    const onEtrn =
+      admin === null
+        ? {}
+        : { onEtrn: etrnHook({ holds, networks, etrnNetworks: relayNetworks(settings.pull.etrnNetworks, 'RELAY_ETRN_NETWORKS'), admin, locks, logger, requests: metrics.etrn }) };
+
     // Inbound SMTP.
     const roles = new Set(settings.roles);
     const greylist = settings.greylist.enabled ? createGreylist(redis, prefix, settings.greylist) : null;
+    const onAuth = smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections });
     const checks = settings.authentication;
     const resolver = options.resolver ?? authenticationResolver(settings.outbound.dnsServers, checks.dnsTimeout);
     const authMetrics = createAuthenticationMetrics(context.metrics);
@@ -130,9 +152,10 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
           return dnsLists?.(session);
         },
-        onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections }),
+        onAuth,
         onMailFrom: authentication.mailFrom,
-        onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
+        onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, ...(holds.empty ? {} : { holds: holds.holds }), logger, metrics }),
+        ...onEtrn,
         onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, authentication, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
@@ -141,6 +164,29 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     // Listening before Redis answers: sessions get 421 rather than a refused connection.
     const port = server === null ? 0 : portOf(await server.listen({ host: settings.host, port: settings.port }));
     logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, dmarc: checks.dmarc, dnsbl: checks.dnsblZones, spool: settings.spool.backend }, 'relay listening');
+
+    // On-Demand Mail Relay: sites that authenticate take their held mail over their own connection.
+    const mxResolver = new Resolver({ timeout: 5_000, tries: 2 });
+    if (settings.outbound.dnsServers.length > 0) mxResolver.setServers(settings.outbound.dnsServers);
+    let odmrPort: number | null = null;
+    if (odmrRuns) {
+      odmr = createOdmrListener({
+        hostname: config.hostname,
+        tls: { key: certificate.key, cert: certificate.cert },
+        allowInsecureAuth: settings.pull.odmrAllowInsecureAuth,
+        admission,
+        onAuth,
+        gate: (hooks) => skeleton.gate(hooks),
+        grants,
+        locks,
+        outbound,
+        processing: { spool, intake: { spool, transfer }, settings: outboundSettingsFrom(config, mxResolver), logger, metrics: { attempts: metrics.outbound } },
+        logger,
+        metrics: { sessions: metrics.odmrSessions, messages: metrics.odmrMessages },
+      });
+      odmrPort = await odmr.listen(settings.host, settings.pull.odmrPort);
+      logger.info({ host: settings.host, port: odmrPort, users: grants.size }, 'odmr listening');
+    }
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
     await skeleton.reached();
@@ -165,12 +211,10 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
 
     // The outbound worker.
     if (roles.has('outbound')) {
-      const resolver = new Resolver({ timeout: 5_000, tries: 2 });
-      if (settings.outbound.dnsServers.length > 0) resolver.setServers(settings.outbound.dnsServers);
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
         intake: { spool, transfer },
-        settings: outboundSettingsFrom(config, resolver),
+        settings: outboundSettingsFrom(config, mxResolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions, concurrencyFeedback: metrics.outboundConcurrencyFeedback, paced: metrics.outboundPaced },
         down: downDestinations(redis, prefix, settings.outbound.downTime),
@@ -180,6 +224,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
           logger.warn({ destination, leases: count }, 'destination leases lapsed while held: the destination limit may be passed until they end'),
         ),
         ...(settings.spool.backend === 'redis' ? { releases: createRedisSpool(workerRedis, { prefix }) } : {}),
+        pullLocks: locks,
         prefix: queueOptions.prefix,
         concurrency: settings.outbound.concurrency,
         locks: settings.outbound.worker,
@@ -200,6 +245,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     const running = { server, workers: [worker, outboundWorker].filter((w): w is Worker => w !== null) };
     return {
       port,
+      odmrPort,
       certificate,
       directory,
       dmarcReports,
@@ -208,17 +254,21 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         skeleton.stopping();
         if (reportTimer !== null) clearInterval(reportTimer);
         await running.server?.close({ timeout: settings.shutdownTimeout });
+        await odmr?.close(settings.shutdownTimeout);
         await Promise.all(running.workers.map((w) => skeleton.closeWorker(w)));
         await Promise.all(queues.map((queue) => queue.close()));
+        await admin?.close();
         await skeleton.close();
       },
     };
   } catch (error) {
     if (reportTimer !== null) clearInterval(reportTimer);
     await server?.close({ timeout: 0 });
+    await odmr?.close(0);
     await worker?.close(true);
     await outboundWorker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));
+    await admin?.close().catch(() => {});
     await skeleton.close();
     throw error;
   }

@@ -12,6 +12,8 @@ import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 import { authenticationSettings } from './policy/authentication/settings.js';
 import { parseDestinationLimits } from './outbound/settings.js';
+import { parseHoldDomains, parsePullGrants } from './pull/domains.js';
+import { relayNetworks } from './policy/networks.js';
 import { parseDestinationRates } from './outbound/rates.js';
 
 /** A setting whose text must parse: the parser's own message says what is wrong. */
@@ -176,6 +178,30 @@ export const relaySettings = z.object({
   directorySeed: directorySeedSetting,
   spool: spoolSettings,
   outbound: outboundSettings,
+  pull: z.object({
+    /**
+     * Domains whose sites pull their mail (`example.com`, `.example.com` for every domain below
+     * it): their mail is accepted from anyone on port 25, queued and held, and sent only when the
+     * site asks by ETRN or ODMR (or when an operator releases it); held past the queue lifetime,
+     * it is returned to its sender.
+     */
+    holdDomains: parsed(setting.list('RELAY_HOLD_DOMAINS', []), parseHoldDomains),
+    /** Clients (CIDR) that may ask for held mail by ETRN, besides RELAY_NETWORKS and authenticated clients. */
+    etrnNetworks: parsed(setting.list('RELAY_ETRN_NETWORKS', []), (blocks) => relayNetworks(blocks, 'RELAY_ETRN_NETWORKS')),
+    /** On-Demand Mail Relay (RFC 2645): who may pull which held domains, `user=domain|domain`; the listener runs when set. */
+    odmrUsers: setting.list('RELAY_ODMR_USERS', []),
+    /** The ODMR listener's port (RFC 2645: 366). */
+    odmrPort: setting.port('RELAY_ODMR_PORT', 366),
+    /** Offer AUTH on the ODMR port before STARTTLS (local development only). */
+    odmrAllowInsecureAuth: setting.bool('RELAY_ODMR_ALLOW_INSECURE_AUTH', false),
+  }).superRefine((pull, context) => {
+    // Grants only for held domains: a grant for mail that is never held could never be used.
+    try {
+      parsePullGrants(pull.odmrUsers, parseHoldDomains(pull.holdDomains));
+    } catch (error) {
+      context.addIssue({ code: 'custom', path: ['odmrUsers'], message: error instanceof Error ? error.message : String(error) });
+    }
+  }),
   /** How long shutdown waits for sessions in a transaction. */
   shutdownTimeout: setting.duration('RELAY_SHUTDOWN_TIMEOUT', 30_000),
 });

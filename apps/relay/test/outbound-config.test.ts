@@ -3,7 +3,9 @@
  * smart host credentials could never be used (half given, no smart host, or TLS turned off so
  * that the client refuses to send them), when the back-off bounds are the wrong way round, when
  * a next hop names a UNIX-domain socket Mailway cannot use, when a destination limit is not one,
- * or when destination leases would lapse between renewals.
+ * or when destination leases would lapse between renewals; and the settings of mail its site
+ * pulls: held domains that are not domains, ETRN networks that are not networks, ODMR grants
+ * without domains or for domains that are not held.
  */
 import { Resolver } from 'node:dns/promises';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +29,11 @@ describe('outbound settings checked together', () => {
     ['a destination limit without a number', { RELAY_OUTBOUND_DESTINATION_LIMITS: 'example.com=5,lists.test' }, /RELAY_OUTBOUND_DESTINATION_LIMITS.*destination=limit/],
     ['a destination limit of 0', { RELAY_OUTBOUND_DESTINATION_LIMITS: 'example.com=0' }, /RELAY_OUTBOUND_DESTINATION_LIMITS.*destination=limit/],
     ['a lease renewed less often than twice in its length', { RELAY_OUTBOUND_DESTINATION_LEASE: '1m', RELAY_OUTBOUND_DESTINATION_LEASE_RENEW: '45s' }, /RELAY_OUTBOUND_DESTINATION_LEASE_RENEW.*half/],
+    ['a held domain that is not a domain', { RELAY_HOLD_DOMAINS: 'site.test,exa mple.com' }, /RELAY_HOLD_DOMAINS.*not a domain name: "exa mple.com"/],
+    ['an ETRN network that is not one', { RELAY_ETRN_NETWORKS: '192.0.2.0/33' }, /RELAY_ETRN_NETWORKS/],
+    ['an ODMR grant without domains', { RELAY_HOLD_DOMAINS: 'site.test', RELAY_ODMR_USERS: 'bob@local.example=' }, /RELAY_ODMR_USERS.*no domain/],
+    ['an ODMR grant for a domain that is not held', { RELAY_HOLD_DOMAINS: 'site.test', RELAY_ODMR_USERS: 'bob@local.example=site.test|other.test' }, /RELAY_ODMR_USERS.*other\.test.*not held: add it to RELAY_HOLD_DOMAINS/],
+    ['an ODMR port out of range', { RELAY_ODMR_PORT: '70000' }, /RELAY_ODMR_PORT/],
     ['a socket path too long for a socket address', { RELAY_TRANSPORTS: `lists.test=lmtp:unix:/${'x'.repeat(107)}` }, /RELAY_TRANSPORTS.*longer than 107 bytes/],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => load(env)).toThrow(message);

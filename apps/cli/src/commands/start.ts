@@ -89,6 +89,7 @@ function printPlan(env: Record<string, string>, state: string, redis: LocalRedis
       `Mailway is starting (state in ${state})`,
       `  submission  smtp://${host('SUBMISSION_HOST')}:${env.SUBMISSION_PORT} (STARTTLS + AUTH), smtps://${host('SUBMISSION_HOST')}:${env.SUBMISSION_TLS_PORT}   metrics http://${host('SUBMISSION_HTTP_HOST')}:${env.SUBMISSION_HTTP_PORT}/metrics`,
       `  relay       smtp://${host('RELAY_HOST')}:${env.RELAY_PORT} (inbound for local domains)   metrics http://${host('RELAY_HTTP_HOST')}:${env.RELAY_HTTP_PORT}/metrics`,
+      ...(env.RELAY_ODMR_USERS ? [`              odmr://${host('RELAY_HOST')}:${env.RELAY_ODMR_PORT} (ATRN for held domains)`] : []),
       `  delivery    lmtp://${host('DELIVERY_LMTP_HOST')}:${env.DELIVERY_LMTP_PORT}   metrics http://${host('DELIVERY_HTTP_HOST')}:${env.DELIVERY_HTTP_PORT}/metrics`,
       `  mailboxes   ${env.DELIVERY_MAILBOX_ROOT}/<domain>/<user>/Maildir`,
       `  redis       ${env.REDIS_URL}${redis ? ` (local, AOF appendfsync always, data in ${redis.dataDir})` : ''}`,

@@ -154,6 +154,19 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
   }
 }
 
+/**
+ * Offer `message` over a session opened by other means (a site that pulled its mail with ODMR
+ * turned the connection around); every recipient comes back with a verdict. The session is
+ * the caller's, left open for the next message.
+ */
+export async function attemptOnSession(client: SmtpClient, hop: NextHop, message: OutboundMessage): Promise<AttemptResult> {
+  const tried: HostTry[] = [];
+  const outcome = await transact(hop, { client, tlsFallback: false, openedAt: Date.now(), messages: 0 }, message, tried);
+  if (outcome.kind === 'decided') return outcome.result;
+  const verdict = outcome.kind === 'left' ? outcome.verdict : deferred('4.4.2', `the connection to ${hop.host} was lost`);
+  return everyone(message, verdict, null, null, tried);
+}
+
 type Transaction =
   | { readonly kind: 'decided'; readonly result: AttemptResult }
   | { readonly kind: 'left'; readonly verdict: Verdict }

@@ -24,15 +24,16 @@ import type { HandoffTargets } from '@mailway/intake';
 import { holdMs } from '@mailway/queue/admin';
 import { createMailWorker } from '@mailway/queue/queues';
 import { type Spool, SpoolNotFoundError } from '@mailway/queue/spool';
-import type { ClientAuth } from '@mailway/smtp/client';
+import type { ClientAuth, SmtpClient } from '@mailway/smtp/client';
 import { readHeaderBlock } from '@mailway/smtp/message';
 import type { Logger } from '@mailway/runtime';
-import { type AttemptOptions, type AttemptResult, type RecipientOutcome, attemptDelivery } from './attempt.js';
+import { type AttemptOptions, type AttemptResult, type OutboundMessage, type RecipientOutcome, attemptDelivery, attemptOnSession } from './attempt.js';
 import { type OutboundNoticeContext, planNotices, sendOutboundNotice } from './notices.js';
 import { type Verdict, deferred, failed } from './outcome.js';
 import { type Route, type RouterOptions, routeDomain } from './routes.js';
 import type { DownDestinations } from './down.js';
 import type { DestinationLeases } from './leases.js';
+import type { PullLocks } from '../pull/locks.js';
 import type { DestinationRates } from './rates.js';
 import { OutboundSessions, type SessionCacheOptions } from './sessions.js';
 import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
@@ -62,7 +63,20 @@ export interface OutboundSettings {
   readonly timeouts?: AttemptOptions['timeouts'];
   /** Sessions kept between messages and attempts at once per destination. */
   readonly sessions: SessionCacheOptions;
+  /** Domains whose sites pull their mail (RELAY_HOLD_DOMAINS): held until asked for; none when unset. */
+  readonly holds?: (domain: string) => boolean;
 }
+
+/** A session a site opened to pull its mail (ODMR, turned around): the attempt goes over it. */
+export interface PullChannel {
+  readonly client: SmtpClient;
+  /** The site's name (its EHLO) and address, for logs and DSNs. */
+  readonly host: string;
+  readonly address: string;
+}
+
+/** What a run needs of its BullMQ job (a pull run passes one that waits in the delayed set). */
+export type OutboundRun = Pick<Job, 'id' | 'attemptsStarted' | 'updateData' | 'moveToDelayed'>;
 
 export interface OutboundWorkerOptions {
   readonly spool: Spool;
@@ -83,6 +97,10 @@ export interface OutboundWorkerOptions {
   readonly down?: DownDestinations;
   /** Destination slots shared with other processes (see leases.ts); none: slots are this process's own. */
   readonly leases?: DestinationLeases;
+  /** Domains being pulled now (pull/locks.ts): their mail is left to the puller. */
+  readonly pullLocks?: PullLocks;
+  /** Deliver over this session instead of routing the domain (an ODMR run). */
+  readonly channel?: PullChannel;
   /** Destination rate limits (see rates.ts); none: no destination is paced. */
   readonly rates?: DestinationRates;
 }
@@ -96,11 +114,15 @@ const pacingSlackMs = 20;
 /** A destination none of whose attempts has finished for this long, while others wait, is stuck. */
 const stuckAfterMs = 1_000;
 
+/** Mail for a domain a site is pulling now waits this long before it looks again. */
+const pulledElsewhereMs = 5_000;
+
 /** Process one outbound job (exported for tests that drive it without a worker). */
-export function outboundProcessor(options: OutboundWorkerOptions): (data: OutboundJob, job: Job, token?: string) => Promise<void> {
+export function outboundProcessor(options: OutboundWorkerOptions): (data: OutboundJob, job: OutboundRun, token?: string) => Promise<void> {
   const { spool, settings, logger, metrics, sessions } = options;
 
-  return async (data, job, token) => {
+  return async (input, job, token) => {
+    let data = input;
     const jobId = job.id ?? '';
     const nullSender = data.envelope.from === '';
     const arrivedAt = Date.parse(data.origin.receivedAt);
@@ -113,6 +135,27 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     if (data.held === true && progress.settling === null && token !== undefined) {
       await job.moveToDelayed(Date.now() + holdMs, token);
       throw new DelayedError();
+    }
+
+    // Held for its site (RELAY_HOLD_DOMAINS): it waits until the site asks (ETRN, ODMR, or an
+    // operator's release) or its lifetime ends; then it is returned, never tried by MX.
+    const sitePulls = settings.holds?.(data.domain) === true;
+    let neverPulled = false;
+    if (sitePulls && options.channel === undefined && progress.settling === null && token !== undefined) {
+      if ((await options.pullLocks?.held(data.domain)) === true) {
+        await job.moveToDelayed(Date.now() + pulledElsewhereMs + Math.floor(Math.random() * 1_000), token);
+        throw new DelayedError();
+      }
+      const until = expiresAt(arrivedAt, settings.retry, nullSender);
+      if (data.pull !== 'asked' && Date.now() < until) {
+        if (data.pull !== 'waiting') {
+          await job.updateData({ ...data, pull: 'waiting' });
+          logger.info({ queueId: data.queueId, job: jobId, domain: data.domain, recipients: progress.pending.map((r) => r.address), until: new Date(until).toISOString() }, 'held until its site asks for it');
+        }
+        await job.moveToDelayed(until, token);
+        throw new DelayedError();
+      }
+      neverPulled = data.pull !== 'asked';
     }
 
     // 1. Attempt (unless a run that died left one to settle).
@@ -129,14 +172,17 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         logger.warn({ queueId: data.queueId, job: jobId, domain: data.domain }, 'outbound content already released; nothing left to send');
         return;
       }
-      const outcomes = await attempt(data, progress, content, job, token);
+      const outcomes = neverPulled ? unpulled(progress.pending) : await attempt(data, progress, content, job, token);
+      // One attempt for mail its site asked for: what is left waits for the site again.
+      if (sitePulls) data = { ...data, pull: 'waiting' };
       const now = Date.now();
       const records = outcomes.map((o) => record(o, now));
       const stillDeferred = records.filter((r) => r.state === 'deferred');
       let retryAt: number | null = null;
       if (stillDeferred.length > 0) {
         const step = nextAttempt(arrivedAt, now, settings.retry, nullSender);
-        if (step.kind === 'retry') retryAt = step.at;
+        // Mail for a site that pulls it waits for the site, up to its lifetime.
+        if (step.kind === 'retry') retryAt = sitePulls ? expiresAt(arrivedAt, settings.retry, nullSender) : step.at;
         else for (const r of stillDeferred) Object.assign(r, expired(r));
       }
       const delayDue = retryAt !== null && delayWarningDue(arrivedAt, now, settings.retry, nullSender, progress.warned);
@@ -197,9 +243,13 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     throw new DelayedError();
   };
 
-  /** Route the domain and offer the message to its hops; a verdict for every recipient. */
-  async function attempt(data: OutboundJob, progress: OutboundProgress, content: Buffer | null, job: Job, token: string | undefined): Promise<RecipientOutcome[]> {
+  /** Route the domain and offer the message to its hops (or to the pulling site); a verdict for every recipient. */
+  async function attempt(data: OutboundJob, progress: OutboundProgress, content: Buffer | null, job: OutboundRun, token: string | undefined): Promise<RecipientOutcome[]> {
     const pending = progress.pending;
+    if (options.channel !== undefined) {
+      const { client, host, address } = options.channel;
+      return [...(await attemptOnSession(client, { host, address, preference: 0 }, await messageOf(data, pending, content))).recipients];
+    }
     const route = await routeDomain(data.domain, settings.router).catch((error: unknown) => ({ kind: 'failed' as const, permanent: false, status: '4.4.3', detail: `routing failed: ${String(error)}` }));
     if (route.kind === 'failed') {
       const verdict: Verdict = route.permanent ? failed(route.status, route.detail) : deferred(route.status, route.detail);
@@ -235,7 +285,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
    * later than now the job steps aside until then (no attempt counted, nothing held) and goes
    * at that time without reserving again.
    */
-  async function paceFor(destination: string, data: OutboundJob, attempts: number, job: Job, token: string | undefined): Promise<void> {
+  async function paceFor(destination: string, data: OutboundJob, attempts: number, job: OutboundRun, token: string | undefined): Promise<void> {
     const interval = options.rates?.interval(destination);
     if (options.rates === undefined || interval === undefined || token === undefined) return;
     if (data.paced?.attempts === attempts) return;
@@ -267,7 +317,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
    * for a few seconds (no attempt counted), so that the process's job slots stay free for mail
    * to other destinations.
    */
-  async function slotFor(destination: string, job: Job, token: string | undefined) {
+  async function slotFor(destination: string, job: OutboundRun, token: string | undefined) {
     if (sessions === undefined) return null;
     if (sessions.waited(destination) >= stuckAfterMs) {
       await job.moveToDelayed(Date.now() + stuckAfterMs * 5 + Math.floor(Math.random() * stuckAfterMs), token);
@@ -276,23 +326,28 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     return sessions.slot(destination);
   }
 
+  /** The message as the envelope was accepted, its content read now or streamed per try. */
+  async function messageOf(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null): Promise<OutboundMessage> {
+    return {
+      from: data.envelope.from,
+      recipients: pending,
+      body: () => content ?? Readable.from(spool.read(data.spoolId)),
+      size: data.size,
+      bodyType: data.envelope.body,
+      // Asked of the next hop only when needed (as Postfix does): a client may declare SMTPUTF8
+      // for an all-ASCII message, which a host without it can take as it is. UTF-8 addresses
+      // make the client ask for it anyway.
+      smtputf8: data.envelope.smtputf8 && (await utf8Header(data.spoolId, content)),
+      ret: data.envelope.ret,
+      envid: data.envelope.envid,
+      requireTls: data.envelope.requireTls,
+    };
+  }
+
   async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null, route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean): Promise<AttemptResult> {
     return attemptDelivery(
       route.hops,
-      {
-        from: data.envelope.from,
-        recipients: pending,
-        body: () => content ?? Readable.from(spool.read(data.spoolId)),
-        size: data.size,
-        bodyType: data.envelope.body,
-        // Asked of the next hop only when needed (as Postfix does): a client may declare SMTPUTF8
-        // for an all-ASCII message, which a host without it can take as it is. UTF-8 addresses
-        // make the client ask for it anyway.
-        smtputf8: data.envelope.smtputf8 && (await utf8Header(data.spoolId, content)),
-        ret: data.envelope.ret,
-        envid: data.envelope.envid,
-        requireTls: data.envelope.requireTls,
-      },
+      await messageOf(data, pending, content),
       {
         port: route.port,
         helo: settings.helo,
@@ -341,6 +396,12 @@ function record(outcome: RecipientOutcome, now: number): AttemptRecord {
     remoteReply: verdict.remote,
     tls: outcome.tls,
   };
+}
+
+/** Mail for a site that never asked for it within its lifetime: deferred, so that it expires (4.4.7) saying why. */
+function unpulled(pending: OutboundJob['envelope']['recipients']): RecipientOutcome[] {
+  const verdict = deferred('4.4.1', 'held for its site, which did not ask for it (ETRN, ODMR)');
+  return pending.map((recipient) => ({ recipient, verdict, remote: null, tls: null }));
 }
 
 /** A deferred recipient of a message past its lifetime: failed, with why it waited. */

@@ -8,10 +8,10 @@ import { type NetworkList, networkList } from '@mailway/smtp/address';
 export type RelayNetworks = NetworkList;
 
 /** Parse the configured blocks; throws naming the setting and the first block that is not a network or address. */
-export function relayNetworks(blocks: readonly string[]): RelayNetworks {
+export function relayNetworks(blocks: readonly string[], key = 'RELAY_NETWORKS'): RelayNetworks {
   try {
     return networkList(blocks);
   } catch (error) {
-    throw new Error(`RELAY_NETWORKS: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`${key}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

@@ -3,6 +3,8 @@
  *
  *   local domain, user or alias       → 250 (after greylisting, when on)
  *   local domain, nobody of that name → 550 5.1.1 "<addr>: Recipient address rejected: User unknown"
+ *   a held domain (RELAY_HOLD_DOMAINS) → 250 (after greylisting, when on): this host is its
+ *                                       site's relay, and keeps its mail until the site asks
  *   any other destination             → 250 only for an authenticated client or one in
  *                                       RELAY_NETWORKS, else 554 5.7.1 "Relay access denied"
  *
@@ -15,7 +17,7 @@ import { type Directory, DirectoryError, type Resolution } from '@mailway/direct
 import type { Logger } from '@mailway/runtime';
 import { type HookResult, defer, reject } from '@mailway/smtp/server';
 import type { Recipient, Session, Transaction } from '@mailway/smtp/server';
-import { envelopeAddress, isAddressLiteral } from '../address.js';
+import { envelopeAddress, isAddressLiteral, routingDomain } from '../address.js';
 import type { RejectionReason, RelayMetrics } from '../metrics.js';
 import type { Greylist } from './greylist.js';
 import type { RelayNetworks } from './networks.js';
@@ -27,6 +29,8 @@ export interface RecipientPolicy {
   /** null when greylisting is off. */
   readonly greylist: Greylist | null;
   readonly maxRecipients: number;
+  /** Domains whose mail this host keeps for their sites (RELAY_HOLD_DOMAINS); none when unset. */
+  readonly holds?: (domain: string) => boolean;
   readonly logger: Logger;
   readonly metrics: RelayMetrics;
 }
@@ -58,14 +62,15 @@ export function rcptToHook(policy: RecipientPolicy): (session: Session, transact
       const resolution = isAddressLiteral(recipient.address.domain) ? remote : await resolve(directory, address);
       const trusted = mayRelay(session, policy.networks);
 
-      // Other domains: only for trusted clients.
-      if (resolution.kind === 'remote') {
+      // Other domains: only for trusted clients, unless this host keeps the domain's mail for its site.
+      const held = resolution.kind === 'remote' && !isAddressLiteral(recipient.address.domain) && policy.holds?.(routingDomain(address)) === true;
+      if (resolution.kind === 'remote' && !held) {
         if (!trusted) return refuse('relay_denied', relayDenied, 'relay access denied');
         return undefined;
       }
 
       // Ours: somebody must be there.
-      if (resolution.kind === 'unknown') {
+      if (!held && resolution.kind === 'unknown') {
         return refuse('unknown_user', reject(550, '5.1.1', `<${address}>: Recipient address rejected: User unknown`), 'user unknown');
       }
 

@@ -137,11 +137,11 @@ export interface QueueAdmin {
   summary(): Promise<QueueSummary>;
   /** Run the deferred outbound jobs of one message now. */
   retry(queueId: string): Promise<RetryResult>;
-  /** Run every deferred outbound job now, or those to `domain`. */
-  retryAll(filter?: { readonly domain?: string }): Promise<RetryResult>;
+  /** Run every deferred outbound job now, or those to `domain`, or to the domains `match` picks (mail held for its site included). */
+  retryAll(filter?: { readonly domain?: string; readonly match?: (domain: string) => boolean }): Promise<RetryResult>;
   /** Keep a message's outbound jobs from being tried until released. */
   hold(queueId: string): Promise<ActionResult>;
-  /** Let a held message's outbound jobs run now. */
+  /** Let a held message's outbound jobs run now (those held for their site get one attempt). */
   release(queueId: string): Promise<ActionResult>;
   /**
    * Delete a message's jobs (those to `domain` only, when given) and release their spool
@@ -276,6 +276,8 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
     for (const p of jobs) {
       // A held job waits for its release, not for a flush.
       if (p.queue !== 'outbound' || p.data.held === true) continue;
+      // Mail waiting for its site counts as asked for: its next run makes an attempt.
+      if (p.data.pull === 'waiting') await p.job.updateData({ ...p.data, pull: 'asked' });
       try {
         await p.job.promote();
       } catch {
@@ -330,9 +332,10 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
   async function release(queueId: string): Promise<ActionResult> {
     const done: ActedJob[] = [];
     for (const p of byArrival(await liveJobs('outbound', ['waiting', 'prioritized', 'delayed']))) {
-      if (p.queue !== 'outbound' || p.data.queueId !== queueId || p.data.held !== true) continue;
+      if (p.queue !== 'outbound' || p.data.queueId !== queueId || (p.data.held !== true && p.data.pull !== 'waiting')) continue;
+      // Released mail for a site that pulls its mail gets one attempt, as if the site had asked.
       const { held: _held, ...data } = p.data;
-      await p.job.updateData(data);
+      await p.job.updateData(data.pull === 'waiting' ? { ...data, pull: 'asked' as const } : data);
       if (p.bullState === 'delayed') await p.job.promote().catch(() => {});
       done.push(acted(p));
     }
@@ -401,7 +404,12 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
     messageIds,
     summary,
     retry: async (queueId) => promote((await liveJobs('outbound', ['delayed'])).filter((p) => p.data.queueId === queueId)),
-    retryAll: async (filter = {}) => promote((await liveJobs('outbound', ['delayed'])).filter((p) => p.queue === 'outbound' && (filter.domain === undefined || p.data.domain === filter.domain.toLowerCase()))),
+    retryAll: async (filter = {}) =>
+      promote(
+        (await liveJobs('outbound', ['delayed'])).filter(
+          (p) => p.queue === 'outbound' && (filter.domain === undefined || p.data.domain === filter.domain.toLowerCase()) && (filter.match === undefined || filter.match(p.data.domain)),
+        ),
+      ),
     close: async () => {
       await Promise.all(Object.values(queues).map((q) => q.close()));
     },
@@ -457,10 +465,11 @@ function describeJob(p: Parsed): MessageJob {
   };
 }
 
-/** The recipients' state a job gives: held outbound jobs are held whatever BullMQ's state (but active). */
+/** The recipients' state a job gives: held outbound jobs (by an operator, or for their site) are held whatever BullMQ's state (but active). */
 function stateIn(p: Parsed): RecipientState | null {
   const state = stateOf[p.bullState] ?? null;
-  return p.queue === 'outbound' && p.data.held === true && (state === 'queued' || state === 'deferred') ? 'held' : state;
+  const held = p.queue === 'outbound' && (p.data.held === true || p.data.pull === 'waiting');
+  return held && (state === 'queued' || state === 'deferred') ? 'held' : state;
 }
 
 /** The recipients a job still has to handle: an outbound job's pending ones, else all of its own. */

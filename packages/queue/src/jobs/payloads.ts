@@ -132,6 +132,11 @@ export const OutboundJob = z.object({
   /** Held by an operator (`mailway queue hold`): not tried until released. */
   held: z.literal(true).optional(),
   /**
+   * Mail for a domain whose site pulls it (ETRN, ODMR): `waiting` until the site asks, `asked`
+   * once it has (the next run makes one attempt, after which what is left waits again).
+   */
+  pull: z.enum(['waiting', 'asked']).optional(),
+  /**
    * A send time reserved under the destination's rate limit for the attempt after `attempts`
    * attempts (ms since the epoch): the job waited for it and goes without reserving again.
    */

@@ -19,12 +19,12 @@ import { type ClientAuth, type ClientOptions, type ResolvedClientOptions, resolv
 import { authenticate, command, noop, openSession, reset, type SessionState } from './session.js';
 import { type SendOptions, type SendResult, sendMessage } from './transaction.js';
 
-/** Open a connection and set up the session (greeting, EHLO, STARTTLS, AUTH). */
+/** Open a connection (or take one already open: `socket`) and set up the session (greeting, EHLO, STARTTLS, AUTH). */
 export async function connect(options: ClientOptions): Promise<SmtpClient> {
   const resolved = resolveOptions(options);
   let conn: Connection;
   try {
-    conn = await Connection.open({
+    conn = resolved.socket !== null ? Connection.adopt(resolved.socket.socket, resolved.socket.unread) : await Connection.open({
       host: resolved.host,
       port: resolved.port,
       path: resolved.path,

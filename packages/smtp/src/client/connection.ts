@@ -9,7 +9,7 @@
  * `421` or `554` is never lost to the close that follows it.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, TLSSocket } from 'node:tls';
 import type { Reply } from '../reply/reply.js';
 import { ReplyParser, ReplyProtocolError } from '../reply/parse.js';
 import { type ClientErrorKind, type ClientPhase, SmtpClientError } from './errors.js';
@@ -85,6 +85,16 @@ export class Connection {
       throw error;
     }
     if (options.secure) connection.#tls = tlsInfo(socket as TLSSocket);
+    return connection;
+  }
+
+  /** A connection already open (in TLS already, when it is a TLS socket); `unread` holds octets already read from it. */
+  static adopt(socket: Socket, unread: Buffer | null): Connection {
+    socket.setNoDelay(true);
+    const connection = new Connection(socket);
+    if (socket instanceof TLSSocket && socket.encrypted) connection.#tls = tlsInfo(socket);
+    if (socket.destroyed) connection.#fail({ kind: 'network', message: 'connection closed' });
+    if (unread !== null && unread.length > 0) connection.#onData(unread);
     return connection;
   }
 

@@ -4,6 +4,7 @@
  * Reads: what the caller passes to `connect()`.
  * Emits: a fully resolved `ResolvedClientOptions`, so no other module handles `undefined`.
  */
+import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { SaslMechanism } from './sasl.js';
 
@@ -74,6 +75,12 @@ export interface ClientOptions {
   readonly port?: number;
   /** A UNIX-domain socket to connect to instead of `host` and `port` (an LMTP server on this host). */
   readonly path?: string;
+  /**
+   * A connection already open (ODMR, RFC 2645: a server turned client on the connection its
+   * peer opened), used instead of connecting; `host` then only names the peer (for TLS).
+   * `unread`: octets already read from it, which come first.
+   */
+  readonly socket?: { readonly socket: Socket; readonly unread?: Buffer | null };
   /** Implicit TLS from the first byte (port 465, RFC 8314). */
   readonly secure?: boolean;
   /** STARTTLS policy on a plaintext connection (default 'opportunistic'). */
@@ -104,6 +111,7 @@ export interface ResolvedClientOptions {
   readonly host: string | null;
   readonly port: number;
   readonly path: string | null;
+  readonly socket: { readonly socket: Socket; readonly unread: Buffer | null } | null;
   readonly secure: boolean;
   readonly startTls: StartTlsPolicy;
   readonly tls: ClientTlsOptions;
@@ -121,8 +129,9 @@ export interface ResolvedClientOptions {
 /** Fill in defaults and check what cannot be right. */
 export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   // Sanity checks.
-  if (!options.host && !options.path) throw new TypeError('host or path is required');
+  if (!options.host && !options.path && !options.socket) throw new TypeError('host or path is required (or an open socket)');
   if (options.host && options.path) throw new TypeError('host and path exclude each other');
+  if (options.socket && (options.path || options.secure)) throw new TypeError('socket excludes path and secure');
   const chunkSize = options.chunkSize ?? 1024 * 1024;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new TypeError('chunkSize must be a positive integer');
   if (options.name !== undefined && !/^[\x21-\x7e]+$/.test(options.name)) throw new TypeError('name must be a domain or an address literal');
@@ -132,6 +141,7 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   return {
     host: options.host || null,
     path: options.path || null,
+    socket: options.socket ? { socket: options.socket.socket, unread: options.socket.unread ?? null } : null,
     port: options.port ?? (secure ? 465 : lmtp ? 24 : 25),
     secure,
     startTls: secure ? 'never' : options.startTls ?? 'opportunistic',

@@ -1,5 +1,5 @@
 /**
- * Reply codes (RFC 5321 §4.2) and enhanced status codes (RFC 3463), as typed data.
+ * Reply codes (RFC 5321 §4.2, with the 253, 458 and 459 of ETRN, RFC 1985, and the 453 of ATRN, RFC 2645) and enhanced status codes (RFC 3463), as typed data.
  *
  * A server reply can only be built from a code listed here, so no path in the server can
  * emit a reply code that does not exist.
@@ -8,7 +8,7 @@
 /** Every basic reply code a Mailway server may send. */
 export const replyCodes = [
   211, 214, 220, 221, 235, 250, 251, 252, 253, 334, 354,
-  421, 432, 450, 451, 452, 454, 455, 458, 459,
+  421, 432, 450, 451, 452, 453, 454, 455, 458, 459,
   500, 501, 502, 503, 504, 521, 530, 534, 535, 538, 550, 551, 552, 553, 554, 555, 556,
 ] as const;
 export type ReplyCode = (typeof replyCodes)[number];

@@ -15,6 +15,7 @@ import {
   defaultTimeouts,
 } from './options.js';
 import type { SaslMechanism } from './sasl/mechanism.js';
+import type { CommandExtension } from './extensions.js';
 import { loginMechanism } from './sasl/login.js';
 import { plainMechanism } from './sasl/plain.js';
 import { ForbiddenCommands, defaultForbiddenCommands } from './violations.js';
@@ -38,6 +39,8 @@ export interface ServerConfig {
   readonly timeouts: ServerTimeouts;
   readonly features: ServerFeatures;
   readonly hooks: ServerHooks;
+  /** The application's command extensions, by upper-case verb. */
+  readonly extensions: ReadonlyMap<string, CommandExtension>;
   readonly onError: (error: Error, session: { readonly id: string } | null) => void;
   /** EHLO keywords, before and after TLS. */
   readonly ehloKeywords: { readonly plain: readonly string[]; readonly secure: readonly string[] };
@@ -55,6 +58,8 @@ export function resolveConfig(options: ServerOptions): ServerConfig {
   if (options.requireTls && !options.tls) throw new TypeError('requireTls: true needs tls options (key and cert)');
   if (limits.commandLine < 512) throw new RangeError('limits.commandLine must be at least 512 (RFC 5321 §4.5.3.1.4)');
   if (limits.recipients < 1) throw new RangeError('limits.recipients must be at least 1');
+  const extensions = new Map((options.commands ?? []).map((c) => [c.verb.toUpperCase(), c]));
+  for (const verb of extensions.keys()) if (!/^[A-Z][A-Z0-9]{2,}$/.test(verb)) throw new TypeError(`not a command verb: ${verb}`);
 
   const mechanismList = options.auth?.mechanisms ?? [plainMechanism, loginMechanism];
   const auth = {
@@ -78,6 +83,7 @@ export function resolveConfig(options: ServerOptions): ServerConfig {
     timeouts,
     features,
     hooks,
+    extensions,
     onError: options.onError ?? (() => {}),
   };
   return { ...config, ehloKeywords: { plain: ehloKeywords(config, false), secure: ehloKeywords(config, true) } };
@@ -103,5 +109,6 @@ function ehloKeywords(config: Omit<ServerConfig, 'ehloKeywords'>, secure: boolea
   // RFC 8689 §4.1: REQUIRETLS is offered only on a TLS-protected session.
   if (features.requireTls && secure) keywords.push('REQUIRETLS');
   if (config.hooks.onEtrn) keywords.push('ETRN');
+  for (const extension of config.extensions.values()) if (extension.keyword !== undefined && (secure || extension.afterTls !== true)) keywords.push(extension.keyword);
   return keywords;
 }

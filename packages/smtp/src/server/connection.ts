@@ -22,6 +22,8 @@ import { replyFlusher } from './reply-flush.js';
 import { InputPump, type Mode, type PumpHost } from './input-pump.js';
 import type { SaslExchange } from './sasl/mechanism.js';
 import type { DataPhaseControl, PendingSasl } from './session-control.js';
+import type { Handover, TakeSocket } from './extensions.js';
+import { lendReadsTo } from './shared-reads.js';
 import { SessionState, type TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
 import type { ViolationKind } from './violations.js';
@@ -175,7 +177,7 @@ export class Connection implements Watched, PumpHost, DataPhaseControl {
    * Runs a hook; a hook that throws or rejects is a temporary failure, never a crash. (Not an
    * async function: a hook's own promise is passed on with one handler, not awaited and re-wrapped.)
    */
-  consult<T extends HookResult | readonly Verdict[]>(call: () => T | Promise<T>): Promise<T | Verdict> {
+  consult<T extends HookResult | readonly Verdict[] | Handover>(call: () => T | Promise<T>): Promise<T | Verdict> {
     try {
       // Promise.resolve hands a hook's own promise back as it is.
       return Promise.resolve(call()).catch(this.hookFailed);
@@ -303,6 +305,30 @@ export class Connection implements Watched, PumpHost, DataPhaseControl {
       this.lastActive = this.clock.tick;
       this.input.resume();
     });
+  }
+
+  /**
+   * A command extension's handover: `r` is written, the session ends (the server forgets it,
+   * onClose runs) and the socket goes to `take` with the input not read yet. A socket reading
+   * into the shared buffer is switched to 'data' events first, as its new owner expects.
+   */
+  handOver(r: Reply, take: TakeSocket): void {
+    if (this.#mode === 'closed') return;
+    this.send(r);
+    this.flush();
+    this.#mode = 'closed';
+    const unread = this.input.takeUnread();
+    const socket = this.socket;
+    this.detach(socket);
+    lendReadsTo(socket, (chunk) => socket.emit('data', Buffer.from(chunk)));
+    this.clock.unwatch(this);
+    this.onClosed(this);
+    try {
+      this.config.hooks.onClose?.(this.session);
+    } catch (error) {
+      this.config.onError(asError(error), this.session);
+    }
+    take(socket, unread);
   }
 
   /**

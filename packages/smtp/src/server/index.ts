@@ -13,6 +13,7 @@ export type { Session, Transaction, Recipient, Credentials, TlsInfo, Endpoint } 
 export { type ProtocolViolation, type ViolationKind, defaultForbiddenCommands } from './violations.js';
 export { type Availability, withAvailability } from './availability.js';
 export { type Verdict, type HookResult, accept, reject, defer, disconnect } from './verdict.js';
+export { type CommandExtension, type ExtensionResult, type Handover, type TakeSocket, handover } from './extensions.js';
 export type { SaslMechanism, SaslExchange, SaslStep } from './sasl/mechanism.js';
 export { plainMechanism } from './sasl/plain.js';
 export { loginMechanism } from './sasl/login.js';

@@ -15,6 +15,7 @@ import { LineScan } from '../wire/line-scan.js';
 import type { BodyPhase } from './body.js';
 import { saslResponse } from './commands/auth.js';
 import { commandTable } from './commands/table.js';
+import { extensionCommand } from './commands/extension.js';
 import type { InactivityClock } from './inactivity.js';
 import { replyFlusher } from './reply-flush.js';
 import type { SessionControl } from './session-control.js';
@@ -241,6 +242,13 @@ export class InputPump {
     else this.dropInput();
   }
 
+  /** The input not used yet, copied (for a connection handed over); forgotten here. */
+  takeUnread(): Buffer | null {
+    const unread = this.pending === null || this.pendingStart >= this.pending.length ? null : Buffer.from(this.pending.subarray(this.pendingStart));
+    this.dropInput();
+    return unread;
+  }
+
   /** Forgets all unused input. */
   dropInput(): void {
     this.pending = null;
@@ -323,6 +331,14 @@ export class InputPump {
     const table = commandTable(config.lmtp);
     // Verbs nearly always arrive in capitals: fold case only when the exact lookup misses.
     const spec = table.get(verb) ?? table.get(verb.toUpperCase());
+
+    // The application's own commands, after the server's.
+    const extension = spec === undefined && config.extensions.size > 0 ? config.extensions.get(verb.toUpperCase()) : undefined;
+    if (extension !== undefined) {
+      if (config.requireTls && host.session.tls === null) return host.protocolError(reply(530, '5.7.0', 'Must issue a STARTTLS command first'));
+      if (host.idleCommand() > config.limits.commandsWithoutMail) return host.shutdown(reply(421, '4.7.0', `${config.hostname} Too many commands without a transaction`));
+      return extensionCommand(host, extension, argument);
+    }
 
     // Guard clauses: another protocol's line, unknown verb, TLS required, command floods.
     if (spec === undefined) {

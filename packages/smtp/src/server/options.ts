@@ -6,6 +6,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { SaslMechanism } from './sasl/mechanism.js';
 import type { ServerHooks } from './hooks.js';
 import type { AdmissionOptions } from './admission/gate.js';
+import type { CommandExtension } from './extensions.js';
 
 export interface ServerLimits {
   /** Longest command line in octets, CRLF included (RFC 5321 says at least 512). */
@@ -80,6 +81,8 @@ export interface ServerOptions {
   readonly timeouts?: Partial<ServerTimeouts>;
   readonly features?: Partial<ServerFeatures>;
   readonly hooks?: ServerHooks;
+  /** Commands beyond the server's own, answered by the application (see extensions.ts). */
+  readonly commands?: readonly CommandExtension[];
   /**
    * Connection limits checked when a connection is accepted, before the greeting: a session cap
    * for the listener, concurrent sessions and new connections per minute per client, exempt

@@ -10,6 +10,7 @@ import type { Extensions } from '../address/index.js';
 import type { Reply } from '../reply/reply.js';
 import type { ServerConfig } from './config.js';
 import type { SaslExchange } from './sasl/mechanism.js';
+import type { Handover, TakeSocket } from './extensions.js';
 import type { SessionState, TransactionState } from './state.js';
 import type { HookResult, Verdict } from './verdict.js';
 
@@ -35,7 +36,7 @@ export interface SessionReplies {
   /** Sends the reply a verdict calls for, `positive` when it accepts; returns whether it accepted. */
   answer(verdict: HookResult, positive: Reply): boolean;
   /** Runs a hook; one that throws or rejects is a temporary failure. */
-  consult<T extends HookResult | readonly Verdict[]>(call: () => T | Promise<T>): Promise<T | Verdict>;
+  consult<T extends HookResult | readonly Verdict[] | Handover>(call: () => T | Promise<T>): Promise<T | Verdict>;
 }
 
 /** The session as a command handler sees it. */
@@ -72,6 +73,8 @@ export interface SessionControl extends SessionReplies {
   takeSasl(): PendingSasl | null;
   /** STARTTLS after its 220: switch the connection to TLS and start the session over. */
   upgradeToTls(): void;
+  /** Sends `r`, ends the session and gives the socket to `take` (a command extension's handover). */
+  handOver(r: Reply, take: TakeSocket): void;
 }
 
 /** The session as the message-data phase sees it: replies, the end of the transaction, input flow. */

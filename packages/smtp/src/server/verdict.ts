@@ -12,7 +12,7 @@ export type Verdict =
   | { readonly kind: 'disconnect'; readonly reply: Reply };
 
 type PermanentCode = 500 | 501 | 502 | 503 | 504 | 521 | 530 | 534 | 535 | 538 | 550 | 551 | 552 | 553 | 554 | 555 | 556;
-type TransientCode = 421 | 432 | 450 | 451 | 452 | 454 | 455 | 458 | 459;
+type TransientCode = 421 | 432 | 450 | 451 | 452 | 454 | 453 | 455 | 458 | 459;
 type SuccessCode = 250 | 251 | 252 | 253;
 
 /** Go ahead; an optional text (and code) replaces the default positive reply. */
