@@ -29,6 +29,9 @@ import { downDestinations } from './outbound/down.js';
 import { redisLeases } from './outbound/leases.js';
 import { outboundSettingsFrom } from './outbound/settings.js';
 import { createOutboundWorker } from './outbound/worker.js';
+import { MtaStsPolicies } from './outbound/security/mta-sts.js';
+import { transportSecurity } from './outbound/security/requirements.js';
+import { trustedRoots } from './outbound/security/trust.js';
 
 export interface RelayAgent extends RunningAgent {
   /** The bound inbound port (useful when configured as 0). */
@@ -137,12 +140,17 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     if (roles.has('outbound')) {
       const resolver = new Resolver({ timeout: 5_000, tries: 2 });
       if (settings.outbound.dnsServers.length > 0) resolver.setServers(settings.outbound.dnsServers);
+      const ca = settings.outbound.tlsCa === undefined ? undefined : trustedRoots(settings.outbound.tlsCa);
+      const mtaSts = settings.outbound.mtaSts
+        ? new MtaStsPolicies({ redis, prefix, dns: resolver, lookAgainMs: settings.outbound.mtaStsRecheck, fetch: { port: settings.outbound.mtaStsTestHttpsPort, timeout: settings.outbound.mtaStsTimeout, ...(ca === undefined ? {} : { ca }) } })
+        : null;
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
         intake: { spool, transfer },
         settings: outboundSettingsFrom(config, resolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
+        security: transportSecurity({ mtaSts, logger, metrics: { lookups: metrics.mtaStsLookups, results: metrics.tlsPolicy } }),
         down: downDestinations(redis, prefix, settings.outbound.downTime),
         // Over the general connection, so that a slot given back is free before the next one is asked for.
         leases: redisLeases(redis, prefix, { leaseMs: settings.outbound.destinationLease, renewMs: settings.outbound.destinationLeaseRenew }, (destination, count) =>

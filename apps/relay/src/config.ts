@@ -11,6 +11,7 @@ import { authFailureSettings, authservIdsSetting, connectionLimitSettings, setti
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 import { parseDestinationLimits } from './outbound/settings.js';
+import { readCaFile } from './outbound/security/trust.js';
 
 /** A setting whose text must parse: the parser's own message says what is wrong. */
 function parsed<T>(schema: z.ZodType<T>, parse: (value: T) => unknown): z.ZodType<T> {
@@ -66,6 +67,16 @@ const outboundSettings = z.object({
   helo: setting.optionalString('RELAY_OUTBOUND_HELO'),
   /** STARTTLS towards MX hosts: opportunistic (any certificate, plaintext when it fails), required, never. */
   tls: setting.oneOf('RELAY_OUTBOUND_TLS', ['opportunistic', 'required', 'never'], 'opportunistic'),
+  /** A PEM file of further trusted roots for MX certificates (REQUIRETLS, MTA-STS) and MTA-STS policy servers; Node's bundled roots are trusted too. */
+  tlsCa: parsed(setting.optionalString('RELAY_OUTBOUND_TLS_CA'), (path) => path === undefined || readCaFile(path)),
+  /** Apply the MTA-STS policies (RFC 8461) receiving domains publish. */
+  mtaSts: setting.bool('RELAY_OUTBOUND_MTA_STS', true),
+  /** A policy fetch (connection to last byte) is given up after this long. */
+  mtaStsTimeout: setting.duration('RELAY_OUTBOUND_MTA_STS_TIMEOUT', 15_000, { min: '100ms' }),
+  /** How long a relay process reuses what it found of a domain's MTA-STS policy before it looks at its TXT record again; 0 looks for every message. */
+  mtaStsRecheck: setting.duration('RELAY_OUTBOUND_MTA_STS_RECHECK', 60_000),
+  /** Port of MTA-STS policy servers: always 443 (RFC 8461 §3.3) but in tests. */
+  mtaStsTestHttpsPort: setting.port('RELAY_OUTBOUND_MTA_STS_TEST_HTTPS_PORT', 443),
   /** Addresses tried in one attempt, across all MX hosts. */
   maxHosts: setting.int('RELAY_OUTBOUND_MAX_HOSTS', 5, { min: 1, max: 100 }),
   /** Which address family is tried first for each MX host. */

@@ -28,6 +28,9 @@ describe('outbound settings checked together', () => {
     ['a destination limit of 0', { RELAY_OUTBOUND_DESTINATION_LIMITS: 'example.com=0' }, /RELAY_OUTBOUND_DESTINATION_LIMITS.*destination=limit/],
     ['a lease renewed less often than twice in its length', { RELAY_OUTBOUND_DESTINATION_LEASE: '1m', RELAY_OUTBOUND_DESTINATION_LEASE_RENEW: '45s' }, /RELAY_OUTBOUND_DESTINATION_LEASE_RENEW.*half/],
     ['a socket path too long for a socket address', { RELAY_TRANSPORTS: `lists.test=lmtp:unix:/${'x'.repeat(107)}` }, /RELAY_TRANSPORTS.*longer than 107 bytes/],
+    ['a trust-root file that does not exist', { RELAY_OUTBOUND_TLS_CA: '/nonexistent/ca.pem' }, /RELAY_OUTBOUND_TLS_CA.*cannot read \/nonexistent\/ca.pem: ENOENT/],
+    ['a trust-root file without a certificate', { RELAY_OUTBOUND_TLS_CA: '/etc/hostname' }, /RELAY_OUTBOUND_TLS_CA.*holds no PEM certificate/],
+    ['an MTA-STS switch that is not a boolean', { RELAY_OUTBOUND_MTA_STS: 'maybe' }, /RELAY_OUTBOUND_MTA_STS.*expected true or false/],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => load(env)).toThrow(message);
   });

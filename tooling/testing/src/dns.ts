@@ -39,7 +39,7 @@ export async function startDnsmasq(records: DnsRecords): Promise<TestDns> {
   const args = ['--no-daemon', '--conf-file=/dev/null', '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--local=/test/', '--log-facility=-'];
   for (const [domain, exchange, preference] of records.mx ?? []) args.push(`--mx-host=${domain},${exchange},${preference}`);
   for (const [name, ...addresses] of records.hosts ?? []) args.push(`--host-record=${name},${addresses.join(',')}`);
-  for (const [name, text] of records.txt ?? []) args.push(`--txt-record=${name},"${text}"`);
+  for (const [name, text] of records.txt ?? []) args.push(`--txt-record=${name},${text}`);
   for (const name of records.nxdomain ?? []) args.push(`--address=/${name}/`);
 
   // A free port can be taken between asking and binding: try a few.

@@ -5,6 +5,7 @@
 import type { RelayConfig } from '../config.js';
 import type { MxDns } from './mx.js';
 import { parseNextHop, parseTransports } from './routes.js';
+import { trustedRoots } from './security/trust.js';
 import type { OutboundSettings } from './worker.js';
 
 /** `example.com=5,[smarthost]=10`: attempts at once for the destinations named. */
@@ -51,6 +52,7 @@ export function outboundSettingsFrom(config: RelayConfig, dns: MxDns): OutboundS
     startTls: outbound.tls,
     smarthost: { auth, startTls: outbound.smarthostTls },
     returnLimit: outbound.bounceReturnLimit,
+    ...(outbound.tlsCa === undefined ? {} : { tlsCa: trustedRoots(outbound.tlsCa).join('\n') }),
     sessions: { perDestination: outbound.destinationConcurrency, limits: parseDestinationLimits(outbound.destinationLimits), idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages, tlsFailureMemory: outbound.tlsFailureMemory },
   };
 }

@@ -34,6 +34,7 @@ import { type Route, type RouterOptions, routeDomain } from './routes.js';
 import type { DownDestinations } from './down.js';
 import type { DestinationLeases } from './leases.js';
 import { OutboundSessions, type SessionCacheOptions } from './sessions.js';
+import type { TransportSecurity } from './security/requirements.js';
 import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
 
 export interface OutboundMetrics {
@@ -57,6 +58,8 @@ export interface OutboundSettings {
   readonly timeouts?: AttemptOptions['timeouts'];
   /** Sessions kept between messages and attempts at once per destination. */
   readonly sessions: SessionCacheOptions;
+  /** Trusted roots (PEM) for verifying MX hosts' certificates (REQUIRETLS, MTA-STS); Node's bundled roots when unset. */
+  readonly tlsCa?: string;
 }
 
 export interface OutboundWorkerOptions {
@@ -78,6 +81,8 @@ export interface OutboundWorkerOptions {
   readonly down?: DownDestinations;
   /** Destination slots shared with other processes (see leases.ts); none: slots are this process's own. */
   readonly leases?: DestinationLeases;
+  /** What receiving domains ask of TLS (MTA-STS); none: opportunistic STARTTLS as configured. */
+  readonly security?: TransportSecurity;
 }
 
 /** Messages up to this size are read whole before their attempt; larger ones are streamed. */
@@ -202,13 +207,16 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       const verdict = deferred('4.4.1', `delivery temporarily suspended: ${down}`);
       return pending.map((recipient) => ({ recipient, verdict, remote: null, tls: null }));
     }
+    // The domain's own TLS requirement applies to its MX hosts, not to next hops configured here.
+    const security = route.configured === null && options.security !== undefined ? await options.security.requirementFor(data.domain, { queueId: data.queueId }) : undefined;
     const slot = await slotFor(destination, job, token);
     let result: AttemptResult;
     try {
-      result = await deliver(data, pending, content, route, viaSmarthost);
+      result = await deliver(data, pending, content, route, viaSmarthost, security);
     } finally {
       slot?.release();
     }
+    options.security?.report(data.domain, result.policy, { queueId: data.queueId });
     const reason = result.recipients[0]?.verdict.diagnostic;
     if (result.unreachable === true && reason !== undefined && options.down !== undefined) {
       await options.down.mark(destination, reason);
@@ -232,7 +240,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     return sessions.slot(destination);
   }
 
-  async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null, route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean): Promise<AttemptResult> {
+  async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null, route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean, security: AttemptOptions['security']): Promise<AttemptResult> {
     return attemptDelivery(
       route.hops,
       {
@@ -261,6 +269,8 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         ...(route.configured === null ? { ownNames: settings.router.ownNames } : {}),
         ...(settings.timeouts ? { timeouts: settings.timeouts } : {}),
         ...(sessions ? { sessions } : {}),
+        ...(security === undefined ? {} : { security }),
+        ...(settings.tlsCa === undefined || viaSmarthost ? {} : { tls: { ca: settings.tlsCa } }),
       },
     );
   }
