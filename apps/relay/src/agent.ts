@@ -30,6 +30,8 @@ import { redisLeases } from './outbound/leases.js';
 import { outboundSettingsFrom } from './outbound/settings.js';
 import { createOutboundWorker } from './outbound/worker.js';
 import { MtaStsPolicies } from './outbound/security/mta-sts.js';
+import { DaneLookup } from './outbound/security/dane.js';
+import { dnssecResolver } from './outbound/security/dnssec-query.js';
 import { transportSecurity } from './outbound/security/requirements.js';
 import { trustedRoots } from './outbound/security/trust.js';
 
@@ -144,13 +146,17 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       const mtaSts = settings.outbound.mtaSts
         ? new MtaStsPolicies({ redis, prefix, dns: resolver, lookAgainMs: settings.outbound.mtaStsRecheck, fetch: { port: settings.outbound.mtaStsTestHttpsPort, timeout: settings.outbound.mtaStsTimeout, ...(ca === undefined ? {} : { ca }) } })
         : null;
+      // DANE asks the validating resolver (RELAY_OUTBOUND_DNSSEC_RESOLVER, else the first of the resolvers in use).
+      const validating = settings.outbound.dnssecResolver ?? resolver.getServers()[0];
+      const dane = settings.outbound.dane === 'auto' && validating !== undefined ? new DaneLookup({ resolver: dnssecResolver(validating), port: settings.outbound.port, probeName: settings.outbound.daneProbe, logger }) : null;
+      if (settings.outbound.dane === 'auto' && validating === undefined) logger.warn('DANE off: no DNS resolver is known to ask for TLSA records');
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
         intake: { spool, transfer },
         settings: outboundSettingsFrom(config, resolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
-        security: transportSecurity({ mtaSts, logger, metrics: { lookups: metrics.mtaStsLookups, results: metrics.tlsPolicy } }),
+        security: transportSecurity({ mtaSts, dane, logger, metrics: { lookups: metrics.mtaStsLookups, dane: metrics.daneLookups, results: metrics.tlsPolicy } }),
         down: downDestinations(redis, prefix, settings.outbound.downTime),
         // Over the general connection, so that a slot given back is free before the next one is asked for.
         leases: redisLeases(redis, prefix, { leaseMs: settings.outbound.destinationLease, renewMs: settings.outbound.destinationLeaseRenew }, (destination, count) =>

@@ -77,6 +77,12 @@ const outboundSettings = z.object({
   mtaStsRecheck: setting.duration('RELAY_OUTBOUND_MTA_STS_RECHECK', 60_000),
   /** Port of MTA-STS policy servers: always 443 (RFC 8461 §3.3) but in tests. */
   mtaStsTestHttpsPort: setting.port('RELAY_OUTBOUND_MTA_STS_TEST_HTTPS_PORT', 443),
+  /** DANE (RFC 7672) for MX hosts with DNSSEC-secure TLSA records: `auto` (when the DNSSEC resolver validates) or `off`. */
+  dane: setting.oneOf('RELAY_OUTBOUND_DANE', ['auto', 'off'], 'auto'),
+  /** The DNSSEC-validating resolver asked for TLSA records (`ip` or `ip:port`); the first of RELAY_DNS_SERVERS, else the system's first, when unset. */
+  dnssecResolver: parsed(setting.optionalString('RELAY_OUTBOUND_DNSSEC_RESOLVER'), (value) => value === undefined || new Resolver().setServers([value])),
+  /** A name in a signed zone whose DNSKEY the DNSSEC resolver must validate for DANE to be on (the root by default). */
+  daneProbe: setting.string('RELAY_OUTBOUND_DANE_PROBE', '.'),
   /** Addresses tried in one attempt, across all MX hosts. */
   maxHosts: setting.int('RELAY_OUTBOUND_MAX_HOSTS', 5, { min: 1, max: 100 }),
   /** Which address family is tried first for each MX host. */

@@ -15,12 +15,12 @@
  * (RFC 8689). Only hosts before the limit are tried; the rest wait for the next attempt. A host
  * that greets with one of this host's names is this host: a loop, left with 5.4.6.
  *
- * A receiving domain's TLS requirement (security/tls-policy.ts: MTA-STS) narrows this: in
- * `enforce` mode only the MX hosts its policy names are tried, each over STARTTLS with a
- * certificate that verifies and names the host, checked after the handshake and before any
- * transaction; a host that falls short is left (4.7.5, or 4.7.4 without STARTTLS) and the
- * recipients wait, never sent in plaintext. In `testing` mode the same checks are only
- * reported. Every check comes back in the result for logs, metrics and reports.
+ * A receiving domain's TLS requirement (security/tls-policy.ts: DANE or MTA-STS) narrows this:
+ * only the hosts it allows are tried, each over STARTTLS with a certificate it accepts, checked
+ * after the handshake and before any transaction; a host that falls short is left (4.7.5, or
+ * 4.7.4 without STARTTLS) and the recipients wait, never sent in plaintext. An MTA-STS policy
+ * in `testing` mode is only reported. Every check comes back in the result for logs, metrics
+ * and reports.
  *
  * With a session cache (sessions.ts), a host's idle session is used before a new one is opened,
  * and every session that can carry another message goes back to the cache afterwards. A cached
@@ -34,7 +34,7 @@ import type { EnvelopeRecipient } from '@mailway/queue/jobs';
 import type { NextHop } from './mx.js';
 import type { OpenSession, OutboundSessions } from './sessions.js';
 import { type Verdict, deferred, failed, hasRecipientResults, recipientVerdict, sessionVerdict } from './outcome.js';
-import { type PolicyResult, type TlsRequirement, checkSession, enforced, failedSession, noRequirement, refusedHost, sortHops } from './security/tls-policy.js';
+import { type PolicyResult, type TlsRequirement, checkSession, enforced, enforcedFor, failedSession, noRequirement, refusedHost, requirementName, sortHops } from './security/tls-policy.js';
 
 /** What is sent, as the envelope was accepted. */
 export interface OutboundMessage {
@@ -119,19 +119,20 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
   const security = options.security ?? noRequirement;
   let spoke = false;
 
-  // Sanity checks: MX hosts the domain's policy does not name are not used when it is enforced (RFC 8461 §4.1).
+  // Sanity checks: hosts the domain's requirement does not allow (MX hosts an MTA-STS policy does
+  // not name, RFC 8461 §4.1; hosts whose DNSSEC lookups failed, RFC 7672 §2.2) are not used.
   const { allowed, refused } = sortHops(security, hops);
   for (const hop of refused) {
     const result = refusedHost(security, hop);
     if (result !== null) policy.push(result);
   }
   if (enforced(security)) {
-    for (const hop of refused) tried.push({ host: hop.host, address: hop.address, failure: 'not named in the MTA-STS policy', tls: null, tlsFallback: false });
+    for (const hop of refused) tried.push({ host: hop.host, address: hop.address, failure: `not allowed by ${requirementName(security)}`, tls: null, tlsFallback: false });
     if (allowed.length === 0) {
       // 4.7.5 as for a certificate that does not verify: Postfix's MTA-STS policies (secure,
       // match=<the policy's patterns>) leave such a host with that status, and the sender
       // sees a security failure to be fixed by the receiving domain, not a routing one.
-      const verdict = deferred('4.7.5', `no MX host of the destination is named in its MTA-STS policy (${refused.map((h) => h.host).join(', ')})`);
+      const verdict = deferred('4.7.5', security.kind === 'dane' ? `no MX host of the destination can be used with DANE: ${policy.map((p) => p.detail).join('; ')}` : `no MX host of the destination is named in its MTA-STS policy (${refused.map((h) => h.host).join(', ')})`);
       return { ...everyone(message, verdict, null, null, tried), policy };
     }
   }
@@ -162,13 +163,13 @@ export async function attemptDelivery(hops: readonly NextHop[], message: Outboun
     const reported = opened.tlsFallback && policy.some((p) => p.address === hop.address);
     const check = reported ? null : checkSession(security, hop, opened.client.tls);
     if (check !== null) policy.push(check);
-    if (check !== null && check.result !== 'success' && enforced(security)) {
+    if (check !== null && check.result !== 'success' && enforcedFor(security, hop)) {
       void opened.client.quit();
       // 4.7.5 (RFC 3463 "cryptographic failure"), as Postfix defers a session whose certificate
       // its TLS policy does not accept; 4.7.4 ("security features not supported") when the host
       // offered no STARTTLS, as for RELAY_OUTBOUND_TLS=required.
       const status = check.result === 'starttls-not-supported' ? '4.7.4' : '4.7.5';
-      reasons.push(deferred(status, `MTA-STS policy not met by ${hop.host}: ${check.detail ?? check.result}`));
+      reasons.push(deferred(status, `${requirementName(security)} not met by ${hop.host}: ${check.detail ?? check.result}`));
       tried.push({ host: hop.host, address: hop.address, failure: reasons.at(-1)?.diagnostic ?? null, tls: opened.client.tls?.protocol ?? null, tlsFallback: false });
       continue;
     }
@@ -238,7 +239,7 @@ function isStale(error: unknown): boolean {
 /** Sessions are shared only between messages that would open the same one. */
 function sessionKey(hop: NextHop, options: AttemptOptions): string {
   // A session opened under an enforced policy was checked against it; others were not.
-  const security = enforced(options.security ?? noRequirement) ? 'enforced' : '';
+  const security = enforcedFor(options.security ?? noRequirement, hop) ? 'enforced' : '';
   return [hop.address, options.port, options.lmtp === true ? 'lmtp' : 'smtp', options.startTls, options.auth?.user ?? '', options.helo, sourceFor(hop, options) ?? '', security].join('|');
 }
 
@@ -258,7 +259,7 @@ type Session = { readonly kind: 'open'; readonly client: SmtpClient; readonly tl
 async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry[], verified: boolean, policy: PolicyResult[]): Promise<Session> {
   const security = options.security ?? noRequirement;
   // An enforced policy needs STARTTLS whatever the configured level; its certificate is checked after the handshake (checkSession).
-  const level: AttemptOptions['startTls'] = enforced(security) ? 'required' : options.startTls;
+  const level: AttemptOptions['startTls'] = enforcedFor(security, hop) ? 'required' : options.startTls;
   const attempt = (startTls: AttemptOptions['startTls']): Promise<SmtpClient> =>
     connect({
       ...(hop.path === undefined ? { host: hop.address, port: options.port } : { path: hop.path }),
@@ -268,8 +269,9 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
       // Opportunistic TLS takes any certificate (RFC 7435): refusing one would only mean plaintext.
       tls: {
         ...(hop.host.startsWith('[') ? {} : { servername: hop.host }),
-        // An enforced policy's certificate is checked after the handshake (checkSession), which says why it failed.
-        rejectUnauthorized: verified || (startTls === 'required' && !enforced(security) ? (options.tls?.rejectUnauthorized ?? true) : false),
+        // An enforced policy's certificate is checked after the handshake (checkSession), which
+        // says why it failed; with DANE that check also stands for REQUIRETLS's (RFC 8689 §4.2.1).
+        rejectUnauthorized: !enforcedFor(security, hop) && (verified || (startTls === 'required' ? (options.tls?.rejectUnauthorized ?? true) : false)),
         ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
       },
       ...(options.auth ? { auth: options.auth } : {}),

@@ -208,7 +208,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       return pending.map((recipient) => ({ recipient, verdict, remote: null, tls: null }));
     }
     // The domain's own TLS requirement applies to its MX hosts, not to next hops configured here.
-    const security = route.configured === null && options.security !== undefined ? await options.security.requirementFor(data.domain, { queueId: data.queueId }) : undefined;
+    const security = route.configured === null && options.security !== undefined ? await options.security.requirementFor(data.domain, route.hops, { queueId: data.queueId }) : undefined;
     const slot = await slotFor(destination, job, token);
     let result: AttemptResult;
     try {

@@ -1,25 +1,30 @@
 /**
  * The outbound worker's view of transport security: for a destination domain reached through
- * its MX records, the TLS requirement to apply (MTA-STS today), and what each attempt's checks
- * came to, logged and counted.
+ * its MX records, the TLS requirement to apply, and what each attempt's checks came to, logged
+ * and counted. DANE first: where the domain's MX hosts have DNSSEC-secure TLSA records, DANE
+ * governs and MTA-STS is not looked at (RFC 8461 §2); otherwise its MTA-STS policy, if any.
  *
- * Reads: the domain's MTA-STS policy (mta-sts.ts). Emits: a `TlsRequirement` per attempt; one
- * log line per policy lookup that found or lost something and per host that did not meet a
- * policy; metrics `relay_outbound_mta_sts_lookups_total{source}` and
- * `relay_outbound_tls_policy_total{policy,mode,result}`.
+ * Reads: TLSA records (dane.ts), the domain's MTA-STS policy (mta-sts.ts). Emits: a
+ * `TlsRequirement` per attempt; one log line per policy lookup that found or lost something
+ * and per host that did not meet a policy; metrics
+ * `relay_outbound_mta_sts_lookups_total{source}`, `relay_outbound_dane_lookups_total{outcome}`
+ * and `relay_outbound_tls_policy_total{policy,mode,result}`.
  */
 import type { Logger } from '@mailway/runtime';
+import type { NextHop } from '../mx.js';
+import type { DaneLookup } from './dane.js';
 import type { MtaStsPolicies } from './mta-sts.js';
 import { type PolicyResult, type TlsRequirement, noRequirement } from './tls-policy.js';
 
 export interface SecurityMetrics {
   readonly lookups: { inc(labels: { source: string }): void };
+  readonly dane?: { inc(labels: { outcome: string }): void };
   readonly results: { inc(labels: { policy: string; mode: string; result: string }): void };
 }
 
 export interface TransportSecurity {
   /** The requirement for mail to `domain` over its MX hosts. */
-  requirementFor(domain: string, context: { readonly queueId: string }): Promise<TlsRequirement>;
+  requirementFor(domain: string, hops: readonly NextHop[], context: { readonly queueId: string }): Promise<TlsRequirement>;
   /** Log and count what an attempt's checks came to. */
   report(domain: string, results: readonly PolicyResult[], context: { readonly queueId: string }): void;
 }
@@ -27,15 +32,31 @@ export interface TransportSecurity {
 export interface TransportSecurityOptions {
   /** MTA-STS policies; null when RELAY_OUTBOUND_MTA_STS is off. */
   readonly mtaSts: MtaStsPolicies | null;
+  /** TLSA lookups; null when RELAY_OUTBOUND_DANE is off. */
+  readonly dane?: DaneLookup | null;
   readonly logger: Logger;
   readonly metrics?: SecurityMetrics;
 }
 
 export function transportSecurity(options: TransportSecurityOptions): TransportSecurity {
   const { mtaSts, logger, metrics } = options;
+  const dane = options.dane ?? null;
   return {
-    async requirementFor(domain, context) {
-      if (mtaSts === null || domain.startsWith('[')) return noRequirement;
+    async requirementFor(domain, hops, context) {
+      if (domain.startsWith('[')) return noRequirement;
+
+      // DANE, where the MX hosts publish secure TLSA records.
+      if (dane !== null) {
+        const found = await dane.requirementFor(domain, hops);
+        metrics?.dane?.inc({ outcome: found === null ? 'none' : 'applies' });
+        if (found !== null) {
+          logger.debug({ queueId: context.queueId, domain, hosts: Object.fromEntries([...found.hosts].map(([host, rule]) => [host, rule.kind])) }, 'DANE applies');
+          return { kind: 'dane', ...found };
+        }
+      }
+
+      // Else MTA-STS.
+      if (mtaSts === null) return noRequirement;
       const found = await mtaSts.policyFor(domain);
       metrics?.lookups.inc({ source: found.source });
       const line = { queueId: context.queueId, domain, source: found.source, detail: found.detail };
@@ -51,7 +72,8 @@ export function transportSecurity(options: TransportSecurityOptions): TransportS
         metrics?.results.inc({ policy: result.policy, mode: result.mode, result: result.result });
         if (result.result === 'success') continue;
         const line = { queueId: context.queueId, domain, policy: result.policy, mode: result.mode, host: result.host, address: result.address, result: result.result, detail: result.detail };
-        if (result.mode === 'enforce') logger.warn(line, 'MTA-STS policy not met; host not used');
+        if (result.policy === 'dane') logger.warn(line, 'DANE not met; host not used');
+        else if (result.mode === 'enforce') logger.warn(line, 'MTA-STS policy not met; host not used');
         else logger.warn(line, 'MTA-STS policy (testing mode) not met; sent as without it');
       }
     },

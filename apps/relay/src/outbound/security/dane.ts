@@ -1,0 +1,133 @@
+/**
+ * DANE for SMTP (RFC 7672): the TLSA records of a domain's MX hosts, trusted only when a
+ * DNSSEC-validating resolver vouches for them (the AD bit).
+ *
+ * - The resolver is asked once (and again every few minutes while it fails) for the DNSKEY of
+ *   a name in a signed zone (`probeName`, the root by default): an answer without the AD bit
+ *   means it does not validate, and DANE stays off, said once in the log.
+ * - The domain's MX RRset must be secure, else its MX host names could be an attacker's and
+ *   DANE is not used for it (§2.2.1); an MX lookup the resolver fails (a bogus answer) leaves
+ *   every host unusable.
+ * - For each MX host whose address records are secure (§2.2.2), `_<port>._tcp.<host>` TLSA:
+ *   secure records → the host must match them (dane-match.ts); records of no usable kind →
+ *   TLS required, without authentication (§3.1.3); a secure denial → no DANE for the host; a
+ *   failed lookup → the host is not used (§2.2.3: it may be an attack on the TLSA lookup).
+ *
+ * Reads: the validating resolver (dnssec-query.ts). Emits: per MX host, what DANE asks of
+ * it; null when DANE does not apply to the domain (MTA-STS or opportunistic TLS then do).
+ */
+import type { Logger } from '@mailway/runtime';
+import type { TlsaAnswer } from 'dns-packet';
+import type { NextHop } from '../mx.js';
+import type { DnssecResolver } from './dnssec-query.js';
+import { type Tlsa, usable } from './dane-match.js';
+
+export type DaneHost =
+  /** Match these records. */
+  | { readonly kind: 'tlsa'; readonly records: readonly Tlsa[] }
+  /** TLSA published but none usable: encrypt, with any certificate. */
+  | { readonly kind: 'encrypt' }
+  /** DNSSEC failed for this host: do not use it. */
+  | { readonly kind: 'unusable'; readonly detail: string };
+
+export interface DaneRequirement {
+  readonly domain: string;
+  /** By MX host name; a host not here has no DANE (opportunistic TLS). */
+  readonly hosts: ReadonlyMap<string, DaneHost>;
+}
+
+export interface DaneOptions {
+  readonly resolver: DnssecResolver;
+  /** The port TLSA records are looked up for (`_25._tcp`). */
+  readonly port: number;
+  /** A name in a signed zone whose DNSKEY the resolver must validate; '.' by default. */
+  readonly probeName?: string;
+  readonly logger: Logger;
+}
+
+/** How long DANE stays off after a probe that got no answer, before the resolver is asked again. */
+const probeAgainMs = 5 * 60_000;
+
+export class DaneLookup {
+  readonly #options: DaneOptions;
+  #probe: { readonly at: number; readonly result: Promise<boolean> } | null = null;
+  #saidOff = false;
+
+  constructor(options: DaneOptions) {
+    this.#options = options;
+  }
+
+  /** Whether the resolver validates (cached; asked again a while after a failed probe). */
+  validating(): Promise<boolean> {
+    const probe = this.#probe;
+    if (probe !== null && !(Date.now() - probe.at > probeAgainMs)) return probe.result;
+    const result = this.#runProbe();
+    this.#probe = { at: Date.now(), result };
+    return result;
+  }
+
+  /** What DANE asks of each MX host of `domain` among `hops`; null when it does not apply. */
+  async requirementFor(domain: string, hops: readonly NextHop[]): Promise<DaneRequirement | null> {
+    if (!(await this.validating())) return null;
+    const { resolver, port } = this.#options;
+
+    // The MX RRset (or, for an implicit MX, the domain's own addresses) must be secure.
+    const implicit = hops.every((hop) => hop.host === domain);
+    const mx = await resolver.query(domain, implicit ? 'A' : 'MX').catch((error: unknown) => ({ rcode: 'SERVFAIL', secure: false, records: [], error }));
+    if (mx.rcode === 'SERVFAIL') {
+      const detail = `DNSSEC lookup of the MX records of ${domain} failed`;
+      return { domain, hosts: new Map(hops.map((hop) => [hop.host, { kind: 'unusable', detail } as const])) };
+    }
+    if (!mx.secure) return null;
+
+    // Each host: secure addresses, then its TLSA records.
+    const hosts = new Map<string, DaneHost>();
+    for (const host of new Set(hops.map((hop) => hop.host))) {
+      const found = await this.#host(host, hops.find((hop) => hop.host === host)?.address.includes(':') === true ? 'AAAA' : 'A', port);
+      if (found !== null) hosts.set(host, found);
+    }
+    return hosts.size === 0 ? null : { domain, hosts };
+  }
+
+  async #host(host: string, family: 'A' | 'AAAA', port: number): Promise<DaneHost | null> {
+    const { resolver } = this.#options;
+    const addresses = await resolver.query(host, family).catch(() => null);
+    if (addresses === null || addresses.rcode === 'SERVFAIL') return { kind: 'unusable', detail: `DNSSEC lookup of the addresses of ${host} failed` };
+    if (!addresses.secure) return null;
+    const name = `_${port}._tcp.${host}`;
+    const tlsa = await resolver.query(name, 'TLSA').catch(() => null);
+    if (tlsa === null || (tlsa.rcode !== 'NOERROR' && tlsa.rcode !== 'NXDOMAIN')) return { kind: 'unusable', detail: `TLSA lookup of ${name} failed (${tlsa?.rcode ?? 'no answer'})` };
+    if (!tlsa.secure || tlsa.records.length === 0) return null;
+    const records = tlsa.records.map((answer) => {
+      const data = (answer as TlsaAnswer).data;
+      return { usage: data.usage, selector: data.selector, matchingType: data.matchingType, data: Buffer.from(data.certificate) };
+    });
+    return records.some(usable) ? { kind: 'tlsa', records } : { kind: 'encrypt' };
+  }
+
+  async #runProbe(): Promise<boolean> {
+    const { resolver, logger } = this.#options;
+    const name = this.#options.probeName ?? '.';
+    try {
+      const answer = await resolver.query(name, 'DNSKEY');
+      if (answer.secure) {
+        if (this.#saidOff) logger.info({ probe: name }, 'DANE on: the resolver validates DNSSEC again');
+        this.#saidOff = false;
+        return true;
+      }
+      this.#sayOff({ probe: name, rcode: answer.rcode }, 'DANE off: the DNSSEC resolver did not set the AD bit on a signed answer; it does not validate');
+      // A resolver that answers but does not validate is not asked again.
+      this.#probe = { at: Number.POSITIVE_INFINITY, result: Promise.resolve(false) };
+      return false;
+    } catch (error) {
+      this.#sayOff({ probe: name, err: error }, 'DANE off for now: the DNSSEC resolver did not answer');
+      return false;
+    }
+  }
+
+  #sayOff(line: Record<string, unknown>, message: string): void {
+    if (this.#saidOff) return;
+    this.#saidOff = true;
+    this.#options.logger.warn(line, message);
+  }
+}
