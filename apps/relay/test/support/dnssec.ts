@@ -25,8 +25,12 @@ export interface DnssecWorld {
 
 const tools = ['/usr/sbin/nsd', '/usr/sbin/unbound', '/usr/bin/ldns-keygen', '/usr/bin/ldns-signzone'];
 
-/** Starts NSD and unbound for `records` (zone-file lines relative to `test.`) and `insecure` (relative to `insecure.test.`). */
-export async function startDnssecWorld(records: readonly string[], insecure: readonly string[] = []): Promise<DnssecWorld> {
+/**
+ * Starts NSD and unbound for `records` (zone-file lines relative to `test.`) and `insecure`
+ * (relative to `insecure.test.`). `tamper`: text replaced in the signed zone after signing, so
+ * that the records there no longer match their signatures (bogus answers: SERVFAIL).
+ */
+export async function startDnssecWorld(records: readonly string[], insecure: readonly string[] = [], tamper: ReadonlyArray<readonly [string, string]> = []): Promise<DnssecWorld> {
   // Sanity checks: every tool is there.
   const missing = tools.filter((tool) => {
     try {
@@ -46,6 +50,12 @@ export async function startDnssecWorld(records: readonly string[], insecure: rea
   const key = execFileSync('ldns-keygen', ['-a', 'ECDSAP256SHA256', '-k', 'test.'], { cwd: dir, encoding: 'utf8' }).trim();
   execFileSync('ldns-signzone', ['-o', 'test.', join(dir, 'test.zone'), join(dir, key)], { cwd: dir });
   writeFileSync(join(dir, 'anchor.key'), readFileSync(join(dir, `${key}.key`)));
+  let signed = readFileSync(join(dir, 'test.zone.signed'), 'utf8');
+  for (const [from, to] of tamper) {
+    if (!signed.includes(from)) throw new Error(`nothing to tamper with: ${from} is not in the signed zone`);
+    signed = signed.replaceAll(from, to);
+  }
+  writeFileSync(join(dir, 'test.zone.signed'), signed);
 
   // NSD, then unbound in front of it.
   const [nsdPort, unboundPort] = [await freePort(), await freePort()];
