@@ -34,6 +34,7 @@ import { DaneLookup } from './outbound/security/dane.js';
 import { dnssecResolver } from './outbound/security/dnssec-query.js';
 import { transportSecurity } from './outbound/security/requirements.js';
 import { trustedRoots } from './outbound/security/trust.js';
+import { scheduleTlsReports } from './outbound/security/tls-report-send.js';
 
 export interface RelayAgent extends RunningAgent {
   /** The bound inbound port (useful when configured as 0). */
@@ -75,6 +76,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let server: SmtpServer | null = null;
   let worker: Worker | null = null;
   let outboundWorker: Worker | null = null;
+  let tlsReportSchedule: { stop(): void } | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
 
   try {
@@ -148,15 +150,23 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         : null;
       // DANE asks the validating resolver (RELAY_OUTBOUND_DNSSEC_RESOLVER, else the first of the resolvers in use).
       const validating = settings.outbound.dnssecResolver ?? resolver.getServers()[0];
-      const dane = settings.outbound.dane === 'auto' && validating !== undefined ? new DaneLookup({ resolver: dnssecResolver(validating), port: settings.outbound.port, probeName: settings.outbound.daneProbe, logger }) : null;
+      const dane = settings.outbound.dane === 'auto' && validating !== undefined ? new DaneLookup({ resolver: dnssecResolver(validating, { timeout: 2_000, tries: 2 }), port: settings.outbound.port, probeName: settings.outbound.daneProbe, logger }) : null;
       if (settings.outbound.dane === 'auto' && validating === undefined) logger.warn('DANE off: no DNS resolver is known to ask for TLSA records');
+      // TLS reports: counted by every outbound process; yesterday's sent by the first to claim the day.
+      const reports = settings.outbound.tlsReports ? { redis, prefix, retentionMs: settings.outbound.tlsReportRetention } : null;
+      if (reports !== null) {
+        tlsReportSchedule = scheduleTlsReports(
+          { store: reports, dns: resolver, targets: { spool, transfer }, sender: { organization: config.hostname, contact: settings.outbound.tlsReportContact ?? `postmaster@${config.hostname}`, hostname: config.hostname }, ...(ca === undefined ? {} : { ca }), timeout: settings.outbound.mtaStsTimeout, logger, metrics: metrics.tlsReports },
+          10 * 60_000,
+        );
+      }
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
         intake: { spool, transfer },
         settings: outboundSettingsFrom(config, resolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
-        security: transportSecurity({ mtaSts, dane, logger, metrics: { lookups: metrics.mtaStsLookups, dane: metrics.daneLookups, results: metrics.tlsPolicy } }),
+        security: transportSecurity({ mtaSts, dane, reports, logger, metrics: { lookups: metrics.mtaStsLookups, dane: metrics.daneLookups, results: metrics.tlsPolicy } }),
         down: downDestinations(redis, prefix, settings.outbound.downTime),
         // Over the general connection, so that a slot given back is free before the next one is asked for.
         leases: redisLeases(redis, prefix, { leaseMs: settings.outbound.destinationLease, renewMs: settings.outbound.destinationLeaseRenew }, (destination, count) =>
@@ -181,6 +191,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       ready: () => skeleton.ready() && running.workers.every((w) => w.isRunning()),
       async stop() {
         skeleton.stopping();
+        tlsReportSchedule?.stop();
         await running.server?.close({ timeout: settings.shutdownTimeout });
         await Promise.all(running.workers.map((w) => skeleton.closeWorker(w)));
         await Promise.all(queues.map((queue) => queue.close()));
@@ -190,6 +201,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   } catch (error) {
     await server?.close({ timeout: 0 });
     await worker?.close(true);
+    tlsReportSchedule?.stop();
     await outboundWorker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await skeleton.close();

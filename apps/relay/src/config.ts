@@ -83,6 +83,12 @@ const outboundSettings = z.object({
   dnssecResolver: parsed(setting.optionalString('RELAY_OUTBOUND_DNSSEC_RESOLVER'), (value) => value === undefined || new Resolver().setServers([value])),
   /** A name in a signed zone whose DNSKEY the DNSSEC resolver must validate for DANE to be on (the root by default). */
   daneProbe: setting.string('RELAY_OUTBOUND_DANE_PROBE', '.'),
+  /** Count TLS sessions with DANE or MTA-STS domains and send them daily SMTP TLS reports (RFC 8460) where they ask for them. */
+  tlsReports: setting.bool('RELAY_OUTBOUND_TLSRPT', false),
+  /** The contact-info of TLS reports; postmaster@ the host name when unset. */
+  tlsReportContact: setting.optionalString('RELAY_OUTBOUND_TLSRPT_CONTACT'),
+  /** How long a day's TLS counts are kept after the day, for a report that could not be sent yet. */
+  tlsReportRetention: setting.duration('RELAY_OUTBOUND_TLSRPT_RETENTION', 2 * 86_400_000, { min: '1h' }),
   /** Addresses tried in one attempt, across all MX hosts. */
   maxHosts: setting.int('RELAY_OUTBOUND_MAX_HOSTS', 5, { min: 1, max: 100 }),
   /** Which address family is tried first for each MX host. */

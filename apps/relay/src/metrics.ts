@@ -36,6 +36,7 @@ export function createRelayMetrics(metrics: Metrics) {
     outbound: metrics.counter('relay_outbound_recipients_total', 'Outbound delivery attempts per recipient, by outcome (delivered, deferred, failed)', ['outcome']),
     mtaStsLookups: metrics.counter('relay_outbound_mta_sts_lookups_total', 'MTA-STS policy lookups for outbound mail, by how the policy was found: fetched, cached, cached_after_failure, none, failed', ['source']),
     daneLookups: metrics.counter('relay_outbound_dane_lookups_total', 'DANE lookups for outbound mail, by outcome: applies (secure TLSA records found for an MX host) or none', ['outcome']),
+    tlsReports: metrics.counter('relay_outbound_tls_reports_total', 'SMTP TLS reports (RFC 8460) handed on, by method (mailto, https) and outcome (sent, failed)', ['method', 'outcome']),
     tlsPolicy: metrics.counter('relay_outbound_tls_policy_total', 'Outbound hosts checked against a receiving domain\'s TLS policy, by policy, mode and result (success or an RFC 8460 result type)', ['policy', 'mode', 'result']),
     outboundSessions: metrics.counter('relay_outbound_sessions_total', 'Outbound SMTP sessions used for a message: opened for it, or reused from an earlier one', ['kind']),
   };

@@ -216,7 +216,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     } finally {
       slot?.release();
     }
-    options.security?.report(data.domain, result.policy, { queueId: data.queueId });
+    if (security !== undefined) options.security?.report(data.domain, security, result.policy, { queueId: data.queueId });
     const reason = result.recipients[0]?.verdict.diagnostic;
     if (result.unreachable === true && reason !== undefined && options.down !== undefined) {
       await options.down.mark(destination, reason);

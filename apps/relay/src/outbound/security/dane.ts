@@ -2,12 +2,14 @@
  * DANE for SMTP (RFC 7672): the TLSA records of a domain's MX hosts, trusted only when a
  * DNSSEC-validating resolver vouches for them (the AD bit).
  *
- * - The resolver is asked once (and again every few minutes while it fails) for the DNSKEY of
- *   a name in a signed zone (`probeName`, the root by default): an answer without the AD bit
- *   means it does not validate, and DANE stays off, said once in the log.
+ * - At start the resolver is asked, in the background, for the DNSKEY of a name in a signed zone
+ *   (`probeName`, the root by default): an answer without the AD bit means it does not
+ *   validate, and DANE is off from then on, said once in the log. Until it answers, each domain
+ *   is looked up all the same: only an answer with the AD bit ever turns DANE on.
  * - The domain's MX RRset must be secure, else its MX host names could be an attacker's and
- *   DANE is not used for it (§2.2.1); an MX lookup the resolver fails (a bogus answer) leaves
- *   every host unusable.
+ *   DANE is not used for it (§2.2.1); an MX lookup the resolver fails (SERVFAIL: a bogus answer)
+ *   leaves every host unusable; a resolver that does not answer at all leaves DANE out for
+ *   this attempt (logged), as mail could otherwise never leave while it is down.
  * - For each MX host whose address records are secure (§2.2.2), `_<port>._tcp.<host>` TLSA:
  *   secure records → the host must match them (dane-match.ts); records of no usable kind →
  *   TLS required, without authentication (§3.1.3); a secure denial → no DANE for the host; a
@@ -45,35 +47,45 @@ export interface DaneOptions {
   readonly logger: Logger;
 }
 
-/** How long DANE stays off after a probe that got no answer, before the resolver is asked again. */
+/** How long after a probe that got no answer the resolver is probed again. */
 const probeAgainMs = 5 * 60_000;
 
 export class DaneLookup {
   readonly #options: DaneOptions;
-  #probe: { readonly at: number; readonly result: Promise<boolean> } | null = null;
-  #saidOff = false;
+  /** What the probe found: the resolver validates, does not, or has not answered yet. */
+  #validates: 'yes' | 'no' | 'unknown' = 'unknown';
+  #probedAt = 0;
+  #probing: Promise<void> | null = null;
+  #saidSilent = false;
 
   constructor(options: DaneOptions) {
     this.#options = options;
+    this.#probe();
   }
 
-  /** Whether the resolver validates (cached; asked again a while after a failed probe). */
-  validating(): Promise<boolean> {
-    const probe = this.#probe;
-    if (probe !== null && !(Date.now() - probe.at > probeAgainMs)) return probe.result;
-    const result = this.#runProbe();
-    this.#probe = { at: Date.now(), result };
-    return result;
+  /** The probe's finding so far. */
+  get validates(): 'yes' | 'no' | 'unknown' {
+    return this.#validates;
+  }
+
+  /** Resolves once the probe under way (if any) has ended. */
+  async probed(): Promise<void> {
+    await this.#probing;
   }
 
   /** What DANE asks of each MX host of `domain` among `hops`; null when it does not apply. */
   async requirementFor(domain: string, hops: readonly NextHop[]): Promise<DaneRequirement | null> {
-    if (!(await this.validating())) return null;
-    const { resolver, port } = this.#options;
+    if (this.#validates === 'no') return null;
+    if (this.#validates === 'unknown' && Date.now() - this.#probedAt > probeAgainMs) this.#probe();
+    const { resolver, port, logger } = this.#options;
 
     // The MX RRset (or, for an implicit MX, the domain's own addresses) must be secure.
     const implicit = hops.every((hop) => hop.host === domain);
-    const mx = await resolver.query(domain, implicit ? 'A' : 'MX').catch((error: unknown) => ({ rcode: 'SERVFAIL', secure: false, records: [], error }));
+    const mx = await resolver.query(domain, implicit ? 'A' : 'MX').catch((error: unknown) => {
+      logger.warn({ domain, err: error }, 'DANE left out for this attempt: the DNSSEC resolver did not answer');
+      return null;
+    });
+    if (mx === null) return null;
     if (mx.rcode === 'SERVFAIL') {
       const detail = `DNSSEC lookup of the MX records of ${domain} failed`;
       return { domain, hosts: new Map(hops.map((hop) => [hop.host, { kind: 'unusable', detail } as const])) };
@@ -105,29 +117,28 @@ export class DaneLookup {
     return records.some(usable) ? { kind: 'tlsa', records } : { kind: 'encrypt' };
   }
 
-  async #runProbe(): Promise<boolean> {
+  /** Asks the resolver, in the background, whether it validates. */
+  #probe(): void {
+    if (this.#probing !== null) return;
     const { resolver, logger } = this.#options;
     const name = this.#options.probeName ?? '.';
-    try {
-      const answer = await resolver.query(name, 'DNSKEY');
-      if (answer.secure) {
-        if (this.#saidOff) logger.info({ probe: name }, 'DANE on: the resolver validates DNSSEC again');
-        this.#saidOff = false;
-        return true;
-      }
-      this.#sayOff({ probe: name, rcode: answer.rcode }, 'DANE off: the DNSSEC resolver did not set the AD bit on a signed answer; it does not validate');
-      // A resolver that answers but does not validate is not asked again.
-      this.#probe = { at: Number.POSITIVE_INFINITY, result: Promise.resolve(false) };
-      return false;
-    } catch (error) {
-      this.#sayOff({ probe: name, err: error }, 'DANE off for now: the DNSSEC resolver did not answer');
-      return false;
-    }
-  }
-
-  #sayOff(line: Record<string, unknown>, message: string): void {
-    if (this.#saidOff) return;
-    this.#saidOff = true;
-    this.#options.logger.warn(line, message);
+    this.#probedAt = Date.now();
+    this.#probing = resolver
+      .query(name, 'DNSKEY')
+      .then(
+        (answer) => {
+          this.#validates = answer.secure ? 'yes' : 'no';
+          if (answer.secure) logger.info({ probe: name }, 'DANE on: the DNSSEC resolver validates');
+          // A resolver that answers but does not validate is not asked again.
+          else logger.warn({ probe: name, rcode: answer.rcode }, 'DANE off: the DNSSEC resolver did not set the AD bit on a signed answer; it does not validate');
+        },
+        (error: unknown) => {
+          if (!this.#saidSilent) logger.info({ probe: name, err: error }, 'DNSSEC resolver did not answer the DANE probe; each domain is looked up all the same');
+          this.#saidSilent = true;
+        },
+      )
+      .finally(() => {
+        this.#probing = null;
+      });
   }
 }

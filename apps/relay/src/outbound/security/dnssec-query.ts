@@ -78,6 +78,9 @@ function ask(host: string, port: number, name: string, type: string, timeout: nu
       const records = (decoded.answers ?? []).filter((answer) => answer.type === type);
       finish(null, { rcode: decoded.rcode ?? 'NOERROR', secure: decoded.flag_ad, records });
     });
+    // A question in flight never keeps a stopping process alive.
+    socket.unref();
+    timer.unref();
     socket.send(query, port, host);
   });
 }

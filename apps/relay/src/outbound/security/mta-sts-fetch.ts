@@ -81,7 +81,7 @@ export function fetchPolicyText(domain: string, options: PolicyFetchOptions): Pr
 }
 
 /** A `lookup` for node:net that asks `dns` (IPv4 first, then IPv6) instead of the system's resolver. */
-function lookupThrough(dns: PolicyFetchOptions['dns']): LookupFunction {
+export function lookupThrough(dns: PolicyFetchOptions['dns']): LookupFunction {
   return (hostname, options, callback) => {
     const find = async (): Promise<Array<{ address: string; family: 4 | 6 }>> => {
       const v4 = await dns.resolve4(hostname).catch(() => [] as string[]);

@@ -15,6 +15,7 @@ import type { NextHop } from '../mx.js';
 import type { DaneLookup } from './dane.js';
 import type { MtaStsPolicies } from './mta-sts.js';
 import { type PolicyResult, type TlsRequirement, noRequirement } from './tls-policy.js';
+import { type TlsReportStoreOptions, recordTlsResults } from './tls-report.js';
 
 export interface SecurityMetrics {
   readonly lookups: { inc(labels: { source: string }): void };
@@ -25,8 +26,8 @@ export interface SecurityMetrics {
 export interface TransportSecurity {
   /** The requirement for mail to `domain` over its MX hosts. */
   requirementFor(domain: string, hops: readonly NextHop[], context: { readonly queueId: string }): Promise<TlsRequirement>;
-  /** Log and count what an attempt's checks came to. */
-  report(domain: string, results: readonly PolicyResult[], context: { readonly queueId: string }): void;
+  /** Log and count what an attempt's checks came to (and keep them for TLS reports). */
+  report(domain: string, requirement: TlsRequirement, results: readonly PolicyResult[], context: { readonly queueId: string }): void;
 }
 
 export interface TransportSecurityOptions {
@@ -34,6 +35,8 @@ export interface TransportSecurityOptions {
   readonly mtaSts: MtaStsPolicies | null;
   /** TLSA lookups; null when RELAY_OUTBOUND_DANE is off. */
   readonly dane?: DaneLookup | null;
+  /** Where sessions are counted for TLS reports (RFC 8460); null when RELAY_OUTBOUND_TLSRPT is off. */
+  readonly reports?: TlsReportStoreOptions | null;
   readonly logger: Logger;
   readonly metrics?: SecurityMetrics;
 }
@@ -67,7 +70,10 @@ export function transportSecurity(options: TransportSecurityOptions): TransportS
       return { kind: 'mta-sts', domain, id: found.id, policy: { ...found.policy, mode: found.policy.mode } };
     },
 
-    report(domain, results, context) {
+    report(domain, requirement, results, context) {
+      if (options.reports != null && results.length > 0) {
+        recordTlsResults(options.reports, domain, requirement, results).catch((error: unknown) => logger.warn({ queueId: context.queueId, domain, err: error }, 'TLS report counts not written'));
+      }
       for (const result of results) {
         metrics?.results.inc({ policy: result.policy, mode: result.mode, result: result.result });
         if (result.result === 'success') continue;
