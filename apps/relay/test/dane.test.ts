@@ -166,6 +166,14 @@ describe('DANE', () => {
     expect(mx.received).toHaveLength(1);
   });
 
+  it('applies while the probe is unanswered (here the root, which this resolver cannot reach): the AD bit of each answer decides', async () => {
+    const mx = await peer('bad');
+    const h = await relay({ RELAY_OUTBOUND_DANE_PROBE: '.' });
+    const queueId = await sendThrough(h, 'bob@local.example', ['x@bad.test']);
+    expect(await lastAttempt(h, queueId)).toMatchObject({ state: 'deferred', status: '4.7.5' });
+    expect(mx.received).toEqual([]);
+  });
+
   it('is off, said once in the log, when the resolver does not validate (no AD bit)', async () => {
     const mx = await peer('bad');
     const h = await relay({ RELAY_OUTBOUND_DNSSEC_RESOLVER: dns.authority });

@@ -44,6 +44,8 @@ export interface DaneOptions {
   readonly port: number;
   /** A name in a signed zone whose DNSKEY the resolver must validate; '.' by default. */
   readonly probeName?: string;
+  /** How long what was found for a domain and its MX hosts is reused (ms); 60 s by default, 0 looks every time. */
+  readonly lookAgainMs?: number;
   readonly logger: Logger;
 }
 
@@ -57,6 +59,8 @@ export class DaneLookup {
   #probedAt = 0;
   #probing: Promise<void> | null = null;
   #saidSilent = false;
+  /** What was found lately, by domain and MX hosts. */
+  readonly #seen = new Map<string, { readonly at: number; readonly found: DaneRequirement | null }>();
 
   constructor(options: DaneOptions) {
     this.#options = options;
@@ -76,6 +80,21 @@ export class DaneLookup {
   /** What DANE asks of each MX host of `domain` among `hops`; null when it does not apply. */
   async requirementFor(domain: string, hops: readonly NextHop[]): Promise<DaneRequirement | null> {
     if (this.#validates === 'no') return null;
+    const lookAgainMs = this.#options.lookAgainMs ?? 60_000;
+    const key = `${domain}|${[...new Set(hops.map((hop) => hop.host))].sort().join(',')}`;
+    const now = Date.now();
+    const seen = this.#seen.get(key);
+    if (seen !== undefined && now - seen.at < lookAgainMs) return seen.found;
+    const found = await this.#lookUp(domain, hops);
+    if (found !== 'unanswered' && lookAgainMs > 0) {
+      if (this.#seen.size > 10_000) for (const [name, entry] of this.#seen) if (now - entry.at >= lookAgainMs) this.#seen.delete(name);
+      this.#seen.set(key, { at: now, found });
+    }
+    return found === 'unanswered' ? null : found;
+  }
+
+  /** The lookups themselves; `unanswered` when the resolver did not answer (not to be remembered). */
+  async #lookUp(domain: string, hops: readonly NextHop[]): Promise<DaneRequirement | null | 'unanswered'> {
     if (this.#validates === 'unknown' && Date.now() - this.#probedAt > probeAgainMs) this.#probe();
     const { resolver, port, logger } = this.#options;
 
@@ -85,7 +104,7 @@ export class DaneLookup {
       logger.warn({ domain, err: error }, 'DANE left out for this attempt: the DNSSEC resolver did not answer');
       return null;
     });
-    if (mx === null) return null;
+    if (mx === null) return 'unanswered';
     if (mx.rcode === 'SERVFAIL') {
       const detail = `DNSSEC lookup of the MX records of ${domain} failed`;
       return { domain, hosts: new Map(hops.map((hop) => [hop.host, { kind: 'unusable', detail } as const])) };
@@ -125,18 +144,18 @@ export class DaneLookup {
     this.#probedAt = Date.now();
     this.#probing = resolver
       .query(name, 'DNSKEY')
-      .then(
-        (answer) => {
-          this.#validates = answer.secure ? 'yes' : 'no';
-          if (answer.secure) logger.info({ probe: name }, 'DANE on: the DNSSEC resolver validates');
-          // A resolver that answers but does not validate is not asked again.
-          else logger.warn({ probe: name, rcode: answer.rcode }, 'DANE off: the DNSSEC resolver did not set the AD bit on a signed answer; it does not validate');
-        },
-        (error: unknown) => {
-          if (!this.#saidSilent) logger.info({ probe: name, err: error }, 'DNSSEC resolver did not answer the DANE probe; each domain is looked up all the same');
-          this.#saidSilent = true;
-        },
-      )
+      .then((answer) => {
+        // A refusal or a failure says nothing of validation: as if it had not answered.
+        if (answer.rcode !== 'NOERROR') throw new Error(`the probe was answered ${answer.rcode}`);
+        this.#validates = answer.secure ? 'yes' : 'no';
+        if (answer.secure) logger.info({ probe: name }, 'DANE on: the DNSSEC resolver validates');
+        // A resolver that answers but does not validate is not asked again.
+        else logger.warn({ probe: name, rcode: answer.rcode }, 'DANE off: the DNSSEC resolver did not set the AD bit on a signed answer; it does not validate');
+      })
+      .catch((error: unknown) => {
+        if (!this.#saidSilent) logger.info({ probe: name, err: error }, 'DNSSEC resolver did not answer the DANE probe; each domain is looked up all the same');
+        this.#saidSilent = true;
+      })
       .finally(() => {
         this.#probing = null;
       });

@@ -72,7 +72,7 @@ function ask(host: string, port: number, name: string, type: string, timeout: nu
       }
       // Sanity checks: our id and question only (an off-path answer is ignored, not believed).
       const question = decoded.questions?.[0];
-      if (decoded.id !== id || question?.name.toLowerCase() !== name.toLowerCase().replace(/\.$/, '') || question.type !== type) return;
+      if (decoded.id !== id || question === undefined || canonical(question.name) !== canonical(name) || question.type !== type) return;
       if (decoded.flag_tc) return finish(new Error(`the answer for ${name} ${type} was truncated`));
       // Records of the type asked for, at the name or at the end of a CNAME chain the resolver followed.
       const records = (decoded.answers ?? []).filter((answer) => answer.type === type);
@@ -83,6 +83,11 @@ function ask(host: string, port: number, name: string, type: string, timeout: nu
     timer.unref();
     socket.send(query, port, host);
   });
+}
+
+/** A name in lower case without its final dot; the root is `.`. */
+function canonical(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '') || '.';
 }
 
 function parseServer(server: string): { host: string; port: number } {
