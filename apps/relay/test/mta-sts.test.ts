@@ -20,7 +20,7 @@ import { type PolicyServer, startPolicyServer } from './support/policy-server.js
 import { type TestCa, createTestCa } from './support/test-ca.js';
 
 const addresses = { policy: '127.0.0.80', good: '127.0.0.81', badname: '127.0.0.82', unlisted: '127.0.0.83', testing: '127.0.0.84', cached: '127.0.0.85' } as const;
-const policyDomains = ['good', 'badname', 'unlisted', 'testing', 'cached', 'redirect', 'badtype', 'big', 'invalid', 'down', 'changed'].map((name) => `${name}.test`);
+const policyDomains = ['good', 'badname', 'unlisted', 'testing', 'cached', 'redirect', 'badtype', 'big', 'invalid', 'down', 'changed', 'slow', 'optout'].map((name) => `${name}.test`);
 const mxDomains = ['good', 'badname', 'unlisted', 'testing', 'cached'] as const;
 
 const world = dnsmasqForTests(
@@ -94,6 +94,20 @@ describe('policy discovery and cache', () => {
     expect(await policies().policyFor('big.test')).toMatchObject({ kind: 'none', detail: expect.stringContaining('larger than 65536') });
   });
 
+  it('gives up a fetch that takes longer than its time limit', async () => {
+    server.answers.set('mta-sts.slow.test', { hang: true });
+    const sts = new MtaStsPolicies({ redis, prefix, dns: world.dns.resolver(), lookAgainMs: 0, fetch: { port: world.port, timeout: 300, ca: [ca.cert] } });
+    const started = Date.now();
+    expect(await sts.policyFor('slow.test')).toMatchObject({ kind: 'none', source: 'failed', detail: expect.stringContaining('no complete answer within 300 ms') });
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('caches a policy in mode none like any other', async () => {
+    server.answers.set('mta-sts.optout.test', { policy: 'version: STSv1\nmode: none\nmax_age: 600\n' });
+    expect(await policies().policyFor('optout.test')).toMatchObject({ kind: 'policy', source: 'fetched', policy: { mode: 'none', mx: [] } });
+    expect(await policies().policyFor('optout.test')).toMatchObject({ kind: 'policy', source: 'cached', policy: { mode: 'none' } });
+  });
+
   it('ignores an invalid policy', async () => {
     server.answers.set('mta-sts.invalid.test', { policy: 'version: STSv1\r\nmode: enforce\r\nmax_age: 600\r\n' });
     expect(await policies().policyFor('invalid.test')).toMatchObject({ kind: 'none', detail: expect.stringContaining('no mx field') });
@@ -118,12 +132,13 @@ describe('mail to domains with an MTA-STS policy', () => {
     return started;
   }
 
-  async function relay(): Promise<Harness> {
+  async function relay(env: Record<string, string> = {}): Promise<Harness> {
     const h = await startOutboundRelay(world.dns.address, world.port, {
       RELAY_OUTBOUND_TLS_CA: ca.file,
       RELAY_OUTBOUND_MTA_STS_TEST_HTTPS_PORT: String(world.port),
       RELAY_OUTBOUND_MTA_STS_RECHECK: '0',
       RELAY_OUTBOUND_MTA_STS_TIMEOUT: '2s',
+      ...env,
     });
     onTestFinished(() => h.close());
     return h;
@@ -159,6 +174,16 @@ describe('mail to domains with an MTA-STS policy', () => {
     expect(mx.connections).toBeGreaterThanOrEqual(1);
     expect(mx.received).toEqual([]);
     expect(h.logs.some((l) => l.msg === 'MTA-STS policy not met; host not used' && l.result === 'certificate-host-mismatch')).toBe(true);
+  });
+
+  it('with RELAY_OUTBOUND_MTA_STS=false no policy is looked up: the certificate for another name is taken, as opportunistic TLS does', async () => {
+    server.answers.set('mta-sts.badname.test', { policy: enforce('mx.badname.test') });
+    const mx = await peer(addresses.badname, ['someone-else.test']);
+    const h = await relay({ RELAY_OUTBOUND_MTA_STS: 'false' });
+    const queueId = await sendThrough(h, 'bob@local.example', ['x@badname.test']);
+    await waitFor('delivered', settled(h, queueId));
+    expect(mx.received.map((m) => m.tls)).toEqual([true]);
+    expect(await h.metric(/^mailway_relay_outbound_mta_sts_lookups_total\{/)).toBe(0);
   });
 
   it('enforce, MX host not named in the policy: deferred with 4.7.5, no connection made', async () => {

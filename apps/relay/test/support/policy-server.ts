@@ -1,7 +1,8 @@
 /**
  * An MTA-STS policy server for tests: node's HTTPS server on a loopback address, answering
  * `GET /.well-known/mta-sts.txt` for each `mta-sts.<domain>` host (by SNI and Host) as the
- * test says: a policy, another status or content type, a redirect, or a dropped connection.
+ * test says: a policy, another status or content type, a redirect, a dropped connection, or
+ * silence.
  * Counts the requests per host.
  */
 import { type Server, createServer } from 'node:https';
@@ -10,7 +11,9 @@ import type { Socket } from 'node:net';
 export type PolicyAnswer =
   | { readonly policy: string; readonly status?: number; readonly type?: string }
   | { readonly redirect: string }
-  | { readonly drop: true };
+  | { readonly drop: true }
+  /** Take the request and never answer it. */
+  | { readonly hang: true };
 
 export interface PolicyServer {
   /** What each host (`mta-sts.<domain>`) answers now; change it at will. */
@@ -32,6 +35,7 @@ export async function startPolicyServer(address: string, port: number, certifica
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
+    if ('hang' in answer) return;
     if ('drop' in answer) {
       req.socket.destroy();
       return;
