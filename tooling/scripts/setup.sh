@@ -17,15 +17,16 @@ fi
 # Debian packages: redis-server for the agents' tests, postfix for smtp-sink/smtp-source,
 # dovecot-imapd to read the mailboxes the delivery agent writes, dovecot-lmtpd for the relay's
 # LMTP next hops, dnsmasq (its base package: no daemon is started) to serve MX records to the
-# relay's tests.
+# relay's tests, docker-compose to check docker-compose.yml (no Docker engine needed).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # DANE tests: a DNSSEC-validating resolver (unbound) in front of an authoritative server (nsd)
-# for a zone signed with ldns-signzone (ldnsutils); no daemon is started by the install.
+# for a zone signed with ldns-signzone (ldnsutils); the tests start their own instances.
 [ -x /usr/sbin/unbound ] || missing+=(unbound)
 [ -x /usr/sbin/nsd ] || missing+=(nsd)
 command -v ldns-signzone >/dev/null 2>&1 || missing+=(ldnsutils)

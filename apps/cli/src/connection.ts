@@ -6,9 +6,8 @@ import type { Redis } from 'ioredis';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { redisUrl } from './local.js';
 
-/** Connect to REDIS_URL (or the local Redis of `mailway start`); run `work`; disconnect. */
-export async function withRedis<T>(work: (redis: Redis, prefix: string) => Promise<T>): Promise<T> {
-  const url = redisUrl();
+/** Connect to `url` (REDIS_URL, or the local Redis of `mailway start`); run `work`; disconnect. */
+export async function withRedis<T>(work: (redis: Redis, prefix: string) => Promise<T>, url = redisUrl()): Promise<T> {
   const redis = createRedis(url, { role: 'command', name: 'mailway-cli' });
   redis.on('error', () => {});
   try {

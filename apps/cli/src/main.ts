@@ -3,6 +3,7 @@
  * mailway: run the whole Mailway stack on one machine and manage it.
  *
  *   mailway start                       submission, relay and delivery, supervised, with a local Redis
+ *   mailway status | stop               the running stack: each agent's readiness and the queue; stop it
  *   mailway domain|user|alias …         the directory
  *   mailway send …                      submit a test message
  *   mailway queue list|show|summary|retry|flush|hold|release|delete   what is still queued, and why; act on it
@@ -11,9 +12,13 @@ import { runDirectoryCommand, directoryUsage } from './commands/directory.js';
 import { runQueueCommand, queueUsage } from './commands/queue.js';
 import { send, sendUsage } from './commands/send.js';
 import { start } from './commands/start.js';
+import { status, statusUsage } from './commands/status.js';
+import { stop, stopUsage } from './commands/stop.js';
 
 const usage = `usage:
   mailway start
+${statusUsage}
+${stopUsage}
 ${directoryUsage}
 ${sendUsage}
 ${queueUsage}
@@ -27,6 +32,8 @@ interface Command {
 
 const commands = {
   start: { run: () => start() },
+  status: { run: (args) => status(args) },
+  stop: { run: (args) => stop(args) },
   domain: { run: (args) => runDirectoryCommand('domain', args) },
   user: { run: (args) => runDirectoryCommand('user', args) },
   alias: { run: (args) => runDirectoryCommand('alias', args) },

@@ -38,6 +38,8 @@ export interface MailwayOptions {
   readonly sinkPort: number;
   /** Write a V8 CPU profile of the agent into this folder. */
   readonly profileDir?: string;
+  /** False: a new session per message (RELAY_OUTBOUND_SESSION_IDLE=0). */
+  readonly reuse?: boolean;
 }
 
 export interface MailwayRun {
@@ -100,6 +102,7 @@ export async function startMailway(options: MailwayOptions): Promise<MailwayRun>
       // The destination's limit, as Postfix's default_destination_concurrency_limit; jobs in flight
       // (RELAY_OUTBOUND_CONCURRENCY) stay at the relay's default, as Postfix's process limit does.
       RELAY_OUTBOUND_DESTINATION_CONCURRENCY: String(options.concurrency),
+      ...(options.reuse === false ? { RELAY_OUTBOUND_SESSION_IDLE: '0' } : {}),
       RELAY_PORT: String(await freePort()),
       RELAY_HTTP_PORT: String(await freePort()),
       LOG_LEVEL: 'info',

@@ -39,6 +39,8 @@ const usage = `usage: pnpm bench:outbound [-- options]
   --quick            2000 messages
   --no-postfix       measure Mailway only
   --no-mailway       measure Postfix only
+  --no-reuse         a new connection per message on both sides (RELAY_OUTBOUND_SESSION_IDLE=0;
+                     Postfix smtp_connection_cache_on_demand = no), to see what reuse is worth
   --profile <dir>    write a V8 CPU profile of the relay agent into <dir>
   --help`;
 
@@ -48,6 +50,7 @@ interface Options {
   readonly concurrency: number;
   readonly postfix: boolean;
   readonly mailway: boolean;
+  readonly reuse: boolean;
   readonly profileDir: string | undefined;
 }
 
@@ -84,6 +87,7 @@ function readOptions(): Options {
     quick: { type: 'boolean', default: false },
     'no-postfix': { type: 'boolean', default: false },
     'no-mailway': { type: 'boolean', default: false },
+    'no-reuse': { type: 'boolean', default: false },
     profile: { type: 'string' },
   });
   const options = {
@@ -92,6 +96,7 @@ function readOptions(): Options {
     concurrency: Number(values.concurrency),
     postfix: !values['no-postfix'],
     mailway: !values['no-mailway'],
+    reuse: !values['no-reuse'],
     profileDir: values.profile,
   };
   for (const key of ['messages', 'size', 'concurrency'] as const) {
@@ -182,7 +187,7 @@ const postfixSettings = ['default_destination_concurrency_limit', 'initial_desti
 async function measurePostfix(options: Options, problems: string[]): Promise<{ side: Side; settings: Record<string, string> }> {
   const sink = await startSmtpSink();
   try {
-    const postfix = await startPostfix({ port: await freePort(), relay: { nexthop: `[127.0.0.1]:${sink.port}`, concurrency: options.concurrency } });
+    const postfix = await startPostfix({ port: await freePort(), relay: { nexthop: `[127.0.0.1]:${sink.port}`, concurrency: options.concurrency, reuse: options.reuse } });
     try {
       progress(`Postfix: queueing ${options.messages} messages (TS load generator, 20 clients, into smtpd; no qmgr yet)`);
       const load = await runLoadgen({ port: postfix.port, clients: 20, size: options.size, messages: options.messages, stamp: true, from, to });
@@ -229,7 +234,7 @@ const fixed = (value: number, digits: number): string => (Number.isFinite(value)
 function report(options: Options, sides: readonly Side[], settings: Record<string, string> | null): void {
   const out = (text = ''): void => void process.stdout.write(`${text}\n`);
   out();
-  out(`Outbound: ${options.messages} queued messages of ${options.size} B, one recipient each, to smtp-sink on 127.0.0.1; clock from the start of sending to the sink's last message`);
+  out(`Outbound: ${options.messages} queued messages of ${options.size} B, one recipient each, to smtp-sink on 127.0.0.1; clock from the start of sending to the sink's last message; ${options.reuse ? 'connections reused' : 'a new connection per message'}`);
   out();
   const header = ['side', 'received', 'seconds', 'msg/s', 'msg/s first→last', 'sessions', 'CPU s', 'CPU ms/msg', 'sink CPU s', 'peak RSS MiB'];
   const rows = sides.map((s) => [s.name, String(s.received), fixed(s.seconds, 2), fixed(s.received / s.seconds, 0), fixed(s.received / s.steadySeconds, 0), String(s.sessions), fixed(s.cpuSeconds, 2), fixed((s.cpuSeconds / s.received) * 1000, 2), fixed(s.sinkCpuSeconds, 2), fixed(s.memory.peakRss / 1048576, 1)]);

@@ -27,6 +27,7 @@ import { rcptToHook } from './policy/recipient.js';
 import { createTransferWorker } from './transfer/worker.js';
 import { downDestinations } from './outbound/down.js';
 import { redisLeases } from './outbound/leases.js';
+import { parseDestinationRates, redisRates } from './outbound/rates.js';
 import { outboundSettingsFrom } from './outbound/settings.js';
 import { createOutboundWorker } from './outbound/worker.js';
 import { MtaStsPolicies } from './outbound/security/mta-sts.js';
@@ -165,9 +166,10 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         intake: { spool, transfer },
         settings: outboundSettingsFrom(config, resolver),
         logger,
-        metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions },
+        metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions, concurrencyFeedback: metrics.outboundConcurrencyFeedback, paced: metrics.outboundPaced },
         security: transportSecurity({ mtaSts, dane, reports, logger, metrics: { lookups: metrics.mtaStsLookups, dane: metrics.daneLookups, results: metrics.tlsPolicy } }),
         down: downDestinations(redis, prefix, settings.outbound.downTime),
+        rates: redisRates(redis, prefix, parseDestinationRates(settings.outbound.destinationRates)),
         // Over the general connection, so that a slot given back is free before the next one is asked for.
         leases: redisLeases(redis, prefix, { leaseMs: settings.outbound.destinationLease, renewMs: settings.outbound.destinationLeaseRenew }, (destination, count) =>
           logger.warn({ destination, leases: count }, 'destination leases lapsed while held: the destination limit may be passed until they end'),

@@ -12,6 +12,7 @@ import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 import { parseDestinationLimits } from './outbound/settings.js';
 import { readCaFile } from './outbound/security/trust.js';
+import { parseDestinationRates } from './outbound/rates.js';
 
 /** A setting whose text must parse: the parser's own message says what is wrong. */
 function parsed<T>(schema: z.ZodType<T>, parse: (value: T) => unknown): z.ZodType<T> {
@@ -41,6 +42,16 @@ const outboundSettings = z.object({
    * gives its slots back when their leases lapse, this long after their last renewal.
    */
   destinationLease: setting.duration('RELAY_OUTBOUND_DESTINATION_LEASE', 120_000, { min: '1s' }),
+  /** Messages at most per destination: `example.com=30/min,[smarthost]=5/s` (s, min or h), shared by every relay process. */
+  destinationRates: parsed(setting.list('RELAY_OUTBOUND_DESTINATION_RATES', []), parseDestinationRates),
+  /**
+   * Adaptive concurrency, as Postfix's initial_destination_concurrency: a destination starts with
+   * this many attempts at once and gains more as its hosts take mail, up to its limit; a session
+   * turned away as one too many lowers it. 0 uses the full limit from the start.
+   */
+  initialConcurrency: setting.int('RELAY_OUTBOUND_INITIAL_CONCURRENCY', 5, { min: 0, max: 1_000 }),
+  /** After such a refusal, the destination stays below the level refused for this long. */
+  congestionMemory: setting.duration('RELAY_OUTBOUND_CONGESTION_MEMORY', 60_000),
   /** How often held leases are renewed. */
   destinationLeaseRenew: setting.duration('RELAY_OUTBOUND_DESTINATION_LEASE_RENEW', 30_000, { min: '100ms' }),
   /** An open session with nothing to send is closed after this long; 0 opens a session per message. */

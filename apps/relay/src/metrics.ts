@@ -39,6 +39,8 @@ export function createRelayMetrics(metrics: Metrics) {
     tlsReports: metrics.counter('relay_outbound_tls_reports_total', 'SMTP TLS reports (RFC 8460) handed on, by method (mailto, https) and outcome (sent, failed)', ['method', 'outcome']),
     tlsPolicy: metrics.counter('relay_outbound_tls_policy_total', 'Outbound hosts checked against a receiving domain\'s TLS policy, by policy, mode and result (success or an RFC 8460 result type)', ['policy', 'mode', 'result']),
     outboundSessions: metrics.counter('relay_outbound_sessions_total', 'Outbound SMTP sessions used for a message: opened for it, or reused from an earlier one', ['kind']),
+    outboundPaced: metrics.counter('relay_outbound_paced_total', "Outbound attempts that waited for a destination's rate limit"),
+    outboundConcurrencyFeedback: metrics.counter('relay_outbound_concurrency_feedback_total', "Outbound attempts that widened (success) or narrowed (congestion) a destination's concurrency window", ['signal']),
   };
 }
 

@@ -3,8 +3,9 @@
  * is set, then the submission, relay and delivery agents, all as supervised child processes
  * (restarted when they die, each restart said on stderr) with the local-mode defaults and their
  * open-file limit raised to the hard limit (see open-files.ts), prints
- * where everything listens and where mail is stored, and on SIGTERM/SIGINT stops the agents
- * (they finish their work) and then Redis.
+ * where everything listens and where mail is stored, and on SIGTERM/SIGINT (or `mailway stop`)
+ * stops the agents (they finish their work) and then Redis. A run file in the state folder
+ * (run-file.ts) lets `mailway status` and `mailway stop` find the stack.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { agentCommand, agentNames, spawnAgent } from '../supervisor/agents.js';
 import { type LocalRedis, startLocalRedis } from '../supervisor/redis.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { withRaisedOpenFiles } from '../supervisor/open-files.js';
+import { healthAddress, readRunFile, removeRunFile, writeRunFile } from '../supervisor/run-file.js';
 
 const say = (text: string): void => void process.stderr.write(`mailway: ${text}\n`);
 
@@ -20,6 +22,11 @@ const say = (text: string): void => void process.stderr.write(`mailway: ${text}\
 export async function start(): Promise<number> {
   const state = stateDir();
   await mkdir(state, { recursive: true });
+  const running = await readRunFile(state);
+  if (running !== null) {
+    say(`already running in ${state} (pid ${running.pid}, since ${running.startedAt}); \`mailway stop\` first, or set MAILWAY_HOME for another stack`);
+    return 1;
+  }
 
   // Redis: the given one, or our own.
   let redis: LocalRedis | null = null;
@@ -51,6 +58,12 @@ export async function start(): Promise<number> {
     },
   );
   supervisor.start();
+  await writeRunFile(state, {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    redisUrl: url,
+    agents: { submission: healthAddress(env, 'SUBMISSION'), relay: healthAddress(env, 'RELAY'), delivery: healthAddress(env, 'DELIVERY') },
+  });
   printPlan(env, state, redis);
 
   // Until told to stop.
@@ -63,6 +76,7 @@ export async function start(): Promise<number> {
   await done;
   await supervisor.stop();
   await redis?.stop();
+  await removeRunFile(state, process.pid);
   say('stopped');
   return fatal ? 1 : 0;
 }

@@ -33,7 +33,7 @@ import { type ClientAuth, type ClientTimeouts, type SendResult, type SmtpClient,
 import type { EnvelopeRecipient } from '@mailway/queue/jobs';
 import type { NextHop } from './mx.js';
 import type { OpenSession, OutboundSessions } from './sessions.js';
-import { type Verdict, deferred, failed, hasRecipientResults, recipientVerdict, sessionVerdict } from './outcome.js';
+import { type SessionVerdict, type Verdict, deferred, failed, hasRecipientResults, recipientVerdict, sessionVerdict } from './outcome.js';
 import { type PolicyResult, type TlsRequirement, checkSession, enforced, enforcedFor, failedSession, noRequirement, refusedHost, requirementName, sortHops } from './security/tls-policy.js';
 
 /** What is sent, as the envelope was accepted. */
@@ -72,7 +72,7 @@ export interface AttemptOptions {
   readonly timeouts?: Partial<ClientTimeouts>;
   /** Sessions kept between messages (see sessions.ts); without it every attempt opens its own. */
   readonly sessions?: OutboundSessions;
-  /** What the receiving domain asks of TLS (MTA-STS); none by default. */
+  /** What the receiving domain asks of TLS (DANE or MTA-STS); none by default. */
   readonly security?: TlsRequirement;
 }
 
@@ -86,6 +86,8 @@ export interface HostTry {
   readonly tls: string | null;
   /** STARTTLS failed and the session went on in plaintext. */
   readonly tlsFallback: boolean;
+  /** The host turned the session away as one too many (see outcome.ts, isCongestion). */
+  readonly congested?: boolean;
 }
 
 export interface RecipientOutcome {
@@ -284,7 +286,7 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
     try {
       return { kind: 'open', client: await attempt('never'), tlsFallback: true };
     } catch (error) {
-      return left(hop, sessionVerdict(error).verdict, tried);
+      return left(hop, sessionVerdict(error), tried);
     }
   }
   try {
@@ -303,10 +305,10 @@ async function openSession(hop: NextHop, options: AttemptOptions, tried: HostTry
       try {
         return { kind: 'open', client: await attempt('never'), tlsFallback: true };
       } catch (retryError) {
-        return left(hop, sessionVerdict(retryError).verdict, tried);
+        return left(hop, sessionVerdict(retryError), tried);
       }
     }
-    return left(hop, decided.verdict, tried);
+    return left(hop, decided, tried);
   }
 }
 
@@ -317,9 +319,10 @@ function greetsAsThisHost(client: SmtpClient, names: readonly string[]): boolean
   return own.has(nameIn(client.greeting)) || own.has(nameIn(client.hello));
 }
 
-function left(hop: NextHop, verdict: Verdict, tried: HostTry[]): Session {
-  tried.push({ host: hop.host, address: hop.address, failure: verdict.diagnostic, tls: null, tlsFallback: false });
-  return { kind: 'failed', verdict };
+function left(hop: NextHop, decided: SessionVerdict, tried: HostTry[]): Session {
+  const congested = decided.kind === 'next-host' && decided.congested === true;
+  tried.push({ host: hop.host, address: hop.address, failure: decided.verdict.diagnostic, tls: null, tlsFallback: false, ...(congested ? { congested } : {}) });
+  return { kind: 'failed', verdict: decided.verdict };
 }
 
 /** The client's send options for the envelope as accepted. */

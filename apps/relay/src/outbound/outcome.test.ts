@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SmtpClientError, type RecipientResult } from '@mailway/smtp/client';
 import { reply } from '@mailway/smtp/reply';
 import { buildDsn } from '@mailway/intake/notices';
-import { recipientVerdict, sessionVerdict } from './outcome.js';
+import { isCongestion, recipientVerdict, sessionVerdict } from './outcome.js';
 
 type Row = [string, unknown, string];
 
@@ -75,5 +75,24 @@ describe('a remote reply as a diagnostic', () => {
     });
     const longest = Math.max(...dsn.toString('utf8').split('\r\n').map((line) => Buffer.byteLength(line)));
     expect(longest).toBeLessThanOrEqual(998);
+  });
+});
+
+describe('isCongestion: a host turning away one session too many', () => {
+  const rows: Array<[string, SmtpClientError, boolean]> = [
+    ['421 at the greeting', new SmtpClientError('x', { phase: 'greeting', kind: 'reply', reply: reply(421, null, 'mx.example Too many connected clients, try again in a moment') }), true],
+    ['450 too many connections at the greeting', new SmtpClientError('x', { phase: 'greeting', kind: 'reply', reply: reply(450, '4.7.0', 'Too many concurrent SMTP connections') }), true],
+    ['421 to EHLO', new SmtpClientError('x', { phase: 'ehlo', kind: 'reply', reply: reply(421, '4.3.2', 'service shutting down') }), true],
+    ['closed before the greeting', new SmtpClientError('x', { phase: 'greeting', kind: 'network' }), true],
+    ['4xx greeting for another reason', new SmtpClientError('x', { phase: 'greeting', kind: 'reply', reply: reply(451, null, 'local error') }), false],
+    ['554 at the greeting', new SmtpClientError('x', { phase: 'greeting', kind: 'reply', reply: reply(554, '5.7.1', 'too many complaints') }), false],
+    ['connection refused (down, not busy)', new SmtpClientError('x', { phase: 'connect', kind: 'network' }), false],
+    ['no greeting in time', new SmtpClientError('x', { phase: 'greeting', kind: 'timeout' }), false],
+    ['421 to MAIL (about the message)', new SmtpClientError('x', { phase: 'mail', kind: 'reply', reply: reply(421, null, 'too many messages') }), false],
+  ];
+  it.each(rows)('%s', (_name, error, expected) => {
+    expect(isCongestion(error)).toBe(expected);
+    const verdict = sessionVerdict(error);
+    expect(verdict.kind === 'next-host' && verdict.congested === true).toBe(expected);
   });
 });

@@ -28,7 +28,13 @@ export interface Verdict {
 /** What an error during a session means for the attempt as a whole. */
 export type SessionVerdict =
   /** This host cannot take the message now: try the next one; when none is left, this is the verdict for every recipient. */
-  | { readonly kind: 'next-host'; readonly verdict: Verdict; readonly tlsFailed: boolean }
+  | {
+      readonly kind: 'next-host';
+      readonly verdict: Verdict;
+      readonly tlsFailed: boolean;
+      /** The host turned the session away as one too many (see `isCongestion`): fewer at once will do. */
+      readonly congested?: boolean;
+    }
   /** The message itself was refused (sender, size, content, an extension it needs): decided for every recipient. */
   | { readonly kind: 'all-recipients'; readonly verdict: Verdict };
 
@@ -72,7 +78,24 @@ export function sessionVerdict(error: unknown): SessionVerdict {
   if (error.kind === 'reply' && error.permanent && (error.phase === 'mail' || error.phase === 'data')) return { kind: 'all-recipients', verdict };
 
   // Everything else is about this host (it is down, busy, refuses to talk, or broke off).
-  return { kind: 'next-host', verdict, tlsFailed: error.kind === 'tls' && error.phase === 'starttls' };
+  return { kind: 'next-host', verdict, tlsFailed: error.kind === 'tls' && error.phase === 'starttls', congested: isCongestion(error) };
+}
+
+/** Words with which servers turn away a connection over their limit ("Too many connections"). */
+const tooManyWords = /too many|concurren|connection limit|max(imum)? (number of )?(connections|clients|sessions)/i;
+
+/**
+ * Whether a failed session says the host has more sessions from here than it wants, the signal
+ * the destination's concurrency window is lowered on (as Postfix's negative concurrency feedback):
+ * a 421 or a "too many connections" 4xx before any mail was offered, or a connection closed
+ * before the greeting (how many servers drop one over their limit). A host that is down
+ * (refused, timed out) is not busy: that is for the down marking.
+ */
+export function isCongestion(error: SmtpClientError): boolean {
+  if (error.phase !== 'greeting' && error.phase !== 'ehlo') return false;
+  const reply = error.reply;
+  if (reply !== null) return error.temporary && (reply.code === 421 || tooManyWords.test(reply.lines.join(' ')));
+  return error.kind === 'network' && error.phase === 'greeting';
 }
 
 /** True when an SmtpSendError carries results to decide each recipient by. */

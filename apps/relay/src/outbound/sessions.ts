@@ -14,6 +14,13 @@
  * when none is free the line asks again a little later; an attempt that ends passes its lease
  * to the next waiting one. Cached sessions are this process's own.
  *
+ * Adaptive concurrency (with `initialConcurrency`): a destination starts at a few attempts at once
+ * and gains one for every window's worth of transactions its hosts take, up to its limit; a
+ * session turned away as one too many (421, "too many connections") takes one away, and the
+ * window stays below that level for `congestionMemory`, so that a host with a lower limit than
+ * ours sees few refusals instead of one in every few sessions. Like Postfix's destination
+ * concurrency feedback, the window is this process's own view of the destination.
+ *
  * Hosts whose opportunistic STARTTLS failed are remembered for `tlsFailureMemory`, so that their
  * next messages do not repeat the failing handshake before going in plaintext.
  *
@@ -36,7 +43,27 @@ export interface SessionCacheOptions {
   readonly maxMessages: number;
   /** How long a host whose opportunistic STARTTLS failed is sent to in plaintext before STARTTLS is tried again (ms). */
   readonly tlsFailureMemory?: number;
+  /** Adaptive concurrency: attempts at once a destination starts with; unset or 0 uses the limit from the start. */
+  readonly initialConcurrency?: number;
+  /** How long a window lowered by a refusal stays below the level refused (ms). */
+  readonly congestionMemory?: number;
 }
+
+/** What a finished attempt says about a destination's concurrency. */
+export type ConcurrencySignal = 'success' | 'congestion';
+
+/** A destination's adaptive concurrency window. */
+interface Window {
+  /** Attempts at once allowed: its whole part. */
+  size: number;
+  /** The window stays at or below this until `ceilingUntil` (after a refusal). */
+  ceiling: number;
+  ceilingUntil: number;
+  touched: number;
+}
+
+/** Windows not touched for this long are forgotten (the destination starts again from the initial window). */
+const windowIdleMs = 10 * 60_000;
 
 /** A session as it was opened, with what the attempt records about it. */
 export interface OpenSession {
@@ -85,6 +112,7 @@ export class OutboundSessions {
   readonly #tlsFailed = new Map<string, number>();
   readonly #idle = new Map<string, Idle[]>();
   readonly #lines = new Map<string, Line>();
+  readonly #windows = new Map<string, Window>();
   #closed = false;
   /** Sessions opened and transactions that went over a session opened before them. */
   readonly counts = { opened: 0, reused: 0 };
@@ -212,8 +240,63 @@ export class OutboundSessions {
     return !session.client.closed && session.messages < this.#options.maxMessages && Date.now() - session.openedAt < this.#options.maxAge;
   }
 
-  #limit(destination: string): number {
+  /**
+   * Feedback from a finished attempt: a transaction done widens the window by 1/window (one more
+   * attempt at once per window's worth), a refusal as one too many narrows it by one. Returns the
+   * attempts at once allowed before and after.
+   */
+  feedback(destination: string, signal: ConcurrencySignal): { readonly before: number; readonly after: number } {
+    const before = this.#limit(destination);
+    const initial = this.#options.initialConcurrency ?? 0;
+    if (initial <= 0) return { before, after: before };
+    const limit = this.#configuredLimit(destination);
+    const now = Date.now();
+    const window = this.#window(destination, now);
+    if (signal === 'congestion') {
+      window.size = Math.max(1, Math.floor(window.size) - 1);
+      window.ceiling = window.size;
+      window.ceilingUntil = now + (this.#options.congestionMemory ?? 60_000);
+    } else {
+      const cap = window.ceilingUntil > now ? Math.min(limit, window.ceiling) : limit;
+      // 1/n per transaction at n at once: exactly one more after n of them (rounded, so that sums of fractions land on it).
+      const next = window.size + 1 / Math.floor(window.size + 1e-9);
+      window.size = Math.min(cap, Math.abs(next - Math.round(next)) < 1e-9 ? Math.round(next) : next);
+    }
+    window.touched = now;
+    const after = this.#limit(destination);
+    const line = this.#lines.get(destination);
+    if (after > before && line !== undefined) this.#pump(destination, line);
+    return { before, after };
+  }
+
+  #window(destination: string, now: number): Window {
+    let window = this.#windows.get(destination);
+    if (window === undefined) {
+      if (this.#windows.size >= 1_000) for (const [name, w] of this.#windows) if (now - w.touched > windowIdleMs) this.#windows.delete(name);
+      window = { size: Math.min(this.#configuredLimit(destination), this.#options.initialConcurrency ?? 1), ceiling: 0, ceilingUntil: 0, touched: now };
+      this.#windows.set(destination, window);
+    }
+    return window;
+  }
+
+  #configuredLimit(destination: string): number {
     return this.#options.limits?.get(destination) ?? this.#options.perDestination;
+  }
+
+  /** Attempts at once for `destination` now: its limit, or its adaptive window when smaller. */
+  #limit(destination: string): number {
+    const limit = this.#configuredLimit(destination);
+    const initial = this.#options.initialConcurrency ?? 0;
+    if (initial <= 0) return limit;
+    const window = this.#windows.get(destination);
+    if (window !== undefined && Date.now() - window.touched > windowIdleMs) this.#windows.delete(destination);
+    const size = this.#windows.get(destination)?.size ?? initial;
+    return Math.max(1, Math.min(limit, Math.floor(size + 1e-9)));
+  }
+
+  /** Attempts at once allowed for `destination` now (for logs and tests). */
+  concurrency(destination: string): number {
+    return this.#limit(destination);
   }
 
   /** Grants slots to the line's first waiters while the limit allows: at once, or through leases. */
@@ -266,7 +349,8 @@ export class OutboundSessions {
   #giveBack(destination: string, line: Line, lease: string | null): void {
     // The lease goes on to the next attempt without a word to Redis: the count there stays as it
     // is. One found lapsed is given back instead, and the next attempt asks for a lease of its own.
-    const next = lease === null || this.#leases?.holds(destination, lease) !== true ? undefined : line.waiting.shift();
+    // A window narrowed meanwhile takes the slot back instead.
+    const next = lease === null || this.#leases?.holds(destination, lease) !== true || line.busy > this.#limit(destination) ? undefined : line.waiting.shift();
     if (next !== undefined) {
       next.grant(lease);
       return;

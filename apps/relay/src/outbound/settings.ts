@@ -53,6 +53,6 @@ export function outboundSettingsFrom(config: RelayConfig, dns: MxDns): OutboundS
     smarthost: { auth, startTls: outbound.smarthostTls },
     returnLimit: outbound.bounceReturnLimit,
     ...(outbound.tlsCa === undefined ? {} : { tlsCa: trustedRoots(outbound.tlsCa).join('\n') }),
-    sessions: { perDestination: outbound.destinationConcurrency, limits: parseDestinationLimits(outbound.destinationLimits), idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages, tlsFailureMemory: outbound.tlsFailureMemory },
+    sessions: { perDestination: outbound.destinationConcurrency, limits: parseDestinationLimits(outbound.destinationLimits), idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages, tlsFailureMemory: outbound.tlsFailureMemory, initialConcurrency: outbound.initialConcurrency, congestionMemory: outbound.congestionMemory },
   };
 }

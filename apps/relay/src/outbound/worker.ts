@@ -33,6 +33,7 @@ import { type Verdict, deferred, failed } from './outcome.js';
 import { type Route, type RouterOptions, routeDomain } from './routes.js';
 import type { DownDestinations } from './down.js';
 import type { DestinationLeases } from './leases.js';
+import type { DestinationRates } from './rates.js';
 import { OutboundSessions, type SessionCacheOptions } from './sessions.js';
 import type { TransportSecurity } from './security/requirements.js';
 import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
@@ -41,6 +42,10 @@ export interface OutboundMetrics {
   readonly attempts: { inc(labels: { outcome: string }, value?: number): void };
   /** Sessions opened and reused (see sessions.ts). */
   readonly sessions?: { inc(labels: { kind: string }): void };
+  /** Attempts that stepped aside for a destination's rate limit. */
+  readonly paced?: { inc(): void };
+  /** Attempts that widened (success) or narrowed (congestion) a destination's concurrency window. */
+  readonly concurrencyFeedback?: { inc(labels: { signal: string }): void };
 }
 
 export interface OutboundSettings {
@@ -81,12 +86,17 @@ export interface OutboundWorkerOptions {
   readonly down?: DownDestinations;
   /** Destination slots shared with other processes (see leases.ts); none: slots are this process's own. */
   readonly leases?: DestinationLeases;
-  /** What receiving domains ask of TLS (MTA-STS); none: opportunistic STARTTLS as configured. */
+  /** Destination rate limits (see rates.ts); none: no destination is paced. */
+  readonly rates?: DestinationRates;
+  /** What receiving domains ask of TLS (DANE, MTA-STS) and TLS reports; none: opportunistic STARTTLS as configured. */
   readonly security?: TransportSecurity;
 }
 
 /** Messages up to this size are read whole before their attempt; larger ones are streamed. */
 const readAheadLimit = 256 * 1024;
+
+/** A reserved send time this close (ms) is taken at once. */
+const pacingSlackMs = 20;
 
 /** A destination none of whose attempts has finished for this long, while others wait, is stuck. */
 const stuckAfterMs = 1_000;
@@ -124,7 +134,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         logger.warn({ queueId: data.queueId, job: jobId, domain: data.domain }, 'outbound content already released; nothing left to send');
         return;
       }
-      const outcomes = await attempt(data, progress.pending, content, job, token);
+      const outcomes = await attempt(data, progress, content, job, token);
       const now = Date.now();
       const records = outcomes.map((o) => record(o, now));
       const stillDeferred = records.filter((r) => r.state === 'deferred');
@@ -175,7 +185,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     }
     for (const r of settling.outcomes) {
       if (r.state === 'deferred') continue;
-      const released = (options.releases ?? spool).releaseOnce(data.spoolId, `${jobId}|${r.address}`);
+      const released = (options.releases ?? spool).releaseOnce(data.spoolId, `${jobId}|${r.address}`, jobId);
       // Over the worker's own connection the release goes ahead of the job's completion (or its
       // next record), which BullMQ sends on the same connection: Redis takes both in that order,
       // with one fsync, without waiting here for the first. A release refused by Redis leaves
@@ -193,7 +203,8 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
   };
 
   /** Route the domain and offer the message to its hops; a verdict for every recipient. */
-  async function attempt(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null, job: Job, token: string | undefined): Promise<RecipientOutcome[]> {
+  async function attempt(data: OutboundJob, progress: OutboundProgress, content: Buffer | null, job: Job, token: string | undefined): Promise<RecipientOutcome[]> {
+    const pending = progress.pending;
     const route = await routeDomain(data.domain, settings.router).catch((error: unknown) => ({ kind: 'failed' as const, permanent: false, status: '4.4.3', detail: `routing failed: ${String(error)}` }));
     if (route.kind === 'failed') {
       const verdict: Verdict = route.permanent ? failed(route.status, route.detail) : deferred(route.status, route.detail);
@@ -207,6 +218,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       const verdict = deferred('4.4.1', `delivery temporarily suspended: ${down}`);
       return pending.map((recipient) => ({ recipient, verdict, remote: null, tls: null }));
     }
+    await paceFor(destination, data, progress.attempts, job, token);
     // The domain's own TLS requirement applies to its MX hosts, not to next hops configured here.
     const security = route.configured === null && options.security !== undefined ? await options.security.requirementFor(data.domain, route.hops, { queueId: data.queueId }) : undefined;
     const slot = await slotFor(destination, job, token);
@@ -217,12 +229,44 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       slot?.release();
     }
     if (security !== undefined) options.security?.report(data.domain, security, result.policy, { queueId: data.queueId });
+    adjustConcurrency(destination, result);
     const reason = result.recipients[0]?.verdict.diagnostic;
     if (result.unreachable === true && reason !== undefined && options.down !== undefined) {
       await options.down.mark(destination, reason);
       logger.warn({ destination, reason }, 'destination marked down: no host could be reached');
     }
     return [...result.recipients];
+  }
+
+  /**
+   * Keeps to the destination's rate limit: this attempt reserves a send time, and when that is
+   * later than now the job steps aside until then (no attempt counted, nothing held) and goes
+   * at that time without reserving again.
+   */
+  async function paceFor(destination: string, data: OutboundJob, attempts: number, job: Job, token: string | undefined): Promise<void> {
+    const interval = options.rates?.interval(destination);
+    if (options.rates === undefined || interval === undefined || token === undefined) return;
+    if (data.paced?.attempts === attempts) return;
+    const wait = await options.rates.reserve(destination, interval);
+    // A few ms early or late changes nothing worth a round through the delayed set.
+    if (wait <= pacingSlackMs) return;
+    const at = Date.now() + wait;
+    metrics.paced?.inc();
+    logger.debug({ queueId: data.queueId, job: job.id, destination, sendAt: new Date(at).toISOString() }, `paced: waits ${wait} ms for ${destination}'s rate limit`);
+    await job.updateData({ ...data, paced: { attempts, at } });
+    await job.moveToDelayed(at, token);
+    throw new DelayedError();
+  }
+
+  /** Feeds what the attempt's hosts said back into the destination's concurrency window (sessions.ts). */
+  function adjustConcurrency(destination: string, result: AttemptResult): void {
+    if (sessions === undefined) return;
+    const signal = result.tried.some((t) => t.congested === true) ? 'congestion' : result.tried.some((t) => t.failure === null) ? 'success' : null;
+    if (signal === null) return;
+    metrics.concurrencyFeedback?.inc({ signal });
+    const { before, after } = sessions.feedback(destination, signal);
+    if (after < before) logger.warn({ destination, concurrency: after, was: before }, `${destination} turned a session away as one too many: attempts at once lowered to ${after}`);
+    else if (after > before) logger.debug({ destination, concurrency: after, was: before }, `attempts at once for ${destination} raised to ${after}`);
   }
 
   /**

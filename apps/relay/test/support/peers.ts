@@ -13,8 +13,10 @@ export interface Peer {
   readonly address: string;
   /** Messages accepted: envelope and octets, and the user that authenticated. */
   readonly received: Array<{ from: string; to: string[]; body: Buffer; tls: boolean; user?: string; rcptParams?: Array<Record<string, unknown>>; at?: number }>;
-  /** Connections opened to it. */
+  /** Connections opened to it (greeted with 220). */
   connections: number;
+  /** TCP connections accepted, including those turned away at the greeting. */
+  accepted: number;
   /** The address each connection came from, in order. */
   readonly clients: string[];
   /** Connections open now. */
@@ -57,6 +59,8 @@ export interface PeerScript {
   readonly name?: string;
   /** Offer REQUIRETLS (RFC 8689) after STARTTLS. */
   readonly requireTls?: boolean;
+  /** Connections at once at most: one more is greeted with "421 Too many connected clients" (smtp-server's maxClients). */
+  readonly maxClients?: number;
   /** Its certificate for STARTTLS (smtp-server's own self-signed one otherwise). */
   readonly certificate?: { readonly key: string; readonly cert: string };
 }
@@ -67,6 +71,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     address,
     received: [],
     connections: 0,
+    accepted: 0,
     clients: [],
     open: () => sockets.size,
     inTransaction: () => transactions.size,
@@ -96,6 +101,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
     hideREQUIRETLS: script.requireTls !== true,
     ...(script.certificate ? { key: script.certificate.key, cert: script.certificate.cert } : {}),
     ...(script.name === undefined ? {} : { name: script.name }),
+    ...(script.maxClients === undefined ? {} : { maxClients: script.maxClients }),
     ...(script.brokenTls ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'PSK-AES128-CBC-SHA' } : {}),
     onClose(session) {
       transactions.delete(session.id);
@@ -148,6 +154,7 @@ export async function startPeer(address: string, port: number, script: PeerScrip
   server.on('error', () => {});
   const tcp = (server as unknown as { server: Server }).server;
   tcp.on('connection', (socket: Socket) => {
+    peer.accepted += 1;
     sockets.add(socket);
     peer.peak.connections = Math.max(peer.peak.connections, sockets.size);
     socket.once('close', () => sockets.delete(socket));

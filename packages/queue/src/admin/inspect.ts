@@ -372,7 +372,7 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
         await spool.releaseOnce(p.data.spoolId, jobId);
         return;
       case 'outbound':
-        for (const r of p.data.envelope.recipients) await spool.releaseOnce(p.data.spoolId, `${jobId}|${r.address}`);
+        for (const r of p.data.envelope.recipients) await spool.releaseOnce(p.data.spoolId, `${jobId}|${r.address}`, jobId);
         await spool.unpark(p.data.spoolId, jobId);
         return;
       case 'transfer': {

@@ -131,5 +131,10 @@ export const OutboundJob = z.object({
   progress: OutboundProgress.optional(),
   /** Held by an operator (`mailway queue hold`): not tried until released. */
   held: z.literal(true).optional(),
+  /**
+   * A send time reserved under the destination's rate limit for the attempt after `attempts`
+   * attempts (ms since the epoch): the job waited for it and goes without reserving again.
+   */
+  paced: z.object({ attempts: z.number().int().nonnegative(), at: z.number() }).optional(),
 });
 export type OutboundJob = z.infer<typeof OutboundJob>;

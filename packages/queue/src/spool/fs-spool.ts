@@ -231,12 +231,12 @@ export function createFsSpool(options: { directory: string }): FsSpool {
     return update(id, () => 0, (meta) => drop(meta, count));
   }
 
-  async function releaseOnce(id: string, token: string): Promise<number> {
+  async function releaseOnce(id: string, token: string, parkedAs = token): Promise<number> {
     if (token.length === 0) throw new TypeError('releaseOnce needs a non-empty token');
     return update(
       id,
       () => 0,
-      (meta) => (meta.released.includes(token) ? { meta, result: meta.refs } : drop({ ...meta, parked: unparkOne(meta.parked, token), released: [...meta.released, token] }, 1)),
+      (meta) => (meta.released.includes(token) ? { meta, result: meta.refs } : drop({ ...meta, parked: unparkOne(meta.parked, parkedAs), released: [...meta.released, token] }, 1)),
     );
   }
 

@@ -149,10 +149,10 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
     return scripts.release(meta, data, released, count);
   }
 
-  async function releaseOnce(id: string, token: string): Promise<number> {
+  async function releaseOnce(id: string, token: string, parkedAs = token): Promise<number> {
     const { meta, data, released } = keysOf(id);
     if (token.length === 0) throw new TypeError('releaseOnce needs a non-empty token');
-    return scripts.releaseOnce(meta, data, released, `r:${token}`, `p:${token}`);
+    return scripts.releaseOnce(meta, data, released, `r:${token}`, `p:${parkedAs}`);
   }
 
   async function park(id: string, token: string, until: Date, count = 1): Promise<number> {

@@ -324,6 +324,19 @@ export function describeSpool(name: string, factory: () => Promise<SpoolHarness>
         expect(await spool.stat(id)).toMatchObject({ parked: 0, expiresAt: null });
       });
 
+      it('releases each recipient of a parked job under its own token, unparking one each time', async () => {
+        const id = newId();
+        // Two recipients parked by their outbound job; a local delivery job holds the third.
+        await spool.write(id, Buffer.from('mixed'), { refs: 3 });
+        await spool.park(id, 'outbound-1', at(hour), 2);
+        expect(await spool.releaseOnce(id, 'outbound-1|a@example.net', 'outbound-1')).toBe(2);
+        expect(await spool.releaseOnce(id, 'outbound-1|a@example.net', 'outbound-1')).toBe(2);
+        expect(await spool.stat(id)).toMatchObject({ refs: 2, parked: 1, expiresAt: null });
+        expect(await spool.releaseOnce(id, 'outbound-1|b@example.net', 'outbound-1')).toBe(1);
+        // Only the live delivery's reference is left, and it holds the content with no deadline.
+        expect(await spool.stat(id)).toMatchObject({ refs: 1, parked: 0, expiresAt: null });
+      });
+
       it('an entry whose every reference is parked is gone after the deadline, files and keys too', async () => {
         const [kept, parked] = [newId(), newId()];
         for (const id of [kept, parked]) {

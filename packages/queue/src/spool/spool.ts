@@ -85,9 +85,11 @@ export interface Spool {
   /**
    * Drop one reference once per token (e.g. a delivery job id): a second call with the same
    * token changes nothing and returns the current count, so a job retried after a crash never
-   * releases twice. A reference parked under the same token is no longer parked.
+   * releases twice. A reference parked under `parkedAs` (by default the same token) is no
+   * longer parked: a job for several recipients parks them under its own id and releases each
+   * under its own token.
    */
-  releaseOnce(id: string, token: string): Promise<number>;
+  releaseOnce(id: string, token: string, parkedAs?: string): Promise<number>;
   /** Delete regardless of references (admin, failed hand-off). */
   remove(id: string): Promise<void>;
 }

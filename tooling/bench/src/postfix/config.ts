@@ -23,6 +23,8 @@ export interface RelayOptions {
   readonly nexthop: string;
   /** Parallel deliveries to it (default_destination_concurrency_limit; Postfix's default is 20). */
   readonly concurrency: number;
+  /** False: a new connection per message (smtp_connection_cache_on_demand = no). */
+  readonly reuse?: boolean;
 }
 
 /** The account virtual(8) writes Maildirs as. */
@@ -64,7 +66,7 @@ in_flow_delay = 0
 # (connection caching on demand, no TLS, initial_destination_concurrency 5).
 relayhost = ${relay.nexthop}
 default_destination_concurrency_limit = ${relay.concurrency}
-`;
+${relay.reuse === false ? 'smtp_connection_cache_on_demand = no\n' : ''}`;
   }
   if (deliver === undefined) return `${common}${noFlowControl}`;
   // One inline map entry per mailbox; the trailing '/' makes virtual(8) write a Maildir.
