@@ -9,12 +9,12 @@ import { gunzipSync } from 'node:zlib';
 import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { dnsmasqForTests } from '@mailway/testing/dns';
+import { dnsmasqForTests, startDnsmasq } from '@mailway/testing/dns';
 import { waitFor } from '@mailway/testing/wait';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { createLogger } from '@mailway/runtime';
-import { sendDayReports } from '../src/outbound/security/tls-report-send.js';
-import { dayKey, dayOf, domainsKey, parseTlsRptRecord } from '../src/outbound/security/tls-report.js';
+import { type TlsReportSenderOptions, scheduleTlsReports, sendDayReports } from '../src/outbound/security/tls-report-send.js';
+import { dayKey, dayOf, domainsKey, parseTlsRptRecord, recordTlsResults } from '../src/outbound/security/tls-report.js';
 import { type Harness, sendThrough, settled, startOutboundRelay } from './support/harness.js';
 import { startPeer } from './support/peers.js';
 import { type PolicyServer, startPolicyServer } from './support/policy-server.js';
@@ -73,6 +73,31 @@ async function collector(): Promise<Array<{ type: string | undefined; body: Buff
   return posts;
 }
 
+/**
+ * What the report sender needs, with DNS for the reports (a second dnsmasq: the https address
+ * holds the collector's port, known only now): the mailto: record of rpt.test and the https:
+ * one of rpt2.test.
+ */
+async function reportOptions(h: Harness, transfer: ReturnType<typeof createMailQueue<'transfer'>>): Promise<TlsReportSenderOptions> {
+  const reportsDns = await startDnsmasq({
+    hosts: [['reports.rpt2.test', addresses.collector]],
+    txt: [
+      ['_smtp._tls.rpt.test', 'v=TLSRPTv1; rua=mailto:bob@local.example'],
+      ['_smtp._tls.rpt2.test', `v=TLSRPTv1; rua=https://reports.rpt2.test:${world.port}/tlsrpt`],
+    ],
+  });
+  onTestFinished(() => reportsDns.stop());
+  return {
+    store: { redis: h.redis, prefix: h.prefix, retentionMs: 2 * 86_400_000 },
+    dns: reportsDns.resolver(),
+    targets: { spool: h.spool, transfer },
+    sender: { organization: 'Mailway test', contact: 'postmaster@mx.local.example', hostname: 'mx.local.example' },
+    ca: [ca.cert],
+    timeout: 2_000,
+    logger: createLogger({ name: 'relay', level: 'silent' }),
+  };
+}
+
 describe('TLS reports (RFC 8460)', () => {
   it('parses the _smtp._tls record: one v=TLSRPTv1 record, mailto: and https: addresses', () => {
     expect(parseTlsRptRecord([['v=TLSRPTv1; rua=mailto:a@example.net,https://r.example.net/x']])).toEqual(['mailto:a@example.net', 'https://r.example.net/x']);
@@ -110,23 +135,9 @@ describe('TLS reports (RFC 8460)', () => {
     expect(await h.redis.hget(dayKey(h.prefix, day, 'rpt.test'), 's:sts')).toBe('2');
     expect(await h.redis.pttl(dayKey(h.prefix, day, 'rpt.test'))).toBeGreaterThan(2 * 86_400_000 - 1);
 
-    // rpt2.test publishes its https address only now (dnsmasq's TXT strings cannot hold the comma of two).
     const transfer = createMailQueue('transfer', h.redis, { prefix: bullPrefix(h.prefix) });
     onTestFinished(() => transfer.close());
-    const dns = world.dns.resolver();
-    const resolveTxt = async (name: string): Promise<string[][]> => (name === '_smtp._tls.rpt2.test' ? [[`v=TLSRPTv1; rua=https://reports.rpt2.test:${world.port}/tlsrpt`]] : dns.resolveTxt(name));
-    const sent = await sendDayReports(
-      {
-        store: { redis: h.redis, prefix: h.prefix, retentionMs: 2 * 86_400_000 },
-        dns: { resolveTxt, resolve4: (name) => dns.resolve4(name), resolve6: (name) => dns.resolve6(name) },
-        targets: { spool: h.spool, transfer },
-        sender: { organization: 'Mailway test', contact: 'postmaster@mx.local.example', hostname: 'mx.local.example' },
-        ca: [ca.cert],
-        timeout: 2_000,
-        logger: createLogger({ name: 'relay', level: 'silent' }),
-      },
-      day,
-    );
+    const sent = await sendDayReports(await reportOptions(h, transfer), day);
     expect(sent).toBe(2);
 
     // The HTTPS report.
@@ -162,5 +173,30 @@ describe('TLS reports (RFC 8460)', () => {
 
     // The counts were the sender's to delete.
     expect(await h.redis.exists(dayKey(h.prefix, day, 'rpt.test'), dayKey(h.prefix, day, 'rpt2.test'), domainsKey(h.prefix, day))).toBe(0);
+  });
+
+  it('yesterday’s reports go once, from whichever process claims the day first', async () => {
+    const posts = await collector();
+    const h: Harness = await startOutboundRelay(world.dns.address, world.port, {});
+    onTestFinished(() => h.close());
+    const transfer = createMailQueue('transfer', h.redis, { prefix: bullPrefix(h.prefix) });
+    onTestFinished(() => transfer.close());
+    const options = await reportOptions(h, transfer);
+
+    // Yesterday's counts, as the outbound worker wrote them.
+    const yesterday = new Date(Date.now() - 86_400_000);
+    const requirement = { kind: 'mta-sts', domain: 'rpt2.test', id: '1', policy: { mode: 'enforce', mx: ['mx.rpt2.test'], maxAge: 86400 } } as const;
+    await recordTlsResults(options.store, 'rpt2.test', requirement, [{ policy: 'mta-sts', mode: 'enforce', host: 'mx.rpt2.test', address: addresses.rpt2, result: 'success', detail: null }], yesterday);
+
+    // Two processes' schedules.
+    const schedules = [scheduleTlsReports(options, 50), scheduleTlsReports(options, 50)];
+    onTestFinished(() => schedules.forEach((schedule) => schedule.stop()));
+    await waitFor('the report posted', async () => posts.length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(posts).toHaveLength(1);
+    const report = JSON.parse(gunzipSync(posts[0]?.body ?? Buffer.alloc(0)).toString('utf8')) as Record<string, unknown>;
+    expect(report['date-range']).toEqual({ 'start-datetime': `${dayOf(yesterday)}T00:00:00Z`, 'end-datetime': `${dayOf(yesterday)}T23:59:59Z` });
+    expect(await h.redis.pttl(`${h.prefix}outbound:tlsrpt:${dayOf(yesterday)}:claimed`)).toBeGreaterThan(0);
+    expect(await h.redis.exists(dayKey(h.prefix, dayOf(yesterday), 'rpt2.test'))).toBe(0);
   });
 });
