@@ -67,6 +67,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       format: settings.mailboxFormat,
       root: settings.mailboxRoot,
       subaddressFolders: settings.subaddressFolders,
+      junkFolder: settings.junkFolder,
       hopCountLimit: config.hopCountLimit,
       notices: { hostname: config.hostname, returnLimit: settings.bounceReturnLimit },
     };

@@ -19,6 +19,8 @@ export const deliverySettings = z.object({
   bounceReturnLimit: setting.bytes('DELIVERY_BOUNCE_RETURN_LIMIT', 100 * 1024),
   /** `user+tag@domain` goes into the folder `tag` (otherwise into the inbox). */
   subaddressFolders: setting.bool('DELIVERY_SUBADDRESS_FOLDERS', true),
+  /** Where mail that its sending domain's DMARC policy quarantines goes (the relay marks it): a folder of the mailbox. */
+  junkFolder: setting.string('DELIVERY_JUNK_FOLDER', 'Junk').refine((name) => /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(name) && !name.includes('..'), 'expected a folder name: letters, digits, ".", "_" and "-", not starting with "."'),
   /** fsync every mailbox file and directory; off only for throwaway mail. */
   fsync: setting.bool('DELIVERY_FSYNC', true),
   lmtp: z.object({

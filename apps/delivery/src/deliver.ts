@@ -35,6 +35,8 @@ export interface DeliveryTargets {
   readonly format: MailboxFormat;
   readonly root: string;
   readonly subaddressFolders: boolean;
+  /** The folder of mail the relay quarantined for its sending domain's DMARC policy. */
+  readonly junkFolder: string;
   /** Most hops (Received fields, plus one per expansion) a message may make (MAILWAY_HOPCOUNT_LIMIT). */
   readonly hopCountLimit: number;
   /** How notices to the sender are written (failure, delivered, expanded). */
@@ -43,7 +45,7 @@ export interface DeliveryTargets {
 
 /** What became of a recipient; `notice`: the queue id of the success notice sent for it, or null. */
 export type Delivered =
-  | { readonly kind: 'delivered'; readonly user: string; readonly file: string; readonly size: number; readonly stored: boolean; readonly notice: string | null }
+  | { readonly kind: 'delivered'; readonly user: string; readonly folder: string | null; readonly file: string; readonly size: number; readonly stored: boolean; readonly notice: string | null }
   | { readonly kind: 'expanded'; readonly targets: readonly string[]; readonly transferJob: string; readonly notice: string | null };
 
 /**
@@ -70,11 +72,12 @@ export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId:
   // recipient's reference. A retry that finds its copy stored sends the same notice, or none
   // when it had been queued.
   const message = checkedMessage(spool, job, resolution.user);
-  const folder = targets.subaddressFolders ? resolution.folder : null;
+  // Quarantined mail goes to Junk whatever its sub-address says.
+  const folder = job.origin.quarantine === true ? targets.junkFolder : targets.subaddressFolders ? resolution.folder : null;
   const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from, retry, beforeWrite: checkQuota });
   const notice = await reportSuccess(targets, job, jobId, 'delivered', `delivered to the mailbox of ${resolution.user}`);
   await spool.releaseOnce(job.spoolId, jobId);
-  return { kind: 'delivered', user: resolution.user, ...result, notice };
+  return { kind: 'delivered', user: resolution.user, folder, ...result, notice };
 }
 
 /**

@@ -40,7 +40,7 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
       const outcome = result.stored ? 'delivered' : 'duplicate';
       metrics.deliveries.inc({ outcome, source: 'queue' });
       if (result.stored) metrics.bytes.inc(result.size);
-      logger.info({ ...log, outcome, user: result.user, file: result.file, size: result.size, notice: result.notice }, outcome === 'delivered' ? 'delivered' : 'already delivered');
+      logger.info({ ...log, outcome, user: result.user, folder: result.folder, file: result.file, size: result.size, notice: result.notice }, outcome === 'delivered' ? 'delivered' : 'already delivered');
     } catch (error) {
       const failure = classify(error, data.from);
       const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

@@ -91,6 +91,15 @@ describe('delivery agent, Maildir', () => {
     expect(await newFiles(maildir('carol'))).toEqual([]);
   });
 
+  it('a message the relay quarantined (DMARC p=quarantine) goes to the Junk folder, whatever its +tag', async () => {
+    const { jobIds } = await h.enqueue(message('quarantined'), ['bob@example.org', 'bob+lists@example.org'], { quarantine: true });
+    for (const id of jobIds) expect(await h.settle(id)).toBe('completed');
+    const junk = await Promise.all((await newFiles(join(maildir('bob'), '.Junk'))).map((f) => readFile(f, 'latin1')));
+    expect(junk.filter((c) => c.includes('Subject: quarantined'))).toHaveLength(2);
+    expect(await readdir(join(maildir('bob'), '.Junk'))).toContain('maildirfolder');
+    expect(h.logs.find((l) => l.jobId === jobIds[1] && l.outcome === 'delivered')).toMatchObject({ folder: 'Junk' });
+  });
+
   it('a retried delivery finds its stored copy before the quota, which that copy now fills, could refuse it', async () => {
     const content = message('stored once', `${'y'.repeat(700)}\r\n`);
     const queueId = newQueueId();
@@ -104,7 +113,7 @@ describe('delivery agent, Maildir', () => {
       recipient: { address: 'carol@example.org', notify: null, orcpt: null },
       origin: { agent: 'relay', client: null, user: null, tls: null, receivedAt: new Date().toISOString() },
     };
-    const targets = { directory: h.agent.directory, spool: h.spool, transfer: h.transfer, store: createMaildir(), format: 'maildir' as const, root: h.root, subaddressFolders: true, hopCountLimit: 50, notices: { hostname: 'mda.test.example', returnLimit: 100_000 } };
+    const targets = { directory: h.agent.directory, spool: h.spool, transfer: h.transfer, store: createMaildir(), format: 'maildir' as const, root: h.root, subaddressFolders: true, junkFolder: 'Junk', hopCountLimit: 50, notices: { hostname: 'mda.test.example', returnLimit: 100_000 } };
     const before = (await newFiles(maildir('carol'))).length;
     const first = await deliver(targets, job, `retry-quota-${queueId}`, false);
     expect(first).toMatchObject({ kind: 'delivered', stored: true });

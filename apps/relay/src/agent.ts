@@ -19,8 +19,13 @@ import { type AgentContext, type Certificate, type RunningAgent, connectionLimit
 import { type SmtpServer, createServer } from '@mailway/smtp/server';
 import type { RelayConfig } from './config.js';
 import { dataHook } from './data.js';
-import { type DnsResolver, createVerifier } from './message/verify.js';
 import { createRelayMetrics } from './metrics.js';
+import { createDnsLists, dnsListHook } from './policy/authentication/dns-lists.js';
+import { createAuthenticationMetrics } from './policy/authentication/metrics.js';
+import { type DnsResolver, authenticationResolver } from './policy/authentication/resolver.js';
+import { createSenderAuthentication } from './policy/authentication/sender.js';
+import { type ReportSender, createReportSender } from './policy/authentication/reports/send.js';
+import { reportStore } from './policy/authentication/reports/store.js';
 import { createGreylist } from './policy/greylist.js';
 import { relayNetworks } from './policy/networks.js';
 import { rcptToHook } from './policy/recipient.js';
@@ -42,10 +47,12 @@ export interface RelayAgent extends RunningAgent {
   readonly port: number;
   readonly certificate: Certificate;
   readonly directory: Directory;
+  /** The DMARC aggregate report sender (RELAY_DMARC_REPORTS), null when off or not inbound. */
+  readonly dmarcReports: ReportSender | null;
 }
 
 export interface RelayAgentOptions {
-  /** DNS resolver for sender authentication (RELAY_VERIFY); the system's by default. */
+  /** DNS resolver for sender authentication and DNS lists; RELAY_DNS_SERVERS (or the system's) by default. */
   readonly resolver?: DnsResolver;
 }
 
@@ -79,6 +86,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let outboundWorker: Worker | null = null;
   let tlsReportSchedule: { stop(): void } | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
+  let dmarcReports: ReportSender | null = null;
+  let reportTimer: NodeJS.Timeout | null = null;
 
   try {
     // The queues this agent adds to (they connect once Redis is there).
@@ -98,6 +107,24 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     // Inbound SMTP.
     const roles = new Set(settings.roles);
     const greylist = settings.greylist.enabled ? createGreylist(redis, prefix, settings.greylist) : null;
+    const checks = settings.authentication;
+    const resolver = options.resolver ?? authenticationResolver(settings.outbound.dnsServers, checks.dnsTimeout);
+    const authMetrics = createAuthenticationMetrics(context.metrics);
+    const reports = checks.reports && roles.has('inbound') ? reportStore(redis, prefix, checks.reportRetention) : null;
+    const authentication = createSenderAuthentication({
+      hostname: config.hostname,
+      settings: checks,
+      verifyAll: settings.verify,
+      networks,
+      resolver,
+      logger,
+      metrics: authMetrics,
+      refused: (reason) => metrics.rejections.inc({ reason }),
+      ...(reports === null ? {} : { recorded: (evaluation) => void reports.record(evaluation).catch((error: unknown) => logger.warn({ err: error }, 'DMARC evaluation not recorded for reports')) }),
+    });
+    const reportFrom = checks.reportFrom ?? `postmaster@${config.hostname}`;
+    dmarcReports = reports === null ? null : createReportSender({ store: reports, redis, prefix, targets: { spool, transfer }, resolver, hostname: config.hostname, org: checks.reportOrg ?? config.hostname, from: reportFrom, logger, counted: (outcome) => authMetrics.reports.inc({ outcome }) });
+    const dnsLists = checks.dnsblZones.length > 0 ? dnsListHook(createDnsLists({ blockZones: checks.dnsblZones, allowZones: checks.dnswlZones, cacheTime: checks.dnsblCacheTime }, resolver, authMetrics, logger), networks, logger) : null;
     if (roles.has('inbound')) server = createServer({
       hostname: config.hostname,
       tls: { key: certificate.key, cert: certificate.cert },
@@ -108,17 +135,19 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onConnect: (session) => {
           metrics.connections.inc();
           logger.debug({ session: session.id, ip: session.remote.address }, 'connected');
+          return dnsLists?.(session);
         },
         onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections }),
+        onMailFrom: authentication.mailFrom,
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
-        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, authentication, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
     });
     // Listening before Redis answers: sessions get 421 rather than a refused connection.
     const port = server === null ? 0 : portOf(await server.listen({ host: settings.host, port: settings.port }));
-    logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, spool: settings.spool.backend }, 'relay listening');
+    logger.info({ roles: [...roles], host: settings.host, port, networks: settings.networks, auth: settings.auth, greylist: settings.greylist.enabled, verify: settings.verify, dmarc: checks.dmarc, dnsbl: checks.dnsblZones, spool: settings.spool.backend }, 'relay listening');
 
     // Redis: reached (however long that takes), and configured so that queued mail cannot be evicted.
     await skeleton.reached();
@@ -183,6 +212,13 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       outboundWorker.on('error', (error) => logger.debug({ err: error }, 'outbound worker error'));
     }
 
+    // Daily DMARC aggregate reports, looked for now and then (a lock keeps processes from doubling them).
+    if (dmarcReports !== null) {
+      const sender = dmarcReports;
+      reportTimer = setInterval(() => void sender.sendDue().catch((error: unknown) => logger.warn({ err: error }, 'DMARC aggregate reports not sent')), settings.authentication.reportCheckInterval);
+      reportTimer.unref();
+    }
+
     // Redis reached and checked, workers running: from here sessions are served.
     skeleton.serve();
     const running = { server, workers: [worker, outboundWorker].filter((w): w is Worker => w !== null) };
@@ -190,10 +226,12 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       port,
       certificate,
       directory,
+      dmarcReports,
       ready: () => skeleton.ready() && running.workers.every((w) => w.isRunning()),
       async stop() {
         skeleton.stopping();
         tlsReportSchedule?.stop();
+        if (reportTimer !== null) clearInterval(reportTimer);
         await running.server?.close({ timeout: settings.shutdownTimeout });
         await Promise.all(running.workers.map((w) => skeleton.closeWorker(w)));
         await Promise.all(queues.map((queue) => queue.close()));
@@ -201,6 +239,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       },
     };
   } catch (error) {
+    if (reportTimer !== null) clearInterval(reportTimer);
     await server?.close({ timeout: 0 });
     await worker?.close(true);
     tlsReportSchedule?.stop();

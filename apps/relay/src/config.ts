@@ -10,6 +10,7 @@ import { agentConfigSchema, directorySeedSetting } from '@mailway/agent/config';
 import { authFailureSettings, authservIdsSetting, connectionLimitSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
+import { authenticationSettings } from './policy/authentication/settings.js';
 import { parseDestinationLimits } from './outbound/settings.js';
 import { readCaFile } from './outbound/security/trust.js';
 import { parseDestinationRates } from './outbound/rates.js';
@@ -179,8 +180,10 @@ export const relaySettings = z.object({
     /** How long a triplet is remembered, once seen and once passed. */
     ttl: setting.duration('RELAY_GREYLIST_TTL', 35 * 24 * 60 * 60_000),
   }),
-  /** Check SPF, DKIM and DMARC and record them in an Authentication-Results field. */
+  /** Check SPF, DKIM, ARC and DMARC for every client (trusted ones too) and record them in an Authentication-Results field. */
   verify: setting.bool('RELAY_VERIFY', false),
+  /** Sender authentication on port 25: DMARC policy, SPF, ARC, DNS block lists. */
+  authentication: authenticationSettings,
   /** Offer AUTH after STARTTLS; an authenticated client may relay. */
   auth: setting.bool('RELAY_AUTH', true),
   /** Failed logins, counted together with the submission agent's (the same Redis keys). */

@@ -1,16 +1,16 @@
 /**
  * The relay's part of end of data on port 25 (the intake, `@mailway/intake`, does the rest:
  * header block, loop check, hand-off, reply): Authentication-Results fields that claim this
- * site's checks are dropped unless the client is in the relay networks; the Received field
- * (and, when verification is on, Authentication-Results) goes in front of the message.
+ * site's checks are dropped unless the client is in the relay networks; sender authentication
+ * (policy/authentication) refuses, defers or quarantines what the sending domain's DMARC policy
+ * says; the Received field (and, when checked, Authentication-Results) goes in front.
  */
 import { type HandoffTargets, type Incoming, type Prepared, headerThenRest, queueIntake, readWhole, receivedFor } from '@mailway/intake';
 import type { Logger } from '@mailway/runtime';
-import { unmappedAddress } from '@mailway/smtp/address';
 import { prependFields, removeAuthResults } from '@mailway/smtp/message';
 import type { HookResult, MessageBody, Session, Transaction } from '@mailway/smtp/server';
 import { envelopeAddress } from './address.js';
-import type { Verifier } from './message/verify.js';
+import type { DataOutcome, SenderAuthentication } from './policy/authentication/sender.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayNetworks } from './policy/networks.js';
 
@@ -23,8 +23,8 @@ export interface DataPolicy {
   /** The MTAs inside the trust boundary (RELAY_NETWORKS), whose Authentication-Results fields stay. */
   readonly networks: RelayNetworks;
   readonly targets: HandoffTargets;
-  /** null when RELAY_VERIFY is off. */
-  readonly verifier: Verifier | null;
+  /** SPF, DKIM, ARC and DMARC (RELAY_DMARC, RELAY_VERIFY). */
+  readonly authentication: SenderAuthentication;
   readonly logger: Logger;
   readonly metrics: RelayMetrics;
 }
@@ -52,38 +52,26 @@ export function dataHook(policy: DataPolicy): (session: Session, transaction: Tr
     // passed them on; a login does not make a client such an MTA.
     const stripped = policy.networks.contains(session.remote.address) ? { header, removed: 0 } : removeAuthResults(header, policy.authservIds);
 
-    // Verification needs the whole message as it came (a signature may cover any field); otherwise it streams through.
+    // Authentication needs the whole message as it came (a signature may cover any field); otherwise it streams through.
     let rest: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = headerThenRest(stripped.header, message.rest);
-    let verdicts: string | null = null;
-    if (policy.verifier !== null) {
+    let outcome: DataOutcome = { kind: 'unchecked' };
+    if (policy.authentication.scope(session).check) {
       const body = await readWhole(message.rest);
-      verdicts = await verify(policy.verifier, Buffer.concat([header, body]), { ip: unmappedAddress(session.remote.address), helo: session.helo?.name ?? '', sender: message.from, hostname });
+      outcome = await policy.authentication.atData(Buffer.concat([header, body]), session, message.transaction, message.from, log);
       rest = [stripped.header, body];
     }
+    if (outcome.kind === 'refused') return { kind: 'refused', reason: outcome.reason, reply: outcome.reply };
+    const results = outcome.kind === 'unchecked' ? [] : outcome.fields;
     return {
       kind: 'queue',
-      content: prependFields(verdicts === null ? [received] : [verdicts, received], rest),
+      content: prependFields([...results, received], rest),
       messageId: message.field('message-id'),
       user: session.user,
-      logFields: { authResults: verdicts === null ? null : summary(verdicts) },
+      quarantine: outcome.kind === 'quarantine',
+      logFields: outcome.kind === 'unchecked' ? { authResults: null } : { ...outcome.logFields, ...(outcome.kind === 'quarantine' ? { quarantine: true } : {}) },
       queued: () => {
         if (stripped.removed > 0) logger.warn({ ...log, fields: stripped.removed }, 'removed Authentication-Results fields claiming this site from a client outside the trust boundary');
       },
     };
   }
-
-  /** The Authentication-Results field, or null when the checks could not be run. */
-  async function verify(verifier: Verifier, message: Buffer, facts: Parameters<Verifier>[1]): Promise<string | null> {
-    try {
-      return await verifier(message, facts);
-    } catch (error) {
-      logger.warn({ err: error, ip: facts.ip }, 'sender authentication not checked');
-      return null;
-    }
-  }
-}
-
-/** `dkim=pass spf=pass dmarc=pass` from an Authentication-Results field, for the log. */
-function summary(field: string): string {
-  return [...field.matchAll(/\b(dkim|spf|dmarc)=(\w+)/g)].map((m) => `${m[1]}=${m[2]}`).join(' ');
 }

@@ -6,6 +6,6 @@
  */
 export { createRelayAgent, type RelayAgent, type RelayAgentOptions } from './agent.js';
 export { loadRelayConfig, relayConfigSchema, type RelayConfig } from './config.js';
-export { type DnsResolver } from './message/verify.js';
+export { type DnsResolver } from './policy/authentication/resolver.js';
 export { createTransferWorker, transferProcessor, type TransferTargets, type TransferWorkerOptions } from './transfer/worker.js';
 export { routeRecipients, type Routes } from './transfer/route.js';

@@ -13,7 +13,11 @@ export type RejectionReason =
   | 'auth_limited'
   | 'queue_unavailable'
   | 'message_invalid'
-  | 'too_many_hops';
+  | 'too_many_hops'
+  | 'spf_fail'
+  | 'spf_temperror'
+  | 'dmarc_reject'
+  | 'dmarc_temperror';
 
 /** Greylisting decisions: first sighting, retried too early, retried after the delay, already known, trusted client. */
 export type GreylistOutcome = 'new' | 'early' | 'passed' | 'known' | 'exempt';

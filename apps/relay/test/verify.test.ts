@@ -2,7 +2,8 @@
  * Sender authentication (RELAY_VERIFY): a message DKIM-signed here for sender.example, whose
  * key, SPF and DMARC records the injected resolver serves, arrives with an
  * Authentication-Results field naming this host and the passes; a message from a domain whose
- * SPF does not list the client gets spf=fail. Without RELAY_VERIFY no field is added. Either
+ * SPF does not list the client gets spf=fail. Without RELAY_VERIFY, a stranger's mail still gets the
+ * field when RELAY_DMARC (the default) checks it; with both off no field is added. Either
  * way, Authentication-Results fields that claim this site arrive only from RELAY_NETWORKS.
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -84,8 +85,8 @@ describe('forged Authentication-Results (RFC 8601 §5)', () => {
   const foreign = 'Authentication-Results: mx.elsewhere.example; spf=fail smtp.mailfrom=sam@sender.example\r\n';
   const raw = (): string => forged + foreign + commented + message({ from: 'sam@sender.example' });
 
-  it('are removed from an untrusted client\'s message, with or without RELAY_VERIFY; other hosts\' fields stay', async () => {
-    for (const env of [{}, { RELAY_VERIFY: 'true' }] as Record<string, string>[]) {
+  it('are removed from an untrusted client\'s message, with or without checks of this site\'s own; other hosts\' fields stay', async () => {
+    for (const env of [{ RELAY_DMARC: 'false' }, { RELAY_VERIFY: 'true' }] as Record<string, string>[]) {
       const h = await startRelay({ env, resolver });
       try {
         const stored = await send(h, 'sam@sender.example', raw());
@@ -135,8 +136,18 @@ describe('forged Authentication-Results (RFC 8601 §5)', () => {
 });
 
 describe('RELAY_VERIFY off (the default)', () => {
-  it('adds no Authentication-Results field', async () => {
+  it('records the checks for a stranger\'s mail, as RELAY_DMARC (on by default) runs them', async () => {
     const h = await startRelay({ resolver });
+    try {
+      const stored = await send(h, 'sam@sender.example', message({ from: 'sam@sender.example' }));
+      expect(stored).toMatch(/^Authentication-Results: mx\.local\.example; dkim=none.*; spf=pass .*; dmarc=pass /);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('adds no Authentication-Results field with RELAY_DMARC off too', async () => {
+    const h = await startRelay({ env: { RELAY_DMARC: 'false' }, resolver });
     try {
       const stored = await send(h, 'sam@sender.example', message({ from: 'sam@sender.example' }));
       expect(stored).toMatch(/^Received: /);

@@ -62,6 +62,8 @@ export type Prepared =
       readonly user: string | null;
       /** More fields for the `queued` line. */
       readonly logFields?: Readonly<Record<string, unknown>>;
+      /** The sending domain's DMARC policy asked for quarantine: recorded with the origin for the delivery agent. */
+      readonly quarantine?: boolean;
       /** Run once the message is queued (a rate count, a deferred warning). */
       readonly queued?: () => void;
     };
@@ -99,7 +101,7 @@ export function queueIntake(options: QueueIntakeOptions, policy: IntakePolicy): 
 
       // Hand off: spool, then the transfer job.
       const started = process.hrtime.bigint();
-      const job = { queueId, messageId: prepared.messageId, envelope: envelopeOf(transaction, from, recipients), origin: originOf(session, options.agent, prepared.user, date), hops: arrival.hops };
+      const job = { queueId, messageId: prepared.messageId, envelope: envelopeOf(transaction, from, recipients), origin: { ...originOf(session, options.agent, prepared.user, date), ...(prepared.quarantine === true ? { quarantine: true as const } : {}) }, hops: arrival.hops };
       const size = await handOff(options.targets, job, prepared.content);
       metrics.handoffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
 

@@ -25,10 +25,16 @@ export interface DnsRecords {
   readonly mx?: ReadonlyArray<readonly [string, string, number]>;
   /** Address records: a name and its IPv4 and IPv6 addresses. */
   readonly hosts?: ReadonlyArray<readonly [string, ...string[]]>;
-  /** TXT records: a name and its text (a name that has only TXT exists, with no MX or address). */
+  /**
+   * TXT records: a name and its text (a name that has only TXT exists, with no MX or address).
+   * The text goes to dnsmasq as it is (no shell, so no quotes): a comma starts a new
+   * character-string, which readers such as SPF and DKIM join again.
+   */
   readonly txt?: ReadonlyArray<readonly [string, string]>;
   /** Names (and every name below them) that do not exist: NXDOMAIN. */
   readonly nxdomain?: readonly string[];
+  /** Names (and every name below them) asked of another server (`127.0.0.1:PORT`), e.g. a broken one. */
+  readonly forward?: ReadonlyArray<readonly [string, string]>;
 }
 
 /**
@@ -41,6 +47,7 @@ export async function startDnsmasq(records: DnsRecords): Promise<TestDns> {
   for (const [name, ...addresses] of records.hosts ?? []) args.push(`--host-record=${name},${addresses.join(',')}`);
   for (const [name, text] of records.txt ?? []) args.push(`--txt-record=${name},${text}`);
   for (const name of records.nxdomain ?? []) args.push(`--address=/${name}/`);
+  for (const [name, server] of records.forward ?? []) args.push(`--server=/${name}/${server.replace(':', '#')}`);
 
   // A free port can be taken between asking and binding: try a few.
   for (let attempt = 0; ; attempt += 1) {

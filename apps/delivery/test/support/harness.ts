@@ -27,7 +27,7 @@ export interface Harness extends AgentHandles {
   /** The mailbox root. */
   readonly root: string;
   /** Spools `content` for `recipients` and queues one delivery job each, as the relay does; returns the job ids. */
-  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams']; notify?: DeliveryJob['recipient']['notify']; orcpt?: DeliveryJob['recipient']['orcpt'] }): Promise<{ queueId: string; jobIds: string[] }>;
+  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams']; notify?: DeliveryJob['recipient']['notify']; orcpt?: DeliveryJob['recipient']['orcpt']; quarantine?: boolean }): Promise<{ queueId: string; jobIds: string[] }>;
   /** Queues a delivery job for each recipient of a transfer job (an expanded alias's), as the relay's router does for a local recipient; returns their ids. */
   route(transferJobId: string): Promise<string[]>;
   /** Waits until the job is completed or failed; returns the state. */
@@ -84,7 +84,7 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
           messageId: null,
           from: enqueueOptions.from ?? 'alice@remote.example',
           recipient: { address, notify: enqueueOptions.notify ?? null, orcpt: enqueueOptions.orcpt ?? null },
-          origin: { agent: 'relay', client: { address: '192.0.2.1', port: 25, helo: 'mx.remote.example' }, user: null, tls: null, receivedAt: new Date().toISOString() },
+          origin: { agent: 'relay', client: { address: '192.0.2.1', port: 25, helo: 'mx.remote.example' }, user: null, tls: null, receivedAt: new Date().toISOString(), ...(enqueueOptions.quarantine === true ? { quarantine: true as const } : {}) },
           ...(enqueueOptions.hops === undefined ? {} : { hops: enqueueOptions.hops }),
           ...(enqueueOptions.visited === undefined ? {} : { visited: enqueueOptions.visited }),
           ...(enqueueOptions.mailParams === undefined ? {} : { mailParams: enqueueOptions.mailParams }),

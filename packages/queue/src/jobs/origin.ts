@@ -13,5 +13,10 @@ export const Origin = z.object({
   user: z.string().nullable(),
   tls: z.object({ protocol: z.string().nullable(), cipher: z.string() }).nullable(),
   receivedAt: z.iso.datetime(),
+  /**
+   * The sending domain's DMARC policy asked for quarantine (RFC 7489 §6.3): the delivery agent
+   * stores the message in the recipient's Junk folder. Absent otherwise.
+   */
+  quarantine: z.literal(true).optional(),
 });
 export type Origin = z.infer<typeof Origin>;
