@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine for Mailway: pnpm, the Debian packages the tests talk to (redis-server,
-# Postfix's smtp-sink/smtp-source, Dovecot's IMAP and LMTP servers), and the workspace's dependencies
+# Postfix's smtp-sink/smtp-source, Dovecot's IMAP and LMTP servers, unbound/nsd/ldnsutils for
+# DNSSEC), and the workspace's dependencies
 # from the lockfile.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -24,6 +25,11 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# DANE tests: a DNSSEC-validating resolver (unbound) in front of an authoritative server (nsd)
+# for a zone signed with ldns-signzone (ldnsutils); the tests start their own instances.
+[ -x /usr/sbin/unbound ] || missing+=(unbound)
+[ -x /usr/sbin/nsd ] || missing+=(nsd)
+command -v ldns-signzone >/dev/null 2>&1 || missing+=(ldnsutils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=""

@@ -40,6 +40,12 @@ import { parseHoldDomains, parsePullGrants } from './pull/domains.js';
 import { type OdmrListener, createOdmrListener } from './pull/odmr.js';
 import { etrnHook } from './pull/etrn.js';
 import { pullLocks } from './pull/locks.js';
+import { MtaStsPolicies } from './outbound/security/mta-sts.js';
+import { DaneLookup } from './outbound/security/dane.js';
+import { dnssecResolver } from './outbound/security/dnssec-query.js';
+import { transportSecurity } from './outbound/security/requirements.js';
+import { trustedRoots } from './outbound/security/trust.js';
+import { scheduleTlsReports } from './outbound/security/tls-report-send.js';
 
 export interface RelayAgent extends RunningAgent {
   /** The bound inbound port (useful when configured as 0). */
@@ -89,6 +95,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
   let server: SmtpServer | null = null;
   let worker: Worker | null = null;
   let outboundWorker: Worker | null = null;
+  let tlsReportSchedule: { stop(): void } | null = null;
   let queues: readonly MailQueue<QueueName>[] = [];
   let admin: QueueAdmin | null = null;
   let odmr: OdmrListener | null = null;
@@ -211,12 +218,29 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
 
     // The outbound worker.
     if (roles.has('outbound')) {
+      const ca = settings.outbound.tlsCa === undefined ? undefined : trustedRoots(settings.outbound.tlsCa);
+      const mtaSts = settings.outbound.mtaSts
+        ? new MtaStsPolicies({ redis, prefix, dns: mxResolver, lookAgainMs: settings.outbound.mtaStsRecheck, fetch: { port: settings.outbound.mtaStsTestHttpsPort, timeout: settings.outbound.mtaStsTimeout, ...(ca === undefined ? {} : { ca }) } })
+        : null;
+      // DANE asks the validating resolver (RELAY_OUTBOUND_DNSSEC_RESOLVER, else the first of the resolvers in use).
+      const validating = settings.outbound.dnssecResolver ?? mxResolver.getServers()[0];
+      const dane = settings.outbound.dane === 'auto' && validating !== undefined ? new DaneLookup({ resolver: dnssecResolver(validating, { timeout: 2_000, tries: 2 }), port: settings.outbound.port, probeName: settings.outbound.daneProbe, logger }) : null;
+      if (settings.outbound.dane === 'auto' && validating === undefined) logger.warn('DANE off: no DNS resolver is known to ask for TLSA records');
+      // TLS reports: counted by every outbound process; yesterday's sent by the first to claim the day.
+      const reports = settings.outbound.tlsReports ? { redis, prefix, retentionMs: settings.outbound.tlsReportRetention } : null;
+      if (reports !== null) {
+        tlsReportSchedule = scheduleTlsReports(
+          { store: reports, dns: mxResolver, targets: { spool, transfer }, sender: { organization: config.hostname, contact: settings.outbound.tlsReportContact ?? `postmaster@${config.hostname}`, hostname: config.hostname }, ...(ca === undefined ? {} : { ca }), timeout: settings.outbound.mtaStsTimeout, logger, metrics: metrics.tlsReports },
+          10 * 60_000,
+        );
+      }
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
         intake: { spool, transfer },
         settings: outboundSettingsFrom(config, mxResolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions, concurrencyFeedback: metrics.outboundConcurrencyFeedback, paced: metrics.outboundPaced },
+        security: transportSecurity({ mtaSts, dane, reports, logger, metrics: { lookups: metrics.mtaStsLookups, dane: metrics.daneLookups, results: metrics.tlsPolicy } }),
         down: downDestinations(redis, prefix, settings.outbound.downTime),
         rates: redisRates(redis, prefix, parseDestinationRates(settings.outbound.destinationRates)),
         // Over the general connection, so that a slot given back is free before the next one is asked for.
@@ -252,6 +276,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       ready: () => skeleton.ready() && running.workers.every((w) => w.isRunning()),
       async stop() {
         skeleton.stopping();
+        tlsReportSchedule?.stop();
         if (reportTimer !== null) clearInterval(reportTimer);
         await running.server?.close({ timeout: settings.shutdownTimeout });
         await odmr?.close(settings.shutdownTimeout);
@@ -266,6 +291,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     await server?.close({ timeout: 0 });
     await odmr?.close(0);
     await worker?.close(true);
+    tlsReportSchedule?.stop();
     await outboundWorker?.close(true);
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await admin?.close().catch(() => {});

@@ -14,6 +14,7 @@ import { authenticationSettings } from './policy/authentication/settings.js';
 import { parseDestinationLimits } from './outbound/settings.js';
 import { parseHoldDomains, parsePullGrants } from './pull/domains.js';
 import { relayNetworks } from './policy/networks.js';
+import { readCaFile } from './outbound/security/trust.js';
 import { parseDestinationRates } from './outbound/rates.js';
 
 /** A setting whose text must parse: the parser's own message says what is wrong. */
@@ -80,6 +81,28 @@ const outboundSettings = z.object({
   helo: setting.optionalString('RELAY_OUTBOUND_HELO'),
   /** STARTTLS towards MX hosts: opportunistic (any certificate, plaintext when it fails), required, never. */
   tls: setting.oneOf('RELAY_OUTBOUND_TLS', ['opportunistic', 'required', 'never'], 'opportunistic'),
+  /** A PEM file of further trusted roots for MX certificates (REQUIRETLS, MTA-STS) and MTA-STS policy servers; Node's bundled roots are trusted too. */
+  tlsCa: parsed(setting.optionalString('RELAY_OUTBOUND_TLS_CA'), (path) => path === undefined || readCaFile(path)),
+  /** Apply the MTA-STS policies (RFC 8461) receiving domains publish. */
+  mtaSts: setting.bool('RELAY_OUTBOUND_MTA_STS', true),
+  /** A policy fetch (connection to last byte) is given up after this long. */
+  mtaStsTimeout: setting.duration('RELAY_OUTBOUND_MTA_STS_TIMEOUT', 15_000, { min: '100ms' }),
+  /** How long a relay process reuses what it found of a domain's MTA-STS policy before it looks at its TXT record again; 0 looks for every message. */
+  mtaStsRecheck: setting.duration('RELAY_OUTBOUND_MTA_STS_RECHECK', 60_000),
+  /** Port of MTA-STS policy servers: always 443 (RFC 8461 §3.3) but in tests. */
+  mtaStsTestHttpsPort: setting.port('RELAY_OUTBOUND_MTA_STS_TEST_HTTPS_PORT', 443),
+  /** DANE (RFC 7672) for MX hosts with DNSSEC-secure TLSA records: `auto` (when the DNSSEC resolver validates) or `off`. */
+  dane: setting.oneOf('RELAY_OUTBOUND_DANE', ['auto', 'off'], 'auto'),
+  /** The DNSSEC-validating resolver asked for TLSA records (`ip` or `ip:port`); the first of RELAY_DNS_SERVERS, else the system's first, when unset. */
+  dnssecResolver: parsed(setting.optionalString('RELAY_OUTBOUND_DNSSEC_RESOLVER'), (value) => value === undefined || new Resolver().setServers([value])),
+  /** A name in a signed zone whose DNSKEY the DNSSEC resolver must validate for DANE to be on (the root by default). */
+  daneProbe: setting.string('RELAY_OUTBOUND_DANE_PROBE', '.'),
+  /** Count TLS sessions with DANE or MTA-STS domains and send them daily SMTP TLS reports (RFC 8460) where they ask for them. */
+  tlsReports: setting.bool('RELAY_OUTBOUND_TLSRPT', false),
+  /** The contact-info of TLS reports; postmaster@ the host name when unset. */
+  tlsReportContact: setting.optionalString('RELAY_OUTBOUND_TLSRPT_CONTACT'),
+  /** How long a day's TLS counts are kept after the day, for a report that could not be sent yet. */
+  tlsReportRetention: setting.duration('RELAY_OUTBOUND_TLSRPT_RETENTION', 2 * 86_400_000, { min: '1h' }),
   /** Addresses tried in one attempt, across all MX hosts. */
   maxHosts: setting.int('RELAY_OUTBOUND_MAX_HOSTS', 5, { min: 1, max: 100 }),
   /** Which address family is tried first for each MX host. */

@@ -35,6 +35,9 @@ describe('outbound settings checked together', () => {
     ['an ODMR grant for a domain that is not held', { RELAY_HOLD_DOMAINS: 'site.test', RELAY_ODMR_USERS: 'bob@local.example=site.test|other.test' }, /RELAY_ODMR_USERS.*other\.test.*not held: add it to RELAY_HOLD_DOMAINS/],
     ['an ODMR port out of range', { RELAY_ODMR_PORT: '70000' }, /RELAY_ODMR_PORT/],
     ['a socket path too long for a socket address', { RELAY_TRANSPORTS: `lists.test=lmtp:unix:/${'x'.repeat(107)}` }, /RELAY_TRANSPORTS.*longer than 107 bytes/],
+    ['a trust-root file that does not exist', { RELAY_OUTBOUND_TLS_CA: '/nonexistent/ca.pem' }, /RELAY_OUTBOUND_TLS_CA.*cannot read \/nonexistent\/ca.pem: ENOENT/],
+    ['a trust-root file without a certificate', { RELAY_OUTBOUND_TLS_CA: '/etc/hostname' }, /RELAY_OUTBOUND_TLS_CA.*holds no PEM certificate/],
+    ['an MTA-STS switch that is not a boolean', { RELAY_OUTBOUND_MTA_STS: 'maybe' }, /RELAY_OUTBOUND_MTA_STS.*expected true or false/],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => load(env)).toThrow(message);
   });

@@ -6,6 +6,7 @@ import type { RelayConfig } from '../config.js';
 import type { MxDns } from './mx.js';
 import { parseNextHop, parseTransports } from './routes.js';
 import { parseHoldDomains } from '../pull/domains.js';
+import { trustedRoots } from './security/trust.js';
 import type { OutboundSettings } from './worker.js';
 
 /** `example.com=5,[smarthost]=10`: attempts at once for the destinations named. */
@@ -53,6 +54,7 @@ export function outboundSettingsFrom(config: RelayConfig, dns: MxDns): OutboundS
     smarthost: { auth, startTls: outbound.smarthostTls },
     returnLimit: outbound.bounceReturnLimit,
     ...(relay.pull.holdDomains.length === 0 ? {} : { holds: parseHoldDomains(relay.pull.holdDomains).holds }),
+    ...(outbound.tlsCa === undefined ? {} : { tlsCa: trustedRoots(outbound.tlsCa).join('\n') }),
     sessions: { perDestination: outbound.destinationConcurrency, limits: parseDestinationLimits(outbound.destinationLimits), idleTimeout: outbound.sessionIdle, maxAge: outbound.sessionReuseTime, maxMessages: outbound.sessionMessages, tlsFailureMemory: outbound.tlsFailureMemory, initialConcurrency: outbound.initialConcurrency, congestionMemory: outbound.congestionMemory },
   };
 }

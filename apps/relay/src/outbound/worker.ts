@@ -36,6 +36,7 @@ import type { DestinationLeases } from './leases.js';
 import type { PullLocks } from '../pull/locks.js';
 import type { DestinationRates } from './rates.js';
 import { OutboundSessions, type SessionCacheOptions } from './sessions.js';
+import type { TransportSecurity } from './security/requirements.js';
 import { type RetryPolicy, delayWarningDue, expiresAt, nextAttempt } from './schedule.js';
 
 export interface OutboundMetrics {
@@ -65,6 +66,8 @@ export interface OutboundSettings {
   readonly sessions: SessionCacheOptions;
   /** Domains whose sites pull their mail (RELAY_HOLD_DOMAINS): held until asked for; none when unset. */
   readonly holds?: (domain: string) => boolean;
+  /** Trusted roots (PEM) for verifying MX hosts' certificates (REQUIRETLS, MTA-STS); Node's bundled roots when unset. */
+  readonly tlsCa?: string;
 }
 
 /** A session a site opened to pull its mail (ODMR, turned around): the attempt goes over it. */
@@ -103,6 +106,8 @@ export interface OutboundWorkerOptions {
   readonly channel?: PullChannel;
   /** Destination rate limits (see rates.ts); none: no destination is paced. */
   readonly rates?: DestinationRates;
+  /** What receiving domains ask of TLS (DANE, MTA-STS) and TLS reports; none: opportunistic STARTTLS as configured. */
+  readonly security?: TransportSecurity;
 }
 
 /** Messages up to this size are read whole before their attempt; larger ones are streamed. */
@@ -264,13 +269,16 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
       return pending.map((recipient) => ({ recipient, verdict, remote: null, tls: null }));
     }
     await paceFor(destination, data, progress.attempts, job, token);
+    // The domain's own TLS requirement applies to its MX hosts, not to next hops configured here.
+    const security = route.configured === null && options.security !== undefined ? await options.security.requirementFor(data.domain, route.hops, { queueId: data.queueId }) : undefined;
     const slot = await slotFor(destination, job, token);
     let result: AttemptResult;
     try {
-      result = await deliver(data, pending, content, route, viaSmarthost);
+      result = await deliver(data, pending, content, route, viaSmarthost, security);
     } finally {
       slot?.release();
     }
+    if (security !== undefined) options.security?.report(data.domain, security, result.policy, { queueId: data.queueId });
     adjustConcurrency(destination, result);
     const reason = result.recipients[0]?.verdict.diagnostic;
     if (result.unreachable === true && reason !== undefined && options.down !== undefined) {
@@ -344,7 +352,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
     };
   }
 
-  async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null, route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean): Promise<AttemptResult> {
+  async function deliver(data: OutboundJob, pending: OutboundJob['envelope']['recipients'], content: Buffer | null, route: Extract<Route, { kind: 'hops' }>, viaSmarthost: boolean, security: AttemptOptions['security']): Promise<AttemptResult> {
     return attemptDelivery(
       route.hops,
       await messageOf(data, pending, content),
@@ -360,6 +368,8 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         ...(route.configured === null ? { ownNames: settings.router.ownNames } : {}),
         ...(settings.timeouts ? { timeouts: settings.timeouts } : {}),
         ...(sessions ? { sessions } : {}),
+        ...(security === undefined ? {} : { security }),
+        ...(settings.tlsCa === undefined || viaSmarthost ? {} : { tls: { ca: settings.tlsCa } }),
       },
     );
   }

@@ -25,7 +25,7 @@ export interface TlsInfo {
   readonly authorized: boolean;
   /** Why it did not verify, when it did not. */
   readonly authorizationError: string | null;
-  /** The server's certificate (empty object when none was sent). */
+  /** The server's certificate, its issuers linked by `issuerCertificate` (empty object when none was sent). */
   readonly peerCertificate: PeerCertificate | null;
 }
 
@@ -264,7 +264,8 @@ function tlsInfo(socket: TLSSocket): TlsInfo {
     cipher: socket.getCipher()?.name ?? null,
     authorized: socket.authorized,
     authorizationError: error ? String(error instanceof Error ? error.message : error) : null,
-    peerCertificate: socket.getPeerCertificate() ?? null,
+    // Detailed: with the chain as sent (issuerCertificate), which DANE-TA matching needs.
+    peerCertificate: socket.getPeerCertificate(true) ?? null,
   };
 }
 
