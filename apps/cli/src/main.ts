@@ -6,7 +6,7 @@
  *   mailway status | stop               the running stack: each agent's readiness and the queue; stop it
  *   mailway domain|user|alias …         the directory
  *   mailway send …                      submit a test message
- *   mailway queue list|show|summary|retry|flush|hold|release|delete   what is still queued, and why; act on it
+ *   mailway queue list|show|summary|retry|flush|hold|release|delete|bounce   what is still queued, and why; act on it
  */
 import { runDirectoryCommand, directoryUsage } from './commands/directory.js';
 import { runQueueCommand, queueUsage } from './commands/queue.js';

@@ -77,6 +77,8 @@ export interface MessageJob {
 /** Everything known about one message. */
 export interface MessageDetail {
   readonly queueId: string;
+  /** Where its content is spooled. */
+  readonly spoolId: string;
   readonly arrivedAt: string;
   readonly ageMs: number;
   readonly size: number;
@@ -241,6 +243,7 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
     const arrivedAt = arrival(first);
     return {
       queueId,
+      spoolId: first.data.spoolId,
       arrivedAt,
       ageMs: Date.now() - Date.parse(arrivedAt),
       size: first.data.size,
