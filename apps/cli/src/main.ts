@@ -7,6 +7,7 @@
  *   mailway domain|user|alias …         the directory
  *   mailway send …                      submit a test message
  *   mailway queue list|show|summary|retry|flush|hold|release|delete|bounce   what is still queued, and why; act on it
+ *   mailway trace <queue id>           a message's whole path through the agents
  */
 import { runDirectoryCommand, directoryUsage } from './commands/directory.js';
 import { runQueueCommand, queueUsage } from './commands/queue.js';
@@ -14,6 +15,7 @@ import { send, sendUsage } from './commands/send.js';
 import { start } from './commands/start.js';
 import { status, statusUsage } from './commands/status.js';
 import { stop, stopUsage } from './commands/stop.js';
+import { runTraceCommand, traceUsage } from './commands/trace.js';
 
 const usage = `usage:
   mailway start
@@ -22,6 +24,7 @@ ${stopUsage}
 ${directoryUsage}
 ${sendUsage}
 ${queueUsage}
+${traceUsage}
 
 Environment: REDIS_URL (default: the local Redis of \`mailway start\` on 127.0.0.1:6380),
 MAILWAY_HOME (state folder, default ./.mailway), and every agent's own settings.`;
@@ -39,6 +42,7 @@ const commands = {
   alias: { run: (args) => runDirectoryCommand('alias', args) },
   send: { run: (args) => send(args) },
   queue: { run: (args) => runQueueCommand(args) },
+  trace: { run: (args) => runTraceCommand(args) },
   help: { run: async () => (process.stdout.write(`${usage}\n`), 0) },
 } satisfies Record<string, Command>;
 

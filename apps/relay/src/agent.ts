@@ -66,7 +66,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
 
   // Redis: one fail-fast client for the SMTP side (watched), one patient client for the
   // worker; and the spool.
-  const skeleton = createAgentSkeleton({ name: 'relay', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention, worker: true }, context);
+  const skeleton = createAgentSkeleton({ name: 'relay', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention, traceRetention: config.traceRetention, worker: true }, context);
   const { redis, workerRedis, prefix, spool, queueOptions } = skeleton;
   let server: SmtpServer | null = null;
   let worker: Worker | null = null;
@@ -104,7 +104,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         },
         onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections }),
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
-        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer, trace: skeleton.trace }, verifier: settings.verify ? createVerifier(options.resolver) : null, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
@@ -121,7 +121,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     if (roles.has('router')) {
       worker = createTransferWorker(workerRedis, {
         directory,
-        targets: { spool, delivery, outbound },
+        targets: { spool, delivery, outbound, trace: skeleton.trace },
         logger,
         metrics,
         // Content waiting for the outbound worker is kept for the queue lifetime, then as long as a failed job.
@@ -140,7 +140,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       if (settings.outbound.dnsServers.length > 0) resolver.setServers(settings.outbound.dnsServers);
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
-        intake: { spool, transfer },
+        intake: { spool, transfer, trace: skeleton.trace },
         settings: outboundSettingsFrom(config, resolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions, concurrencyFeedback: metrics.outboundConcurrencyFeedback, paced: metrics.outboundPaced },

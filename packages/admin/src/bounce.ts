@@ -62,6 +62,7 @@ export async function bounceMessage(admin: QueueAdmin, queueId: string, context:
     const byAddress = new Map((envelope?.recipients ?? []).map((r) => [r.address.toLowerCase(), r]));
     const owed = given.filter((address) => sender !== '' && wantsNotice(byAddress.get(address.toLowerCase()) ?? { notify: null }, 'failure'));
     const dropped = given.filter((address) => !owed.includes(address));
+    context.targets.trace?.record(queueId, { type: 'operator', agent: 'admin', action: 'bounce', recipients: given });
     if (owed.length === 0 || envelope === null || !held) return { ...removed, notice: null, returned: [], dropped: given };
 
     // The notice, under an id that the same deletion always gives.

@@ -16,10 +16,11 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { type BounceContext, type BounceResult, bounceMessage } from '@mailway/admin';
 import { loadConfig } from '@mailway/config';
-import { hostnameSetting, setting, spoolSettings } from '@mailway/config/schema';
+import { hostnameSetting, setting, spoolSettings, traceRetentionSetting } from '@mailway/config/schema';
 import { type ActionResult, type MessageDetail, type QueueAdmin, type QueueSummary, type QueuedMessage, type QueuedRecipient, type RecipientState, type RetryResult, ageBuckets, createQueueAdmin, recipientStates } from '@mailway/queue/admin';
 import type { AttemptRecord } from '@mailway/queue/jobs';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
+import { createTraceLog } from '@mailway/queue/trace';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import type { Redis } from 'ioredis';
 import { withRedis } from '../connection.js';
@@ -176,15 +177,18 @@ export async function runQueueCommand(args: readonly string[]): Promise<number> 
     return await withRedis(async (redis, prefix) => {
       const changesContent = verb === 'delete' || verb === 'bounce';
       const spool = changesContent ? configuredSpool(redis, prefix) : undefined;
-      const admin = createQueueAdmin(redis, { prefix, ...(spool === undefined ? {} : { spool }) });
+      // Every action is written into the messages' traces.
+      const trace = createTraceLog(redis, { prefix, retentionMs: loadConfig(z.object({ retention: traceRetentionSetting })).retention });
+      const admin = createQueueAdmin(redis, { prefix, trace, ...(spool === undefined ? {} : { spool }) });
       const transfer = spool === undefined ? null : createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
       const bounce = (): BounceContext => {
         if (spool === undefined || transfer === null) throw new Error('bouncing needs the spool');
-        return { ...loadConfig(noticeSettings), spool, targets: { spool, transfer } };
+        return { ...loadConfig(noticeSettings), spool, targets: { spool, transfer, trace } };
       };
       try {
         return await action(admin, rest, (line) => process.stdout.write(`${line}\n`), { admin, bounce });
       } finally {
+        await trace.flush();
         await admin.close();
         await transfer?.close();
       }
