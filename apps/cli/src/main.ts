@@ -8,7 +8,9 @@
  *   mailway send …                      submit a test message
  *   mailway queue list|show|summary|retry|flush|hold|release|delete|bounce   what is still queued, and why; act on it
  *   mailway trace <queue id>           a message's whole path through the agents
+ *   mailway admin                      the admin HTTP API and web dashboard
  */
+import { adminUsage, runAdminCommand } from './commands/admin.js';
 import { runDirectoryCommand, directoryUsage } from './commands/directory.js';
 import { runQueueCommand, queueUsage } from './commands/queue.js';
 import { send, sendUsage } from './commands/send.js';
@@ -25,6 +27,7 @@ ${directoryUsage}
 ${sendUsage}
 ${queueUsage}
 ${traceUsage}
+${adminUsage}
 
 Environment: REDIS_URL (default: the local Redis of \`mailway start\` on 127.0.0.1:6380),
 MAILWAY_HOME (state folder, default ./.mailway), and every agent's own settings.`;
@@ -43,6 +46,7 @@ const commands = {
   send: { run: (args) => send(args) },
   queue: { run: (args) => runQueueCommand(args) },
   trace: { run: (args) => runTraceCommand(args) },
+  admin: { run: () => runAdminCommand() },
   help: { run: async () => (process.stdout.write(`${usage}\n`), 0) },
 } satisfies Record<string, Command>;
 
