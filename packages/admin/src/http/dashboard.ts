@@ -205,6 +205,7 @@ async function loadMessage(queueId) {
       tr.dataset.recipient = r.address;
       recipients.append(tr);
     }
+    if (detail.recipients.length === 0) recipients.append(row(['no recipient left in the queue']));
     for (const j of detail.jobs) for (const a of j.progress?.last ?? []) attempts.append(row([j.queue + ' ' + (j.domain ?? ''), a.address, a.state + ' ' + a.status, a.at, a.remoteMta ?? '', a.tls ?? 'none', a.diagnostic]));
   }
   const trace = $('trace').tBodies[0];
