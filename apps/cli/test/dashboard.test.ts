@@ -56,7 +56,7 @@ async function send(to: string, subject: string): Promise<string> {
 }
 
 /** The trace table's event names, in order. */
-const events = (page: Page) => page.locator('#trace tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.event ?? ''));
+const events = (page: Page) => page.locator('#trace tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event') ?? ''));
 
 describe.skipIf(!ready)('the web dashboard (skipped: needs /usr/bin/chromium and smtp-sink)', () => {
   it('shows the queue, finds a message, shows its trace, and retries a deferred one', async () => {
@@ -75,7 +75,7 @@ describe.skipIf(!ready)('the web dashboard (skipped: needs /usr/bin/chromium and
 
     // The search finds the message by its recipient; its link opens its page.
     await page.locator('#search').fill('carol@remote');
-    await expect.poll(() => page.locator('#messages tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.queueId ?? ''))).toEqual([deferred]);
+    await expect.poll(() => page.locator('#messages tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-queue-id') ?? ''))).toEqual([deferred]);
     await page.screenshot({ path: join(artifacts, 'dashboard-overview.png'), fullPage: true });
     await page.locator(`#messages a[href="/messages/${deferred}"]`).click();
     await page.waitForURL(`**/messages/${deferred}`);
@@ -98,7 +98,7 @@ describe.skipIf(!ready)('the web dashboard (skipped: needs /usr/bin/chromium and
           await page.reload();
           return (await events(page)).join(' ');
         },
-        { timeout: 20_000, intervals: [500] },
+        { timeout: 20_000, interval: 500 },
       )
       .toBe('accepted routed deferred operator delivered');
     expect(await page.locator('#trace tbody tr[data-event="delivered"]').textContent()).toMatch(/carol@remote\.test.*via 127\.0\.0\.1/);
