@@ -20,7 +20,7 @@ import type { Address } from '@mailway/smtp/address';
 import { type DeliveryTargets, deliver } from './deliver.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { LoopDetected, classify } from './outcome.js';
-import { traceOutcome } from './worker.js';
+import { traceOutcome } from './trace.js';
 
 const unknownUser = reject(550, '5.1.1', 'No such user here');
 const notStored = defer(451, '4.3.0', 'Temporary failure, message not stored; try again later');

@@ -15,7 +15,8 @@ import type { DeliveryJob } from '@mailway/queue/jobs';
 import { type MailProcessor, failedJobDeadline } from '@mailway/queue/queues';
 import type { Logger } from '@mailway/runtime';
 import type { Verdict } from '@mailway/smtp/server';
-import { type DeliveryTargets, type Delivered, deliver } from './deliver.js';
+import { type DeliveryTargets, deliver } from './deliver.js';
+import { traceOutcome } from './trace.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { returnToSender } from './notices.js';
 import { LoopDetected, PermanentFailure, classify } from './outcome.js';
@@ -76,12 +77,6 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
       logger.error({ ...log, err: error }, 'failure notice not sent');
     }
   }
-}
-
-/** A recipient's `delivered` (with its mailbox file) or `expanded` event; a copy found already stored is not traced again. */
-export function traceOutcome(targets: DeliveryTargets, data: DeliveryJob, result: Delivered): void {
-  if (result.kind === 'expanded') targets.trace?.record(data.queueId, { type: 'expanded', agent: 'delivery', recipient: data.recipient.address, targets: [...result.targets] });
-  else if (result.stored) targets.trace?.record(data.queueId, { type: 'delivered', agent: 'delivery', recipient: data.recipient.address, file: result.file });
 }
 
 /** The reply code and enhanced status of a verdict: `554 5.4.6`. */
