@@ -13,6 +13,7 @@ import { type EnvelopeRecipient, type OutboundJob, type TransferJob, newQueueId,
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
+import { createTraceLog, traceKey } from '@mailway/queue/trace';
 import { parseDsn } from '@mailway/testing/dsn-parse';
 import { dropKeys } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
@@ -104,8 +105,12 @@ afterAll(async () => {
   workerConnection.disconnect();
 });
 
-/** Every key that names the message's queue id. */
-const keysOf = (queueId: string) => command.keys(`${prefix}*${queueId}*`);
+/** Every key that names the message's queue id, but its trace, which must expire by itself. */
+async function keysOf(queueId: string): Promise<string[]> {
+  const keys = (await command.keys(`${prefix}*${queueId}*`)).filter((key) => key !== traceKey(prefix, queueId));
+  const ttl = await command.pttl(traceKey(prefix, queueId));
+  return ttl > 0 ? keys : [...keys, `${traceKey(prefix, queueId)} (pttl ${ttl})`];
+}
 
 describe('mailway queue bounce', () => {
   it('returns the message to its sender in one failure notice for the recipients still queued, and deletes it with its content', async () => {
@@ -134,6 +139,15 @@ describe('mailway queue bounce', () => {
     expect(await keysOf(m)).toEqual([]);
     expect(await queues.outbound.queue.getJob(outboundJobId(m, m, 'example.net'))).toBeUndefined();
     expect((await mailway('queue', 'show', m)).code).toBe(1);
+
+    // Its trace says what became of it: deleted, returned, and the notice that went.
+    const trace = (await createTraceLog(command, { prefix, retentionMs: 1 }).read(m)).map((e) => e.event);
+    expect(trace.map((e) => [e.type, e.action ?? e.notice])).toEqual([
+      ['operator', 'delete'],
+      ['operator', 'bounce'],
+      ['notice', result!.notice],
+    ]);
+    expect(trace[1]!.recipients).toEqual(['bob@example.net', 'dave@example.com', 'eve@example.com']);
 
     // Bounced again: nothing left to bounce, no second notice.
     const again = await mailway('queue', 'bounce', m);

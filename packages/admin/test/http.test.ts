@@ -14,7 +14,7 @@ import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
 import { createTraceLog } from '@mailway/queue/trace';
 import { createMetrics } from '@mailway/runtime';
-import { type AdminServer, startAdminServer } from '../src/index.js';
+import { type AdminServer, startAdminServer } from '../src/http/index.js';
 
 const prefix = `mailway-test:${randomUUID()}:`;
 const token = 'test-token-0123456789abcdef';

@@ -8,12 +8,12 @@
  * MAILWAY_TRACE_RETENTION. Emits: pino lines (`admin API listening`, one per action).
  */
 import { z } from 'zod';
-import { type AdminServer, adminSettings, startAdminServer } from '@mailway/admin';
+import { adminSettings } from '@mailway/admin';
+import type { AdminServer } from '@mailway/admin/http';
 import { loadConfig } from '@mailway/config';
 import { hostnameSetting, logSettings, redisSettings, setting, spoolSettings, traceRetentionSetting } from '@mailway/config/schema';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { createFsSpool, createRedisSpool } from '@mailway/queue/spool';
-import { createLogger, createMetrics } from '@mailway/runtime';
 import { redisUrl } from '../local.js';
 
 export const adminUsage = '  mailway admin                      the admin API and dashboard alone (MAILWAY_ADMIN_PORT, MAILWAY_ADMIN_TOKEN)';
@@ -37,6 +37,9 @@ export function adminConfig(env: Record<string, string | undefined>): z.infer<ty
 export async function serveAdmin(config: z.infer<typeof schema>): Promise<AdminServer | null> {
   const { admin } = config;
   if (admin.port === 0 || admin.token === undefined) return null;
+  // Loaded only when served: the other commands need no web server.
+  const { startAdminServer } = await import('@mailway/admin/http');
+  const { createLogger, createMetrics } = await import('@mailway/runtime');
   const logger = createLogger({ name: 'admin', level: config.log.level });
   const redis = createRedis(config.redis.url, { role: 'command', name: 'mailway-admin' });
   redis.on('error', (error: Error) => logger.debug({ err: error }, 'redis error'));

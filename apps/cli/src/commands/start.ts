@@ -9,7 +9,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AdminServer } from '@mailway/admin';
+import type { AdminServer } from '@mailway/admin/http';
 import { localDefaults, localRedisPort, stateDir, withDefaults } from '../local.js';
 import { adminConfig, serveAdmin } from './admin.js';
 import { agentCommand, agentNames, spawnAgent } from '../supervisor/agents.js';
