@@ -8,7 +8,7 @@
  * MAILWAY_TRACE_RETENTION. Emits: pino lines (`admin API listening`, one per action).
  */
 import { z } from 'zod';
-import { adminSettings } from '@mailway/admin';
+import { adminSettings } from '@mailway/admin/config';
 import type { AdminServer } from '@mailway/admin/http';
 import { loadConfig } from '@mailway/config';
 import { hostnameSetting, logSettings, redisSettings, setting, spoolSettings, traceRetentionSetting } from '@mailway/config/schema';

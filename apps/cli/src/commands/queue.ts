@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { type BounceContext, type BounceResult, bounceMessage } from '@mailway/admin';
+import type { BounceContext, BounceResult } from '@mailway/admin';
 import { loadConfig } from '@mailway/config';
 import { hostnameSetting, setting, spoolSettings, traceRetentionSetting } from '@mailway/config/schema';
 import { type ActionResult, type MessageDetail, type QueueAdmin, type QueueSummary, type QueuedMessage, type QueuedRecipient, type RecipientState, type RetryResult, ageBuckets, createQueueAdmin, recipientStates } from '@mailway/queue/admin';
@@ -111,6 +111,8 @@ const actions = {
     if (values.all && !values.yes) throw new UsageError(`--all returns every queued message${values.domain === undefined ? '' : ` with a recipient at ${values.domain}`} to its sender: add --yes to confirm`);
     const ids = values.all ? await admin.messageIds(values.domain === undefined ? {} : { domain: values.domain }) : positionals;
     const context = tools.bounce();
+    // Loaded for this verb only: it writes notices, which the other verbs never need.
+    const { bounceMessage } = await import('@mailway/admin');
     const results: (BounceResult & { queueId: string })[] = [];
     for (const queueId of ids) results.push({ queueId, ...(await bounceMessage(admin, queueId, context)) });
     if (values.json) print(JSON.stringify(results, null, 2));
