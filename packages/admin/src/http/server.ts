@@ -56,7 +56,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   return {
     port,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A browser's idle keep-alive connection would hold the close for seconds; requests in flight finish.
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      await closed;
       await trace.flush();
       await admin.close();
       await transfer.close();
