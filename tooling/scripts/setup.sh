@@ -17,7 +17,8 @@ fi
 # Debian packages: redis-server for the agents' tests, postfix for smtp-sink/smtp-source,
 # dovecot-imapd to read the mailboxes the delivery agent writes, dovecot-lmtpd for the relay's
 # LMTP next hops, dnsmasq (its base package: no daemon is started) to serve MX records to the
-# relay's tests, docker-compose to check docker-compose.yml (no Docker engine needed).
+# relay's tests, docker-compose to check docker-compose.yml (no Docker engine needed), chromium
+# for the admin dashboard's browser test (driven by playwright-core).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
@@ -30,6 +31,8 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 [ -x /usr/sbin/unbound ] || missing+=(unbound)
 [ -x /usr/sbin/nsd ] || missing+=(nsd)
 command -v ldns-signzone >/dev/null 2>&1 || missing+=(ldnsutils)
+# The dashboard's browser test: Debian's chromium, driven by playwright-core.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=""

@@ -14,6 +14,7 @@ import { type EnvelopeRecipient, type OutboundJob, type TransferJob, deliveryJob
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
+import { traceKey } from '@mailway/queue/trace';
 
 import { dropKeys } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
@@ -128,9 +129,13 @@ async function until(probe: () => Promise<boolean>): Promise<void> {
 
 const states = async (queueId: string) => (JSON.parse((await mailway('queue', 'list', '--json')).stdout) as QueuedMessage[]).find((q) => q.queueId === queueId)?.recipients.map((r) => [r.address, r.state]);
 
-/** Every key of the message, and every queue set or list that still names one of its jobs. */
+/**
+ * Every key of the message, and every queue set or list that still names one of its jobs. Its
+ * trace is not one: it stays, with the delete in it, until its retention has passed.
+ */
 async function leftOf(queueId: string): Promise<string[]> {
-  const left = await command.keys(`${prefix}*${queueId}*`);
+  const left = (await command.keys(`${prefix}*${queueId}*`)).filter((key) => key !== traceKey(prefix, queueId));
+  if ((await command.exists(traceKey(prefix, queueId))) === 1 && (await command.pttl(traceKey(prefix, queueId))) < 0) left.push(`${traceKey(prefix, queueId)} without an expiry`);
   for (const name of ['transfer', 'outbound', 'delivery'] as const) {
     const base = `${bullPrefix(prefix)}:${name}`;
     for (const key of ['wait', 'active', 'paused', 'prioritized']) for (const id of await command.lrange(`${base}:${key}`, 0, -1)) if (id.includes(queueId)) left.push(`${base}:${key} ${id}`);

@@ -50,7 +50,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
 
   // Redis: a fail-fast connection for commands (LMTP answers 451 at once when Redis is down),
   // watched, and the worker's own; and the spool.
-  const skeleton = createAgentSkeleton({ name: 'delivery', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention, worker: true }, context);
+  const skeleton = createAgentSkeleton({ name: 'delivery', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention, traceRetention: config.traceRetention, worker: true }, context);
   const { redis, workerRedis, prefix, spool } = skeleton;
   let server: SmtpServer | null = null;
   let worker: ReturnType<typeof createMailWorker> | null = null;
@@ -70,6 +70,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       junkFolder: settings.junkFolder,
       hopCountLimit: config.hopCountLimit,
       notices: { hostname: config.hostname, returnLimit: settings.bounceReturnLimit },
+      trace: skeleton.trace,
     };
 
     // The LMTP listener.

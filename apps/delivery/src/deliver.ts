@@ -22,6 +22,7 @@ import { type DeliveryJob, type TransferJob, jobSpecs } from '@mailway/queue/job
 import { notifyAfterExpansion } from '@mailway/intake/notices';
 import type { MailQueue } from '@mailway/queue/queues';
 import type { Spool } from '@mailway/queue/spool';
+import type { TraceLog } from '@mailway/queue/trace';
 import { deliveredToField, joinHeaderBlock, prependFields, readHeaderBlock, returnPathField } from '@mailway/smtp/message';
 import { checkDeliveredTo, cycleOf, planExpansion } from './loop.js';
 import { type NoticeSettings, reportSuccess } from './notices.js';
@@ -41,6 +42,8 @@ export interface DeliveryTargets {
   readonly hopCountLimit: number;
   /** How notices to the sender are written (failure, delivered, expanded). */
   readonly notices: NoticeSettings;
+  /** Where each recipient's outcome is traced (the worker and the LMTP server write it). */
+  readonly trace?: TraceLog;
 }
 
 /** What became of a recipient; `notice`: the queue id of the success notice sent for it, or null. */

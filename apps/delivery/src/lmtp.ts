@@ -20,6 +20,7 @@ import type { Address } from '@mailway/smtp/address';
 import { type DeliveryTargets, deliver } from './deliver.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { LoopDetected, classify } from './outcome.js';
+import { traceOutcome } from './trace.js';
 
 const unknownUser = reject(550, '5.1.1', 'No such user here');
 const notStored = defer(451, '4.3.0', 'Temporary failure, message not stored; try again later');
@@ -74,6 +75,7 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
       const { body: bodyType, smtputf8, ret, envid, requireTls } = transaction.mailParams;
       const mailParams: DeliveryJob['mailParams'] = { body: bodyType, smtputf8, ret, envid, requireTls };
       const origin = originOf(session, 'delivery', null, new Date());
+      targets.trace?.record(queueId, { type: 'accepted', agent: 'delivery', client: session.remote.address, helo: session.helo?.name ?? null, tls: session.tls?.protocol ?? null, user: null, from, recipients: recipients.map((r) => r.address), size });
       return Promise.all(
         recipients.map(async (recipient) => {
           const jobId = deliveryJobId(queueId, recipient.address);
@@ -83,6 +85,7 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
           try {
             // A queue id of its own for every LMTP transaction: nothing can have run before.
             const result = await deliver(targets, job, jobId, false);
+            traceOutcome(targets, job, result);
             const outcome = result.kind === 'expanded' ? 'expanded' : 'delivered';
             metrics.deliveries.inc({ outcome, source: 'lmtp' });
             if (result.kind === 'delivered') metrics.bytes.inc(result.size);
@@ -94,6 +97,8 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
             metrics.deliveries.inc({ outcome: failure.outcome, source: 'lmtp' });
             logger[failure.outcome === 'loop' ? 'error' : 'warn']({ ...entry, ...path, outcome: failure.outcome, file: null, err: error }, 'lmtp delivery failed');
             await targets.spool.releaseOnce(queueId, jobId).catch(() => {});
+            // Refused at once: its client retries or bounces it.
+            targets.trace?.record(queueId, { type: 'failed', agent: 'delivery', recipient: recipient.address, reply: `${failure.verdict.reply?.code ?? ''} ${failure.verdict.reply?.enhanced ?? ''} ${error instanceof Error ? error.message : String(error)}`.trim() });
             return failure.verdict;
           } finally {
             timer();

@@ -12,6 +12,7 @@
  * derived from the delivery job's id and the notice's kind, so a job run again after a crash
  * sends the same notice, not a second one.
  */
+import type { TraceLog } from '@mailway/queue/trace';
 import type { DeliveryJob } from '@mailway/queue/jobs';
 import { type DsnRecipient, type NoticeContext, type NoticeSubject, noticeQueueId, sendNotice, wantsNotice } from '@mailway/intake/notices';
 import type { MailQueue } from '@mailway/queue/queues';
@@ -31,6 +32,7 @@ export interface NoticeTargets {
   readonly spool: Spool;
   readonly transfer: MailQueue<'transfer'>;
   readonly notices: NoticeSettings;
+  readonly trace?: TraceLog;
 }
 
 /** Sends the failure notice for `job` (failed for good with `verdict`); resolves with its queue id, or null when none is owed. */
@@ -74,5 +76,5 @@ function report(job: DeliveryJob, action: DsnRecipient['action'], status: string
 }
 
 function contextOf(targets: NoticeTargets): NoticeContext {
-  return { hostname: targets.notices.hostname, spool: targets.spool, targets: { spool: targets.spool, transfer: targets.transfer }, returnLimit: targets.notices.returnLimit, agent: 'delivery' };
+  return { hostname: targets.notices.hostname, spool: targets.spool, targets: { spool: targets.spool, transfer: targets.transfer, ...(targets.trace === undefined ? {} : { trace: targets.trace }) }, returnLimit: targets.notices.returnLimit, agent: 'delivery' };
 }

@@ -16,6 +16,7 @@ import { type MailProcessor, failedJobDeadline } from '@mailway/queue/queues';
 import type { Logger } from '@mailway/runtime';
 import type { Verdict } from '@mailway/smtp/server';
 import { type DeliveryTargets, deliver } from './deliver.js';
+import { traceOutcome } from './trace.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { returnToSender } from './notices.js';
 import { LoopDetected, PermanentFailure, classify } from './outcome.js';
@@ -32,6 +33,7 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
       // A retry may follow a final failure that parked the reference: the job is live again.
       if (retry) await targets.spool.unpark(data.spoolId, jobId);
       const result = await deliver(targets, data, jobId, retry);
+      traceOutcome(targets, data, result);
       if (result.kind === 'expanded') {
         metrics.deliveries.inc({ outcome: 'expanded', source: 'queue' });
         logger.info({ ...log, outcome: 'expanded', targets: result.targets, transferJob: result.transferJob, notice: result.notice }, 'alias expanded');
@@ -46,6 +48,7 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
       const final = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const path = error instanceof LoopDetected ? { path: error.path.join(' -> ') } : {};
       metrics.deliveries.inc({ outcome: failure.outcome, source: 'queue' });
+      targets.trace?.record(data.queueId, { type: final || failure.drop ? 'failed' : 'deferred', agent: 'delivery', recipient: data.recipient.address, reply: `${statusOf(failure.verdict)} ${error instanceof Error ? error.message : String(error)}`.trim(), attempt: job.attemptsMade + 1 });
       if (failure.drop) {
         await targets.spool.releaseOnce(data.spoolId, jobId);
         logger.error({ ...log, ...path, outcome: failure.outcome, from: data.from, file: null, final, err: error }, 'delivery failed for good: bounce dropped, never bounced');

@@ -90,7 +90,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
 
   // Redis: one fail-fast client for the SMTP side (watched), one patient client for the
   // worker; and the spool.
-  const skeleton = createAgentSkeleton({ name: 'relay', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention, worker: true }, context);
+  const skeleton = createAgentSkeleton({ name: 'relay', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention, traceRetention: config.traceRetention, worker: true }, context);
   const { redis, workerRedis, prefix, spool, queueOptions } = skeleton;
   let server: SmtpServer | null = null;
   let worker: Worker | null = null;
@@ -163,7 +163,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onMailFrom: authentication.mailFrom,
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, ...(holds.empty ? {} : { holds: holds.holds }), logger, metrics }),
         ...onEtrn,
-        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, authentication, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer, trace: skeleton.trace }, authentication, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
@@ -187,7 +187,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         grants,
         locks,
         outbound,
-        processing: { spool, intake: { spool, transfer }, settings: outboundSettingsFrom(config, mxResolver), logger, metrics: { attempts: metrics.outbound } },
+        processing: { spool, intake: { spool, transfer, trace: skeleton.trace }, settings: outboundSettingsFrom(config, mxResolver), logger, metrics: { attempts: metrics.outbound } },
         logger,
         metrics: { sessions: metrics.odmrSessions, messages: metrics.odmrMessages },
       });
@@ -203,7 +203,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
     if (roles.has('router')) {
       worker = createTransferWorker(workerRedis, {
         directory,
-        targets: { spool, delivery, outbound },
+        targets: { spool, delivery, outbound, trace: skeleton.trace },
         logger,
         metrics,
         // Content waiting for the outbound worker is kept for the queue lifetime, then as long as a failed job.
@@ -236,7 +236,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       }
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
-        intake: { spool, transfer },
+        intake: { spool, transfer, trace: skeleton.trace },
         settings: outboundSettingsFrom(config, mxResolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions, concurrencyFeedback: metrics.outboundConcurrencyFeedback, paced: metrics.outboundPaced },

@@ -48,7 +48,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
   });
 
   // Redis (a fail-fast client, watched: sessions are gated on it) and the spool.
-  const skeleton = createAgentSkeleton({ name: 'submission', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention }, context);
+  const skeleton = createAgentSkeleton({ name: 'submission', hostname: config.hostname, redis: config.redis, spool: settings.spool, failedRetention: config.failedRetention, traceRetention: config.traceRetention }, context);
   const { redis, prefix, spool } = skeleton;
   let servers: SmtpServer[] = [];
   try {
@@ -82,7 +82,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       }),
       onMailFrom: mailFromHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onRcptTo: rcptToHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
-      onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer }, dkim, rate, logger, metrics }),
+      onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer, trace: skeleton.trace }, dkim, rate, logger, metrics }),
       onViolation,
     });
     const serverOptions = (listener: string, secure: boolean) =>

@@ -1,12 +1,12 @@
 /**
  * The configuration every agent shares, composed into each agent's schema beside its own
- * section: the host name, the hop limit, its Redis, how long failed jobs stay, its log, its HTTP
+ * section: the host name, the hop limit, its Redis, how long failed jobs stay, how long message traces stay, its log, its HTTP
  * endpoint for metrics and health (`<PREFIX>_HTTP_HOST`, `<PREFIX>_HTTP_PORT`); and the
  * directory seed of the agents that apply one. The spool's fragment is @mailway/config's
  * `spoolSettings`.
  */
 import { z } from 'zod';
-import { failedRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
+import { failedRetentionSetting, traceRetentionSetting, hopCountLimitSetting, hostnameSetting, httpSettings, logSettings, redisSettings, setting } from '@mailway/config/schema';
 
 export interface AgentSchemaOptions<Own extends z.ZodRawShape, Top extends z.ZodRawShape> {
   /** Start of the agent's variable names (`RELAY` for `RELAY_HTTP_PORT`). */
@@ -21,7 +21,7 @@ export interface AgentSchemaOptions<Own extends z.ZodRawShape, Top extends z.Zod
 
 /**
  * An agent's whole schema. The keys keep one order in every agent — host name, hop limit, the
- * agent's extra top-level settings, Redis, failed-job retention, log, HTTP, its own section —
+ * agent's extra top-level settings, Redis, failed-job retention, trace retention, log, HTTP, its own section —
  * because a ConfigError lists its problems in that order.
  */
 export function agentConfigSchema<Own extends z.ZodRawShape, Top extends z.ZodRawShape = Record<never, never>>(options: AgentSchemaOptions<Own, Top>) {
@@ -31,6 +31,7 @@ export function agentConfigSchema<Own extends z.ZodRawShape, Top extends z.ZodRa
     ...(options.top ?? ({} as Top)),
     redis: redisSettings,
     failedRetention: failedRetentionSetting,
+    traceRetention: traceRetentionSetting,
     log: logSettings,
     http: httpSettings(options.prefix, options.httpPort),
     ...options.own,

@@ -16,6 +16,7 @@ import { applySeed, type Directory, readSeedFile } from '@mailway/directory';
 import { bullPrefix } from '@mailway/queue/queues';
 import { closeRedis, createRedis, watchRedis } from '@mailway/queue/redis';
 import { type OpenedSpool, type Spool, type SpoolSettings, openSpool } from '@mailway/queue/spool';
+import { type TraceLog, createTraceLog } from '@mailway/queue/trace';
 import type { AgentContext } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, withAvailability } from '@mailway/smtp/server';
 
@@ -31,6 +32,8 @@ export interface AgentSkeletonOptions {
   readonly spool: SpoolSettings;
   /** How long a job that failed for good stays in its queue (ms). */
   readonly failedRetention: number;
+  /** How long a message's trace is kept after its latest event (ms; MAILWAY_TRACE_RETENTION). */
+  readonly traceRetention: number;
 }
 
 export interface AgentSkeleton {
@@ -39,6 +42,8 @@ export interface AgentSkeleton {
   /** The fail-fast command connection: commands fail at once while Redis is away. */
   readonly redis: Redis;
   readonly spool: Spool;
+  /** Messages' trace records, written over the command connection (never waited for). */
+  readonly trace: TraceLog;
   /** Options for the agent's BullMQ queues and workers: their prefix, how long failed jobs stay. */
   readonly queueOptions: { readonly prefix: string; readonly failedRetentionMs: number };
   /** `hooks` behind the gate: 421 4.3.2 to every session until serve(), 451 4.3.0 at RCPT while Redis is away. */
@@ -89,12 +94,24 @@ export function createAgentSkeleton(options: AgentSkeletonOptions & { readonly w
   // The spool (it connects once Redis is there).
   const spooled: OpenedSpool = openSpool(options.spool, redis, { prefix, logger });
 
+  // Trace records: a write Redis refused is counted and logged, never more.
+  const traceFailures = context.metrics.counter('trace_write_failures_total', 'Trace events Redis did not store (the messages themselves are unaffected)');
+  const trace = createTraceLog(redis, {
+    prefix,
+    retentionMs: options.traceRetention,
+    onError: (error, queueId) => {
+      traceFailures.inc();
+      logger.warn({ queueId, err: error }, 'trace event not stored');
+    },
+  });
+
   let open = false;
   let stopping = false;
   const skeleton: AgentSkeleton = {
     prefix,
     redis,
     spool: spooled.spool,
+    trace,
     queueOptions: { prefix: bullPrefix(prefix), failedRetentionMs: options.failedRetention },
     gate: (hooks) => withAvailability(hooks, { open: () => open, up: link.up }, options.hostname),
     async reached() {

@@ -15,7 +15,7 @@ import { createAgentSkeleton, portOf, spoolDescriptors } from '../src/index.js';
 
 const redisUrl = process.env.MAILWAY_TEST_REDIS_URL!;
 const context = () => ({ logger: createLogger({ name: 'skeleton-test', level: 'silent' }), metrics: createMetrics(`skeleton_${randomUUID().slice(0, 8)}`) });
-const options = (spool: { backend: 'redis' | 'fs'; directory: string }) => ({ name: 'test', hostname: 'mx.test.example', redis: { url: redisUrl, prefix: `mailway-test:${randomUUID()}:` }, spool, failedRetention: 60_000 });
+const options = (spool: { backend: 'redis' | 'fs'; directory: string }) => ({ name: 'test', hostname: 'mx.test.example', redis: { url: redisUrl, prefix: `mailway-test:${randomUUID()}:` }, spool, failedRetention: 60_000, traceRetention: 60_000 });
 
 describe('agent skeleton', () => {
   const dirs: string[] = [];

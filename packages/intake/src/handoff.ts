@@ -9,10 +9,13 @@
 import type { TransferJob } from '@mailway/queue/jobs';
 import type { MailQueue } from '@mailway/queue/queues';
 import { type Spool, SpoolExistsError } from '@mailway/queue/spool';
+import type { TraceLog } from '@mailway/queue/trace';
 
 export interface HandoffTargets {
   readonly spool: Spool;
   readonly transfer: MailQueue<'transfer'>;
+  /** Where a message's trace goes (its `accepted` event, notices about it); none: not traced. */
+  readonly trace?: TraceLog;
 }
 
 /** Spool `content` under the job's queue id and enqueue its transfer job; resolves with the size in octets. */

@@ -104,6 +104,7 @@ export function queueIntake(options: QueueIntakeOptions, policy: IntakePolicy): 
       const job = { queueId, messageId: prepared.messageId, envelope: envelopeOf(transaction, from, recipients), origin: { ...originOf(session, options.agent, prepared.user, date), ...(prepared.quarantine === true ? { quarantine: true as const } : {}) }, hops: arrival.hops };
       const size = await handOff(options.targets, job, prepared.content);
       metrics.handoffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      options.targets.trace?.record(queueId, { type: 'accepted', agent: options.agent, client: session.remote.address, helo: session.helo?.name ?? null, tls: session.tls?.protocol ?? null, user: prepared.user, from, recipients: [...recipients], size, messageId: prepared.messageId });
 
       // Account for it: one line per message.
       metrics.messages.inc();

@@ -8,14 +8,19 @@
  *   mailway queue flush [--json]
  *   mailway queue hold|release <queue id>… [--json]
  *   mailway queue delete <queue id>… | --all [--domain D] --yes [--json]
+ *   mailway queue bounce <queue id>… | --all [--domain D] --yes [--json]
  *
  * Human output is for reading; `--json` prints the admin API's own objects.
  */
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import type { BounceContext, BounceResult } from '@mailway/admin';
 import { loadConfig } from '@mailway/config';
-import { spoolSettings } from '@mailway/config/schema';
+import { hostnameSetting, setting, spoolSettings, traceRetentionSetting } from '@mailway/config/schema';
 import { type ActionResult, type MessageDetail, type QueueAdmin, type QueueSummary, type QueuedMessage, type QueuedRecipient, type RecipientState, type RetryResult, ageBuckets, createQueueAdmin, recipientStates } from '@mailway/queue/admin';
 import type { AttemptRecord } from '@mailway/queue/jobs';
+import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
+import { createTraceLog } from '@mailway/queue/trace';
 import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
 import type { Redis } from 'ioredis';
 import { withRedis } from '../connection.js';
@@ -28,12 +33,18 @@ export const queueUsage = `  mailway queue list [--state queued|active|deferred|
   mailway queue flush [--json]
   mailway queue hold <queue id>… [--json]
   mailway queue release <queue id>… [--json]
-  mailway queue delete <queue id>… | --all [--domain <domain>] --yes [--json]`;
+  mailway queue delete <queue id>… | --all [--domain <domain>] --yes [--json]
+  mailway queue bounce <queue id>… | --all [--domain <domain>] --yes [--json]`;
 
 class UsageError extends Error {}
 
 type Print = (line: string) => void;
-type Action = (admin: QueueAdmin, args: readonly string[], print: Print) => Promise<number>;
+/** What a verb works with: the queues, and for those that change content, the spool and the intake. */
+interface Tools {
+  readonly admin: QueueAdmin;
+  readonly bounce: () => BounceContext;
+}
+type Action = (admin: QueueAdmin, args: readonly string[], print: Print, tools: Tools) => Promise<number>;
 
 const actions = {
   list: async (admin, args, print) => {
@@ -93,7 +104,36 @@ const actions = {
     const filter = values.domain === undefined ? {} : { domain: values.domain };
     return perMessage('delete', [...ids, ...(values.json ? ['--json'] : [])], print, (id) => admin.remove(id, filter), { done: 'deleted', none: 'no job of this message' }, values.all);
   },
+  bounce: async (admin, args, print, tools) => {
+    const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { all: { type: 'boolean', default: false }, domain: { type: 'string' }, yes: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+    if (values.all === (positionals.length > 0)) throw new UsageError('bounce needs queue ids or --all');
+    if (values.domain !== undefined && !values.all) throw new UsageError('--domain goes with --all');
+    if (values.all && !values.yes) throw new UsageError(`--all returns every queued message${values.domain === undefined ? '' : ` with a recipient at ${values.domain}`} to its sender: add --yes to confirm`);
+    const ids = values.all ? await admin.messageIds(values.domain === undefined ? {} : { domain: values.domain }) : positionals;
+    const context = tools.bounce();
+    // Loaded for this verb only: it writes notices, which the other verbs never need.
+    const { bounceMessage } = await import('@mailway/admin');
+    const results: (BounceResult & { queueId: string })[] = [];
+    for (const queueId of ids) results.push({ queueId, ...(await bounceMessage(admin, queueId, context)) });
+    if (values.json) print(JSON.stringify(results, null, 2));
+    else {
+      for (const r of results) formatBounce(r).forEach(print);
+      if (values.all && results.length === 0) print('no queued message matched');
+    }
+    return results.every((r) => r.done.length > 0) ? 0 : 1;
+  },
 } satisfies Record<string, Action>;
+
+/** One line per message bounced: to whom the notice went, for which recipients; or why nothing was done. */
+export function formatBounce(r: BounceResult & { queueId: string }): string[] {
+  const running = r.active.length > 0 ? `; running now, left alone: ${r.active.map((j) => `${j.queue}${j.domain === null ? '' : ` ${j.domain}`}`).join(', ')}` : '';
+  if (r.done.length === 0) return [r.active.length > 0 ? `${r.queueId}  not bounced: running now, try again once it is done` : `${r.queueId}  no unfinished job of this message`];
+  const lines = [];
+  if (r.notice !== null) lines.push(`${r.queueId}  returned to sender (notice ${r.notice}): ${r.returned.join(', ')}${running}`);
+  if (r.dropped.length > 0) lines.push(`${r.queueId}  deleted without notice (null sender or NOTIFY): ${r.dropped.join(', ')}${r.notice === null ? running : ''}`);
+  if (lines.length === 0) lines.push(`${r.queueId}  deleted${running}`);
+  return lines;
+}
 
 /**
  * Act on each message named in `args` and confirm it, one line per message: what was done to
@@ -118,6 +158,9 @@ async function perMessage(verb: string, args: readonly string[], print: Print, a
   return results.every((r) => r.done.length > 0) ? 0 : 1;
 }
 
+/** How notices are written: this host's name and how much of the original goes back (as the relay's outbound worker does). */
+const noticeSettings = z.object({ hostname: hostnameSetting, returnLimit: setting.bytes('RELAY_BOUNCE_RETURN_LIMIT', 100 * 1024) });
+
 /** The spool the agents are configured with (MAILWAY_SPOOL, MAILWAY_SPOOL_DIR). */
 function configuredSpool(redis: Redis, prefix: string): Spool {
   const spool = loadConfig(spoolSettings);
@@ -134,11 +177,22 @@ export async function runQueueCommand(args: readonly string[]): Promise<number> 
   }
   try {
     return await withRedis(async (redis, prefix) => {
-      const admin = createQueueAdmin(redis, { prefix, ...(verb === 'delete' ? { spool: configuredSpool(redis, prefix) } : {}) });
+      const changesContent = verb === 'delete' || verb === 'bounce';
+      const spool = changesContent ? configuredSpool(redis, prefix) : undefined;
+      // Every action is written into the messages' traces.
+      const trace = createTraceLog(redis, { prefix, retentionMs: loadConfig(z.object({ retention: traceRetentionSetting })).retention });
+      const admin = createQueueAdmin(redis, { prefix, trace, ...(spool === undefined ? {} : { spool }) });
+      const transfer = spool === undefined ? null : createMailQueue('transfer', redis, { prefix: bullPrefix(prefix) });
+      const bounce = (): BounceContext => {
+        if (spool === undefined || transfer === null) throw new Error('bouncing needs the spool');
+        return { ...loadConfig(noticeSettings), spool, targets: { spool, transfer, trace } };
+      };
       try {
-        return await action(admin, rest, (line) => process.stdout.write(`${line}\n`));
+        return await action(admin, rest, (line) => process.stdout.write(`${line}\n`), { admin, bounce });
       } finally {
+        await trace.flush();
         await admin.close();
+        await transfer?.close();
       }
     });
   } catch (error) {

@@ -9,7 +9,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AdminServer } from '@mailway/admin/http';
 import { localDefaults, localRedisPort, stateDir, withDefaults } from '../local.js';
+import { adminConfig, serveAdmin } from './admin.js';
 import { agentCommand, agentNames, spawnAgent } from '../supervisor/agents.js';
 import { type LocalRedis, startLocalRedis } from '../supervisor/redis.js';
 import { Supervisor } from '../supervisor/supervisor.js';
@@ -21,6 +23,8 @@ const say = (text: string): void => void process.stderr.write(`mailway: ${text}\
 /** Run until a signal (or a fatal configuration error). */
 export async function start(): Promise<number> {
   const state = stateDir();
+  // The admin API's settings first: a port without a token stops everything before it starts.
+  const admin = adminConfig(process.env);
   await mkdir(state, { recursive: true });
   const running = await readRunFile(state);
   if (running !== null) {
@@ -64,7 +68,15 @@ export async function start(): Promise<number> {
     redisUrl: url,
     agents: { submission: healthAddress(env, 'SUBMISSION'), relay: healthAddress(env, 'RELAY'), delivery: healthAddress(env, 'DELIVERY') },
   });
-  printPlan(env, state, redis);
+  let adminServer: AdminServer | null = null;
+  try {
+    adminServer = await serveAdmin(adminConfig(env));
+  } catch (error) {
+    say(`admin API not started: ${error instanceof Error ? error.message : String(error)}`);
+    fatal = true;
+    wake();
+  }
+  printPlan(env, state, redis, adminServer === null ? null : `http://${admin.admin.host}:${adminServer.port}/`);
 
   // Until told to stop.
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -74,6 +86,7 @@ export async function start(): Promise<number> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   await done;
+  await adminServer?.close();
   await supervisor.stop();
   await redis?.stop();
   await removeRunFile(state, process.pid);
@@ -81,7 +94,7 @@ export async function start(): Promise<number> {
   return fatal ? 1 : 0;
 }
 
-function printPlan(env: Record<string, string>, state: string, redis: LocalRedis | null): void {
+function printPlan(env: Record<string, string>, state: string, redis: LocalRedis | null, admin: string | null): void {
   const host = (key: string): string => env[key] ?? '127.0.0.1';
   process.stderr.write(
     [
@@ -93,6 +106,7 @@ function printPlan(env: Record<string, string>, state: string, redis: LocalRedis
       `  delivery    lmtp://${host('DELIVERY_LMTP_HOST')}:${env.DELIVERY_LMTP_PORT}   metrics http://${host('DELIVERY_HTTP_HOST')}:${env.DELIVERY_HTTP_PORT}/metrics`,
       `  mailboxes   ${env.DELIVERY_MAILBOX_ROOT}/<domain>/<user>/Maildir`,
       `  redis       ${env.REDIS_URL}${redis ? ` (local, AOF appendfsync always, data in ${redis.dataDir})` : ''}`,
+      ...(admin === null ? [] : [`  admin       ${admin} (dashboard; API under /api, bearer token MAILWAY_ADMIN_TOKEN)`]),
       '',
       'Try it (in another terminal):',
       '  pnpm mailway domain add example.org',

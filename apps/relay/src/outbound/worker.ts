@@ -213,6 +213,7 @@ export function outboundProcessor(options: OutboundWorkerOptions): (data: Outbou
         else if (r.state === 'deferred') logger.warn({ ...line, retryAt: new Date(retryAt ?? now).toISOString() }, 'delivery deferred');
         else logger.error(line, nullSender ? 'delivery failed; a notification is never returned' : 'delivery failed');
       }
+      options.intake.trace?.record(data.queueId, ...records.map((r) => ({ type: r.state, agent: 'relay' as const, recipient: r.address, remote: r.remoteMta, reply: r.diagnostic, status: r.status, tls: r.tls, attempt: progress.attempts })));
     }
 
     // 3. Settle: notices, then spool references, then the next attempt.

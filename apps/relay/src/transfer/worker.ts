@@ -20,6 +20,7 @@ import type { Directory } from '@mailway/directory';
 import { type TransferJob, deliveryJobId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
 import { type MailQueue, createMailWorker, failedJobDeadline } from '@mailway/queue/queues';
 import { type Spool, SpoolNotFoundError } from '@mailway/queue/spool';
+import type { TraceLog } from '@mailway/queue/trace';
 import type { Logger } from '@mailway/runtime';
 import type { RelayMetrics } from '../metrics.js';
 import { transferOutcome } from './outcome.js';
@@ -29,6 +30,8 @@ export interface TransferTargets {
   readonly spool: Spool;
   readonly delivery: MailQueue<'delivery'>;
   readonly outbound: MailQueue<'outbound'>;
+  /** Where each message's `routed` events go. */
+  readonly trace?: TraceLog;
 }
 
 export interface TransferWorkerOptions {
@@ -132,7 +135,8 @@ function routeOne(options: Omit<TransferWorkerOptions, 'prefix' | 'concurrency' 
       return routes.local.length + routes.remote.size > 0;
     }
 
-    // Count once everything is queued, so a retried job is not counted twice for a failed add.
+    // Traced and counted once everything is queued, so a retried job is not counted twice for a failed add.
+    targets.trace?.record(queueId, ...routes.local.map((r) => ({ type: 'routed' as const, agent: 'relay' as const, recipient: r.address, route: 'local' })), ...[...routes.remote].flatMap(([domain, list]) => list.map((r) => ({ type: 'routed' as const, agent: 'relay' as const, recipient: r.address, route: domain }))));
     const remoteCount = [...routes.remote.values()].reduce((sum, list) => sum + list.length, 0);
     if (routes.local.length > 0) metrics.routed.inc({ route: 'local' }, routes.local.length);
     if (remoteCount > 0) metrics.routed.inc({ route: 'remote' }, remoteCount);

@@ -19,7 +19,7 @@ export interface ConfigIssue {
 
 /** Environment variables whose values are never echoed. */
 export function isSecret(env: string): boolean {
-  return /PASSWORD|SECRET|KEY/i.test(env);
+  return /PASSWORD|SECRET|KEY|TOKEN/i.test(env);
 }
 
 /** One line per issue, e.g. `invalid configuration: SUBMISSION_PORT="99x" (submission.port): expected …`. */

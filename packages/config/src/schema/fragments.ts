@@ -31,6 +31,12 @@ export const spoolSettings = z.object({
 // At least a second: BullMQ keeps failed jobs by whole seconds.
 export const failedRetentionSetting = setting.duration('MAILWAY_FAILED_RETENTION', 14 * 24 * 60 * 60_000, { min: '1s' });
 
+/**
+ * How long a message's trace (`mailway trace`: every agent's events for it) is kept after its
+ * latest event. A week covers the queue lifetime's default five days and some reading after.
+ */
+export const traceRetentionSetting = setting.duration('MAILWAY_TRACE_RETENTION', 7 * 24 * 60 * 60_000, { min: '1s' });
+
 export const logSettings = z.object({
   level: setting.oneOf('LOG_LEVEL', logLevels, 'info'),
 });

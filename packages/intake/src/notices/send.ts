@@ -57,7 +57,7 @@ export async function sendNotice(queueId: string, subject: NoticeSubject, recipi
     now: new Date(),
   });
 
-  await handOffOnce(
+  const size = await handOffOnce(
     context.targets,
     {
       queueId,
@@ -76,7 +76,17 @@ export async function sendNotice(queueId: string, subject: NoticeSubject, recipi
     },
     dsn,
   );
+  traceNotice(context, queueId, subject, recipients, size);
   return true;
+}
+
+/** The notice's own `accepted` event, and a `notice` event on the message it is about. */
+function traceNotice(context: NoticeContext, queueId: string, subject: NoticeSubject, recipients: readonly DsnRecipient[], size: number): void {
+  const trace = context.targets.trace;
+  if (trace === undefined) return;
+  const kind = recipients[0]?.action ?? 'failed';
+  trace.record(queueId, { type: 'accepted', agent: context.agent, client: null, from: '', recipients: [subject.envelope.from], size, about: subject.queueId, kind });
+  trace.record(subject.queueId, { type: 'notice', agent: context.agent, notice: queueId, kind, recipients: recipients.map((r) => r.address) });
 }
 
 /**

@@ -13,6 +13,7 @@ import type { z } from 'zod';
 import { type AttemptRecord, DeliveryJob, type Envelope, type Origin, OutboundJob, type OutboundProgress, type QueueName, TransferJob, deliveryJobId, outboundJobId, queueIdPattern, queueIdTime, queueNames, transferJobId } from '../jobs/index.js';
 import { bullPrefix } from '../queues/options.js';
 import type { Spool } from '../spool/spool.js';
+import type { TraceLog } from '../trace/log.js';
 
 /** Where a recipient stands: waiting for a worker, being worked on, waiting for its next attempt, or failed and kept. */
 export const recipientStates = ['queued', 'active', 'deferred', 'held', 'failed'] as const;
@@ -77,6 +78,8 @@ export interface MessageJob {
 /** Everything known about one message. */
 export interface MessageDetail {
   readonly queueId: string;
+  /** Where its content is spooled. */
+  readonly spoolId: string;
   readonly arrivedAt: string;
   readonly ageMs: number;
   readonly size: number;
@@ -174,7 +177,7 @@ const schemas = { transfer: TransferJob, outbound: OutboundJob, delivery: Delive
 type Parsed = { [N in QueueName]: { queue: N; job: Job; data: z.infer<(typeof schemas)[N]>; bullState: string; nextAttemptAt: string | null } }[QueueName];
 
 /** Inspect the queues under `prefix` (the Mailway key prefix, e.g. `mailway:`) over `connection`. */
-export function createQueueAdmin(connection: Redis, options: { prefix?: string; spool?: Spool } = {}): QueueAdmin {
+export function createQueueAdmin(connection: Redis, options: { prefix?: string; spool?: Spool; trace?: TraceLog } = {}): QueueAdmin {
   const prefix = bullPrefix(options.prefix ?? 'mailway');
   const queues = { transfer: new Queue('transfer', { connection, prefix }), outbound: new Queue('outbound', { connection, prefix }), delivery: new Queue('delivery', { connection, prefix }) } satisfies Record<QueueName, Queue>;
 
@@ -241,6 +244,7 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
     const arrivedAt = arrival(first);
     return {
       queueId,
+      spoolId: first.data.spoolId,
       arrivedAt,
       ageMs: Date.now() - Date.parse(arrivedAt),
       size: first.data.size,
@@ -284,6 +288,7 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
         continue; // It left the delayed set meanwhile (a worker took it, or it was promoted already).
       }
       promoted.push({ queueId: p.data.queueId, jobId: p.job.id!, domain: p.data.domain });
+      options.trace?.record(p.data.queueId, { type: 'operator', agent: 'admin', action: 'retry', route: p.data.domain, recipients: recipientsOf(p) });
     }
     return { promoted };
   }
@@ -309,6 +314,15 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
     return byArrival([...found.values()]);
   }
 
+  /** An operator's action in each message's trace: which jobs, which recipients. */
+  function traced(action: string, jobs: readonly ActedJob[]): void {
+    if (options.trace === undefined) return;
+    for (const queueId of new Set(jobs.map((j) => j.queueId))) {
+      const recipients = new Set(jobs.filter((j) => j.queueId === queueId).flatMap((j) => j.recipients));
+      options.trace.record(queueId, { type: 'operator', agent: 'admin', action, recipients: [...recipients] });
+    }
+  }
+
   const acted = (p: Parsed): ActedJob => ({ queueId: p.data.queueId, queue: p.queue, jobId: p.job.id!, domain: p.queue === 'outbound' ? p.data.domain : null, recipients: recipientsOf(p) });
 
   async function hold(queueId: string): Promise<ActionResult> {
@@ -326,6 +340,7 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
       if (p.bullState === 'delayed') await p.job.changeDelay(holdMs).catch(() => {});
       done.push(acted(p));
     }
+    traced('hold', done);
     return { done, active };
   }
 
@@ -339,6 +354,7 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
       if (p.bullState === 'delayed') await p.job.promote().catch(() => {});
       done.push(acted(p));
     }
+    traced('release', done);
     return { done, active: [] };
   }
 
@@ -361,6 +377,7 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
       if (stateOf[p.bullState] != null) await releaseReferences(spool, p, children);
       done.push(acted(p));
     }
+    traced('delete', done.filter((j) => jobs.some((p) => p.job.id === j.jobId && stateOf[p.bullState] != null)));
     return { done, active };
   }
 
