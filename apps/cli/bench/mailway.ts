@@ -63,6 +63,9 @@ export async function startMailway(users: readonly string[]): Promise<MailwaySta
   // AUTH PLAIN on the plaintext port, as smtp-source talks to Postfix; no per-user hourly limit.
   env.SUBMISSION_ALLOW_INSECURE_AUTH = 'true';
   env.SUBMISSION_MESSAGES_PER_HOUR = '0';
+  // Like for like: Postfix as benched checks no SPF, DKIM or DMARC (that takes a policy daemon or
+  // a milter), so port 25's sender authentication is off here (MAILWAY_BENCH_DMARC=on keeps it).
+  env.RELAY_DMARC = process.env.MAILWAY_BENCH_DMARC === 'on' ? 'true' : 'false';
 
   const logPath = join(home, 'mailway.log');
   const log = await open(logPath, 'a');
