@@ -12,6 +12,7 @@ import type { MessageDetail, QueueSummary, QueuedMessage, RetryResult } from '@m
 import { type AttemptRecord, type EnvelopeRecipient, type OutboundJob, type OutboundProgress, type TransferJob, newQueueId, outboundJobId } from '@mailway/queue/jobs';
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
+import { createRedisSpool } from '@mailway/queue/spool';
 
 import { dropKeys } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
@@ -60,6 +61,7 @@ const ta = transferJob(a, 'alice@example.org', ['bob@example.net', 'carol@exampl
 const tb = transferJob(b, '', ['x@example.net'], 100);
 const tc = transferJob(c, 'carol@example.org', ['erin@example.org'], 1);
 const td = transferJob(d, 'frank@example.org', ['gina@example.org'], 3);
+const contentA = ['From: alice@example.org', 'To: bob@example.net, carol@example.net, dave@example.com', 'Subject: Quarterly figures', `Message-ID: <${a}@example.org>`, '', 'The figures are attached.', ''].join('\r\n');
 const retryAtA = Date.now() + 10 * minute;
 const retryAtB = Date.now() + 20 * minute;
 const attempts: Record<string, { records: AttemptRecord[]; retryAt: number }> = {
@@ -109,6 +111,9 @@ beforeAll(async () => {
   await queues.delivery.add({ queueId: d, spoolId: d, size: td.size, messageId: td.messageId, from: td.envelope.from, recipient: rcpt('gina@example.org'), origin: td.origin });
   await until(async () => (await queues.outbound.queue.getDelayedCount()) === 2 && (await queues.delivery.queue.getFailedCount()) === 1 && (await queues.transfer.queue.getCompletedCount()) === 1);
   await closeWorkers(transfer, outbound, delivery);
+
+  // a's content, as the intake spooled it.
+  await createRedisSpool(command, { prefix }).write(a, Buffer.from(contentA), { refs: 3 });
 
   // Queued, with no worker running: a's other domain, and c not routed yet.
   await queues.outbound.add(outboundJob(ta, 'example.com'));
@@ -181,6 +186,14 @@ describe('mailway queue list', () => {
     expect(await ids('--sender', '<>')).toEqual([[b, ['x@example.net']]]);
     expect(await ids('--sender', 'frank@example.org', '--state', 'failed')).toEqual([[d, ['gina@example.org']]]);
     expect(await ids('--state', 'active')).toEqual([]);
+    expect(await ids('--recipient', '<BOB@example.net>')).toEqual([[a, ['bob@example.net']]]);
+    // Arrived 100, 12, 3 and 1 minutes ago.
+    expect(await ids('--older-than', '50m')).toEqual([[b, ['x@example.net']]]);
+    expect((await ids('--younger-than', '5m')).map(([id]) => id)).toEqual([d, c]);
+    expect((await ids('--older-than', '2m', '--younger-than', '1h')).map(([id]) => id)).toEqual([a, d]);
+    const badAge = await mailway('queue', 'list', '--older-than', 'yesterday');
+    expect(badAge.code).toBe(64);
+    expect(badAge.stderr).toContain('--older-than must be a duration');
     const empty = await mailway('queue', 'list', '--state', 'active');
     expect(empty.stdout).toBe('Mail queue is empty\n');
     const bad = await mailway('queue', 'list', '--state', 'stuck');
@@ -227,6 +240,18 @@ describe('mailway queue show', () => {
     expect(bounce.stdout).toContain('sender:      <>');
     expect(bounce.stdout).toContain('recipients:  x@example.net');
     expect(bounce.stdout).toMatch(/x@example\.net {2}deferred 4\.4\.1 at \S+ via \(no host\), no TLS: Mailway says connect to mx1/);
+  });
+
+  it('prints the spooled header, and with --body the whole message; a message whose content is gone says so', async () => {
+    const header = await mailway('queue', 'show', a);
+    expect(header.stdout).toContain('header:\nFrom: alice@example.org\nTo: bob@example.net, carol@example.net, dave@example.com\nSubject: Quarterly figures\n');
+    expect(header.stdout).not.toContain('The figures are attached.');
+    const body = await mailway('queue', 'show', a, '--body');
+    expect(body.stdout).toContain('message:\nFrom: alice@example.org\n');
+    expect(body.stdout).toContain('\n\nThe figures are attached.\n');
+    const json = JSON.parse((await mailway('queue', 'show', a, '--body', '--json')).stdout) as { message: string };
+    expect(json.message).toBe(contentA);
+    expect((await mailway('queue', 'show', b)).stdout).toContain('(content no longer spooled)');
   });
 
   it('a message nobody queued is an error', async () => {

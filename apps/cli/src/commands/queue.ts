@@ -1,8 +1,9 @@
 /**
  * `mailway queue …`: what is still queued and why (reads BullMQ through @mailway/queue/admin).
  *
- *   mailway queue list [--state queued|active|deferred|held|failed] [--domain D] [--sender S] [--json]
- *   mailway queue show <queue id> [--json]
+ *   mailway queue list [--state queued|active|deferred|held|failed] [--domain D] [--sender S] [--recipient R]
+ *                      [--older-than 2h] [--younger-than 10m] [--json]
+ *   mailway queue show <queue id> [--body] [--json]
  *   mailway queue summary [--json]
  *   mailway queue retry <queue id> | --all [--domain D] [--json]
  *   mailway queue flush [--json]
@@ -15,19 +16,21 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { BounceContext, BounceResult } from '@mailway/admin';
-import { loadConfig } from '@mailway/config';
+import { loadConfig, parseDuration } from '@mailway/config';
 import { hostnameSetting, setting, spoolSettings, traceRetentionSetting } from '@mailway/config/schema';
 import { type ActionResult, type MessageDetail, type QueueAdmin, type QueueSummary, type QueuedMessage, type QueuedRecipient, type RecipientState, type RetryResult, ageBuckets, createQueueAdmin, recipientStates } from '@mailway/queue/admin';
 import type { AttemptRecord } from '@mailway/queue/jobs';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { createTraceLog } from '@mailway/queue/trace';
-import { type Spool, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { type Spool, SpoolNotFoundError, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { readHeaderBlock } from '@mailway/smtp/message';
 import type { Redis } from 'ioredis';
 import { withRedis } from '../connection.js';
 
 /** Usage of the queue commands. */
-export const queueUsage = `  mailway queue list [--state queued|active|deferred|held|failed] [--domain <domain>] [--sender <address>] [--json]
-  mailway queue show <queue id> [--json]
+export const queueUsage = `  mailway queue list [--state queued|active|deferred|held|failed] [--domain <domain>] [--sender <address>]
+                     [--recipient <address>] [--older-than <duration>] [--younger-than <duration>] [--json]
+  mailway queue show <queue id> [--body] [--json]
   mailway queue summary [--json]
   mailway queue retry <queue id> | --all [--domain <domain>] [--json]
   mailway queue flush [--json]
@@ -43,29 +46,50 @@ type Print = (line: string) => void;
 interface Tools {
   readonly admin: QueueAdmin;
   readonly bounce: () => BounceContext;
+  /** The spool the agents write to (read-only use here unless the verb changes content). */
+  readonly spool: () => Spool;
 }
 type Action = (admin: QueueAdmin, args: readonly string[], print: Print, tools: Tools) => Promise<number>;
 
 const actions = {
   list: async (admin, args, print) => {
-    const { values } = parseArgs({ args: [...args], options: { state: { type: 'string' }, domain: { type: 'string' }, sender: { type: 'string' }, json: { type: 'boolean', default: false } } });
+    const { values } = parseArgs({
+      args: [...args],
+      options: { state: { type: 'string' }, domain: { type: 'string' }, sender: { type: 'string' }, recipient: { type: 'string' }, 'older-than': { type: 'string' }, 'younger-than': { type: 'string' }, json: { type: 'boolean', default: false } },
+    });
     const state = values.state;
     if (state !== undefined && !isState(state)) throw new UsageError(`--state must be one of ${recipientStates.join(', ')}`);
-    const messages = await admin.list({ ...(state === undefined ? {} : { state }), ...(values.domain === undefined ? {} : { domain: values.domain }), ...(values.sender === undefined ? {} : { sender: values.sender }) });
+    const olderThanMs = durationFlag('--older-than', values['older-than']);
+    const youngerThanMs = durationFlag('--younger-than', values['younger-than']);
+    const messages = await admin.list({
+      ...(state === undefined ? {} : { state }),
+      ...(values.domain === undefined ? {} : { domain: values.domain }),
+      ...(values.sender === undefined ? {} : { sender: values.sender }),
+      ...(values.recipient === undefined ? {} : { recipient: values.recipient }),
+      ...(olderThanMs === undefined ? {} : { olderThanMs }),
+      ...(youngerThanMs === undefined ? {} : { youngerThanMs }),
+    });
     if (values.json) print(JSON.stringify(messages, null, 2));
     else formatList(messages).forEach(print);
     return 0;
   },
-  show: async (admin, args, print) => {
-    const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  show: async (admin, args, print, tools) => {
+    const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean', default: false }, body: { type: 'boolean', default: false } } });
     const queueId = need(positionals[0], 'queue id');
     const detail = await admin.show(queueId);
     if (detail === null) {
       process.stderr.write(`mailway queue show: no job of message ${queueId} is queued or kept\n`);
       return 1;
     }
-    if (values.json) print(JSON.stringify(detail, null, 2));
-    else formatDetail(detail).forEach(print);
+    // The header (or with --body the whole message) as spooled; gone once every recipient is done.
+    const content = await spooledText(tools.spool(), detail.spoolId, values.body);
+    if (values.json) print(JSON.stringify({ ...detail, ...(content === null ? {} : values.body ? { message: content } : { header: content }) }, null, 2));
+    else {
+      formatDetail(detail).forEach(print);
+      print('');
+      if (content === null) print('(content no longer spooled)');
+      else print(`${values.body ? 'message' : 'header'}:\n${content.replace(/\r\n/g, '\n').trimEnd()}`);
+    }
     return 0;
   },
   summary: async (admin, args, print) => {
@@ -167,6 +191,30 @@ function configuredSpool(redis: Redis, prefix: string): Spool {
   return spool.backend === 'fs' ? createFsSpool({ directory: spool.directory }) : createRedisSpool(redis, { prefix });
 }
 
+/** A duration flag in ms (`2h`, `30m`), or undefined when not given. */
+function durationFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new UsageError(`${name} must be a duration (30m, 2h, 1d), not ${JSON.stringify(value)}`);
+  return ms;
+}
+
+/** The spooled message's header block, or with `whole` all of it, as text; null once it is gone. */
+async function spooledText(spool: Spool, spoolId: string, whole: boolean): Promise<string | null> {
+  try {
+    if (whole) return (await spool.readAll(spoolId)).toString('utf8');
+    const { header, rest } = await readHeaderBlock(spool.read(spoolId), { maxHeaderBytes: 1024 * 1024 });
+    // Started, then left: that hands the spool's reader back (a file spool closes its file).
+    const unread = rest[Symbol.asyncIterator]();
+    await unread.next();
+    await unread.return?.();
+    return header.toString('utf8');
+  } catch (error) {
+    if (error instanceof SpoolNotFoundError) return null;
+    throw error;
+  }
+}
+
 /** Run `mailway queue <verb> …`. */
 export async function runQueueCommand(args: readonly string[]): Promise<number> {
   const [verb, ...rest] = args;
@@ -188,7 +236,7 @@ export async function runQueueCommand(args: readonly string[]): Promise<number> 
         return { ...loadConfig(noticeSettings), spool, targets: { spool, transfer, trace } };
       };
       try {
-        return await action(admin, rest, (line) => process.stdout.write(`${line}\n`), { admin, bounce });
+        return await action(admin, rest, (line) => process.stdout.write(`${line}\n`), { admin, bounce, spool: () => spool ?? configuredSpool(redis, prefix) });
       } finally {
         await trace.flush();
         await admin.close();

@@ -98,6 +98,12 @@ export interface QueueFilter {
   readonly domain?: string;
   /** Reverse-path (case-insensitive); '' for the null sender. */
   readonly sender?: string;
+  /** A recipient's address (case-insensitive): only that recipient of each message is listed. */
+  readonly recipient?: string;
+  /** Messages that arrived at least this long ago (ms). */
+  readonly olderThanMs?: number;
+  /** Messages that arrived less than this long ago (ms). */
+  readonly youngerThanMs?: number;
 }
 
 export interface QueueSummary {
@@ -214,7 +220,8 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
     const now = Date.now();
     return group(await liveJobs(), now)
       .map((m) => ({ ...m, recipients: m.recipients.filter((r) => matchesRecipient(r, filter)) }))
-      .filter((m) => m.recipients.length > 0 && (filter.sender === undefined || m.sender.toLowerCase() === stripBrackets(filter.sender).toLowerCase()));
+      .filter((m) => m.recipients.length > 0 && (filter.sender === undefined || m.sender.toLowerCase() === stripBrackets(filter.sender).toLowerCase()))
+      .filter((m) => (filter.olderThanMs === undefined || m.ageMs >= filter.olderThanMs) && (filter.youngerThanMs === undefined || m.ageMs < filter.youngerThanMs));
   }
 
   async function show(queueId: string): Promise<MessageDetail | null> {
@@ -514,6 +521,7 @@ function arrival(p: Parsed): string {
 function matchesRecipient(r: QueuedRecipient, filter: QueueFilter): boolean {
   if (filter.state !== undefined && r.state !== filter.state) return false;
   if (filter.domain !== undefined && domainOf(r.address) !== filter.domain.toLowerCase()) return false;
+  if (filter.recipient !== undefined && r.address.toLowerCase() !== stripBrackets(filter.recipient).toLowerCase()) return false;
   return true;
 }
 
