@@ -184,7 +184,24 @@ describe('mailway queue hold, flush and release', () => {
     ]);
     expect(((await queues.outbound.queue.getJob(outboundJobId(h, h, 'example.net')))!.data as OutboundJob).held).toBeUndefined();
     expect((await mailway('queue', 'release', h)).stdout).toBe(`${h}  no held outbound job\n`);
-  });
+
+    // Every message with a recipient at a domain at once, then every held message.
+    const byDomain = await mailway('queue', 'hold', '--all', '--domain', 'example.com');
+    expect(byDomain.code).toBe(0);
+    expect(byDomain.stdout.trimEnd().split('\n').map((line) => line.split('  ')[0]).sort()).toEqual([h, m].sort());
+    expect((await states(h)).map(([, state]) => state)).toEqual(['held', 'held']);
+    expect((await states(x)).map(([, state]) => state)).not.toContain('held');
+    const releasedAll = await mailway('queue', 'release', '--all');
+    expect(releasedAll.code).toBe(1);
+    expect(releasedAll.stdout).toContain(`${h}  released, runs now`);
+    expect(releasedAll.stdout).toContain(`${m}  released, runs now`);
+    expect(releasedAll.stdout).toContain(`${x}  no held outbound job`);
+    expect((await states(h)).map(([, state]) => state)).toEqual(['queued', 'queued']);
+    const neither = await mailway('queue', 'hold');
+    expect(neither.code).toBe(64);
+    expect(neither.stderr).toContain('hold needs queue ids or --all');
+    // Fourteen commands, each a process of its own.
+  }, 120_000);
 });
 
 describe('mailway queue flush', () => {

@@ -7,7 +7,7 @@
  *   mailway queue summary [--json]
  *   mailway queue retry <queue id> | --all [--domain D] [--json]
  *   mailway queue flush [--json]
- *   mailway queue hold|release <queue id>… [--json]
+ *   mailway queue hold|release <queue id>… | --all [--domain D] [--json]
  *   mailway queue delete <queue id>… | --all [--domain D] --yes [--json]
  *   mailway queue bounce <queue id>… | --all [--domain D] --yes [--json]
  *
@@ -34,8 +34,8 @@ export const queueUsage = `  mailway queue list [--state queued|active|deferred|
   mailway queue summary [--json]
   mailway queue retry <queue id> | --all [--domain <domain>] [--json]
   mailway queue flush [--json]
-  mailway queue hold <queue id>… [--json]
-  mailway queue release <queue id>… [--json]
+  mailway queue hold <queue id>… | --all [--domain <domain>] [--json]
+  mailway queue release <queue id>… | --all [--domain <domain>] [--json]
   mailway queue delete <queue id>… | --all [--domain <domain>] --yes [--json]
   mailway queue bounce <queue id>… | --all [--domain <domain>] --yes [--json]`;
 
@@ -118,8 +118,8 @@ const actions = {
     if (!values.json && result.promoted.length === 0) print('no deferred outbound job');
     return 0;
   },
-  hold: async (admin, args, print) => perMessage('hold', args, print, (id) => admin.hold(id), { done: 'held', none: 'no queued or deferred outbound job to hold' }),
-  release: async (admin, args, print) => perMessage('release', args, print, (id) => admin.release(id), { done: 'released, runs now', none: 'no held outbound job' }),
+  hold: async (admin, args, print) => perMessage('hold', await selected('hold', admin, args), print, (id) => admin.hold(id), { done: 'held', none: 'no queued or deferred outbound job to hold' }, args.includes('--all')),
+  release: async (admin, args, print) => perMessage('release', await selected('release', admin, args), print, (id) => admin.release(id), { done: 'released, runs now', none: 'no held outbound job' }, args.includes('--all')),
   delete: async (admin, args, print) => {
     const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { all: { type: 'boolean', default: false }, domain: { type: 'string' }, yes: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
     if (values.all === (positionals.length > 0)) throw new UsageError('delete needs queue ids or --all');
@@ -164,6 +164,15 @@ export function formatBounce(r: BounceResult & { queueId: string }): string[] {
  * which jobs, or why nothing was. Exit 1 when some message had nothing to act on, unless
  * `anyCount` (an `--all` that found nothing is not an error).
  */
+/** The arguments for perMessage: the ids given, or with `--all [--domain D]` every queued message (to D). */
+async function selected(verb: string, admin: QueueAdmin, args: readonly string[]): Promise<string[]> {
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { all: { type: 'boolean', default: false }, domain: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  if (values.all === (positionals.length > 0)) throw new UsageError(`${verb} needs queue ids or --all`);
+  if (values.domain !== undefined && !values.all) throw new UsageError('--domain goes with --all');
+  const ids = values.all ? await admin.messageIds(values.domain === undefined ? {} : { domain: values.domain }) : positionals;
+  return [...ids, ...(values.json ? ['--json'] : [])];
+}
+
 async function perMessage(verb: string, args: readonly string[], print: Print, act: (queueId: string) => Promise<ActionResult>, words: { done: string; none: string }, anyCount = false): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
   if (positionals.length === 0 && !anyCount) throw new UsageError(`${verb} needs queue ids`);
