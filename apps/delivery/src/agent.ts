@@ -70,6 +70,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       junkFolder: settings.junkFolder,
       hopCountLimit: config.hopCountLimit,
       notices: { hostname: config.hostname, returnLimit: settings.bounceReturnLimit },
+      confirm: () => skeleton.confirm(),
     };
 
     // The LMTP listener.
@@ -90,7 +91,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
     await Promise.all([skeleton.reached(), waitForRedis(workerRedis, { timeoutMs: Number.POSITIVE_INFINITY })]);
 
     // The queue worker.
-    worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics), { prefix: skeleton.queueOptions.prefix, concurrency: settings.concurrency, autorun: false, ...settings.worker });
+    worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics, () => skeleton.confirm(workerRedis)), { prefix: skeleton.queueOptions.prefix, concurrency: settings.concurrency, autorun: false, ...settings.worker });
     worker.on('error', (error) => logger.warn({ err: error }, 'delivery worker error'));
     void worker.run().catch((error: unknown) => logger.error({ err: error }, 'delivery worker stopped'));
     logger.info({ lmtp: socket ?? { host: settings.lmtp.host, port: lmtpPort }, root: settings.mailboxRoot, format: settings.mailboxFormat, concurrency: settings.concurrency }, 'delivery running');

@@ -41,6 +41,8 @@ export interface DeliveryTargets {
   readonly hopCountLimit: number;
   /** How notices to the sender are written (failure, delivered, expanded). */
   readonly notices: NoticeSettings;
+  /** Resolves once the writes made so far on the command connection are safe from a failover (replicas confirmed them). */
+  readonly confirm?: () => Promise<void>;
 }
 
 /** What became of a recipient; `notice`: the queue id of the success notice sent for it, or null. */

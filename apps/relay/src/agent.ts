@@ -133,7 +133,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onAuth: smtpAuthHook({ directory, limiter: createAuthLimiter(redis, prefix, settings.authFailures), failureDelay: settings.authFailures.delay, logger, failures: metrics.authFailures, bars: metrics.authBars, rejections: metrics.rejections }),
         onMailFrom: authentication.mailFrom,
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, logger, metrics }),
-        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer }, authentication, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer, confirm: () => skeleton.confirm() }, authentication, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
@@ -169,7 +169,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       if (settings.outbound.dnsServers.length > 0) resolver.setServers(settings.outbound.dnsServers);
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
-        intake: { spool, transfer },
+        // Notices (bounces, delays) are confirmed by the replicas before the attempt that wrote them ends.
+        intake: { spool, transfer, confirm: () => skeleton.confirm() },
         settings: outboundSettingsFrom(config, resolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions, concurrencyFeedback: metrics.outboundConcurrencyFeedback, paced: metrics.outboundPaced },

@@ -1,6 +1,6 @@
 /**
  * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL
- * is set, then the submission, relay and delivery agents, all as supervised child processes
+ * or REDIS_SENTINELS is set, then the submission, relay and delivery agents, all as supervised child processes
  * (restarted when they die, each restart said on stderr) with the local-mode defaults and their
  * open-file limit raised to the hard limit (see open-files.ts), prints
  * where everything listens and where mail is stored, and on SIGTERM/SIGINT (or `mailway stop`)
@@ -9,7 +9,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { localDefaults, localRedisPort, stateDir, withDefaults } from '../local.js';
+import { localDefaults, localRedisPort, redisGiven, stateDir, withDefaults } from '../local.js';
 import { agentCommand, agentNames, spawnAgent } from '../supervisor/agents.js';
 import { type LocalRedis, startLocalRedis } from '../supervisor/redis.js';
 import { Supervisor } from '../supervisor/supervisor.js';
@@ -31,11 +31,11 @@ export async function start(): Promise<number> {
   // Redis: the given one, or our own.
   let redis: LocalRedis | null = null;
   let url = process.env.REDIS_URL;
-  if (url === undefined) {
+  if (!redisGiven()) {
     redis = await startLocalRedis(state, localRedisPort(), { notice: say, fatal: say });
     url = redis.url;
   }
-  const env = withDefaults({ ...localDefaults(state), REDIS_URL: url });
+  const env = withDefaults({ ...localDefaults(state), ...(url === undefined ? {} : { REDIS_URL: url }) });
   await mkdir(env.DELIVERY_MAILBOX_ROOT ?? join(state, 'mail'), { recursive: true });
 
   // The agents.
@@ -91,7 +91,7 @@ function printPlan(env: Record<string, string>, state: string, redis: LocalRedis
       `  relay       smtp://${host('RELAY_HOST')}:${env.RELAY_PORT} (inbound for local domains)   metrics http://${host('RELAY_HTTP_HOST')}:${env.RELAY_HTTP_PORT}/metrics`,
       `  delivery    lmtp://${host('DELIVERY_LMTP_HOST')}:${env.DELIVERY_LMTP_PORT}   metrics http://${host('DELIVERY_HTTP_HOST')}:${env.DELIVERY_HTTP_PORT}/metrics`,
       `  mailboxes   ${env.DELIVERY_MAILBOX_ROOT}/<domain>/<user>/Maildir`,
-      `  redis       ${env.REDIS_URL}${redis ? ` (local, AOF appendfsync always, data in ${redis.dataDir})` : ''}`,
+      `  redis       ${env.REDIS_SENTINELS ? `primary ${env.REDIS_SENTINEL_NAME ?? '?'} through sentinels ${env.REDIS_SENTINELS}` : env.REDIS_URL}${redis ? ` (local, AOF appendfsync always, data in ${redis.dataDir})` : ''}`,
       '',
       'Try it (in another terminal):',
       '  pnpm mailway domain add example.org',

@@ -11,10 +11,34 @@ import { setting } from './setting.js';
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
-export const redisSettings = z.object({
-  url: setting.string('REDIS_URL', 'redis://127.0.0.1:6379'),
-  prefix: setting.string('MAILWAY_REDIS_PREFIX', 'mailway:'),
-});
+/**
+ * Where Redis is. One server: REDIS_URL. A primary watched by Sentinel: REDIS_SENTINELS (the
+ * sentinels' host:port list) and REDIS_SENTINEL_NAME (the primary's name in them); REDIS_URL
+ * then gives only the credentials, database and scheme of the primary, never its address.
+ * REDIS_WAIT_REPLICAS: replicas that must hold a message before it is acknowledged (WAIT);
+ * unset means 1 with Sentinel, 0 without.
+ */
+export const redisSettings = z
+  .object({
+    url: setting.string('REDIS_URL', 'redis://127.0.0.1:6379'),
+    prefix: setting.string('MAILWAY_REDIS_PREFIX', 'mailway:'),
+    sentinels: setting.hostPorts('REDIS_SENTINELS', []),
+    sentinelName: setting.optionalString('REDIS_SENTINEL_NAME'),
+    sentinelUsername: setting.optionalString('REDIS_SENTINEL_USERNAME'),
+    sentinelPassword: setting.optionalString('REDIS_SENTINEL_PASSWORD'),
+    waitReplicas: setting.optionalInt('REDIS_WAIT_REPLICAS', { min: 0, max: 16 }),
+    waitTimeout: setting.duration('REDIS_WAIT_TIMEOUT', 1_000, { min: '1ms' }),
+  })
+  .superRefine((redis, context) => {
+    // A sentinel list and a primary name go together.
+    if (redis.sentinels.length > 0 && redis.sentinelName === undefined) {
+      context.addIssue({ code: 'custom', path: ['sentinelName'], message: 'required when REDIS_SENTINELS is set: the name the sentinels monitor the primary under' });
+    }
+    if (redis.sentinels.length === 0 && redis.sentinelName !== undefined) {
+      context.addIssue({ code: 'custom', path: ['sentinels'], message: 'required when REDIS_SENTINEL_NAME is set: the sentinels to ask, as host:port, comma-separated' });
+    }
+  });
+export type RedisSettings = z.infer<typeof redisSettings>;
 
 /** Where message content is stored: the same for every agent of one installation. */
 export const spoolSettings = z.object({
