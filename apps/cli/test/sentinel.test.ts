@@ -13,10 +13,11 @@
 import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRedis } from '@mailway/queue/redis';
 import { type SentinelSetup, startSentinels } from '@mailway/testing/sentinel';
-import { type Stack, startStack } from './support/stack.js';
+import { type Stack, run, startStack } from './support/stack.js';
 
 let sentinels: SentinelSetup;
 let s: Stack;
@@ -125,8 +126,12 @@ async function copiesInMaildir(): Promise<Map<string, number>> {
   return copies;
 }
 
-it('runs mailway commands through the sentinels', async () => {
+it('runs mailway commands through the sentinels, and names the variable of a sentinel setting it cannot use', async () => {
   expect(await s.mailway('user', 'list')).toContain('bob@example.org');
+  const cliDir = fileURLToPath(new URL('..', import.meta.url));
+  const mailwayWith = (env: Record<string, string>) => run(process.execPath, ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts', 'queue', 'list'], { cwd: cliDir, env: { ...s.env, ...env } });
+  await expect(mailwayWith({ REDIS_SENTINELS: 'sentinel-a' })).rejects.toMatchObject({ stderr: expect.stringContaining('REDIS_SENTINELS="sentinel-a" (redis.sentinels): expected host:port') });
+  await expect(mailwayWith({ REDIS_SENTINEL_NAME: '' })).rejects.toMatchObject({ stderr: expect.stringContaining('redis.sentinelName (REDIS_SENTINEL_NAME): required when REDIS_SENTINELS is set') });
 });
 
 it('keeps every 250 through a SIGKILL of the primary: each delivered exactly once, nothing left behind', async () => {
@@ -146,8 +151,10 @@ it('keeps every 250 through a SIGKILL of the primary: each delivered exactly onc
   const notAccepted = sent.filter((m) => m.code !== 250);
   const acceptedAfter = accepted.filter((m) => m.at > killedAt + failedOverMs);
   const lastRefusal = Math.max(...notAccepted.map((m) => m.at), killedAt);
+  const metrics = await (await fetch(`http://127.0.0.1:${s.env.RELAY_HTTP_PORT}/metrics`)).text();
+  const waited = (name: string) => Number(new RegExp(`^mailway_redis_replica_wait_seconds_${name}\\{agent="relay"\\} (\\S+)`, 'm').exec(metrics)?.[1] ?? Number.NaN);
   console.log(
-    `sentinel stack: ${sent.length} sent, ${accepted.length} answered 250 (${acceptedAfter.length} after the failover), ${notAccepted.length} not (${[...new Set(notAccepted.map((m) => m.code))].join(', ')}); primary :${before} → :${after} in ${failedOverMs} ms; last refusal ${lastRefusal - killedAt} ms after the kill`,
+    `sentinel stack: ${sent.length} sent, ${accepted.length} answered 250 (${acceptedAfter.length} after the failover), ${notAccepted.length} not (${[...new Set(notAccepted.map((m) => m.code))].join(', ')}); primary :${before} → :${after} in ${failedOverMs} ms; last refusal ${lastRefusal - killedAt} ms after the kill; relay WAITs: ${waited('count')}, mean ${((waited('sum') / waited('count')) * 1000).toFixed(2)} ms`,
   );
   expect(accepted.length).toBeGreaterThan(20);
   expect(acceptedAfter.length).toBeGreaterThan(5);
