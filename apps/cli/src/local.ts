@@ -27,15 +27,15 @@ export function redisUrl(env: NodeJS.ProcessEnv = process.env): string {
 /**
  * The Redis every command talks to, as the agents read it (REDIS_SENTINELS and the rest,
  * validated: a ConfigError names the variable at fault), with the local Redis as the default
- * URL. Sentinels set: the stack's Redis is theirs, never a local one.
+ * URL. Sentinels or cluster nodes set: the stack's Redis is theirs, never a local one.
  */
 export function redisSettingsOf(env: NodeJS.ProcessEnv = process.env): RedisSettings {
   return loadConfig(z.object({ redis: redisSettings }), { env: { ...env, REDIS_URL: redisUrl(env) }, file: null }).redis;
 }
 
-/** Whether `mailway start` uses a Redis given to it (REDIS_URL or sentinels) rather than its own. */
+/** Whether `mailway start` uses a Redis given to it (REDIS_URL, sentinels or a cluster) rather than its own. */
 export function redisGiven(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.REDIS_URL !== undefined || (env.REDIS_SENTINELS ?? '') !== '';
+  return env.REDIS_URL !== undefined || (env.REDIS_SENTINELS ?? '') !== '' || (env.REDIS_CLUSTER_NODES ?? '') !== '';
 }
 
 /** Local-mode defaults for the agents' settings (see each agent's README). */

@@ -1,7 +1,7 @@
 /**
- * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL
- * or REDIS_SENTINELS is set, then the submission, relay and delivery agents, all as supervised child processes
- * (restarted when they die, each restart said on stderr) with the local-mode defaults and their
+ * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL,
+ * REDIS_SENTINELS or REDIS_CLUSTER_NODES is set, then the submission, relay and delivery agents,
+ * all as supervised child processes (restarted when they die, each restart said on stderr) with the local-mode defaults and their
  * open-file limit raised to the hard limit (see open-files.ts), prints
  * where everything listens and where mail is stored, and on SIGTERM/SIGINT (or `mailway stop`)
  * stops the agents (they finish their work) and then Redis. A run file in the state folder
@@ -91,7 +91,7 @@ function printPlan(env: Record<string, string>, state: string, redis: LocalRedis
       `  relay       smtp://${host('RELAY_HOST')}:${env.RELAY_PORT} (inbound for local domains)   metrics http://${host('RELAY_HTTP_HOST')}:${env.RELAY_HTTP_PORT}/metrics`,
       `  delivery    lmtp://${host('DELIVERY_LMTP_HOST')}:${env.DELIVERY_LMTP_PORT}   metrics http://${host('DELIVERY_HTTP_HOST')}:${env.DELIVERY_HTTP_PORT}/metrics`,
       `  mailboxes   ${env.DELIVERY_MAILBOX_ROOT}/<domain>/<user>/Maildir`,
-      `  redis       ${env.REDIS_SENTINELS ? `primary ${env.REDIS_SENTINEL_NAME ?? '?'} through sentinels ${env.REDIS_SENTINELS}` : env.REDIS_URL}${redis ? ` (local, AOF appendfsync always, data in ${redis.dataDir})` : ''}`,
+      `  redis       ${env.REDIS_SENTINELS ? `primary ${env.REDIS_SENTINEL_NAME ?? '?'} through sentinels ${env.REDIS_SENTINELS}` : env.REDIS_CLUSTER_NODES ? `cluster ${env.REDIS_CLUSTER_NODES}` : env.REDIS_URL}${redis ? ` (local, AOF appendfsync always, data in ${redis.dataDir})` : ''}`,
       '',
       'Try it (in another terminal):',
       '  pnpm mailway domain add example.org',

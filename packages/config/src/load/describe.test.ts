@@ -26,6 +26,7 @@ describe('describeSettings', () => {
       { env: 'REDIS_SENTINEL_NAME', key: 'redis.sentinelName', fallback: undefined },
       { env: 'REDIS_SENTINEL_USERNAME', key: 'redis.sentinelUsername', fallback: undefined },
       { env: 'REDIS_SENTINEL_PASSWORD', key: 'redis.sentinelPassword', fallback: undefined },
+      { env: 'REDIS_CLUSTER_NODES', key: 'redis.clusterNodes', fallback: [] },
       { env: 'REDIS_WAIT_REPLICAS', key: 'redis.waitReplicas', fallback: undefined },
       { env: 'REDIS_WAIT_TIMEOUT', key: 'redis.waitTimeout', fallback: 1000 },
       { env: 'LOG_LEVEL', key: 'log.level', fallback: 'info' },

@@ -62,7 +62,7 @@ describe('redisSettings', () => {
   const redis = z.object({ redis: redisSettings });
 
   it('defaults: one server at REDIS_URL, no sentinels, no replica wait set, WAIT for 1 s', () => {
-    expect(loadConfig(redis, { env: {}, file: null }).redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'mailway:', sentinels: [], waitTimeout: 1_000 });
+    expect(loadConfig(redis, { env: {}, file: null }).redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'mailway:', sentinels: [], clusterNodes: [], waitTimeout: 1_000 });
   });
 
   it('reads sentinels as host:port (IPv6 in brackets), the primary name, their credentials and the replica wait', () => {
@@ -100,5 +100,17 @@ describe('redisSettings', () => {
     ]);
     expect(problems(redis, { REDIS_WAIT_REPLICAS: 'one' })).toEqual(['invalid configuration: REDIS_WAIT_REPLICAS="one" (redis.waitReplicas): expected an integer from 0 to 16']);
     expect(problems(redis, { REDIS_SENTINELS: 'a:70000', REDIS_SENTINEL_NAME: 'm' })[0]).toContain('REDIS_SENTINELS="a:70000"');
+  });
+
+  it('reads cluster nodes, and wants a hash-tag prefix, no sentinels and no replica wait with them', () => {
+    const cluster = { REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001', MAILWAY_REDIS_PREFIX: '{mailway}:' };
+    expect(loadConfig(redis, { env: cluster, file: null }).redis).toMatchObject({ clusterNodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }], prefix: '{mailway}:' });
+    expect(problems(redis, { ...cluster, MAILWAY_REDIS_PREFIX: 'mailway:' })).toEqual([
+      'invalid configuration: MAILWAY_REDIS_PREFIX="mailway:" (redis.prefix): needs a hash tag with REDIS_CLUSTER_NODES, e.g. {mailway}: (keys used together must be in one cluster slot)',
+    ]);
+    expect(problems(redis, { ...cluster, REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_NAME: 'mailway' })).toEqual(['invalid configuration: REDIS_CLUSTER_NODES="127.0.0.1:7000,127.0.0.1:7001" (redis.clusterNodes): set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both']);
+    expect(problems(redis, { ...cluster, REDIS_WAIT_REPLICAS: '1' })).toEqual([
+      'invalid configuration: REDIS_WAIT_REPLICAS="1" (redis.waitReplicas): not supported with REDIS_CLUSTER_NODES: a cluster acknowledges on the shard that holds the key',
+    ]);
   });
 });
