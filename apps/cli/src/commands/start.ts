@@ -1,11 +1,12 @@
 /**
  * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL,
  * REDIS_SENTINELS or REDIS_CLUSTER_NODES is set, then the submission, relay and delivery agents,
- * all as supervised child processes (restarted when they die, each restart said on stderr) with the local-mode defaults and their
- * open-file limit raised to the hard limit (see open-files.ts), prints
- * where everything listens and where mail is stored, and on SIGTERM/SIGINT (or `mailway stop`)
- * stops the agents (they finish their work) and then Redis. A run file in the state folder
- * (run-file.ts) lets `mailway status` and `mailway stop` find the stack.
+ * all as supervised child processes (restarted when they die, each restart said on stderr) with
+ * the local-mode defaults and their open-file limit raised to the hard limit (see
+ * open-files.ts), prints where everything listens and where mail is stored, and on
+ * SIGTERM/SIGINT (or `mailway stop`) stops the agents (they finish their work) and then Redis.
+ * A run file in the state folder (run-file.ts) lets `mailway status` and `mailway stop` find
+ * the stack.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
