@@ -131,7 +131,7 @@ it('runs mailway commands through the sentinels, and names the variable of a sen
   const cliDir = fileURLToPath(new URL('..', import.meta.url));
   const mailwayWith = (env: Record<string, string>) => run(process.execPath, ['--import', 'tsx', '--conditions=@mailway/source', 'src/main.ts', 'queue', 'list'], { cwd: cliDir, env: { ...s.env, ...env } });
   await expect(mailwayWith({ REDIS_SENTINELS: 'sentinel-a' })).rejects.toMatchObject({ stderr: expect.stringContaining('REDIS_SENTINELS="sentinel-a" (redis.sentinels): expected host:port') });
-  await expect(mailwayWith({ REDIS_SENTINEL_NAME: '' })).rejects.toMatchObject({ stderr: expect.stringContaining('redis.sentinelName (REDIS_SENTINEL_NAME): required when REDIS_SENTINELS is set') });
+  await expect(mailwayWith({ REDIS_SENTINEL_NAME: '' })).rejects.toMatchObject({ stderr: expect.stringContaining('REDIS_SENTINEL_NAME="" (redis.sentinelName): required when REDIS_SENTINELS is set') });
 });
 
 it('keeps every 250 through a SIGKILL of the primary: each delivered exactly once, nothing left behind', async () => {
