@@ -8,12 +8,14 @@ import { redisSettingsOf } from './local.js';
 
 /**
  * Connect to the agents' Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES, else the local
- * Redis of `mailway start`), or to `url` when given (the one a running stack recorded; behind
- * sentinels a URL gives only credentials, as REDIS_URL does); run `work`; disconnect.
+ * Redis of `mailway start`), or to the server `url` names when given (the one a running stack
+ * recorded); run `work`; disconnect.
  */
 export async function withRedis<T>(work: (redis: Redis, prefix: string) => Promise<T>, url?: string): Promise<T> {
   const settings = redisSettingsOf();
-  const redis = createRedis(url === undefined ? settings : { ...settings, url }, { role: 'command', name: 'mailway-cli' });
+  // A recorded URL names one server; sentinels and cluster nodes are found through the settings.
+  const oneServer = url !== undefined && /^rediss?:\/\//.test(url) && settings.sentinels.length === 0 && settings.clusterNodes.length === 0;
+  const redis = createRedis(oneServer ? { ...settings, url } : settings, { role: 'command', name: 'mailway-cli' });
   const where = describeRedis(redis);
   redis.on('error', () => {});
   try {

@@ -62,7 +62,8 @@ export async function start(): Promise<number> {
   await writeRunFile(state, {
     pid: process.pid,
     startedAt: new Date().toISOString(),
-    redisUrl: url,
+    // Behind sentinels or a cluster there is no one URL: where the agents look, for the reader.
+    redisUrl: url ?? redisPlace(env),
     agents: { submission: healthAddress(env, 'SUBMISSION'), relay: healthAddress(env, 'RELAY'), delivery: healthAddress(env, 'DELIVERY') },
   });
   printPlan(env, state, redis);
@@ -101,4 +102,10 @@ function printPlan(env: Record<string, string>, state: string, redis: LocalRedis
       '',
     ].join('\n'),
   );
+}
+
+/** Where the sentinels or cluster nodes of `env` are, as `sentinel://…/name` or `cluster://…`. */
+function redisPlace(env: Record<string, string>): string {
+  if (env.REDIS_SENTINELS) return `sentinel://${env.REDIS_SENTINELS}/${env.REDIS_SENTINEL_NAME ?? ''}`;
+  return `cluster://${env.REDIS_CLUSTER_NODES ?? ''}`;
 }
