@@ -162,14 +162,20 @@ it('keeps every 250 through a SIGKILL of the primary: each delivered exactly onc
   for (const m of notAccepted) expect([0, 421, 451]).toContain(m.code);
 
   // Every 250 delivered; a job cut off by the failover may wait for its back-off (30 s).
-  const copies = await s.waitFor(
-    'every accepted message in the Maildir',
-    async () => {
-      const found = await copiesInMaildir();
-      return accepted.every((m) => (found.get(m.id) ?? 0) >= 1) ? found : null;
-    },
-    90_000,
-  );
+  let missing: Sent[] = [];
+  const copies = await s
+    .waitFor(
+      'every accepted message in the Maildir',
+      async () => {
+        const found = await copiesInMaildir();
+        missing = accepted.filter((m) => (found.get(m.id) ?? 0) === 0);
+        return missing.length === 0 ? found : null;
+      },
+      90_000,
+    )
+    .catch((error: unknown) => {
+      throw new Error(`${missing.length} accepted messages missing from the Maildir: ${missing.map((m) => `${m.id} (${m.text})`).join(', ')}`, { cause: error });
+    });
   // Exactly once: wait a little more for late copies, then count again.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   const final = await copiesInMaildir();
