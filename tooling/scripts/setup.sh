@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prepares a machine for Mailway: pnpm, the Debian packages the tests talk to (redis-server,
-# Postfix's smtp-sink/smtp-source, Dovecot's IMAP and LMTP servers, unbound/nsd/ldnsutils for
-# DNSSEC), and the workspace's dependencies
+# Prepares a machine for Mailway: pnpm, the Debian packages the tests talk to (redis-server and
+# redis-sentinel, Postfix's smtp-sink/smtp-source, Dovecot's IMAP and LMTP servers,
+# unbound/nsd/ldnsutils for DNSSEC, chromium for the dashboard), and the workspace's dependencies
 # from the lockfile.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -18,9 +18,11 @@ fi
 # dovecot-imapd to read the mailboxes the delivery agent writes, dovecot-lmtpd for the relay's
 # LMTP next hops, dnsmasq (its base package: no daemon is started) to serve MX records to the
 # relay's tests, docker-compose to check docker-compose.yml (no Docker engine needed), chromium
-# for the admin dashboard's browser test (driven by playwright-core).
+# for the admin dashboard's browser test (driven by playwright-core), redis-sentinel for the
+# failover tests.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)

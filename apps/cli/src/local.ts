@@ -5,6 +5,9 @@
  * standard ports (587, 465, 25, 24) through each agent's own settings.
  */
 import { resolve } from 'node:path';
+import { z } from 'zod';
+import { type RedisSettings, redisSettings } from '@mailway/config/schema';
+import { loadConfig } from '@mailway/config/load';
 
 /** Where `mailway start` keeps its Redis data and the mailboxes. */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -19,6 +22,20 @@ export function localRedisPort(env: NodeJS.ProcessEnv = process.env): number {
 /** The Redis every command talks to: REDIS_URL, or the local one. */
 export function redisUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.REDIS_URL ?? `redis://127.0.0.1:${localRedisPort(env)}`;
+}
+
+/**
+ * The Redis every command talks to, as the agents read it (REDIS_SENTINELS and the rest,
+ * validated: a ConfigError names the variable at fault), with the local Redis as the default
+ * URL. Sentinels or cluster nodes set: the stack's Redis is theirs, never a local one.
+ */
+export function redisSettingsOf(env: NodeJS.ProcessEnv = process.env): RedisSettings {
+  return loadConfig(z.object({ redis: redisSettings }), { env: { ...env, REDIS_URL: redisUrl(env) }, file: null }).redis;
+}
+
+/** Whether `mailway start` uses a Redis given to it (REDIS_URL, sentinels or a cluster) rather than its own. */
+export function redisGiven(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.REDIS_URL !== undefined || (env.REDIS_SENTINELS ?? '') !== '' || (env.REDIS_CLUSTER_NODES ?? '') !== '';
 }
 
 /** Local-mode defaults for the agents' settings (see each agent's README). */

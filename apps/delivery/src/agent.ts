@@ -71,6 +71,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
       hopCountLimit: config.hopCountLimit,
       notices: { hostname: config.hostname, returnLimit: settings.bounceReturnLimit },
       trace: skeleton.trace,
+      confirm: () => skeleton.confirm(),
     };
 
     // The LMTP listener.
@@ -91,7 +92,7 @@ export async function createDeliveryAgent(config: DeliveryConfig, context: Agent
     await Promise.all([skeleton.reached(), waitForRedis(workerRedis, { timeoutMs: Number.POSITIVE_INFINITY })]);
 
     // The queue worker.
-    worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics), { prefix: skeleton.queueOptions.prefix, concurrency: settings.concurrency, autorun: false, ...settings.worker });
+    worker = createMailWorker('delivery', workerRedis, deliveryProcessor(targets, logger, metrics, () => skeleton.confirm(workerRedis)), { prefix: skeleton.queueOptions.prefix, concurrency: settings.concurrency, autorun: false, ...settings.worker });
     worker.on('error', (error) => logger.warn({ err: error }, 'delivery worker error'));
     void worker.run().catch((error: unknown) => logger.error({ err: error }, 'delivery worker stopped'));
     logger.info({ lmtp: socket ?? { host: settings.lmtp.host, port: lmtpPort }, root: settings.mailboxRoot, format: settings.mailboxFormat, concurrency: settings.concurrency }, 'delivery running');

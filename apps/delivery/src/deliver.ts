@@ -44,6 +44,8 @@ export interface DeliveryTargets {
   readonly notices: NoticeSettings;
   /** Where each recipient's outcome is traced (the worker and the LMTP server write it). */
   readonly trace?: TraceLog;
+  /** Resolves once the writes made so far on the command connection are safe from a failover (replicas confirmed them). */
+  readonly confirm?: () => Promise<void>;
 }
 
 /** What became of a recipient; `notice`: the queue id of the success notice sent for it, or null. */

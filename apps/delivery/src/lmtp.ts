@@ -85,6 +85,8 @@ export function lmtpHooks(targets: DeliveryTargets, logger: Logger, metrics: Del
           try {
             // A queue id of its own for every LMTP transaction: nothing can have run before.
             const result = await deliver(targets, job, jobId, false);
+            // An alias's targets are a transfer job: the 250 waits until replicas hold it.
+            if (result.kind === 'expanded') await targets.confirm?.();
             traceOutcome(targets, job, result);
             const outcome = result.kind === 'expanded' ? 'expanded' : 'delivered';
             metrics.deliveries.inc({ outcome, source: 'lmtp' });

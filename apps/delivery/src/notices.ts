@@ -33,6 +33,8 @@ export interface NoticeTargets {
   readonly transfer: MailQueue<'transfer'>;
   readonly notices: NoticeSettings;
   readonly trace?: TraceLog;
+  /** Replica confirmation of the notice before the job that wrote it ends (see DeliveryTargets). */
+  readonly confirm?: () => Promise<void>;
 }
 
 /** Sends the failure notice for `job` (failed for good with `verdict`); resolves with its queue id, or null when none is owed. */
@@ -76,5 +78,5 @@ function report(job: DeliveryJob, action: DsnRecipient['action'], status: string
 }
 
 function contextOf(targets: NoticeTargets): NoticeContext {
-  return { hostname: targets.notices.hostname, spool: targets.spool, targets: { spool: targets.spool, transfer: targets.transfer, ...(targets.trace === undefined ? {} : { trace: targets.trace }) }, returnLimit: targets.notices.returnLimit, agent: 'delivery' };
+  return { hostname: targets.notices.hostname, spool: targets.spool, targets: { spool: targets.spool, transfer: targets.transfer, ...(targets.trace === undefined ? {} : { trace: targets.trace }), ...(targets.confirm ? { confirm: targets.confirm } : {}) }, returnLimit: targets.notices.returnLimit, agent: 'delivery' };
 }

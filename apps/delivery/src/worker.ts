@@ -21,15 +21,27 @@ import type { DeliveryMetrics } from './metrics.js';
 import { returnToSender } from './notices.js';
 import { LoopDetected, PermanentFailure, classify } from './outcome.js';
 
-/** The processor handed to createMailWorker. */
-export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics): MailProcessor<'delivery'> {
+/**
+ * The processor handed to createMailWorker. `confirmTaken` (WAIT on the worker's connection,
+ * behind replicas) resolves once the replicas know the job was taken: a failover that lost
+ * that would hand the job out again as a first start, which would not look for the copy this
+ * attempt stores. When they do not confirm, the attempt looks for an earlier copy anyway.
+ */
+export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metrics: DeliveryMetrics, confirmTaken: () => Promise<void> = async () => {}): MailProcessor<'delivery'> {
   return async (data, job) => {
     const jobId = job.id ?? '';
     const log = { queueId: data.queueId, jobId, recipient: data.recipient.address, attempt: job.attemptsMade + 1 };
     const timer = metrics.seconds.startTimer({ source: 'queue' });
     try {
+      const taken = await confirmTaken().then(
+        () => true,
+        (error: unknown) => {
+          logger.warn({ ...log, err: error }, 'start of delivery not confirmed by redis replicas: looking for an earlier copy first');
+          return false;
+        },
+      );
       // BullMQ counts every start of a job (and every stall): only a job's first start can skip looking for an earlier copy.
-      const retry = job.attemptsStarted > 1 || job.attemptsMade > 0 || job.stalledCounter > 0;
+      const retry = !taken || job.attemptsStarted > 1 || job.attemptsMade > 0 || job.stalledCounter > 0;
       // A retry may follow a final failure that parked the reference: the job is live again.
       if (retry) await targets.spool.unpark(data.spoolId, jobId);
       const result = await deliver(targets, data, jobId, retry);

@@ -163,7 +163,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onMailFrom: authentication.mailFrom,
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, ...(holds.empty ? {} : { holds: holds.holds }), logger, metrics }),
         ...onEtrn,
-        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer, trace: skeleton.trace }, authentication, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm() }, authentication, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),
@@ -187,7 +187,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         grants,
         locks,
         outbound,
-        processing: { spool, intake: { spool, transfer, trace: skeleton.trace }, settings: outboundSettingsFrom(config, mxResolver), logger, metrics: { attempts: metrics.outbound } },
+        processing: { spool, intake: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm() }, settings: outboundSettingsFrom(config, mxResolver), logger, metrics: { attempts: metrics.outbound } },
         logger,
         metrics: { sessions: metrics.odmrSessions, messages: metrics.odmrMessages },
       });
@@ -236,7 +236,8 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
       }
       outboundWorker = createOutboundWorker(workerRedis, {
         spool,
-        intake: { spool, transfer, trace: skeleton.trace },
+        // Notices (bounces, delays) are confirmed by the replicas before the attempt that wrote them ends.
+        intake: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm() },
         settings: outboundSettingsFrom(config, mxResolver),
         logger,
         metrics: { attempts: metrics.outbound, sessions: metrics.outboundSessions, concurrencyFeedback: metrics.outboundConcurrencyFeedback, paced: metrics.outboundPaced },

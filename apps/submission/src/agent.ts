@@ -82,7 +82,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       }),
       onMailFrom: mailFromHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onRcptTo: rcptToHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
-      onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer, trace: skeleton.trace }, dkim, rate, logger, metrics }),
+      onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm() }, dkim, rate, logger, metrics }),
       onViolation,
     });
     const serverOptions = (listener: string, secure: boolean) =>

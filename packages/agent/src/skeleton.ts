@@ -3,18 +3,21 @@
  * configured with, the gate in front of its SMTP or LMTP hooks, its readiness and the release
  * of what it opened. Each agent adds only its own policy, queues, workers and listeners.
  *
- * Reads: the agent's Redis URL and prefix, its spool settings. Opens: a fail-fast connection
+ * Reads: where the agent's Redis is (a URL, or sentinels and a primary name) and its prefix, the
+ * replicas a write must reach before it is acknowledged, its spool settings. Opens: a fail-fast connection
  * for commands (`mailway-<name>`), watched (`redis connected`, `redis connection lost…`,
  * `mailway_redis_up`), so that a session learns at once when Redis is away; for agents with
  * queue workers, a patient connection of their own (`mailway-<name>-worker`, errors logged at
  * debug level); the spool (for the filesystem backend, with its periodic sweep).
  * Emits: `<name> ready` once the agent serves; sessions before that get 421 4.3.2, and RCPT
- * gets 451 4.3.0 while Redis is away (withAvailability).
+ * gets 451 4.3.0 while Redis is away (withAvailability). With a replica wait, `confirm` (WAIT)
+ * and its metrics `mailway_redis_replica_wait_seconds` and `mailway_redis_replica_shortfalls_total`,
+ * and a warning at start-up when Redis has fewer replicas than awaited.
  */
 import type { Redis } from 'ioredis';
 import { applySeed, type Directory, readSeedFile } from '@mailway/directory';
 import { bullPrefix } from '@mailway/queue/queues';
-import { closeRedis, createRedis, watchRedis } from '@mailway/queue/redis';
+import { type RedisTarget, type ReplicaWait, ReplicaShortfallError, closeRedis, confirmReplicas, createRedis, replicaWaitOf, watchRedis } from '@mailway/queue/redis';
 import { type OpenedSpool, type Spool, type SpoolSettings, openSpool } from '@mailway/queue/spool';
 import { type TraceLog, createTraceLog } from '@mailway/queue/trace';
 import type { AgentContext } from '@mailway/runtime';
@@ -28,7 +31,8 @@ export interface AgentSkeletonOptions {
   readonly name: string;
   /** Heads the 421 reply of a session that comes before the agent serves. */
   readonly hostname: string;
-  readonly redis: { readonly url: string; readonly prefix: string };
+  /** Where Redis is, the key prefix, and the replicas a write must reach before it is acknowledged (see replicaWaitOf). */
+  readonly redis: RedisTarget & { readonly prefix: string; readonly waitReplicas?: number | undefined; readonly waitTimeout?: number };
   readonly spool: SpoolSettings;
   /** How long a job that failed for good stays in its queue (ms). */
   readonly failedRetention: number;
@@ -44,6 +48,14 @@ export interface AgentSkeleton {
   readonly spool: Spool;
   /** Messages' trace records, written over the command connection (never waited for). */
   readonly trace: TraceLog;
+  /** Replicas awaited before a write is acknowledged (0: none). */
+  readonly replicaWait: ReplicaWait;
+  /**
+   * Resolves once the awaited replicas hold every write made so far on `connection` (default:
+   * the command connection); ReplicaShortfallError when fewer confirm in time. Nothing to wait
+   * for without a replica wait.
+   */
+  confirm(connection?: Redis): Promise<void>;
   /** Options for the agent's BullMQ queues and workers: their prefix, how long failed jobs stay. */
   readonly queueOptions: { readonly prefix: string; readonly failedRetentionMs: number };
   /** `hooks` behind the gate: 421 4.3.2 to every session until serve(), 451 4.3.0 at RCPT while Redis is away. */
@@ -83,11 +95,12 @@ export function createAgentSkeleton(options: AgentSkeletonOptions & { readonly w
 export function createAgentSkeleton(options: AgentSkeletonOptions, context: AgentContext): AgentSkeleton;
 export function createAgentSkeleton(options: AgentSkeletonOptions & { readonly worker?: boolean }, context: AgentContext): AgentSkeleton | WorkerAgentSkeleton {
   const { logger } = context;
-  const { name, redis: { url, prefix } } = options;
+  const { name, redis: target } = options;
+  const { prefix } = target;
 
   // Redis: a fail-fast client, watched (sessions are gated on it), and the workers' own.
-  const redis = createRedis(url, { role: 'command', name: `mailway-${name}` });
-  const workerRedis = options.worker === true ? createRedis(url, { role: 'worker', name: `mailway-${name}-worker` }) : null;
+  const redis = createRedis(target, { role: 'command', name: `mailway-${name}` });
+  const workerRedis = options.worker === true ? createRedis(target, { role: 'worker', name: `mailway-${name}-worker` }) : null;
   const link = watchRedis(redis, logger, context.metrics);
   workerRedis?.on('error', (error: Error) => logger.debug({ err: error }, 'redis (worker) error'));
 
@@ -104,6 +117,9 @@ export function createAgentSkeleton(options: AgentSkeletonOptions & { readonly w
       logger.warn({ queueId, err: error }, 'trace event not stored');
     },
   });
+  // Replicas: what an acknowledged write waits for.
+  const replicaWait = replicaWaitOf({ ...target, waitTimeout: target.waitTimeout ?? 1_000 });
+  const confirm = replicaConfirmer(replicaWait, context.metrics);
 
   let open = false;
   let stopping = false;
@@ -114,8 +130,11 @@ export function createAgentSkeleton(options: AgentSkeletonOptions & { readonly w
     trace,
     queueOptions: { prefix: bullPrefix(prefix), failedRetentionMs: options.failedRetention },
     gate: (hooks) => withAvailability(hooks, { open: () => open, up: link.up }, options.hostname),
+    replicaWait,
+    confirm: (connection = redis) => confirm(connection),
     async reached() {
       await link.reached();
+      await warnOnFewReplicas(redis, replicaWait, logger);
     },
     serve() {
       open = true;
@@ -140,6 +159,34 @@ export function createAgentSkeleton(options: AgentSkeletonOptions & { readonly w
       await worker.close(away);
     },
   };
+}
+
+/** `confirmReplicas` with `wait`, timed and its shortfalls counted. */
+function replicaConfirmer(wait: ReplicaWait, metrics: AgentContext['metrics']): (connection: Redis) => Promise<void> {
+  if (wait.replicas === 0) return async () => {};
+  const seconds = metrics.histogram('redis_replica_wait_seconds', 'Time WAIT took for Redis replicas to confirm acknowledged writes', [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]);
+  const shortfalls = metrics.counter('redis_replica_shortfalls_total', 'Writes fewer Redis replicas confirmed than awaited (REDIS_WAIT_REPLICAS), answered 451 or retried');
+  return async (connection) => {
+    const started = process.hrtime.bigint();
+    try {
+      await confirmReplicas(connection, wait);
+    } catch (error) {
+      if (error instanceof ReplicaShortfallError) shortfalls.inc();
+      throw error;
+    } finally {
+      seconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  };
+}
+
+/** Says at start-up how many replicas each write waits for, and warns when Redis has fewer now. */
+async function warnOnFewReplicas(redis: Redis, wait: ReplicaWait, logger: AgentContext['logger']): Promise<void> {
+  if (wait.replicas === 0) return;
+  const replication = await redis.info('replication');
+  const connected = Number(/connected_slaves:(\d+)/.exec(replication)?.[1] ?? 0);
+  const fields = { awaited: wait.replicas, connected, timeoutMs: wait.timeoutMs };
+  if (connected < wait.replicas) logger.warn(fields, 'redis has fewer replicas than each acknowledged write waits for (REDIS_WAIT_REPLICAS): messages get 451 until enough replicas are back');
+  else logger.info(fields, 'acknowledged writes wait for redis replicas');
 }
 
 /** File descriptors one session holds on the spool while it writes: the content file on a filesystem spool. */

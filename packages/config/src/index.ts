@@ -6,6 +6,6 @@
  * optional JSON file, validated once at start-up. Narrow entries: `@mailway/config/schema`
  * (builders and shared fragments) and `@mailway/config/load` (loader and errors).
  */
-export { setting, redisSettings, logSettings, httpSettings, tlsSettings, hostnameSetting, logLevels, type LogLevel } from './schema/index.js';
+export { setting, redisSettings, type RedisSettings, logSettings, httpSettings, tlsSettings, hostnameSetting, logLevels, type LogLevel } from './schema/index.js';
 export { parseBoolean, parseBytes, parseDuration, parseInteger, parseList } from './schema/index.js';
 export { loadConfig, type LoadOptions, ConfigError, type ConfigIssue, type ConfigSource, formatIssue, isSecret, describeSettings } from './load/index.js';

@@ -5,6 +5,11 @@
  *
  * If the job cannot be added, the spooled copy is removed (best effort; an unclaimed spool
  * entry also expires on its own), so a failed hand-off leaves nothing behind.
+ *
+ * Behind replicas, `confirm` (WAIT) runs last: the hand-off counts only once the replicas hold
+ * the spool entry and the job, so that a failover cannot lose a message already answered 250.
+ * When they do not confirm in time the message stays queued (the primary may well keep it):
+ * the client's retry may then bring a second copy, which RFC 5321 §6.1 prefers to a loss.
  */
 import type { TransferJob } from '@mailway/queue/jobs';
 import type { MailQueue } from '@mailway/queue/queues';
@@ -16,6 +21,8 @@ export interface HandoffTargets {
   readonly transfer: MailQueue<'transfer'>;
   /** Where a message's trace goes (its `accepted` event, notices about it); none: not traced. */
   readonly trace?: TraceLog;
+  /** Resolves once the writes made so far are safe from a failover (replicas confirmed them); throws when not. */
+  readonly confirm?: () => Promise<void>;
 }
 
 /** Spool `content` under the job's queue id and enqueue its transfer job; resolves with the size in octets. */
@@ -31,6 +38,7 @@ export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 's
     await targets.spool.remove(spoolId).catch(() => {});
     throw error;
   }
+  await targets.confirm?.();
   return entry.size;
 }
 
@@ -48,5 +56,6 @@ export async function handOffOnce(targets: HandoffTargets, job: Omit<TransferJob
     if (!(error instanceof SpoolExistsError)) throw error;
   }
   await targets.transfer.add({ ...job, spoolId, size: content.length });
+  await targets.confirm?.();
   return content.length;
 }

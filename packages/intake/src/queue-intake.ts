@@ -116,6 +116,7 @@ export function queueIntake(options: QueueIntakeOptions, policy: IntakePolicy): 
       const failure = intakeFailureOf(error, body.errored !== null);
       if (failure === 'header_too_large') logger.info(log, 'message refused: header too large');
       if (failure === 'not_queued') logger.error({ ...log, err: error }, 'message not queued');
+      if (failure === 'not_replicated') logger.warn({ ...log, err: error }, 'message not confirmed by redis replicas; answered 451 (it may still be delivered)');
       return ended(failure);
     }
   };

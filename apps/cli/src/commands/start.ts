@@ -1,16 +1,17 @@
 /**
- * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL
- * is set, then the submission, relay and delivery agents, all as supervised child processes
- * (restarted when they die, each restart said on stderr) with the local-mode defaults and their
- * open-file limit raised to the hard limit (see open-files.ts), prints
- * where everything listens and where mail is stored, and on SIGTERM/SIGINT (or `mailway stop`)
- * stops the agents (they finish their work) and then Redis. A run file in the state folder
- * (run-file.ts) lets `mailway status` and `mailway stop` find the stack.
+ * `mailway start`: the whole stack on one machine. Starts a local redis-server unless REDIS_URL,
+ * REDIS_SENTINELS or REDIS_CLUSTER_NODES is set, then the submission, relay and delivery agents,
+ * all as supervised child processes (restarted when they die, each restart said on stderr) with
+ * the local-mode defaults and their open-file limit raised to the hard limit (see
+ * open-files.ts), prints where everything listens and where mail is stored, and on
+ * SIGTERM/SIGINT (or `mailway stop`) stops the agents (they finish their work) and then Redis.
+ * A run file in the state folder (run-file.ts) lets `mailway status` and `mailway stop` find
+ * the stack.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AdminServer } from '@mailway/admin/http';
-import { localDefaults, localRedisPort, stateDir, withDefaults } from '../local.js';
+import { localDefaults, localRedisPort, redisGiven, stateDir, withDefaults } from '../local.js';
 import { adminConfig, serveAdmin } from './admin.js';
 import { agentCommand, agentNames, spawnAgent } from '../supervisor/agents.js';
 import { type LocalRedis, startLocalRedis } from '../supervisor/redis.js';
@@ -35,11 +36,11 @@ export async function start(): Promise<number> {
   // Redis: the given one, or our own.
   let redis: LocalRedis | null = null;
   let url = process.env.REDIS_URL;
-  if (url === undefined) {
+  if (!redisGiven()) {
     redis = await startLocalRedis(state, localRedisPort(), { notice: say, fatal: say });
     url = redis.url;
   }
-  const env = withDefaults({ ...localDefaults(state), REDIS_URL: url });
+  const env = withDefaults({ ...localDefaults(state), ...(url === undefined ? {} : { REDIS_URL: url }) });
   await mkdir(env.DELIVERY_MAILBOX_ROOT ?? join(state, 'mail'), { recursive: true });
 
   // The agents.
@@ -65,7 +66,8 @@ export async function start(): Promise<number> {
   await writeRunFile(state, {
     pid: process.pid,
     startedAt: new Date().toISOString(),
-    redisUrl: url,
+    // Behind sentinels or a cluster there is no one URL: where the agents look, for the reader.
+    redisUrl: url ?? redisPlace(env),
     agents: { submission: healthAddress(env, 'SUBMISSION'), relay: healthAddress(env, 'RELAY'), delivery: healthAddress(env, 'DELIVERY') },
   });
   let adminServer: AdminServer | null = null;
@@ -105,7 +107,7 @@ function printPlan(env: Record<string, string>, state: string, redis: LocalRedis
       ...(env.RELAY_ODMR_USERS ? [`              odmr://${host('RELAY_HOST')}:${env.RELAY_ODMR_PORT} (ATRN for held domains)`] : []),
       `  delivery    lmtp://${host('DELIVERY_LMTP_HOST')}:${env.DELIVERY_LMTP_PORT}   metrics http://${host('DELIVERY_HTTP_HOST')}:${env.DELIVERY_HTTP_PORT}/metrics`,
       `  mailboxes   ${env.DELIVERY_MAILBOX_ROOT}/<domain>/<user>/Maildir`,
-      `  redis       ${env.REDIS_URL}${redis ? ` (local, AOF appendfsync always, data in ${redis.dataDir})` : ''}`,
+      `  redis       ${env.REDIS_SENTINELS ? `primary ${env.REDIS_SENTINEL_NAME ?? '?'} through sentinels ${env.REDIS_SENTINELS}` : env.REDIS_CLUSTER_NODES ? `cluster ${env.REDIS_CLUSTER_NODES}` : env.REDIS_URL}${redis ? ` (local, AOF appendfsync always, data in ${redis.dataDir})` : ''}`,
       ...(admin === null ? [] : [`  admin       ${admin} (dashboard; API under /api, bearer token MAILWAY_ADMIN_TOKEN)`]),
       '',
       'Try it (in another terminal):',
@@ -115,4 +117,10 @@ function printPlan(env: Record<string, string>, state: string, redis: LocalRedis
       '',
     ].join('\n'),
   );
+}
+
+/** Where the sentinels or cluster nodes of `env` are, as `sentinel://…/name` or `cluster://…`. */
+function redisPlace(env: Record<string, string>): string {
+  if (env.REDIS_SENTINELS) return `sentinel://${env.REDIS_SENTINELS}/${env.REDIS_SENTINEL_NAME ?? ''}`;
+  return `cluster://${env.REDIS_CLUSTER_NODES ?? ''}`;
 }

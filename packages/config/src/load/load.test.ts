@@ -44,7 +44,7 @@ function configError(fn: () => unknown): ConfigError {
 describe('loadConfig', () => {
   it('applies every default when nothing is set', () => {
     expect(loadConfig(schema, { env: {} })).toEqual({
-      redis: { url: 'redis://127.0.0.1:6379', prefix: 'mailway:' },
+      redis: { url: 'redis://127.0.0.1:6379', prefix: 'mailway:', sentinels: [], clusterNodes: [], waitTimeout: 1000 },
       log: { level: 'info' },
       submission: {
         port: 587,

@@ -11,10 +11,48 @@ import { setting } from './setting.js';
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
-export const redisSettings = z.object({
-  url: setting.string('REDIS_URL', 'redis://127.0.0.1:6379'),
-  prefix: setting.string('MAILWAY_REDIS_PREFIX', 'mailway:'),
-});
+/**
+ * Where Redis is. One server: REDIS_URL. A primary watched by Sentinel: REDIS_SENTINELS (the
+ * sentinels' host:port list) and REDIS_SENTINEL_NAME (the primary's name in them); REDIS_URL
+ * then gives only the credentials, database and scheme of the primary, never its address.
+ * A Redis Cluster: REDIS_CLUSTER_NODES (some of its nodes, host:port), with a key prefix that is a
+ * hash tag (`{mailway}:`), so that the keys Mailway uses together share a slot; the spool's
+ * entries still spread over the cluster, each under a tag of its own.
+ * REDIS_WAIT_REPLICAS: replicas that must hold a message before it is acknowledged (WAIT);
+ * unset means 1 with Sentinel, 0 without.
+ */
+export const redisSettings = z
+  .object({
+    url: setting.string('REDIS_URL', 'redis://127.0.0.1:6379'),
+    prefix: setting.string('MAILWAY_REDIS_PREFIX', 'mailway:'),
+    sentinels: setting.hostPorts('REDIS_SENTINELS', []),
+    sentinelName: setting.optionalString('REDIS_SENTINEL_NAME'),
+    sentinelUsername: setting.optionalString('REDIS_SENTINEL_USERNAME'),
+    sentinelPassword: setting.optionalString('REDIS_SENTINEL_PASSWORD'),
+    clusterNodes: setting.hostPorts('REDIS_CLUSTER_NODES', []),
+    waitReplicas: setting.optionalInt('REDIS_WAIT_REPLICAS', { min: 0, max: 16 }),
+    waitTimeout: setting.duration('REDIS_WAIT_TIMEOUT', 1_000, { min: '1ms' }),
+  })
+  .superRefine((redis, context) => {
+    // A sentinel list and a primary name go together.
+    if (redis.sentinels.length > 0 && redis.sentinelName === undefined) {
+      context.addIssue({ code: 'custom', path: ['sentinelName'], message: 'required when REDIS_SENTINELS is set: the name the sentinels monitor the primary under' });
+    }
+    if (redis.sentinels.length === 0 && redis.sentinelName !== undefined) {
+      context.addIssue({ code: 'custom', path: ['sentinels'], message: 'required when REDIS_SENTINEL_NAME is set: the sentinels to ask, as host:port, comma-separated' });
+    }
+    // A cluster: every key a script or MULTI touches together must hash to one slot.
+    if (redis.clusterNodes.length > 0 && redis.sentinels.length > 0) {
+      context.addIssue({ code: 'custom', path: ['clusterNodes'], message: 'set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both' });
+    }
+    if (redis.clusterNodes.length > 0 && !/\{[^{}]+\}/.test(redis.prefix)) {
+      context.addIssue({ code: 'custom', path: ['prefix'], message: 'needs a hash tag with REDIS_CLUSTER_NODES, e.g. {mailway}: (keys used together must be in one cluster slot)' });
+    }
+    if (redis.clusterNodes.length > 0 && (redis.waitReplicas ?? 0) > 0) {
+      context.addIssue({ code: 'custom', path: ['waitReplicas'], message: 'not supported with REDIS_CLUSTER_NODES: a cluster acknowledges on the shard that holds the key' });
+    }
+  });
+export type RedisSettings = z.infer<typeof redisSettings>;
 
 /** Where message content is stored: the same for every agent of one installation. */
 export const spoolSettings = z.object({

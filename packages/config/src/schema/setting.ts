@@ -7,7 +7,7 @@
  * and reports a bad value with one short message saying what was expected.
  */
 import { z } from 'zod';
-import { parseBoolean, parseBytes, parseDuration, parseInteger, parseList } from './units.js';
+import { type HostPort, parseBoolean, parseBytes, parseDuration, parseHostPort, parseInteger, parseList } from './units.js';
 
 /** Binds a schema to its environment variable and default. */
 function bound<T>(env: string, schema: z.ZodType<T>, fallback: T): z.ZodType<T> {
@@ -69,6 +69,29 @@ export const setting = {
     // One message for the whole list, rather than one per bad element.
     const isList = (value: unknown) => Array.isArray(value) && value.every((item) => typeof item === 'string');
     return bound(env, fromText(parseList, z.custom<string[]>(isList, { error })), fallback);
+  },
+
+  /** An integer with no default, optionally bounded; '' (and null in the file) count as unset. */
+  optionalInt(env: string, range: { min?: number; max?: number } = {}): z.ZodType<number | undefined> {
+    const unset = (value: unknown) => (value === '' || value === null ? undefined : value);
+    const schema = z.preprocess((value) => (typeof value === 'string' ? (parseInteger(value) ?? unset(value)) : unset(value)), integer(range, integerMessage(range.min, range.max)).optional());
+    return schema.meta({ env });
+  },
+
+  /**
+   * Servers as `host:port`, comma-separated in the environment (an array of such strings in the
+   * file); an IPv6 address in brackets (`[::1]:26379`).
+   */
+  hostPorts(env: string, fallback: HostPort[]): z.ZodType<HostPort[]> {
+    const error = 'expected host:port, comma-separated (an IPv6 address as [::1]:26379)';
+    const parse = (value: unknown) => {
+      const items = typeof value === 'string' ? parseList(value) : value;
+      if (!Array.isArray(items)) return value;
+      const parsed = items.map((item) => (typeof item === 'string' ? parseHostPort(item) : undefined));
+      return parsed.every((item) => item !== undefined) ? parsed : value;
+    };
+    const isHostPorts = (value: unknown) => Array.isArray(value) && value.every((item) => typeof item === 'object' && item !== null && 'host' in item && 'port' in item);
+    return bound(env, z.preprocess(parse, z.custom<HostPort[]>(isHostPorts, { error })), fallback);
   },
 
   /** One of a fixed set of words; the environment's spelling may differ in case. */

@@ -64,3 +64,18 @@ export function parseDuration(text: string): number | undefined {
   const ms = Math.round(Number(match[1]) * (durationUnits[(unit ?? 'ms').toLowerCase()] ?? 1));
   return Number.isSafeInteger(ms) ? ms : undefined;
 }
+
+/** A server address. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port`, or `[v6 address]:port`; the port 1-65535. */
+export function parseHostPort(text: string): HostPort | undefined {
+  const match = /^(?:\[([0-9a-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/i.exec(text.trim());
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (host === undefined || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return { host, port };
+}

@@ -2,6 +2,7 @@
  * The Redis spool backend: works when agents run on different hosts. Per entry, under one hash
  * tag: `${prefix}spool:{id}:meta` (hash), `…:data` (list of chunks), `…:released` (the tokens
  * of releaseOnce and retainOnce, namespaced), and while a large write streams in, `…:tmp:${nonce}`.
+ * A prefix's own braces (a cluster hash tag) are left out of these keys, so the id is the tag.
  *
  * A message that fits in one chunk is stored in one round trip; a larger one streams chunk by
  * chunk into an expiring temporary key that one script then renames into place.
@@ -37,11 +38,14 @@ export function createRedisSpool(redis: Redis, options: RedisSpoolOptions = {}):
   const { prefix = 'mailway:', chunkSize = 256 * 1024 } = options;
   if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, not ${chunkSize}`);
   const scripts = spoolScripts(redis);
+  // An entry's keys hash by its id alone, even under a prefix that is a cluster hash tag
+  // ({mailway}:): entries spread over a cluster's slots, each one's keys in one slot.
+  const entryPrefix = prefix.replace(/[{}]/g, '');
 
   /** The keys of one entry, checked id first. */
   const keysOf = (id: string) => {
     assertSpoolId(id);
-    const base = `${prefix}spool:{${id}}:`;
+    const base = `${entryPrefix}spool:{${id}}:`;
     return { meta: `${base}meta`, data: `${base}data`, released: `${base}released`, tmp: () => `${base}tmp:${randomBytes(8).toString('hex')}` };
   };
 
