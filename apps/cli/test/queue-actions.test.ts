@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { QueuedMessage } from '@mailway/queue/admin';
 import { type EnvelopeRecipient, type OutboundJob, type TransferJob, deliveryJobId, newQueueId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
@@ -19,6 +19,10 @@ import { traceKey } from '@mailway/queue/trace';
 import { dropKeys } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
+
+// Each test runs several `mailway` commands, each a process started from the sources: on a
+// busy machine one takes seconds.
+vi.setConfig({ testTimeout: 120_000 });
 const prefix = `mailway-test:${randomUUID()}:`;
 const env = { ...process.env, REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL!, MAILWAY_REDIS_PREFIX: prefix, MAILWAY_SPOOL: 'redis' };
 

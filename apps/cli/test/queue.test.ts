@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MessageDetail, QueueSummary, QueuedMessage, RetryResult } from '@mailway/queue/admin';
 import { type AttemptRecord, type EnvelopeRecipient, type OutboundJob, type OutboundProgress, type TransferJob, newQueueId, outboundJobId } from '@mailway/queue/jobs';
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
@@ -17,6 +17,10 @@ import { createRedisSpool } from '@mailway/queue/spool';
 import { dropKeys } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
+
+// Each test runs several `mailway` commands, each a process started from the sources: on a
+// busy machine one takes seconds.
+vi.setConfig({ testTimeout: 120_000 });
 const prefix = `mailway-test:${randomUUID()}:`;
 const env = { ...process.env, REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL!, MAILWAY_REDIS_PREFIX: prefix };
 
