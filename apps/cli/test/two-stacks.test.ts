@@ -12,11 +12,17 @@
  * Afterwards neither site has anything left: no queued, active, delayed or failed job, no spool
  * entry.
  *
+ * Alpha publishes what a careful domain does: SPF (its relay's address), a DKIM key, which its
+ * submission agent signs with, and DMARC p=reject. Beta's port 25 checks all three, so the
+ * message lands only because alpha's own signature and address pass there (a failure would be
+ * refused under p=reject), and beta's Authentication-Results field says so.
+ *
  * A whole stack per site (rather than two relays) because this is what an installation is: the
  * submission agent takes the message, the delivery agent writes both the message and the notice.
  */
-import { randomUUID } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -38,9 +44,18 @@ interface Site {
 
 const queueNames = ['transfer', 'delivery', 'outbound'] as const;
 
+// Alpha's DKIM key (1024 bits: its public half fits one TXT string).
+const dkimKey = generateKeyPairSync('rsa', { modulusLength: 1024 });
+const dkimPublic = dkimKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+
 // MX hosts are reached on one port: both relays listen on it, each on its own address.
 const world = dnsmasqForTests(
   {
+    txt: [
+      ['alpha.test', 'v=spf1 ip4:127.0.0.21 -all'],
+      ['mailway._domainkey.alpha.test', `v=DKIM1; k=rsa; p=${dkimPublic}`],
+      ['_dmarc.alpha.test', 'v=DMARC1; p=reject; adkim=s; aspf=s'],
+    ],
     mx: [
       ['alpha.test', 'mx.alpha.test', 10],
       ['beta.test', 'mx.beta.test', 10],
@@ -56,9 +71,13 @@ let alpha: Site;
 let beta: Site;
 const redises: TestRedis[] = [];
 const stacks: Stack[] = [];
+let keyDir: string;
 
 beforeAll(async () => {
-  const site = async (domain: string, address: string): Promise<Site> => {
+  keyDir = await mkdtemp(join(tmpdir(), 'mailway-dkim-'));
+  const keyFile = join(keyDir, 'alpha.pem');
+  await writeFile(keyFile, dkimKey.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const site = async (domain: string, address: string, env: Record<string, string> = {}): Promise<Site> => {
     const redis = await startRedis();
     redises.push(redis);
     const hostname = `mx.${domain}`;
@@ -69,13 +88,16 @@ beforeAll(async () => {
       RELAY_HOST: address,
       RELAY_PORT: String(world.port),
       RELAY_OUTBOUND_PORT: String(world.port),
+      // Each site sends from its own address, as its SPF record says.
+      RELAY_OUTBOUND_BIND_ADDRESS: address,
       RELAY_DNS_SERVERS: world.dns.address,
+      ...env,
     });
     stacks.push(stack);
     await stack.mailway('domain', 'add', domain);
     return { domain, hostname, address, redis, stack };
   };
-  [alpha, beta] = await Promise.all([site('alpha.test', '127.0.0.21'), site('beta.test', '127.0.0.22')]);
+  [alpha, beta] = await Promise.all([site('alpha.test', '127.0.0.21', { SUBMISSION_DKIM_DOMAINS: 'alpha.test', SUBMISSION_DKIM_KEY_FILE: keyFile }), site('beta.test', '127.0.0.22')]);
   await alpha.stack.mailway('user', 'add', 'alice@alpha.test', 'alice-secret');
   await beta.stack.mailway('user', 'add', 'bob@beta.test', 'bob-secret');
 }, 120_000);
@@ -83,6 +105,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(stacks.map((stack) => stack.close()));
   await Promise.all(redises.map((redis) => redis.stop()));
+  if (keyDir !== undefined) await rm(keyDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('two Mailway sites, mail between them by MX', () => {
@@ -103,6 +126,12 @@ describe('two Mailway sites, mail between them by MX', () => {
     expect(received[0]).toMatch(/^Received: from mx\.alpha\.test \(.*\) \(using TLS\S* with cipher \S+\) by mx\.beta\.test with ESMTPS id \S+ for <bob@beta\.test>;/);
     // Alpha's submission agent took it from alice, logged in.
     expect(received[1]).toMatch(/ by mx\.alpha\.test with ESMTPSA id \S+ for <bob@beta\.test>;/);
+    // Alpha signed it; beta checked the signature, the sending address and alpha's DMARC policy.
+    expect(fields.some((field) => /^DKIM-Signature: .*\bd=alpha\.test;.*\bs=mailway;/.test(field))).toBe(true);
+    const results = fields.find((field) => field.startsWith('Authentication-Results: mx.beta.test;'));
+    expect(results).toMatch(/\bspf=pass\b[^;]*smtp\.mailfrom=alice@alpha\.test/);
+    expect(results).toMatch(/\bdkim=pass\b[^;]*header\.i=@alpha\.test header\.s=mailway/);
+    expect(results).toMatch(/\bdmarc=pass\b[^;]*header\.from=alpha\.test/);
   });
 
   it('a message to an unknown user of beta is refused at RCPT, and alpha\'s DSN lands in the sender\'s Maildir', async () => {
