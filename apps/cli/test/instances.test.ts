@@ -62,7 +62,7 @@ it('two relays and two delivery agents share the work, and every message is stor
   await Promise.all(
     sent.map(({ id, to }, i) => {
       const raw = [`From: sender@sender.test`, `To: ${to}`, `Subject: scaled ${i}`, `Message-ID: <${id}>`, '', 'One of many.', ''].join('\r\n');
-      return (transports[i % transports.length] as nodemailer.Transporter).sendMail({ envelope: { from: 'sender@sender.test', to: [to] }, raw });
+      return transports[i % transports.length]!.sendMail({ envelope: { from: 'sender@sender.test', to: [to] }, raw });
     }),
   );
   for (const transport of transports) transport.close();
