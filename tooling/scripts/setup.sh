@@ -35,6 +35,8 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v ldns-signzone >/dev/null 2>&1 || missing+=(ldnsutils)
 # The dashboard's browser test: Debian's chromium, driven by playwright-core.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# dkimpy in the system Python: an independent check of the relay's ARC seals.
+/usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || missing+=(python3-dkim)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=""

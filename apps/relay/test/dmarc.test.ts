@@ -111,6 +111,25 @@ async function signed(raw: string): Promise<string> {
   return result.signatures + raw;
 }
 
+/**
+ * dkimpy's ARC verdict (cv) for `message`, its DNS answering `name` with `record`. Debian's
+ * python3-dkim lives in the system Python (/usr/bin/python3), not in another one on PATH.
+ */
+async function arcVerifiedByDkimpy(message: string, name: string, record: string): Promise<string> {
+  const script = [
+    'import dkim, sys',
+    'name, record = sys.argv[1], sys.argv[2].encode()',
+    'def dns(qname, timeout=5):',
+    '    return record if qname.decode().rstrip(".") == name else None',
+    'cv, results, reason = dkim.arc_verify(open(sys.argv[3], "rb").read(), dnsfunc=dns)',
+    'print(cv.decode(), reason)',
+  ].join('\n');
+  const file = join(root, 'arc-message.eml');
+  await writeFile(file, message);
+  const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-c', script, name, record, file]);
+  return stdout.trim().split(' ')[0] ?? '';
+}
+
 /** `raw` sealed by `domain` (ARC, i=1), whose ARC-Authentication-Results says the original passed. */
 async function sealed(raw: string, domain: string, privateKey: string): Promise<string> {
   const headers = await sealMessage(raw, {
@@ -303,6 +322,9 @@ describe('ARC sealing (RELAY_ARC_SEAL_*)', () => {
       expect(unfolded).toMatch(/\r\nARC-Message-Signature: i=1; /);
       expect(unfolded).toMatch(/\r\nARC-Authentication-Results: i=1; mx\.local\.example; .*spf=pass .*dmarc=pass /);
       expect(unfolded).toMatch(/\r\nAuthentication-Results: mx\.local\.example; /);
+      // An independent verifier agrees: dkimpy (Debian's python3-dkim) checks the seal and the
+      // message signature against the sealer's published key.
+      expect(await arcVerifiedByDkimpy(sealedCopy, 'seal._domainkey.relay.test', sealer.record)).toBe('pass');
 
       // Forwarded as it is from an address SPF does not list: DMARC fails, the trusted seal vouches.
       const forwarded = await smtplib(h.agent.port, unlisted, 'sam@aligned.test', sealedCopy);
