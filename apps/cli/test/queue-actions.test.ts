@@ -10,7 +10,7 @@ import { DelayedError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { QueuedMessage } from '@mailway/queue/admin';
-import { type EnvelopeRecipient, type OutboundJob, type TransferJob, deliveryJobId, newQueueId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
+import { type OutboundJob, type TransferJob, deliveryJobId, newQueueId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
@@ -19,6 +19,7 @@ import { traceKey } from '@mailway/queue/trace';
 import { dropKeys } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
+import { outboundJob, rcpt } from './support/jobs.js';
 
 // Each test runs several `mailway` commands, each a process started from the sources: on a
 // busy machine one takes seconds.
@@ -31,7 +32,6 @@ const mailway = mailwayWith(env);
 
 const minute = 60_000;
 const lifetime = 5 * 24 * 60 * minute;
-const rcpt = (address: string): EnvelopeRecipient => ({ address, notify: null, orcpt: null });
 
 function transferJob(queueId: string, to: string[]): TransferJob {
   return {
@@ -39,14 +39,9 @@ function transferJob(queueId: string, to: string[]): TransferJob {
     spoolId: queueId,
     size: 5,
     messageId: `<${queueId}@example.org>`,
-    envelope: { from: 'alice@example.org', recipients: to.map(rcpt), body: null, smtputf8: false, ret: null, envid: null, requireTls: false },
+    envelope: { from: 'alice@example.org', recipients: to.map((address) => rcpt(address)), body: null, smtputf8: false, ret: null, envid: null, requireTls: false },
     origin: { agent: 'submission', client: null, user: 'alice', tls: null, receivedAt: new Date().toISOString() },
   };
-}
-
-function outboundJob(t: TransferJob, domain: string): OutboundJob {
-  const recipients = t.envelope.recipients.filter((r) => r.address.endsWith(`@${domain}`));
-  return { queueId: t.queueId, spoolId: t.spoolId, size: t.size, messageId: t.messageId, parent: t.queueId, domain, envelope: { ...t.envelope, recipients }, origin: t.origin };
 }
 
 let command: Redis;

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type EnvelopeRecipient, type OutboundJob, type TransferJob, newQueueId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
+import { type EnvelopeRecipient, type TransferJob, newQueueId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
@@ -18,6 +18,7 @@ import { parseDsn } from '@mailway/testing/dsn-parse';
 import { dropKeys } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
+import { outboundJob, rcpt } from './support/jobs.js';
 
 // Each test runs several `mailway` commands, each a process started from the sources: on a
 // busy machine one takes seconds.
@@ -27,7 +28,6 @@ const prefix = `mailway-test:${randomUUID()}:`;
 const mailway = mailwayWith({ ...process.env, REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL!, MAILWAY_REDIS_PREFIX: prefix, MAILWAY_SPOOL: 'redis', MAILWAY_HOSTNAME: 'mx.example.org' });
 
 const lifetime = 5 * 24 * 60 * 60_000;
-const rcpt = (address: string, notify: EnvelopeRecipient['notify'] = null): EnvelopeRecipient => ({ address, notify, orcpt: null });
 const content = 'From: alice@example.org\r\nSubject: to be returned\r\nMessage-ID: <bounce.1@example.org>\r\n\r\nHello.\r\n';
 
 function transferJob(queueId: string, from: string, to: EnvelopeRecipient[]): TransferJob {
@@ -39,11 +39,6 @@ function transferJob(queueId: string, from: string, to: EnvelopeRecipient[]): Tr
     envelope: { from, recipients: to, body: null, smtputf8: false, ret: null, envid: 'env-42', requireTls: false },
     origin: { agent: 'submission', client: null, user: 'alice', tls: null, receivedAt: new Date().toISOString() },
   };
-}
-
-function outboundJob(t: TransferJob, domain: string): OutboundJob {
-  const recipients = t.envelope.recipients.filter((r) => r.address.endsWith(`@${domain}`));
-  return { queueId: t.queueId, spoolId: t.spoolId, size: t.size, messageId: t.messageId, parent: t.queueId, domain, envelope: { ...t.envelope, recipients }, origin: t.origin };
 }
 
 let command: Redis;

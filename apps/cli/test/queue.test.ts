@@ -9,7 +9,7 @@ import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq'
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MessageDetail, QueueSummary, QueuedMessage, RetryResult } from '@mailway/queue/admin';
-import { type AttemptRecord, type EnvelopeRecipient, type OutboundJob, type OutboundProgress, type TransferJob, newQueueId, outboundJobId } from '@mailway/queue/jobs';
+import { type AttemptRecord, type OutboundJob, type OutboundProgress, type TransferJob, newQueueId, outboundJobId } from '@mailway/queue/jobs';
 import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { createRedisSpool } from '@mailway/queue/spool';
@@ -17,6 +17,7 @@ import { createRedisSpool } from '@mailway/queue/spool';
 import { dropKeys } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
+import { outboundJob, rcpt } from './support/jobs.js';
 
 // Each test runs several `mailway` commands, each a process started from the sources: on a
 // busy machine one takes seconds.
@@ -28,7 +29,6 @@ const env = { ...process.env, REDIS_URL: process.env.MAILWAY_TEST_REDIS_URL!, MA
 const mailway = mailwayWith(env);
 
 const minute = 60_000;
-const rcpt = (address: string): EnvelopeRecipient => ({ address, notify: null, orcpt: null });
 
 function transferJob(queueId: string, from: string, to: string[], arrivedMinutesAgo: number): TransferJob {
   return {
@@ -36,14 +36,9 @@ function transferJob(queueId: string, from: string, to: string[], arrivedMinutes
     spoolId: queueId,
     size: 1234,
     messageId: `<${queueId}@example.org>`,
-    envelope: { from, recipients: to.map(rcpt), body: '8BITMIME', smtputf8: false, ret: null, envid: null, requireTls: false },
+    envelope: { from, recipients: to.map((address) => rcpt(address)), body: '8BITMIME', smtputf8: false, ret: null, envid: null, requireTls: false },
     origin: { agent: 'submission', client: { address: '192.0.2.7', port: 50123, helo: 'laptop' }, user: 'alice', tls: { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' }, receivedAt: new Date(Date.now() - arrivedMinutesAgo * minute).toISOString() },
   };
-}
-
-function outboundJob(t: TransferJob, domain: string): OutboundJob {
-  const recipients = t.envelope.recipients.filter((r) => r.address.endsWith(`@${domain}`));
-  return { queueId: t.queueId, spoolId: t.spoolId, size: t.size, messageId: t.messageId, parent: t.queueId, domain, envelope: { ...t.envelope, recipients }, origin: t.origin };
 }
 
 function attempt(address: string, state: AttemptRecord['state'], status: string, diagnostic: string, remoteMta: string | null, tls: string | null): AttemptRecord {
