@@ -4,11 +4,12 @@
  * kept) and expiring `retentionMs` after its latest event. Its owner is that expiry: nothing
  * else deletes it, so a message's path can be read after the message is gone.
  *
- * Writing is cheap on purpose, since agents write on their hot paths: one pipeline (XADD and
- * PEXPIRE) sent on the agent's connection without being waited for, so it travels with the
- * writes the agent makes next and adds no round trip of its own. A write that fails is
- * reported to `onError` and otherwise forgotten: a trace is an account, never a reason to
- * fail or slow mail.
+ * Writing is cheap on purpose, since agents write on their hot paths: XADD and PEXPIRE sent on
+ * the agent's connection without being waited for, so they travel with the writes the agent
+ * makes next and add no round trip of their own. Plain commands, not a pipeline: an ioredis
+ * pipeline copies every script defined on the connection (BullMQ defines dozens), which cost
+ * more CPU than the writes themselves. A write that fails is reported to `onError` and
+ * otherwise forgotten: a trace is an account, never a reason to fail or slow mail.
  *
  * Reads: the stream (`read`), in the order Redis took the entries (its own clock: one order
  * for every agent).
@@ -57,14 +58,12 @@ export function createTraceLog(redis: Redis, options: TraceLogOptions): TraceLog
       if (events.length === 0) return;
       const key = traceKey(options.prefix, queueId);
       const at = new Date().toISOString();
-      const pipeline = redis.pipeline();
-      for (const event of events) pipeline.xadd(key, 'MAXLEN', String(maxEvents), '*', 'e', JSON.stringify({ ...event, at: event.at ?? at }));
-      pipeline.pexpire(key, options.retentionMs);
-      const written = pipeline.exec().then(
-        (results) => {
-          const failed = results?.find(([error]) => error !== null)?.[0];
-          if (failed) options.onError?.(failed, queueId);
-        },
+      const writes: Promise<unknown>[] = events.map((event) =>
+        redis.xadd(key, 'MAXLEN', String(maxEvents), '*', 'e', JSON.stringify({ ...event, at: event.at ?? at })),
+      );
+      writes.push(redis.pexpire(key, options.retentionMs));
+      const written = Promise.all(writes).then(
+        () => undefined,
         (error: unknown) => options.onError?.(error, queueId),
       );
       pending.add(written);
