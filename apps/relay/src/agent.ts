@@ -163,7 +163,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onMailFrom: authentication.mailFrom,
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, ...(holds.empty ? {} : { holds: holds.holds }), logger, metrics }),
         ...onEtrn,
-        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm() }, authentication, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm(), local: { directory, delivery } }, authentication, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),

@@ -35,7 +35,7 @@ export function createRelayMetrics(metrics: Metrics) {
     authFailures: metrics.counter('relay_auth_failures_total', 'Failed AUTH attempts, by reason', ['reason']),
     authBars: metrics.counter('relay_auth_bars_total', 'Failed-login limits reached, by kind (ip, user_ip, user)', ['limit']),
     greylist: metrics.counter('relay_greylist_total', 'Greylisting decisions at RCPT, by outcome', ['outcome']),
-    routed: metrics.counter('relay_routed_recipients_total', 'Recipients routed by the transfer worker, by route', ['route']),
+    routed: metrics.counter('relay_routed_recipients_total', 'Recipients routed, by route: by the transfer worker, or at intake for a message to one local recipient', ['route']),
     handoffSeconds: metrics.histogram('relay_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
     outbound: metrics.counter('relay_outbound_recipients_total', 'Outbound delivery attempts per recipient, by outcome (delivered, deferred, failed)', ['outcome']),
     etrn: metrics.counter('relay_etrn_total', 'ETRN requests, by outcome (started, none, refused, locked, failed)', ['outcome']),

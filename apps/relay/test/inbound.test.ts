@@ -1,6 +1,7 @@
 /**
  * Inbound SMTP from an independent peer: Python's smtplib hands a message for a local user to
- * the relay port; the transfer worker turns it into a delivery job carrying the envelope, and
+ * the relay port; it becomes a delivery job carrying the envelope (straight from the intake for
+ * one local recipient; through the transfer worker for several, or with a remote one), and
  * the spooled content is the message byte-exact behind one Received field. Unknown users are
  * refused at RCPT with 550 5.1.1; duplicate recipients give one delivery and keep the spool's
  * reference count right.
@@ -9,7 +10,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { agentForTests } from '@mailway/testing/agent';
+import { deliveryJobId } from '@mailway/queue/jobs';
 import { readHeaderFields } from '@mailway/smtp/message';
+import { createTraceLog } from '@mailway/queue/trace';
 import { Dialog } from '@mailway/testing/dialog';
 import { message, queueIdOf, startRelay } from './support/harness.js';
 
@@ -72,6 +75,30 @@ describe('a peer MTA delivers to a local user', () => {
     expect(relay.current.logs.filter((l) => l.msg === 'queued' && l.queueId === queueId)).toHaveLength(1);
     expect(await relay.current.metric(/^mailway_relay_messages_total/)).toBeGreaterThanOrEqual(1);
     expect(await relay.current.metric(/^mailway_relay_routed_recipients_total\{.*route="local"/)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('queues a message for one local recipient straight for delivery; several recipients take the transfer job', async () => {
+    const { current } = relay;
+    const send = async (to: string[]): Promise<string> => queueIdOf(await smtplib(current.agent.port, 'carol@remote.example', to, Buffer.from(message())));
+    const transferOf = async (queueId: string) => (await current.jobs('transfer')).filter((j) => j.data.queueId === queueId);
+
+    // One local recipient: its delivery job, no transfer job; the entry is owned by the job.
+    const one = await send(['bob@local.example']);
+    const [delivery] = await current.waitForJobs('delivery', 1, one);
+    expect(delivery?.id).toBe(deliveryJobId(one, 'bob@local.example'));
+    expect(delivery?.data).toMatchObject({ queueId: one, spoolId: one, from: 'carol@remote.example', recipient: { address: 'bob@local.example' }, hops: 1, mailParams: { body: null, smtputf8: false } });
+    expect(await transferOf(one)).toHaveLength(0);
+    await waitFor(async () => (await current.spool.stat(one))?.claimed === true);
+    expect(await current.spool.stat(one)).toMatchObject({ refs: 1, expiresAt: null });
+    const events = (await createTraceLog(current.redis, { prefix: current.prefix, retentionMs: 60_000 }).read(one)).map((e) => e.event);
+    expect(events.slice(0, 2)).toMatchObject([{ type: 'accepted', agent: 'relay' }, { type: 'routed', agent: 'relay', recipient: 'bob@local.example', route: 'local' }]);
+    expect(current.logs.find((l) => l.msg === 'queued' && l.queueId === one)?.route).toBe('local');
+
+    // Two local recipients: the transfer worker routes them (their jobs go on the queue together).
+    const two = await send(['bob@local.example', 'dave@second.example']);
+    await current.waitForJobs('transfer', 1, two);
+    expect(current.logs.find((l) => l.msg === 'queued' && l.queueId === two)?.route).toBe('transfer');
+    expect((await current.waitForJobs('delivery', 2, two)).map((j) => j.data.recipient.address).sort()).toEqual(['bob@local.example', 'dave@second.example']);
   });
 
   it('accepts an alias and a sub-address, in any case of the domain', async () => {

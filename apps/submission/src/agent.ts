@@ -1,6 +1,6 @@
 /**
  * createSubmissionAgent: wires the submission agent from its configuration — Redis (checked),
- * the directory, the spool and the transfer queue, the certificate, the policies — and starts
+ * the directory, the spool, the transfer and delivery queues, the certificate, the policies — and starts
  * the two listeners: STARTTLS submission (587) and implicit-TLS submission (465).
  * Both listen from the start: until Redis has been reached and checked (an agent started while
  * Redis is down waits for it, however long) sessions get 421 4.3.2; while Redis is away later,
@@ -52,10 +52,12 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
   const { redis, prefix, spool } = skeleton;
   let servers: SmtpServer[] = [];
   try {
-    // The directory and the queue (they connect once Redis is there).
+    // The directory and the queues (they connect once Redis is there): mail for one local
+    // recipient goes straight to delivery, the rest to the relay's transfer worker.
     const directory = createDirectory(redis, { prefix });
     const transfer = createMailQueue('transfer', redis, skeleton.queueOptions);
-    transfer.queue.on('error', (error) => logger.debug({ err: error }, 'transfer queue error'));
+    const delivery = createMailQueue('delivery', redis, skeleton.queueOptions);
+    for (const queue of [transfer, delivery]) queue.queue.on('error', (error) => logger.debug({ err: error }, `${queue.name} queue error`));
 
     // Certificate and signing key.
     const certificate = await loadCertificate(settings.tls, config.hostname);
@@ -82,7 +84,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       }),
       onMailFrom: mailFromHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onRcptTo: rcptToHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
-      onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm() }, dkim, rate, logger, metrics }),
+      onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm(), local: { directory, delivery } }, dkim, rate, logger, metrics }),
       onViolation,
     });
     const serverOptions = (listener: string, secure: boolean) =>
@@ -121,7 +123,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
         skeleton.stopping();
         await Promise.all(servers.map((server) => server.close({ timeout: settings.shutdownTimeout })));
         await rate.flush().catch(() => {});
-        await transfer.close();
+        await Promise.all([transfer.close(), delivery.close()]);
         await skeleton.close();
       },
     };

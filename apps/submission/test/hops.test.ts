@@ -22,14 +22,14 @@ function received(count: number): string {
   return Array.from({ length: count }, (_, i) => `Received: from hop${count - i}.example by hop${count - i + 1}.example with ESMTP id H${i}; Wed, 25 Nov 2026 10:00:00 +0000`).join('\r\n');
 }
 
-/** Submit `raw` as alice; the reply to end of data. */
+/** Submit `raw` as alice to a remote recipient (so that it takes a transfer job); the reply to end of data. */
 async function submit(raw: string): Promise<string> {
   const { dialog } = await Dialog.open(h.agent.ports.starttls);
   try {
     await dialog.startTls();
     expect((await dialog.authPlain(alice.user, alice.pass)).status).toBe('235 2.7.0');
     expect((await dialog.command('MAIL FROM:<alice@example.org>')).code).toBe(250);
-    expect((await dialog.command('RCPT TO:<bob@example.org>')).code).toBe(250);
+    expect((await dialog.command('RCPT TO:<bob@example.net>')).code).toBe(250);
     return (await dialog.data(raw)).status;
   } finally {
     await dialog.close();

@@ -3,6 +3,14 @@
  * reference per recipient), then a `transfer` job referencing it goes on the queue. Only when
  * both are acknowledged by Redis may an SMTP session answer 250 (RFC 5321 §6.1).
  *
+ * A message for one local recipient skips the transfer job when the agent gives `local`: its
+ * delivery job goes on the queue at once, as the relay's transfer worker would have added it
+ * (same payload, same job id). The routing runs while the content is being spooled. Several
+ * recipients keep the transfer job even when all are local: their jobs must be queued all or
+ * none, which one job add gives and BullMQ's bulk add (a pipeline, not a transaction) does not. The entry is claimed after the jobs are
+ * queued, without waiting: a claim that never lands leaves an entry that its delivery jobs
+ * release, or its write TTL removes, as an unrouted one would be.
+ *
  * If the job cannot be added, the spooled copy is removed (best effort; an unclaimed spool
  * entry also expires on its own), so a failed hand-off leaves nothing behind.
  *
@@ -11,10 +19,12 @@
  * When they do not confirm in time the message stays queued (the primary may well keep it):
  * the client's retry may then bring a second copy, which RFC 5321 §6.1 prefers to a loss.
  */
-import type { TransferJob } from '@mailway/queue/jobs';
+import type { Directory } from '@mailway/directory';
+import type { DeliveryJob, EnvelopeRecipient, TransferJob } from '@mailway/queue/jobs';
 import type { MailQueue } from '@mailway/queue/queues';
 import { type Spool, SpoolExistsError } from '@mailway/queue/spool';
 import type { TraceLog } from '@mailway/queue/trace';
+import { routeRecipients } from './route.js';
 
 export interface HandoffTargets {
   readonly spool: Spool;
@@ -23,23 +33,61 @@ export interface HandoffTargets {
   readonly trace?: TraceLog;
   /** Resolves once the writes made so far are safe from a failover (replicas confirmed them); throws when not. */
   readonly confirm?: () => Promise<void>;
+  /** Where all-local mail goes without a transfer job; none: every message takes the transfer job. */
+  readonly local?: LocalTargets;
 }
 
-/** Spool `content` under the job's queue id and enqueue its transfer job; resolves with the size in octets. */
-export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 'spoolId' | 'size'>, content: Buffer | AsyncIterable<Uint8Array>): Promise<number> {
-  // Store the content, one reference per recipient still to be delivered.
-  const spoolId = job.queueId;
-  const entry = await targets.spool.write(spoolId, content, { refs: job.envelope.recipients.length });
+/** What an agent needs to queue local mail straight for delivery. */
+export interface LocalTargets {
+  /** Which domains are local (the same directory the relay routes with). */
+  readonly directory: Directory;
+  readonly delivery: MailQueue<'delivery'>;
+}
 
-  // Enqueue; undo the spool write if the job did not make it.
+/** A hand-off as it happened: the size in octets, and the recipient queued straight for delivery (null: a transfer job). */
+export interface Handoff {
+  readonly size: number;
+  readonly delivered: EnvelopeRecipient | null;
+}
+
+/** Spool `content` under the job's queue id and enqueue its transfer job, or its delivery job when its one recipient is local. */
+export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 'spoolId' | 'size'>, content: Buffer | AsyncIterable<Uint8Array>): Promise<Handoff> {
+  const spoolId = job.queueId;
+  const { recipients } = job.envelope;
+  // Route while the content is stored (a failed lookup only means the transfer job routes it).
+  const routing = targets.local === undefined || job.parent !== undefined ? null : oneLocal(targets.local.directory, recipients);
+  void routing?.catch(() => {});
+
+  // Store the content, one reference per recipient still to be delivered.
+  const entry = await targets.spool.write(spoolId, content, { refs: recipients.length });
+  const local = routing === null ? null : await routing.catch(() => null);
+
+  // Enqueue; undo the spool write if the jobs did not make it.
   try {
-    await targets.transfer.add({ ...job, spoolId, size: entry.size });
+    if (local !== null && targets.local !== undefined) await targets.local.delivery.add(deliveryJob(job, spoolId, entry.size, local));
+    else await targets.transfer.add({ ...job, spoolId, size: entry.size });
   } catch (error) {
     await targets.spool.remove(spoolId).catch(() => {});
     throw error;
   }
+  // Owned by the delivery job from now on (see above: not waited for).
+  if (local !== null) void targets.spool.claim(spoolId).catch(() => {});
   await targets.confirm?.();
-  return entry.size;
+  return { size: entry.size, delivered: local };
+}
+
+/** The one recipient, when the message has one and it is local; otherwise null (the transfer worker routes it). */
+async function oneLocal(directory: Directory, recipients: readonly EnvelopeRecipient[]): Promise<EnvelopeRecipient | null> {
+  if (recipients.length !== 1) return null;
+  const routes = await routeRecipients(directory, recipients);
+  return routes.local[0] ?? null;
+}
+
+/** The delivery job the transfer worker would add for `recipient` of a message it routed. */
+function deliveryJob(job: Omit<TransferJob, 'spoolId' | 'size'>, spoolId: string, size: number, recipient: EnvelopeRecipient): DeliveryJob {
+  const { queueId, messageId, origin, hops, visited } = job;
+  const { from, recipients: _recipients, ...mailParams } = job.envelope;
+  return { queueId, spoolId, size, messageId, from, recipient, origin, hops, visited, mailParams };
 }
 
 /**

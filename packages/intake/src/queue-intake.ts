@@ -2,8 +2,8 @@
  * The end-of-data hook every queueing entry point shares (submission on 587/465, the relay on
  * 25): read the header block, refuse a mail loop, let the agent check the message and write
  * its fields (its own policy: sender rules, fix-ups, DKIM, verification), then hand the
- * message off — spool, then the transfer job — and answer 250 with the queue id only once both
- * are durable. Every way it can end short of the queue is a row of outcome.ts.
+ * message off — spool, then the transfer job, or the delivery job of a message for one local
+ * recipient (handoff.ts) — and answer 250 with the queue id only once both are durable. Every way it can end short of the queue is a row of outcome.ts.
  *
  * Reads: the session, the transaction, the message as it streams in. Emits: the reply, one log
  * line per message (`queued`, or why not), the intake metrics.
@@ -27,6 +27,8 @@ export interface IntakeMetrics {
   readonly bytes: { inc(value: number): void };
   readonly rejections: { inc(labels: { reason: string }): void };
   readonly handoffSeconds: { observe(seconds: number): void };
+  /** Recipients routed at hand-off (queued straight for delivery), by route. */
+  readonly routed?: { inc(labels: { route: 'local' | 'remote' }, value?: number): void };
 }
 
 export interface QueueIntakeOptions {
@@ -99,18 +101,21 @@ export function queueIntake(options: QueueIntakeOptions, policy: IntakePolicy): 
         return prepared.reply;
       }
 
-      // Hand off: spool, then the transfer job.
+      // Hand off: spool, then the transfer job (or, for one local recipient, its delivery job).
       const started = process.hrtime.bigint();
       const job = { queueId, messageId: prepared.messageId, envelope: envelopeOf(transaction, from, recipients), origin: { ...originOf(session, options.agent, prepared.user, date), ...(prepared.quarantine === true ? { quarantine: true as const } : {}) }, hops: arrival.hops };
-      const size = await handOff(options.targets, job, prepared.content);
+      const { size, delivered } = await handOff(options.targets, job, prepared.content);
       metrics.handoffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      options.targets.trace?.record(queueId, { type: 'accepted', agent: options.agent, client: session.remote.address, helo: session.helo?.name ?? null, tls: session.tls?.protocol ?? null, user: prepared.user, from, recipients: [...recipients], size, messageId: prepared.messageId });
+      const accepted = { type: 'accepted' as const, agent: options.agent, client: session.remote.address, helo: session.helo?.name ?? null, tls: session.tls?.protocol ?? null, user: prepared.user, from, recipients: [...recipients], size, messageId: prepared.messageId };
+      if (delivered === null) options.targets.trace?.record(queueId, accepted);
+      else options.targets.trace?.record(queueId, accepted, { type: 'routed', agent: options.agent, recipient: delivered.address, route: 'local' });
+      if (delivered !== null) metrics.routed?.inc({ route: 'local' });
 
       // Account for it: one line per message.
       metrics.messages.inc();
       metrics.bytes.inc(size);
       prepared.queued?.();
-      logger.info({ ...log, size, messageId: prepared.messageId, tls: session.tls?.protocol ?? null, ...prepared.logFields }, 'queued');
+      logger.info({ ...log, size, messageId: prepared.messageId, tls: session.tls?.protocol ?? null, route: delivered === null ? 'transfer' : 'local', ...prepared.logFields }, 'queued');
       return queuedReply(queueId);
     } catch (error) {
       const failure = intakeFailureOf(error, body.errored !== null);

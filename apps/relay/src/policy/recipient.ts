@@ -17,7 +17,8 @@ import { type Directory, DirectoryError, type Resolution } from '@mailway/direct
 import type { Logger } from '@mailway/runtime';
 import { type HookResult, defer, reject } from '@mailway/smtp/server';
 import type { Recipient, Session, Transaction } from '@mailway/smtp/server';
-import { envelopeAddress, isAddressLiteral, routingDomain } from '../address.js';
+import { isAddressLiteral, routingDomain } from '@mailway/intake';
+import { envelopeAddress } from '../address.js';
 import type { RejectionReason, RelayMetrics } from '../metrics.js';
 import type { Greylist } from './greylist.js';
 import type { RelayNetworks } from './networks.js';

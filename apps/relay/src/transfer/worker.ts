@@ -17,6 +17,7 @@
 import { type Job, UnrecoverableError, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Directory } from '@mailway/directory';
+import { routeRecipients } from '@mailway/intake';
 import { type TransferJob, deliveryJobId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
 import { type MailQueue, createMailWorker, failedJobDeadline } from '@mailway/queue/queues';
 import { type Spool, SpoolNotFoundError } from '@mailway/queue/spool';
@@ -24,7 +25,6 @@ import type { TraceLog } from '@mailway/queue/trace';
 import type { Logger } from '@mailway/runtime';
 import type { RelayMetrics } from '../metrics.js';
 import { transferOutcome } from './outcome.js';
-import { routeRecipients } from './route.js';
 
 export interface TransferTargets {
   readonly spool: Spool;

@@ -1,6 +1,7 @@
 /**
- * Routing of one transfer job's recipients: each goes either to a local mailbox (its domain is
- * one of the directory's) or to a remote domain. Reads the envelope recipients and the
+ * Routing of a message's recipients: each goes either to a local mailbox (its domain is one of
+ * the directory's) or to a remote domain. The relay's transfer worker routes every message it
+ * takes; the intake routes a message at hand-off to learn whether it can skip that step. Reads the envelope recipients and the
  * directory's domain list; emits the local recipients in order and the remote ones grouped by
  * destination domain (lower-case, A-labels), in order of first appearance.
  *
@@ -10,7 +11,7 @@
  */
 import { type Directory, DirectoryError } from '@mailway/directory';
 import type { EnvelopeRecipient } from '@mailway/queue/jobs';
-import { isAddressLiteral, routingDomain } from '../address.js';
+import { asciiDomain } from '@mailway/smtp/address';
 
 export interface Routes {
   readonly local: readonly EnvelopeRecipient[];
@@ -56,4 +57,14 @@ async function isLocalDomain(directory: Directory, domain: string): Promise<bool
     if (error instanceof DirectoryError) return false;
     throw error;
   }
+}
+
+/** The domain of a stored address, lower-case with A-labels (an address literal is kept as written). */
+export function routingDomain(address: string): string {
+  return asciiDomain(address.slice(address.lastIndexOf('@') + 1));
+}
+
+/** True when the domain is an address literal (`[192.0.2.1]`, `[IPv6:…]`): never one of ours. */
+export function isAddressLiteral(domain: string): boolean {
+  return domain.startsWith('[');
 }
