@@ -13,6 +13,7 @@ import type { Worker } from 'bullmq';
 import { createAgentSkeleton, ownDescriptors, portOf, seedDirectory, spoolDescriptors } from '@mailway/agent';
 import { createAuthLimiter, smtpAuthHook } from '@mailway/agent/smtp-auth';
 import { type Directory, createDirectory } from '@mailway/directory';
+import { inflowGate } from '@mailway/intake';
 import { type QueueAdmin, createQueueAdmin } from '@mailway/queue/admin';
 import { type MailQueue, type QueueName, createMailQueue } from '@mailway/queue/queues';
 import { createRedisSpool } from '@mailway/queue/spool';
@@ -163,7 +164,7 @@ export async function createRelayAgent(config: RelayConfig, context: AgentContex
         onMailFrom: authentication.mailFrom,
         onRcptTo: rcptToHook({ hostname: config.hostname, directory, networks, greylist, maxRecipients: settings.maxRecipients, ...(holds.empty ? {} : { holds: holds.holds }), logger, metrics }),
         ...onEtrn,
-        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm(), local: { directory, delivery } }, authentication, logger, metrics }),
+        onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], networks, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm(), local: { directory, delivery } }, inflow: inflowGate(config.inflow, redis, [transfer, delivery]), authentication, logger, metrics }),
         onViolation: violationReporter(logger, context.metrics),
       }),
       onError: (error, session) => logger.warn({ session: session?.id ?? null, err: error }, 'connection error'),

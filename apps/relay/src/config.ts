@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { z } from 'zod';
 import { agentConfigSchema, directorySeedSetting } from '@mailway/agent/config';
-import { authFailureSettings, authservIdsSetting, connectionLimitSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, inflowSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 import { parseNextHop, parseTransports } from './outbound/routes.js';
 import { authenticationSettings } from './policy/authentication/settings.js';
@@ -229,7 +229,7 @@ export const relaySettings = z.object({
   shutdownTimeout: setting.duration('RELAY_SHUTDOWN_TIMEOUT', 30_000),
 });
 
-export const relayConfigSchema = agentConfigSchema({ prefix: 'RELAY', httpPort: 9092, top: { authservIds: authservIdsSetting }, own: { relay: relaySettings } });
+export const relayConfigSchema = agentConfigSchema({ prefix: 'RELAY', httpPort: 9092, top: { authservIds: authservIdsSetting, inflow: inflowSettings }, own: { relay: relaySettings } });
 
 export type RelayConfig = z.infer<typeof relayConfigSchema>;
 

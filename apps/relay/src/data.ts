@@ -5,7 +5,7 @@
  * (policy/authentication) refuses, defers or quarantines what the sending domain's DMARC policy
  * says; the Received field (and, when checked, Authentication-Results) goes in front.
  */
-import { type HandoffTargets, type Incoming, type Prepared, headerThenRest, queueIntake, readWhole, receivedFor } from '@mailway/intake';
+import { type HandoffTargets, type InflowGate, type Incoming, type Prepared, headerThenRest, queueIntake, readWhole, receivedFor } from '@mailway/intake';
 import type { Logger } from '@mailway/runtime';
 import { prependFields, removeAuthResults } from '@mailway/smtp/message';
 import type { HookResult, MessageBody, Session, Transaction } from '@mailway/smtp/server';
@@ -23,6 +23,8 @@ export interface DataPolicy {
   /** The MTAs inside the trust boundary (RELAY_NETWORKS), whose Authentication-Results fields stay. */
   readonly networks: RelayNetworks;
   readonly targets: HandoffTargets;
+  /** Waits while delivery is behind (MAILWAY_IN_FLOW_DELAY); none: never. */
+  readonly inflow?: InflowGate;
   /** SPF, DKIM, ARC and DMARC (RELAY_DMARC, RELAY_VERIFY). */
   readonly authentication: SenderAuthentication;
   readonly logger: Logger;
@@ -33,7 +35,7 @@ export interface DataPolicy {
 export function dataHook(policy: DataPolicy): (session: Session, transaction: Transaction, body: MessageBody) => Promise<HookResult> {
   const { hostname, logger } = policy;
   return queueIntake(
-    { agent: 'relay', hopCountLimit: policy.hopCountLimit, targets: policy.targets, logger, metrics: policy.metrics },
+    { agent: 'relay', hopCountLimit: policy.hopCountLimit, targets: policy.targets, ...(policy.inflow === undefined ? {} : { inflow: policy.inflow }), logger, metrics: policy.metrics },
     {
       addresses: (_session, transaction) => ({
         from: transaction.from === null ? '' : envelopeAddress(transaction.from, hostname),

@@ -37,6 +37,8 @@ export function createRelayMetrics(metrics: Metrics) {
     greylist: metrics.counter('relay_greylist_total', 'Greylisting decisions at RCPT, by outcome', ['outcome']),
     routed: metrics.counter('relay_routed_recipients_total', 'Recipients routed, by route: by the transfer worker, or at intake for a message to one local recipient', ['route']),
     handoffSeconds: metrics.histogram('relay_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
+    inflowDelays: metrics.counter('relay_inflow_delays_total', 'Messages whose intake waited for the queue backlog to fall (MAILWAY_IN_FLOW_BACKLOG)'),
+    inflowDelaySeconds: metrics.counter('relay_inflow_delay_seconds_total', 'Time messages waited at intake for the queue backlog to fall'),
     outbound: metrics.counter('relay_outbound_recipients_total', 'Outbound delivery attempts per recipient, by outcome (delivered, deferred, failed)', ['outcome']),
     etrn: metrics.counter('relay_etrn_total', 'ETRN requests, by outcome (started, none, refused, locked, failed)', ['outcome']),
     odmrSessions: metrics.counter('relay_odmr_sessions_total', 'ODMR ATRN requests, by outcome (turned, no_mail, refused, locked, failed)', ['outcome']),

@@ -10,6 +10,7 @@
 import { createAgentSkeleton, ownDescriptors, portOf, seedDirectory, spoolDescriptors } from '@mailway/agent';
 import { createAuthLimiter, smtpAuthHook } from '@mailway/agent/smtp-auth';
 import { type Directory, createDirectory } from '@mailway/directory';
+import { inflowGate } from '@mailway/intake';
 import { createMailQueue } from '@mailway/queue/queues';
 import { type AgentContext, type Certificate, type RunningAgent, connectionLimits, loadCertificate, violationReporter } from '@mailway/runtime';
 import { type ServerHooks, type SmtpServer, createServer } from '@mailway/smtp/server';
@@ -84,7 +85,7 @@ export async function createSubmissionAgent(config: SubmissionConfig, context: A
       }),
       onMailFrom: mailFromHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
       onRcptTo: rcptToHook({ directory, rate, maxRecipients: settings.maxRecipients, logger, metrics }),
-      onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm(), local: { directory, delivery } }, dkim, rate, logger, metrics }),
+      onData: dataHook({ hostname: config.hostname, hopCountLimit: config.hopCountLimit, authservIds: [config.hostname, ...config.authservIds], directory, targets: { spool, transfer, trace: skeleton.trace, confirm: () => skeleton.confirm(), local: { directory, delivery } }, inflow: inflowGate(config.inflow, redis, [transfer, delivery]), dkim, rate, logger, metrics }),
       onViolation,
     });
     const serverOptions = (listener: string, secure: boolean) =>

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { agentConfigSchema, directorySeedSetting } from '@mailway/agent/config';
-import { authFailureSettings, authservIdsSetting, connectionLimitSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
+import { authFailureSettings, authservIdsSetting, connectionLimitSettings, inflowSettings, setting, spoolSettings, tlsSettings } from '@mailway/config/schema';
 import { type LoadOptions, loadConfig } from '@mailway/config/load';
 
 export const submissionSettings = z.object({
@@ -39,7 +39,7 @@ export const submissionSettings = z.object({
   shutdownTimeout: setting.duration('SUBMISSION_SHUTDOWN_TIMEOUT', 30_000),
 });
 
-export const submissionConfigSchema = agentConfigSchema({ prefix: 'SUBMISSION', httpPort: 9091, top: { authservIds: authservIdsSetting }, own: { submission: submissionSettings } });
+export const submissionConfigSchema = agentConfigSchema({ prefix: 'SUBMISSION', httpPort: 9091, top: { authservIds: authservIdsSetting, inflow: inflowSettings }, own: { submission: submissionSettings } });
 
 export type SubmissionConfig = z.infer<typeof submissionConfigSchema>;
 

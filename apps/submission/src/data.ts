@@ -7,7 +7,7 @@
  * DKIM when its From domain has a key.
  */
 import type { Directory } from '@mailway/directory';
-import { type HandoffTargets, type Incoming, type Prepared, headerThenRest, queueIntake, readWhole } from '@mailway/intake';
+import { type HandoffTargets, type InflowGate, type Incoming, type Prepared, headerThenRest, queueIntake, readWhole } from '@mailway/intake';
 import type { Logger } from '@mailway/runtime';
 import { prependFields, removeAuthResults } from '@mailway/smtp/message';
 import { type HookResult, reject } from '@mailway/smtp/server';
@@ -28,6 +28,8 @@ export interface DataPolicy {
   readonly authservIds: readonly string[];
   readonly directory: Directory;
   readonly targets: HandoffTargets;
+  /** Waits while delivery is behind (MAILWAY_IN_FLOW_DELAY); none: never. */
+  readonly inflow?: InflowGate;
   readonly dkim: DkimSigner | null;
   readonly rate: RateLimiter;
   readonly logger: Logger;
@@ -40,7 +42,7 @@ const badFrom = reject(550, '5.6.0', 'Message must have exactly one From header 
 export function dataHook(policy: DataPolicy): (session: Session, transaction: Transaction, body: MessageBody) => Promise<HookResult> {
   const { logger } = policy;
   const intake = queueIntake(
-    { agent: 'submission', hopCountLimit: policy.hopCountLimit, targets: policy.targets, logger, metrics: policy.metrics },
+    { agent: 'submission', hopCountLimit: policy.hopCountLimit, targets: policy.targets, ...(policy.inflow === undefined ? {} : { inflow: policy.inflow }), logger, metrics: policy.metrics },
     {
       addresses: (_session, transaction) => ({ from: transaction.from === null ? '' : mailbox(transaction.from), recipients: transaction.recipients.map((r) => mailbox(r.address)) }),
       logFields: (session) => ({ user: sessionUser(session) }),

@@ -26,6 +26,8 @@ export function createSubmissionMetrics(metrics: Metrics) {
     bytes: metrics.counter('submission_bytes_total', 'Octets of messages accepted and queued'),
     rejections: metrics.counter('submission_rejections_total', 'Commands or messages refused, by reason', ['reason']),
     handoffSeconds: metrics.histogram('submission_handoff_seconds', 'Time from end of data to queued (spool write and job add)', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
+    inflowDelays: metrics.counter('submission_inflow_delays_total', 'Messages whose intake waited for the queue backlog to fall (MAILWAY_IN_FLOW_BACKLOG)'),
+    inflowDelaySeconds: metrics.counter('submission_inflow_delay_seconds_total', 'Time messages waited at intake for the queue backlog to fall'),
   };
 }
 

@@ -11,6 +11,7 @@
  */
 export { type Arrival, maxHeaderBytes, readArrival } from './arrival.js';
 export { envelopeOf, originOf, recipientsOf } from './envelope.js';
+export { type InflowGate, type InflowOptions, createInflowGate, inflowGate, openGate } from './flow.js';
 export { type Handoff, type HandoffTargets, type LocalTargets, handOff, handOffOnce } from './handoff.js';
 export { type IntakeFailure, type IntakeOutcome, intakeFailureOf, intakeOutcomes, queuedReply } from './outcome.js';
 export { type Incoming, type IntakeLogger, type IntakeMetrics, type IntakePolicy, type Prepared, type QueueIntakeOptions, headerThenRest, queueIntake, readWhole } from './queue-intake.js';

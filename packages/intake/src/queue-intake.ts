@@ -1,9 +1,11 @@
 /**
  * The end-of-data hook every queueing entry point shares (submission on 587/465, the relay on
  * 25): read the header block, refuse a mail loop, let the agent check the message and write
- * its fields (its own policy: sender rules, fix-ups, DKIM, verification), then hand the
- * message off — spool, then the transfer job, or the delivery job of a message for one local
- * recipient (handoff.ts) — and answer 250 with the queue id only once both are durable. Every way it can end short of the queue is a row of outcome.ts.
+ * its fields (its own policy: sender rules, fix-ups, DKIM, verification), wait while delivery
+ * is behind (flow.ts), then hand the message off — spool, then the transfer job, or the
+ * delivery job of a message for one local recipient (handoff.ts) — and answer 250 with the
+ * queue id only once both are durable. Every way it can end short of the queue is a row of
+ * outcome.ts.
  *
  * Reads: the session, the transaction, the message as it streams in. Emits: the reply, one log
  * line per message (`queued`, or why not), the intake metrics.
@@ -13,6 +15,7 @@ import { newQueueId } from '@mailway/queue/jobs';
 import type { HookResult, MessageBody, Session, Transaction } from '@mailway/smtp/server';
 import { type Arrival, readArrival } from './arrival.js';
 import { envelopeOf, originOf } from './envelope.js';
+import { type InflowGate, openGate } from './flow.js';
 import { type HandoffTargets, handOff } from './handoff.js';
 import { type IntakeFailure, intakeFailureOf, intakeOutcomes, queuedReply } from './outcome.js';
 
@@ -27,6 +30,9 @@ export interface IntakeMetrics {
   readonly bytes: { inc(value: number): void };
   readonly rejections: { inc(labels: { reason: string }): void };
   readonly handoffSeconds: { observe(seconds: number): void };
+  /** Messages that waited for the queue backlog to fall (flow.ts), and the seconds they waited. */
+  readonly inflowDelays?: { inc(): void };
+  readonly inflowDelaySeconds?: { inc(value: number): void };
   /** Recipients routed at hand-off (queued straight for delivery), by route. */
   readonly routed?: { inc(labels: { route: 'local' | 'remote' }, value?: number): void };
 }
@@ -36,6 +42,8 @@ export interface QueueIntakeOptions {
   /** Most Received fields a message may carry, this hop's own included (MAILWAY_HOPCOUNT_LIMIT). */
   readonly hopCountLimit: number;
   readonly targets: HandoffTargets;
+  /** Waits while the queue backlog is high (MAILWAY_IN_FLOW_DELAY); none: never waits. */
+  readonly inflow?: InflowGate;
   readonly logger: IntakeLogger;
   readonly metrics: IntakeMetrics;
 }
@@ -82,6 +90,7 @@ export interface IntakePolicy {
 /** The onData hook for `policy`. */
 export function queueIntake(options: QueueIntakeOptions, policy: IntakePolicy): (session: Session, transaction: Transaction, body: MessageBody) => Promise<HookResult> {
   const { logger, metrics } = options;
+  const inflow = options.inflow ?? openGate;
 
   return async (session, transaction, body) => {
     const queueId = newQueueId();
@@ -101,6 +110,13 @@ export function queueIntake(options: QueueIntakeOptions, policy: IntakePolicy): 
         return prepared.reply;
       }
 
+      // Taken no faster than mail is delivered (flow.ts).
+      const waitedMs = await inflow.pass();
+      if (waitedMs > 0) {
+        metrics.inflowDelays?.inc();
+        metrics.inflowDelaySeconds?.inc(waitedMs / 1000);
+      }
+
       // Hand off: spool, then the transfer job (or, for one local recipient, its delivery job).
       const started = process.hrtime.bigint();
       const job = { queueId, messageId: prepared.messageId, envelope: envelopeOf(transaction, from, recipients), origin: { ...originOf(session, options.agent, prepared.user, date), ...(prepared.quarantine === true ? { quarantine: true as const } : {}) }, hops: arrival.hops };
@@ -115,7 +131,7 @@ export function queueIntake(options: QueueIntakeOptions, policy: IntakePolicy): 
       metrics.messages.inc();
       metrics.bytes.inc(size);
       prepared.queued?.();
-      logger.info({ ...log, size, messageId: prepared.messageId, tls: session.tls?.protocol ?? null, route: delivered === null ? 'transfer' : 'local', ...prepared.logFields }, 'queued');
+      logger.info({ ...log, size, messageId: prepared.messageId, tls: session.tls?.protocol ?? null, route: delivered === null ? 'transfer' : 'local', ...(waitedMs > 0 ? { inflowDelayMs: waitedMs } : {}), ...prepared.logFields }, 'queued');
       return queuedReply(queueId);
     } catch (error) {
       const failure = intakeFailureOf(error, body.errored !== null);

@@ -136,6 +136,17 @@ export const authservIdsSetting = setting.list('MAILWAY_AUTHSERV_IDS', []);
  * Postfix's `hopcount_limit` has the same default.
  */
 export const hopCountLimitSetting = setting.int('MAILWAY_HOPCOUNT_LIMIT', 50, { min: 1, max: 1000 });
+/**
+ * Inflow control at the agents that take mail in (submission, port 25): while more than
+ * `backlog` jobs wait for a routing or delivery worker, a message waits up to `delay` before it
+ * is taken, so that mail arrives no faster than it is delivered (Postfix's `in_flow_delay`,
+ * whose default is the same second). 0 turns it off.
+ */
+export const inflowSettings = z.object({
+  delay: setting.duration('MAILWAY_IN_FLOW_DELAY', 1000),
+  backlog: setting.int('MAILWAY_IN_FLOW_BACKLOG', 100, { min: 1 }),
+});
+
 /** The environment variables of one listener group's connection limits; `prefix` is e.g. `RELAY`. */
 export function connectionLimitEnv(prefix: string) {
   return {
