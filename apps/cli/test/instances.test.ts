@@ -1,9 +1,10 @@
 /**
  * Several instances of each agent on one Redis, as an operator scales them out: two relays and
  * two delivery agents (separate processes, started from their entry points) share one key
- * prefix and one mailbox root. Messages go in through both relays' port 25 from nodemailer;
- * both relays route some of them, both delivery agents store some, and every message lands in
- * its Maildir exactly once, with nothing left queued or spooled.
+ * prefix and one mailbox root. Messages go in through both relays' port 25 from nodemailer,
+ * each to two users (so that each takes a transfer job: one local recipient would go straight
+ * to delivery); both relays route some of them, both delivery agents store some, and every
+ * message lands in each recipient's Maildir exactly once, with nothing left queued or spooled.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -58,34 +59,36 @@ afterAll(async () => {
 
 it('two relays and two delivery agents share the work, and every message is stored once', async () => {
   const transports = relayPorts.map((port) => nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 4 }));
-  const sent = Array.from({ length: messages }, (_, i) => ({ id: `${i}.${randomUUID()}@sender.test`, to: `${users[i % users.length]}@scaled.test` }));
+  const sent = Array.from({ length: messages }, (_, i) => ({ id: `${i}.${randomUUID()}@sender.test`, to: [users[i % users.length]!, users[(i + 1) % users.length]!] }));
+  const copies = sent.flatMap(({ id, to }) => to.map((user) => `${user} ${id}`));
   await Promise.all(
     sent.map(({ id, to }, i) => {
-      const raw = [`From: sender@sender.test`, `To: ${to}`, `Subject: scaled ${i}`, `Message-ID: <${id}>`, '', 'One of many.', ''].join('\r\n');
-      return transports[i % transports.length]!.sendMail({ envelope: { from: 'sender@sender.test', to: [to] }, raw });
+      const addresses = to.map((user) => `${user}@scaled.test`);
+      const raw = [`From: sender@sender.test`, `To: ${addresses.join(', ')}`, `Subject: scaled ${i}`, `Message-ID: <${id}>`, '', 'One of many.', ''].join('\r\n');
+      return transports[i % transports.length]!.sendMail({ envelope: { from: 'sender@sender.test', to: addresses }, raw });
     }),
   );
   for (const transport of transports) transport.close();
 
-  const stored = await waitFor(`${messages} messages in the Maildirs`, async () => {
-    const found = await messageIds();
-    return found.length >= messages ? found : null;
+  const stored = await waitFor(`${copies.length} copies in the Maildirs`, async () => {
+    const found = await storedCopies();
+    return found.length >= copies.length ? found : null;
   }, { timeoutMs: 60_000 });
   // Each once: a second copy would show as a repeated Message-ID (give a late one a moment).
   await new Promise((resolve) => setTimeout(resolve, 1_000));
-  const final = await messageIds();
+  const final = await storedCopies();
   expect(final.length).toBe(stored.length);
-  expect([...final].sort()).toEqual(sent.map((s) => s.id).sort());
+  expect([...final].sort()).toEqual([...copies].sort());
 
   const count = (agent: AgentProcess, msg: string) => agent.stdout().split('\n').filter((line) => line.includes(`"msg":"${msg}"`)).length;
   const [relayA, deliveryA, relayB, deliveryB] = running as [AgentProcess, AgentProcess, AgentProcess, AgentProcess];
   const routed = [count(relayA, 'queued for local delivery'), count(relayB, 'queued for local delivery')];
   const delivered = [count(deliveryA, 'delivered'), count(deliveryB, 'delivered')];
-  console.log(`scaled out: ${messages} messages; routed by the relays ${routed.join(' + ')}, stored by the delivery agents ${delivered.join(' + ')}`);
+  console.log(`scaled out: ${messages} messages, ${copies.length} copies; routed by the relays ${routed.join(' + ')}, stored by the delivery agents ${delivered.join(' + ')}`);
   expect(routed.every((n) => n > 0)).toBe(true);
   expect(delivered.every((n) => n > 0)).toBe(true);
-  expect(routed[0]! + routed[1]!).toBe(messages);
-  expect(delivered[0]! + delivered[1]!).toBe(messages);
+  expect(routed[0]! + routed[1]!).toBe(copies.length);
+  expect(delivered[0]! + delivered[1]!).toBe(copies.length);
 
   // Nothing left: every job done, every spool entry released.
   const redis = createRedis(redisUrl, { role: 'command' });
@@ -100,15 +103,15 @@ it('two relays and two delivery agents share the work, and every message is stor
   }
 }, 120_000);
 
-/** The Message-IDs of every stored message, one entry per file. */
-async function messageIds(): Promise<string[]> {
+/** `user message-id` of every stored message, one entry per file. */
+async function storedCopies(): Promise<string[]> {
   const ids: string[] = [];
   for (const user of users) {
     const dir = join(mailRoot, 'scaled.test', user, 'Maildir', 'new');
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const text = await readFile(join(dir, name), 'latin1');
       const id = /^Message-ID: <([^>]+)>/im.exec(text)?.[1];
-      if (id !== undefined) ids.push(id);
+      if (id !== undefined) ids.push(`${user} ${id}`);
     }
   }
   return ids;
