@@ -4,7 +4,8 @@
  * three sentinels (redis-sentinel) that watch the primary under one name, all on loopback ports
  * and in a temporary folder. A primary is taken for down after 1 s, so a failover takes a few
  * seconds. `kill` SIGKILLs a server; `start` brings a killed one back (the sentinels make it a
- * replica of whoever is primary now); `primaryPort` asks the sentinels; `env` is what a Mailway
+ * replica of whoever is primary now); `failover` asks a sentinel for a manual failover (the
+ * primary stays up and is made a replica); `primaryPort` asks the sentinels; `env` is what a Mailway
  * agent needs to find the primary; `close` stops everything and removes the folder.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -29,6 +30,12 @@ export interface SentinelSetup {
   kill(port: number): Promise<void>;
   /** Start the data server on `port` again (its data kept). */
   start(port: number): Promise<void>;
+  /**
+   * `SENTINEL FAILOVER <name>` to the first sentinel: a replica is promoted without the primary
+   * being down, and the old primary, still up, is then made a replica of it (its data replaced
+   * by the new primary's). Resolves once the sentinel has accepted the request.
+   */
+  failover(): Promise<void>;
   /** Resolves once the sentinels name a primary other than `port` and it takes writes. */
   failedOverFrom(port: number, timeoutMs?: number): Promise<number>;
   close(): Promise<void>;
@@ -131,6 +138,9 @@ export async function startSentinels(options: { replicas?: number; name?: string
     primaryPort,
     kill,
     start: (port) => startServer(port, null),
+    async failover() {
+      await ask(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
+    },
     async failedOverFrom(port, timeoutMs = 20_000) {
       return waitFor(
         `a failover away from :${port}`,
