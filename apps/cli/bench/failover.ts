@@ -1,0 +1,266 @@
+/**
+ * `pnpm bench:failover`: what a Redis failover behind Sentinel costs in acknowledged mail, with
+ * the replica wait and without it.
+ *
+ * Four runs, each on a fresh set of real processes: a primary, two replicas and three sentinels
+ * (`@mailway/testing/sentinel`), and `mailway start` finding the primary through them. Python's
+ * smtplib sends to the relay port for `--seconds` s (three senders, one message per session to
+ * bob@example.org), and `--failover-after` s in the primary fails over, in one of two ways:
+ * - kill: the primary is SIGKILLed; the sentinels promote a replica once it is taken for down.
+ * - manual: `SENTINEL FAILOVER` to a sentinel; the old primary stays up, takes writes until the
+ *   sentinels make it a replica of the new one, and then drops its data for the new primary's:
+ *   whatever it acknowledged that had not reached the promoted replica is gone.
+ * Each kind runs with REDIS_WAIT_REPLICAS at its default behind Sentinel (1: a 250 waits until a
+ * replica holds the message) and at 0 (a 250 as soon as the primary has it).
+ *
+ * After the traffic the bench waits until every message answered 250 is in the Maildir, or until
+ * none is left in the queues for bob and the Maildir has been still for a while (at most
+ * `--drain` s), then counts each 250 against the Maildir by Message-ID.
+ *
+ * Reads flags (see `usage`); emits one table row per run on stdout, progress on stderr. Exits 1
+ * when a run with the replica wait lost or duplicated a 250, or a run failed. What the runs
+ * without it lose is reported, not judged: that is what the replica wait is for.
+ */
+import { benchFlags } from '@mailway/bench-tools/args';
+import { runBench, verdict } from '@mailway/bench-tools/run';
+import { table } from '@mailway/bench-tools/table';
+import { type SentinelSetup, startSentinels } from '@mailway/testing/sentinel';
+import { type Stack, startStack } from '../test/support/stack.js';
+import { type Sent, copiesInMaildir, sendFor } from '../test/support/traffic.js';
+
+const usage = `usage: pnpm bench:failover [-- options]
+  --seconds <s>          traffic per run (default 20)
+  --failover-after <s>   when the failover starts, into the traffic (default 5)
+  --senders <n>          smtplib senders at once, one message per session (default 3)
+  --drain <s>            longest wait for the 250s to be delivered after the traffic (default 120)
+  --help`;
+
+interface Options {
+  readonly seconds: number;
+  readonly failoverAfter: number;
+  readonly senders: number;
+  readonly drain: number;
+}
+
+type Kind = 'kill' | 'manual';
+
+interface Scenario {
+  readonly kind: Kind;
+  /** REDIS_WAIT_REPLICAS: null leaves the default (1 behind Sentinel). */
+  readonly waitReplicas: '0' | null;
+}
+
+const scenarios: readonly Scenario[] = [
+  { kind: 'kill', waitReplicas: null },
+  { kind: 'kill', waitReplicas: '0' },
+  { kind: 'manual', waitReplicas: null },
+  { kind: 'manual', waitReplicas: '0' },
+];
+
+/** One run's figures. */
+interface Row {
+  readonly name: string;
+  readonly waits: boolean;
+  readonly sent: number;
+  readonly accepted: number;
+  readonly deferred: number;
+  readonly noReply: number;
+  /** Replies that are neither 250, 4xx nor none: never expected. */
+  readonly other: number;
+  readonly deliveredOnce: number;
+  /** Answered 250, never delivered. */
+  readonly lost: number;
+  /** Answered 250, delivered more than once. */
+  readonly duplicated: number;
+  /** From the start of the failover until the sentinels named a new primary that takes writes. */
+  readonly primaryMs: number;
+  /** From the start of the failover to the first 250 to a session opened after it; NaN if none came. */
+  readonly acceptedAgainMs: number;
+  /** The longest stretch without a 250 from the start of the failover to the end of the traffic. */
+  readonly longestGapMs: number;
+}
+
+const progress = (text: string): void => void process.stderr.write(`bench:failover: ${text}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const recipient = 'bob@example.org';
+
+function readOptions(): Options {
+  const values = benchFlags(usage, {
+    seconds: { type: 'string', default: '20' },
+    'failover-after': { type: 'string', default: '5' },
+    senders: { type: 'string', default: '3' },
+    drain: { type: 'string', default: '120' },
+  });
+  const options = { seconds: Number(values.seconds), failoverAfter: Number(values['failover-after']), senders: Number(values.senders), drain: Number(values.drain) };
+  for (const key of ['seconds', 'failoverAfter', 'drain'] as const) {
+    if (!(options[key] > 0)) throw new Error(`--${key === 'failoverAfter' ? 'failover-after' : key} must be a positive number`);
+  }
+  if (!Number.isInteger(options.senders) || options.senders < 1) throw new Error('--senders must be a positive integer');
+  if (options.failoverAfter >= options.seconds) throw new Error('--failover-after must be less than --seconds');
+  return options;
+}
+
+const runName = (scenario: Scenario): string => `${scenario.kind === 'kill' ? 'SIGKILL' : 'SENTINEL FAILOVER'}, ${scenario.waitReplicas === null ? 'REDIS_WAIT_REPLICAS default (1)' : `REDIS_WAIT_REPLICAS=${scenario.waitReplicas}`}`;
+
+// A stack runs in a process group of its own: an interrupted bench takes it down with it.
+const stacks = new Set<Stack>();
+process.on('exit', () => {
+  for (const stack of stacks) {
+    try {
+      if (stack.process.pid !== undefined) process.kill(-stack.process.pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+});
+
+/** One scenario on a fresh primary, replicas, sentinels and stack. */
+async function measure(scenario: Scenario, options: Options): Promise<Row> {
+  const name = runName(scenario);
+  progress(`${name}: starting a primary, two replicas, three sentinels and \`mailway start\``);
+  let sentinels: SentinelSetup | undefined;
+  let stack: Stack | undefined;
+  try {
+    sentinels = await startSentinels({ replicas: 2 });
+    stack = await startStack({
+      ...sentinels.env,
+      // Behind Sentinel the URL gives only credentials, database and scheme: none here.
+      REDIS_URL: 'redis://127.0.0.1',
+      // One client sends all the traffic, a session per message.
+      RELAY_CLIENT_CONNECTION_RATE: '0',
+      // A job cut off by the failover is taken up again within seconds.
+      RELAY_TRANSFER_LOCK_DURATION: '5s',
+      RELAY_TRANSFER_STALLED_INTERVAL: '2s',
+      DELIVERY_LOCK_DURATION: '5s',
+      DELIVERY_STALLED_INTERVAL: '2s',
+      ...(scenario.waitReplicas === null ? {} : { REDIS_WAIT_REPLICAS: scenario.waitReplicas }),
+    });
+    stacks.add(stack);
+    await stack.mailway('domain', 'add', 'example.org');
+    await stack.mailway('user', 'add', recipient, 'bob-secret');
+
+    // Traffic, and the failover into it.
+    progress(`${name}: ${options.seconds} s of traffic, the failover ${options.failoverAfter} s in`);
+    const label = `failover-${scenario.kind}-${scenario.waitReplicas ?? 'default'}-${Date.now()}`;
+    const traffic = sendFor({ port: Number(stack.env.RELAY_PORT), seconds: options.seconds, threads: options.senders, label, to: recipient });
+    await sleep(options.failoverAfter * 1000);
+    const before = await sentinels.primaryPort();
+    const startedAt = Date.now();
+    if (scenario.kind === 'kill') await sentinels.kill(before);
+    else await sentinels.failover();
+    const after = await sentinels.failedOverFrom(before);
+    const primaryMs = Date.now() - startedAt;
+    progress(`${name}: primary :${before} → :${after} in ${primaryMs} ms`);
+    const sent = await traffic;
+
+    // Delivery: every 250, or as much of them as will ever come.
+    const accepted = sent.filter((m) => m.code === 250);
+    progress(`${name}: ${sent.length} sent, ${accepted.length} answered 250; waiting for them in the Maildir`);
+    await drain(stack, accepted, options.drain * 1000);
+    // Late copies (a job run twice) would come within seconds.
+    await sleep(3_000);
+    const copies = await copiesInMaildir(stack.home, recipient);
+
+    const count = (m: Sent): number => copies.get(m.id) ?? 0;
+    return {
+      name,
+      waits: scenario.waitReplicas === null,
+      sent: sent.length,
+      accepted: accepted.length,
+      deferred: sent.filter((m) => m.code >= 400 && m.code < 500).length,
+      noReply: sent.filter((m) => m.code === 0).length,
+      other: sent.filter((m) => m.code !== 0 && m.code !== 250 && !(m.code >= 400 && m.code < 500)).length,
+      deliveredOnce: accepted.filter((m) => count(m) === 1).length,
+      lost: accepted.filter((m) => count(m) === 0).length,
+      duplicated: accepted.filter((m) => count(m) > 1).length,
+      primaryMs,
+      acceptedAgainMs: Math.min(...accepted.filter((m) => m.started >= startedAt).map((m) => m.at - startedAt)),
+      longestGapMs: longestGap(accepted.map((m) => m.at), startedAt, Math.max(...sent.map((m) => m.at))),
+    };
+  } finally {
+    progress(`${name}: stopping`);
+    if (stack) {
+      await stack.close();
+      stacks.delete(stack);
+    }
+    await sentinels?.close();
+  }
+}
+
+/**
+ * Waits until every message in `accepted` is in bob's Maildir, or until the Maildir has not
+ * changed for 5 s and none of bob's mail is left in the queues (failed jobs aside) twice in a
+ * row, 5 s apart (a job between two queues can be missed once), or `limitMs`.
+ */
+async function drain(stack: Stack, accepted: readonly Sent[], limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let lastSize = -1;
+  let stillSince = Date.now();
+  let emptyQueues = 0;
+  for (;;) {
+    const copies = await copiesInMaildir(stack.home, recipient);
+    const missing = accepted.filter((m) => !copies.has(m.id)).length;
+    if (missing === 0) return;
+    if (copies.size !== lastSize) {
+      lastSize = copies.size;
+      stillSince = Date.now();
+      emptyQueues = 0;
+    } else if (Date.now() - stillSince >= 5_000) {
+      const queued = JSON.parse(await stack.mailway('queue', 'list', '--recipient', recipient, '--json')) as { recipients: { state: string }[] }[];
+      const pending = queued.filter((q) => q.recipients.some((r) => r.state !== 'failed')).length;
+      emptyQueues = pending === 0 ? emptyQueues + 1 : 0;
+      if (emptyQueues >= 2) {
+        progress(`${missing} answered 250 not in the Maildir, and nothing left in the queues for them`);
+        return;
+      }
+      progress(`${missing} answered 250 not in the Maildir yet, ${pending} still queued`);
+      stillSince = Date.now();
+    }
+    if (Date.now() > deadline) {
+      progress(`${missing} answered 250 not in the Maildir after ${limitMs / 1000} s: counted as lost`);
+      return;
+    }
+    await sleep(1_000);
+  }
+}
+
+/** The longest interval in [from, to] with no time of `times` inside it. */
+function longestGap(times: readonly number[], from: number, to: number): number {
+  const inside = [from, ...times.filter((t) => t > from && t < to).sort((a, b) => a - b), to];
+  let longest = 0;
+  for (let i = 1; i < inside.length; i += 1) longest = Math.max(longest, (inside[i] ?? 0) - (inside[i - 1] ?? 0));
+  return longest;
+}
+
+const seconds = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '-');
+
+/** The table. */
+function report(options: Options, rows: readonly Row[]): void {
+  const out = (text = ''): void => void process.stdout.write(`${text}\n`);
+  out();
+  out(`Failover behind Sentinel: a primary, two replicas, three sentinels (down-after-milliseconds 1000), all on loopback; ${options.senders} smtplib senders to the relay port for ${options.seconds} s, one message per session; the failover ${options.failoverAfter} s in`);
+  out('LOST: answered 250, never delivered. new primary: until the sentinels named one that takes writes. accepted again: until the first 250 to a session opened after the failover started. longest gap: without any 250, from the failover to the end of the traffic.');
+  out();
+  const header = ['run', 'sent', '250', '4xx', 'no reply', '250 delivered once', '250 LOST', 'duplicates', 'new primary s', 'accepted again s', 'longest gap s'];
+  out(table([header, ...rows.map((r) => [r.name, String(r.sent), String(r.accepted), String(r.deferred), String(r.noReply), String(r.deliveredOnce), String(r.lost), String(r.duplicated), seconds(r.primaryMs), seconds(r.acceptedAgainMs), seconds(r.longestGapMs)])]));
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const problems: string[] = [];
+  const rows: Row[] = [];
+  // One run failing does not stop the others.
+  for (const scenario of scenarios) {
+    const row = await measure(scenario, options).catch((error: unknown) => (problems.push(`${runName(scenario)}: ${error instanceof Error ? error.message : String(error)}`), null));
+    if (!row) continue;
+    rows.push(row);
+    if (row.accepted === 0) problems.push(`${row.name}: no message answered 250`);
+    if (row.other > 0) problems.push(`${row.name}: ${row.other} messages answered neither 250 nor 4xx`);
+    if (row.waits && row.lost > 0) problems.push(`${row.name}: ${row.lost} messages answered 250 never delivered`);
+    if (row.waits && row.duplicated > 0) problems.push(`${row.name}: ${row.duplicated} messages answered 250 delivered more than once`);
+  }
+  report(options, rows);
+  verdict(problems, 'with the replica wait, every message answered 250 was delivered exactly once');
+}
+
+runBench('bench:failover', main);
