@@ -18,8 +18,9 @@
  * `--drain` s), then counts each 250 against the Maildir by Message-ID.
  *
  * Reads flags (see `usage`); emits one table row per run on stdout, progress on stderr. Exits 1
- * when a run with the replica wait lost or duplicated a 250, or a run failed. What the runs
- * without it lose is reported, not judged: that is what the replica wait is for.
+ * when a run with the replica wait lost a 250, or a run failed. What the runs without it lose is
+ * reported, not judged: that is what the replica wait is for. Duplicates are reported, not
+ * judged either: a 451 or a failover may bring a second copy, never a loss (see the README).
  */
 import { benchFlags } from '@mailway/bench-tools/args';
 import { runBench, verdict } from '@mailway/bench-tools/run';
@@ -257,10 +258,9 @@ async function main(): Promise<void> {
     if (row.accepted === 0) problems.push(`${row.name}: no message answered 250`);
     if (row.other > 0) problems.push(`${row.name}: ${row.other} messages answered neither 250 nor 4xx`);
     if (row.waits && row.lost > 0) problems.push(`${row.name}: ${row.lost} messages answered 250 never delivered`);
-    if (row.waits && row.duplicated > 0) problems.push(`${row.name}: ${row.duplicated} messages answered 250 delivered more than once`);
   }
   report(options, rows);
-  verdict(problems, 'with the replica wait, every message answered 250 was delivered exactly once');
+  verdict(problems, 'with the replica wait, every message answered 250 was delivered');
 }
 
 runBench('bench:failover', main);
