@@ -13,6 +13,11 @@
  * Each kind runs with REDIS_WAIT_REPLICAS at its default behind Sentinel (1: a 250 waits until a
  * replica holds the message) and at 0 (a 250 as soon as the primary has it).
  *
+ * With --backlog the relay's transfer queue is paused (BullMQ's pause) from before the traffic
+ * until after it, so that every message answered 250 is still only in Redis (its spool entry and
+ * job) when the failover comes, as in a stack that has fallen behind; it is resumed once the
+ * traffic ends.
+ *
  * After the traffic the bench waits until every message answered 250 is in the Maildir, or until
  * none is left in the queues for bob and the Maildir has been still for a while (at most
  * `--drain` s), then counts each 250 against the Maildir by Message-ID.
@@ -22,9 +27,13 @@
  * reported, not judged: that is what the replica wait is for. Duplicates are reported, not
  * judged either: a 451 or a failover may bring a second copy, never a loss (see the README).
  */
+import { Queue } from 'bullmq';
 import { benchFlags } from '@mailway/bench-tools/args';
 import { runBench, verdict } from '@mailway/bench-tools/run';
 import { table } from '@mailway/bench-tools/table';
+import { queueNames } from '@mailway/queue/jobs';
+import { bullPrefix } from '@mailway/queue/queues';
+import { createRedis } from '@mailway/queue/redis';
 import { type SentinelSetup, startSentinels } from '@mailway/testing/sentinel';
 import { type Stack, startStack } from '../test/support/stack.js';
 import { type Sent, copiesInMaildir, sendFor } from '../test/support/traffic.js';
@@ -34,6 +43,9 @@ const usage = `usage: pnpm bench:failover [-- options]
   --failover-after <s>   when the failover starts, into the traffic (default 5)
   --senders <n>          smtplib senders at once, one message per session (default 3)
   --drain <s>            longest wait for the 250s to be delivered after the traffic (default 120)
+  --kind kill|manual     only the runs of one kind of failover (default both)
+  --backlog              hold every accepted message in the queue until the traffic ends (the
+                         relay's transfer queue paused), so that the failover finds them all in Redis
   --help`;
 
 interface Options {
@@ -41,6 +53,8 @@ interface Options {
   readonly failoverAfter: number;
   readonly senders: number;
   readonly drain: number;
+  readonly backlog: boolean;
+  readonly kinds: readonly Kind[];
 }
 
 type Kind = 'kill' | 'manual';
@@ -91,8 +105,12 @@ function readOptions(): Options {
     'failover-after': { type: 'string', default: '5' },
     senders: { type: 'string', default: '3' },
     drain: { type: 'string', default: '120' },
+    backlog: { type: 'boolean', default: false },
+    kind: { type: 'string' },
   });
-  const options = { seconds: Number(values.seconds), failoverAfter: Number(values['failover-after']), senders: Number(values.senders), drain: Number(values.drain) };
+  if (values.kind !== undefined && values.kind !== 'kill' && values.kind !== 'manual') throw new Error('--kind must be kill or manual');
+  const kinds: readonly Kind[] = values.kind === undefined ? ['kill', 'manual'] : [values.kind];
+  const options = { seconds: Number(values.seconds), failoverAfter: Number(values['failover-after']), senders: Number(values.senders), drain: Number(values.drain), backlog: values.backlog, kinds };
   for (const key of ['seconds', 'failoverAfter', 'drain'] as const) {
     if (!(options[key] > 0)) throw new Error(`--${key === 'failoverAfter' ? 'failover-after' : key} must be a positive number`);
   }
@@ -139,6 +157,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     stacks.add(stack);
     await stack.mailway('domain', 'add', 'example.org');
     await stack.mailway('user', 'add', recipient, 'bob-secret');
+    const transfer = options.backlog ? await pausedTransferQueue(sentinels, stack) : null;
 
     // Traffic, and the failover into it.
     progress(`${name}: ${options.seconds} s of traffic, the failover ${options.failoverAfter} s in`);
@@ -153,6 +172,10 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     const primaryMs = Date.now() - startedAt;
     progress(`${name}: primary :${before} → :${after} in ${primaryMs} ms`);
     const sent = await traffic;
+    if (transfer) {
+      await transfer.resume();
+      await transfer.close();
+    }
 
     // Delivery: every 250, or as much of them as will ever come.
     const accepted = sent.filter((m) => m.code === 250);
@@ -186,6 +209,23 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     }
     await sentinels?.close();
   }
+}
+
+/** The relay's transfer queue, paused: the relay takes mail and queues it, nothing moves on. */
+async function pausedTransferQueue(sentinels: SentinelSetup, stack: Stack): Promise<{ resume(): Promise<void>; close(): Promise<void> }> {
+  const redis = createRedis({ url: 'redis://127.0.0.1', sentinels: sentinels.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), sentinelName: sentinels.name }, { role: 'worker' });
+  const queue = new Queue(queueNames.transfer, { connection: redis, prefix: bullPrefix(stack.env.MAILWAY_REDIS_PREFIX ?? '') });
+  // It loses its connection in the failover and finds the new primary, as the agents do: quietly.
+  redis.on('error', () => {});
+  queue.on('error', () => {});
+  await queue.pause();
+  return {
+    resume: () => queue.resume(),
+    async close() {
+      await queue.close();
+      redis.disconnect();
+    },
+  };
 }
 
 /**
@@ -239,7 +279,7 @@ const seconds = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFix
 function report(options: Options, rows: readonly Row[]): void {
   const out = (text = ''): void => void process.stdout.write(`${text}\n`);
   out();
-  out(`Failover behind Sentinel: a primary, two replicas, three sentinels (down-after-milliseconds 1000), all on loopback; ${options.senders} smtplib senders to the relay port for ${options.seconds} s, one message per session; the failover ${options.failoverAfter} s in`);
+  out(`Failover behind Sentinel: a primary, two replicas, three sentinels (down-after-milliseconds 1000), all on loopback; ${options.senders} smtplib senders to the relay port for ${options.seconds} s, one message per session; the failover ${options.failoverAfter} s in${options.backlog ? '; every accepted message held in the queue (transfer paused) until the traffic ends' : ''}`);
   out('LOST: answered 250, never delivered. new primary: until the sentinels named one that takes writes. accepted again: until the first 250 to a session opened after the failover started. longest gap: without any 250, from the failover to the end of the traffic.');
   out();
   const header = ['run', 'sent', '250', '4xx', 'no reply', '250 delivered once', '250 LOST', 'duplicates', 'new primary s', 'accepted again s', 'longest gap s'];
@@ -251,7 +291,7 @@ async function main(): Promise<void> {
   const problems: string[] = [];
   const rows: Row[] = [];
   // One run failing does not stop the others.
-  for (const scenario of scenarios) {
+  for (const scenario of scenarios.filter((s) => options.kinds.includes(s.kind))) {
     const row = await measure(scenario, options).catch((error: unknown) => (problems.push(`${runName(scenario)}: ${error instanceof Error ? error.message : String(error)}`), null));
     if (!row) continue;
     rows.push(row);
