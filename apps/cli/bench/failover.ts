@@ -43,6 +43,7 @@ const usage = `usage: pnpm bench:failover [-- options]
   --failover-after <s>   when the failover starts, into the traffic (default 5)
   --senders <n>          smtplib senders at once, one message per session (default 3)
   --drain <s>            longest wait for the 250s to be delivered after the traffic (default 120)
+  --wait <n>             REDIS_WAIT_REPLICAS for the runs with the wait (default: unset, so 1)
   --kind kill|manual     only the runs of one kind of failover (default both)
   --backlog              hold every accepted message in the queue until the traffic ends (the
                          relay's transfer queue paused), so that the failover finds them all in Redis
@@ -55,6 +56,8 @@ interface Options {
   readonly drain: number;
   readonly backlog: boolean;
   readonly kinds: readonly Kind[];
+  /** REDIS_WAIT_REPLICAS of the runs with the wait; null leaves it unset. */
+  readonly wait: string | null;
 }
 
 type Kind = 'kill' | 'manual';
@@ -62,15 +65,16 @@ type Kind = 'kill' | 'manual';
 interface Scenario {
   readonly kind: Kind;
   /** REDIS_WAIT_REPLICAS: null leaves the default (1 behind Sentinel). */
-  readonly waitReplicas: '0' | null;
+  readonly waitReplicas: string | null;
 }
 
-const scenarios: readonly Scenario[] = [
-  { kind: 'kill', waitReplicas: null },
-  { kind: 'kill', waitReplicas: '0' },
-  { kind: 'manual', waitReplicas: null },
-  { kind: 'manual', waitReplicas: '0' },
-];
+/** Each kind of failover with the replica wait (at its default, or --wait) and without it. */
+function scenarios(options: Options): Scenario[] {
+  return options.kinds.flatMap((kind) => [
+    { kind, waitReplicas: options.wait },
+    { kind, waitReplicas: '0' },
+  ]);
+}
 
 /** One run's figures. */
 interface Row {
@@ -107,10 +111,12 @@ function readOptions(): Options {
     drain: { type: 'string', default: '120' },
     backlog: { type: 'boolean', default: false },
     kind: { type: 'string' },
+    wait: { type: 'string' },
   });
+  if (values.wait !== undefined && !/^[1-9]\d*$/.test(values.wait)) throw new Error('--wait must be a positive integer');
   if (values.kind !== undefined && values.kind !== 'kill' && values.kind !== 'manual') throw new Error('--kind must be kill or manual');
   const kinds: readonly Kind[] = values.kind === undefined ? ['kill', 'manual'] : [values.kind];
-  const options = { seconds: Number(values.seconds), failoverAfter: Number(values['failover-after']), senders: Number(values.senders), drain: Number(values.drain), backlog: values.backlog, kinds };
+  const options = { seconds: Number(values.seconds), failoverAfter: Number(values['failover-after']), senders: Number(values.senders), drain: Number(values.drain), backlog: values.backlog, kinds, wait: values.wait ?? null };
   for (const key of ['seconds', 'failoverAfter', 'drain'] as const) {
     if (!(options[key] > 0)) throw new Error(`--${key === 'failoverAfter' ? 'failover-after' : key} must be a positive number`);
   }
@@ -188,7 +194,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     const count = (m: Sent): number => copies.get(m.id) ?? 0;
     return {
       name,
-      waits: scenario.waitReplicas === null,
+      waits: scenario.waitReplicas !== '0',
       sent: sent.length,
       accepted: accepted.length,
       deferred: sent.filter((m) => m.code >= 400 && m.code < 500).length,
@@ -291,7 +297,7 @@ async function main(): Promise<void> {
   const problems: string[] = [];
   const rows: Row[] = [];
   // One run failing does not stop the others.
-  for (const scenario of scenarios.filter((s) => options.kinds.includes(s.kind))) {
+  for (const scenario of scenarios(options)) {
     const row = await measure(scenario, options).catch((error: unknown) => (problems.push(`${runName(scenario)}: ${error instanceof Error ? error.message : String(error)}`), null));
     if (!row) continue;
     rows.push(row);
