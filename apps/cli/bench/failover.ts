@@ -2,7 +2,7 @@
  * `pnpm bench:failover`: what a Redis failover behind Sentinel costs in acknowledged mail, with
  * the replica wait and without it.
  *
- * Four runs, each on a fresh set of real processes: a primary, two replicas and three sentinels
+ * Four runs (two with --kind), each on a fresh set of real processes: a primary, two replicas and three sentinels
  * (`@mailway/testing/sentinel`), and `mailway start` finding the primary through them. Python's
  * smtplib sends to the relay port for `--seconds` s (three senders, one message per session to
  * bob@example.org), and `--failover-after` s in the primary fails over, in one of two ways:
@@ -11,7 +11,7 @@
  *   sentinels make it a replica of the new one, and then drops its data for the new primary's:
  *   whatever it acknowledged that had not reached the promoted replica is gone.
  * Each kind runs with REDIS_WAIT_REPLICAS at its default behind Sentinel (1: a 250 waits until a
- * replica holds the message) and at 0 (a 250 as soon as the primary has it).
+ * replica holds the message; --wait sets another) and at 0 (a 250 as soon as the primary has it).
  *
  * With --backlog the relay's transfer queue is paused (BullMQ's pause) from before the traffic
  * until after it, so that every message answered 250 is still only in Redis (its spool entry and
@@ -145,6 +145,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
   progress(`${name}: starting a primary, two replicas, three sentinels and \`mailway start\``);
   let sentinels: SentinelSetup | undefined;
   let stack: Stack | undefined;
+  let transfer: PausedQueue | null = null;
   try {
     sentinels = await startSentinels({ replicas: 2 });
     stack = await startStack({
@@ -163,7 +164,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     stacks.add(stack);
     await stack.mailway('domain', 'add', 'example.org');
     await stack.mailway('user', 'add', recipient, 'bob-secret');
-    const transfer = options.backlog ? await pausedTransferQueue(sentinels, stack) : null;
+    transfer = options.backlog ? await pausedTransferQueue(sentinels, stack) : null;
 
     // Traffic, and the failover into it.
     progress(`${name}: ${options.seconds} s of traffic, the failover ${options.failoverAfter} s in`);
@@ -178,10 +179,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     const primaryMs = Date.now() - startedAt;
     progress(`${name}: primary :${before} → :${after} in ${primaryMs} ms`);
     const sent = await traffic;
-    if (transfer) {
-      await transfer.resume();
-      await transfer.close();
-    }
+    await transfer?.resume();
 
     // Delivery: every 250, or as much of them as will ever come.
     const accepted = sent.filter((m) => m.code === 250);
@@ -209,6 +207,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     };
   } finally {
     progress(`${name}: stopping`);
+    await transfer?.close().catch(() => {});
     if (stack) {
       await stack.close();
       stacks.delete(stack);
@@ -217,8 +216,13 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
   }
 }
 
+interface PausedQueue {
+  resume(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** The relay's transfer queue, paused: the relay takes mail and queues it, nothing moves on. */
-async function pausedTransferQueue(sentinels: SentinelSetup, stack: Stack): Promise<{ resume(): Promise<void>; close(): Promise<void> }> {
+async function pausedTransferQueue(sentinels: SentinelSetup, stack: Stack): Promise<PausedQueue> {
   const redis = createRedis({ url: 'redis://127.0.0.1', sentinels: sentinels.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), sentinelName: sentinels.name }, { role: 'worker' });
   const queue = new Queue(queueNames.transfer, { connection: redis, prefix: bullPrefix(stack.env.MAILWAY_REDIS_PREFIX ?? '') });
   // It loses its connection in the failover and finds the new primary, as the agents do: quietly.
