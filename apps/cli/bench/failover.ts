@@ -2,19 +2,21 @@
  * `pnpm bench:failover`: what a Redis failover behind Sentinel costs in acknowledged mail, with
  * the replica wait and without it.
  *
- * Six runs (two per --kind), each on a fresh set of real processes: a primary, two replicas and three sentinels
- * (`@mailway/testing/sentinel`), and `mailway start` finding the primary through them. Python's
+ * Eight runs (two per --kind), each on a fresh set of real processes: a primary, two replicas
+ * and three sentinels (`@mailway/testing/sentinel`), and `mailway start` finding the primary through them. Python's
  * smtplib sends to the relay port for `--seconds` s (three senders, one message per session to
- * bob@example.org), and `--failover-after` s in the primary fails over, in one of three ways:
+ * bob@example.org), and `--failover-after` s in the primary fails over, in one of four ways:
  * - kill: the primary is SIGKILLed; the sentinels promote a replica once it is taken for down.
  * - manual: `SENTINEL FAILOVER` to a sentinel; the old primary stays up, takes writes until the
  *   sentinels make it a replica of the new one, and then drops its data for the new primary's:
  *   whatever it acknowledged that had not reached the promoted replica is gone.
  * - paused: the planned switch of the README. `CLIENT PAUSE <--pause> WRITE` to the primary, a
  *   wait until both replicas have its replication offset, `SENTINEL FAILOVER`, a wait until the
- *   old primary reports itself a replica, `CLIENT UNPAUSE` to it: the old primary takes no write
- *   that the promoted replica lacks, and the agents' writes held by the pause fail or go to the
- *   new primary.
+ *   sentinels name the new primary, `REPLICAOF <new primary>` to the old one and, once it is a
+ *   replica, `CLIENT UNPAUSE`: the old primary takes no write that the promoted replica lacks,
+ *   and the agents' writes held by the pause fail or go to the new primary.
+ * - pause-only: the same without the REPLICAOF, the sentinels left to demote the old primary;
+ *   their commands to it wait behind the pause, so they do so only once it has ended.
  * Each kind runs with REDIS_WAIT_REPLICAS at its default behind Sentinel (1: a 250 waits until a
  * replica holds the message; --wait sets another) and at 0 (a 250 as soon as the primary has it).
  *
@@ -33,8 +35,9 @@
  * replica only after its pause ended), a plain `SENTINEL FAILOVER` whose wait covers every
  * replica. What the other runs lose is reported, not judged: a SIGKILL without the wait is what
  * the wait is for, a plain `SENTINEL FAILOVER` with a smaller wait is known to lose 250s under a
- * backlog (see the README). Duplicates are reported, not judged either: a 451 or a failover may
- * bring a second copy, never a loss.
+ * backlog (see the README), a pause-only switch shows what the pause is worth without the
+ * REPLICAOF. Duplicates are reported, not judged either: a 451 or a failover may bring a second
+ * copy, never a loss.
  */
 import { Queue } from 'bullmq';
 import { benchFlags } from '@mailway/bench-tools/args';
@@ -54,7 +57,7 @@ const usage = `usage: pnpm bench:failover [-- options]
   --drain <s>            longest wait for the 250s to be delivered after the traffic (default 120)
   --wait <n>             REDIS_WAIT_REPLICAS for the runs with the wait (default: unset, so 1)
   --kind <kinds>         the runs of these kinds of failover only, comma-separated: kill, manual,
-                         paused (default all three)
+                         paused, pause-only (default all four)
   --pause <s>            the CLIENT PAUSE of a paused switch (default 10)
   --backlog              hold every accepted message in the queue until the traffic ends (the
                          relay's transfer queue paused), so that the failover finds them all in Redis
@@ -72,7 +75,7 @@ interface Options {
   readonly wait: string | null;
 }
 
-const kinds = ['kill', 'manual', 'paused'] as const;
+const kinds = ['kill', 'manual', 'paused', 'pause-only'] as const;
 type Kind = (typeof kinds)[number];
 const isKind = (text: string): text is Kind => (kinds as readonly string[]).includes(text);
 
@@ -98,6 +101,7 @@ function judged(scenario: Scenario): boolean {
   const wait = scenario.waitReplicas === null ? 1 : Number(scenario.waitReplicas);
   if (scenario.kind === 'paused') return true;
   if (scenario.kind === 'kill') return wait > 0;
+  if (scenario.kind === 'pause-only') return false;
   return wait >= replicas;
 }
 
@@ -143,7 +147,7 @@ function readOptions(): Options {
   });
   if (values.wait !== undefined && !/^[1-9]\d*$/.test(values.wait)) throw new Error('--wait must be a positive integer');
   const chosen = values.kind === undefined ? [...kinds] : values.kind.split(',');
-  if (chosen.length === 0 || !chosen.every(isKind)) throw new Error('--kind must be kill, manual or paused, or several of them comma-separated');
+  if (chosen.length === 0 || !chosen.every(isKind)) throw new Error('--kind must be kill, manual, paused or pause-only, or several of them comma-separated');
   const options = { seconds: Number(values.seconds), failoverAfter: Number(values['failover-after']), senders: Number(values.senders), drain: Number(values.drain), backlog: values.backlog, kinds: chosen, wait: values.wait ?? null, pauseMs: Number(values.pause) * 1000 };
   const flags = { seconds: 'seconds', failoverAfter: 'failover-after', drain: 'drain', pauseMs: 'pause' } as const;
   for (const key of Object.keys(flags) as (keyof typeof flags)[]) {
@@ -154,7 +158,7 @@ function readOptions(): Options {
   return options;
 }
 
-const kindNames = { kill: 'SIGKILL', manual: 'SENTINEL FAILOVER', paused: 'CLIENT PAUSE WRITE + SENTINEL FAILOVER' } satisfies Record<Kind, string>;
+const kindNames = { kill: 'SIGKILL', manual: 'SENTINEL FAILOVER', paused: 'CLIENT PAUSE WRITE + SENTINEL FAILOVER + REPLICAOF', 'pause-only': 'CLIENT PAUSE WRITE + SENTINEL FAILOVER' } satisfies Record<Kind, string>;
 const runName = (scenario: Scenario): string => `${kindNames[scenario.kind]}, ${scenario.waitReplicas === null ? 'REDIS_WAIT_REPLICAS default (1)' : `REDIS_WAIT_REPLICAS=${scenario.waitReplicas}`}`;
 
 // A stack runs in a process group of its own: an interrupted bench takes it down with it.
@@ -206,7 +210,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     let switchover: Switchover | null = null;
     if (scenario.kind === 'kill') await sentinels.kill(before);
     else if (scenario.kind === 'manual') await sentinels.failover();
-    else switchover = await sentinels.pausedFailover(options.pauseMs);
+    else switchover = await sentinels.pausedFailover(options.pauseMs, { demote: scenario.kind === 'paused' ? 'replicaof' : 'sentinels' });
     const after = await sentinels.failedOverFrom(before);
     const primaryMs = switchover?.promotedMs ?? Date.now() - startedAt;
     progress(`${name}: primary :${before} → :${after} in ${primaryMs} ms`);
@@ -343,7 +347,7 @@ async function main(): Promise<void> {
     if (row.other > 0) problems.push(`${row.name}: ${row.other} messages answered neither 250 nor 4xx`);
     if (row.judged && row.lost > 0) problems.push(`${row.name}: ${row.lost} messages answered 250 never delivered`);
     const switchover = row.switchover;
-    if (switchover && switchover.demotedMs >= switchover.pauseMs) problems.push(`${row.name}: the old primary became a replica ${switchover.demotedMs} ms after the pause, which lasted ${switchover.pauseMs} ms`);
+    if (row.judged && switchover && switchover.demotedMs >= switchover.pauseMs) problems.push(`${row.name}: the old primary became a replica ${switchover.demotedMs} ms after the pause, which lasted ${switchover.pauseMs} ms`);
   }
   report(options, rows);
   verdict(problems, 'every run that claims to keep the 250s (marked *) delivered every message answered 250');

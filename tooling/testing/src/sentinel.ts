@@ -45,9 +45,10 @@ export interface SentinelSetup {
    * replica here rather than left to the sentinels: their commands to it queue behind their own
    * PUBLISH, which the pause holds, so they demote it only once the pause has ended. Resolves
    * with what it saw; `demotedMs` beyond `pauseMs` means the pause ended while the old primary
-   * could still take writes.
+   * could still take writes. `demote: 'sentinels'` sends no REPLICAOF and waits for the
+   * sentinels instead, to show what the pause alone is worth.
    */
-  pausedFailover(pauseMs: number, timeoutMs?: number): Promise<Switchover>;
+  pausedFailover(pauseMs: number, options?: { demote?: 'replicaof' | 'sentinels'; timeoutMs?: number }): Promise<Switchover>;
   /** Resolves once the sentinels name a primary other than `port` and it takes writes. */
   failedOverFrom(port: number, timeoutMs?: number): Promise<number>;
   close(): Promise<void>;
@@ -190,7 +191,7 @@ export async function startSentinels(options: { replicas?: number; name?: string
       await ask(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
     },
     failedOverFrom,
-    async pausedFailover(pauseMs, timeoutMs = 20_000) {
+    async pausedFailover(pauseMs, { demote = 'replicaof', timeoutMs = 20_000 } = {}) {
       const from = await primaryPort();
       const replicas = serverPorts.filter((port) => port !== from);
       const pausedAt = Date.now();
@@ -215,8 +216,8 @@ export async function startSentinels(options: { replicas?: number; name?: string
       await ask(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
       const to = await failedOverFrom(from, timeoutMs);
       const promotedMs = Date.now() - pausedAt;
-      await ask(from, (redis) => redis.call('REPLICAOF', '127.0.0.1', String(to)));
-      await waitFor(`:${from} to become a replica`, async () => ((await ask(from, (redis) => redis.role()).catch(() => null)) as unknown[] | null)?.[0] === 'slave', { timeoutMs });
+      if (demote === 'replicaof') await ask(from, (redis) => redis.call('REPLICAOF', '127.0.0.1', String(to)));
+      await waitFor(`:${from} to become a replica`, async () => ((await ask(from, (redis) => redis.role()).catch(() => null)) as unknown[] | null)?.[0] === 'slave', { timeoutMs: demote === 'replicaof' ? timeoutMs : pauseMs + timeoutMs });
       const demotedMs = Date.now() - pausedAt;
       await ask(from, (redis) => redis.call('CLIENT', 'UNPAUSE'));
       return { from, to, offset, caughtUpMs, promotedMs, demotedMs, pauseMs };
