@@ -11,13 +11,12 @@
  * of 250, and 250 again once the replica is back.
  */
 import { spawn } from 'node:child_process';
-import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRedis } from '@mailway/queue/redis';
 import { type SentinelSetup, startSentinels } from '@mailway/testing/sentinel';
 import { type Stack, run, startStack } from './support/stack.js';
+import { type Sent, copiesInMaildir, sendFor } from './support/traffic.js';
 
 let sentinels: SentinelSetup;
 let s: Stack;
@@ -46,86 +45,6 @@ afterAll(async () => {
   await sentinels?.close();
 });
 
-/** One message's fate as the sending client saw it. */
-interface Sent {
-  readonly id: string;
-  /** The reply to the end of data, or 0 when the session broke before one came. */
-  readonly code: number;
-  readonly text: string;
-  readonly at: number;
-}
-
-/**
- * Python's smtplib as a remote MTA: `threads` senders, each one message per session to
- * bob@example.org, until `seconds` have passed; one JSON line per message.
- */
-const senderScript = String.raw`
-import json, smtplib, sys, threading, time
-port, seconds, threads = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-deadline = time.time() + seconds
-lock = threading.Lock()
-def say(record):
-    with lock:
-        sys.stdout.write(json.dumps(record) + "\n")
-        sys.stdout.flush()
-def send(worker):
-    n = 0
-    while time.time() < deadline:
-        n += 1
-        mid = "sentinel.%d.%d@remote.example" % (worker, n)
-        body = "From: someone@remote.example\r\nTo: bob@example.org\r\nSubject: failover %d\r\nMessage-ID: <%s>\r\n\r\nsent while the primary may die\r\n" % (n, mid)
-        code, text = 0, ""
-        try:
-            s = smtplib.SMTP("127.0.0.1", port, local_hostname="mx.remote.example", timeout=20)
-            try:
-                s.ehlo()
-                c, _ = s.mail("someone@remote.example")
-                if c == 250:
-                    c, t = s.rcpt("bob@example.org")
-                    code, text = (c, t.decode()) if c != 250 else s.data(body.encode())
-                    text = text.decode() if isinstance(text, bytes) else text
-                else:
-                    code = c
-                s.quit()
-            finally:
-                s.close()
-        except Exception as e:
-            text = repr(e)
-        say({"id": mid, "code": code, "text": text, "at": int(time.time() * 1000)})
-        if code != 250:
-            time.sleep(0.1)
-ts = [threading.Thread(target=send, args=(i,)) for i in range(threads)]
-[t.start() for t in ts]
-[t.join() for t in ts]
-`;
-
-/** Runs the sender; resolves with every message's fate once it ends. */
-function sendFor(port: number, seconds: number, threads: number): Promise<Sent[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', senderScript, String(port), String(seconds), String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Sent)) : reject(new Error(`sender exited ${code}: ${err}`))));
-  });
-}
-
-/** Message-ID → copies in bob's Maildir (new/ and cur/). */
-async function copiesInMaildir(): Promise<Map<string, number>> {
-  const copies = new Map<string, number>();
-  const root = join(s.home, 'mail', 'example.org', 'bob', 'Maildir');
-  for (const sub of ['new', 'cur']) {
-    const names = await readdir(join(root, sub)).catch(() => [] as string[]);
-    for (const name of names) {
-      const id = /^Message-ID: <([^>]+)>/im.exec(await readFile(join(root, sub, name), 'latin1'))?.[1];
-      if (id !== undefined) copies.set(id, (copies.get(id) ?? 0) + 1);
-    }
-  }
-  return copies;
-}
-
 it('runs mailway commands through the sentinels, and names the variable of a sentinel setting it cannot use', async () => {
   expect(await s.mailway('user', 'list')).toContain('bob@example.org');
   const cliDir = fileURLToPath(new URL('..', import.meta.url));
@@ -139,7 +58,7 @@ it('keeps every 250 through a SIGKILL of the primary: each delivered exactly onc
   // failover even on a busy machine, where the remaining replica's resync with the new primary
   // (which a 250 waits for) can take ten seconds or more.
   const relayPort = Number(s.env.RELAY_PORT);
-  const traffic = sendFor(relayPort, 30, 3);
+  const traffic = sendFor({ port: relayPort, seconds: 30, threads: 3 });
   await new Promise((resolve) => setTimeout(resolve, 4_000));
   const before = await sentinels.primaryPort();
   const killedAt = Date.now();
@@ -169,7 +88,7 @@ it('keeps every 250 through a SIGKILL of the primary: each delivered exactly onc
     .waitFor(
       'every accepted message in the Maildir',
       async () => {
-        const found = await copiesInMaildir();
+        const found = await copiesInMaildir(s.home);
         missing = accepted.filter((m) => (found.get(m.id) ?? 0) === 0);
         return missing.length === 0 ? found : null;
       },
@@ -180,7 +99,7 @@ it('keeps every 250 through a SIGKILL of the primary: each delivered exactly onc
     });
   // Exactly once: wait a little more for late copies, then count again.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
-  const final = await copiesInMaildir();
+  const final = await copiesInMaildir(s.home);
   const duplicated = accepted.filter((m) => (final.get(m.id) ?? 0) !== 1).map((m) => `${m.id} ×${final.get(m.id) ?? 0}`);
   expect(duplicated).toEqual([]);
   for (const m of notAccepted) expect(final.get(m.id) ?? 0).toBeLessThanOrEqual(1);

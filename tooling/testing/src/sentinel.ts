@@ -4,7 +4,9 @@
  * three sentinels (redis-sentinel) that watch the primary under one name, all on loopback ports
  * and in a temporary folder. A primary is taken for down after 1 s, so a failover takes a few
  * seconds. `kill` SIGKILLs a server; `start` brings a killed one back (the sentinels make it a
- * replica of whoever is primary now); `primaryPort` asks the sentinels; `env` is what a Mailway
+ * replica of whoever is primary now); `failover` asks a sentinel for a manual failover (the
+ * primary stays up and is made a replica); `pausedFailover` does the same with the primary's writes
+ * paused until it is a replica (the planned switch of the README); `primaryPort` asks the sentinels; `env` is what a Mailway
  * agent needs to find the primary; `close` stops everything and removes the folder.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -29,9 +31,42 @@ export interface SentinelSetup {
   kill(port: number): Promise<void>;
   /** Start the data server on `port` again (its data kept). */
   start(port: number): Promise<void>;
+  /**
+   * `SENTINEL FAILOVER <name>` to the first sentinel: a replica is promoted without the primary
+   * being down, and the old primary, still up, is then made a replica of it (its data replaced
+   * by the new primary's). Resolves once the sentinel has accepted the request.
+   */
+  failover(): Promise<void>;
+  /**
+   * A planned switch: `CLIENT PAUSE <pauseMs> WRITE` to the primary, then a wait until every
+   * replica's offset is the primary's, then `SENTINEL FAILOVER <name>`, then a wait until the
+   * sentinels name a new primary that takes writes, then `REPLICAOF <new primary>` to the old
+   * one and, once it reports itself a replica, `CLIENT UNPAUSE`. The old primary is made a
+   * replica here rather than left to the sentinels: their commands to it queue behind their own
+   * PUBLISH, which the pause holds, so they demote it only once the pause has ended. Resolves
+   * with what it saw; `demotedMs` beyond `pauseMs` means the pause ended while the old primary
+   * could still take writes. `demote: 'sentinels'` sends no REPLICAOF and waits for the
+   * sentinels instead, to show what the pause alone is worth.
+   */
+  pausedFailover(pauseMs: number, options?: { demote?: 'replicaof' | 'sentinels'; timeoutMs?: number }): Promise<Switchover>;
   /** Resolves once the sentinels name a primary other than `port` and it takes writes. */
   failedOverFrom(port: number, timeoutMs?: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** What a paused failover saw, its times from the `CLIENT PAUSE`. */
+export interface Switchover {
+  readonly from: number;
+  readonly to: number;
+  /** The old primary's replication offset once its writes were paused; every replica had it before the failover. */
+  readonly offset: number;
+  /** Until every replica had the offset. */
+  readonly caughtUpMs: number;
+  /** Until the sentinels named the new primary and it took writes. */
+  readonly promotedMs: number;
+  /** Until the old primary reported itself a replica. */
+  readonly demotedMs: number;
+  readonly pauseMs: number;
 }
 
 /** The sentinel binary: Debian's redis-sentinel, or redis-server in sentinel mode. */
@@ -88,10 +123,31 @@ export async function startSentinels(options: { replicas?: number; name?: string
     for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), String(reply[i + 1]));
     return fields;
   };
+  const replication = async (port: number): Promise<Map<string, string>> => {
+    const text = await ask(port, (redis) => redis.info('replication'));
+    const fields = new Map<string, string>();
+    for (const line of text.split('\r\n')) {
+      const at = line.indexOf(':');
+      if (at > 0) fields.set(line.slice(0, at), line.slice(at + 1));
+    }
+    return fields;
+  };
   const primaryPort = async (): Promise<number> => {
     const reply = (await ask(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name))) as string[];
     return Number(reply[1]);
   };
+
+  const failedOverFrom = (port: number, timeoutMs = 20_000): Promise<number> =>
+    waitFor(
+      `a failover away from :${port}`,
+      async () => {
+        const now = await primaryPort().catch(() => port);
+        if (now === port) return false;
+        const role = await ask(now, (redis) => redis.role()).catch(() => null);
+        return Array.isArray(role) && role[0] === 'master' ? now : false;
+      },
+      { timeoutMs },
+    );
 
   const kill = async (port: number): Promise<void> => {
     const child = children.get(port);
@@ -131,17 +187,40 @@ export async function startSentinels(options: { replicas?: number; name?: string
     primaryPort,
     kill,
     start: (port) => startServer(port, null),
-    async failedOverFrom(port, timeoutMs = 20_000) {
-      return waitFor(
-        `a failover away from :${port}`,
+    async failover() {
+      await ask(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
+    },
+    failedOverFrom,
+    async pausedFailover(pauseMs, { demote = 'replicaof', timeoutMs = 20_000 } = {}) {
+      const from = await primaryPort();
+      const replicas = serverPorts.filter((port) => port !== from);
+      const pausedAt = Date.now();
+      await ask(from, (redis) => redis.call('CLIENT', 'PAUSE', String(pauseMs), 'WRITE'));
+
+      // The replicas catch up: nothing the primary acknowledged is missing from any of them.
+      const offset = await waitFor(
+        `the replicas of :${from} to reach its offset`,
         async () => {
-          const now = await primaryPort().catch(() => port);
-          if (now === port) return false;
-          const role = await ask(now, (redis) => redis.role()).catch(() => null);
-          return Array.isArray(role) && role[0] === 'master' ? now : false;
+          const primary = Number((await replication(from)).get('master_repl_offset'));
+          for (const port of replicas) {
+            const fields = await replication(port).catch(() => new Map<string, string>());
+            if (Number(fields.get('slave_repl_offset')) !== primary) return false;
+          }
+          return primary;
         },
         { timeoutMs },
       );
+      const caughtUpMs = Date.now() - pausedAt;
+
+      // The switch, and the old primary made a replica before its writes resume.
+      await ask(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
+      const to = await failedOverFrom(from, timeoutMs);
+      const promotedMs = Date.now() - pausedAt;
+      if (demote === 'replicaof') await ask(from, (redis) => redis.call('REPLICAOF', '127.0.0.1', String(to)));
+      await waitFor(`:${from} to become a replica`, async () => ((await ask(from, (redis) => redis.role()).catch(() => null)) as unknown[] | null)?.[0] === 'slave', { timeoutMs: demote === 'replicaof' ? timeoutMs : pauseMs + timeoutMs });
+      const demotedMs = Date.now() - pausedAt;
+      await ask(from, (redis) => redis.call('CLIENT', 'UNPAUSE'));
+      return { from, to, offset, caughtUpMs, promotedMs, demotedMs, pauseMs };
     },
     close,
   };
