@@ -20,7 +20,7 @@
  * Each kind runs with REDIS_WAIT_REPLICAS at its default behind Sentinel (1: a 250 waits until a
  * replica holds the message; --wait sets another) and at 0 (a 250 as soon as the primary has it).
  *
- * With --backlog the relay's transfer queue is paused (BullMQ's pause) from before the traffic
+ * With --backlog the delivery queue is paused (BullMQ's pause) from before the traffic
  * until after it, so that every message answered 250 is still only in Redis (its spool entry and
  * job) when the failover comes, as in a stack that has fallen behind; it is resumed once the
  * traffic ends.
@@ -60,7 +60,7 @@ const usage = `usage: pnpm bench:failover [-- options]
                          paused, pause-only (default all four)
   --pause <s>            the CLIENT PAUSE of a paused switch (default 10)
   --backlog              hold every accepted message in the queue until the traffic ends (the
-                         relay's transfer queue paused), so that the failover finds them all in Redis
+                         delivery queue paused), so that the failover finds them all in Redis
   --help`;
 
 interface Options {
@@ -179,7 +179,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
   progress(`${name}: starting a primary, two replicas, three sentinels and \`mailway start\``);
   let sentinels: SentinelSetup | undefined;
   let stack: Stack | undefined;
-  let transfer: PausedQueue | null = null;
+  let held: PausedQueue | null = null;
   try {
     sentinels = await startSentinels({ replicas });
     stack = await startStack({
@@ -193,12 +193,14 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
       RELAY_TRANSFER_STALLED_INTERVAL: '2s',
       DELIVERY_LOCK_DURATION: '5s',
       DELIVERY_STALLED_INTERVAL: '2s',
+      // A held queue is a backlog by design here: the intake must not slow down for it.
+      ...(options.backlog ? { MAILWAY_IN_FLOW_DELAY: '0' } : {}),
       ...(scenario.waitReplicas === null ? {} : { REDIS_WAIT_REPLICAS: scenario.waitReplicas }),
     });
     stacks.add(stack);
     await stack.mailway('domain', 'add', 'example.org');
     await stack.mailway('user', 'add', recipient, 'bob-secret');
-    transfer = options.backlog ? await pausedTransferQueue(sentinels, stack) : null;
+    held = options.backlog ? await pausedDeliveryQueue(sentinels, stack) : null;
 
     // Traffic, and the failover into it.
     progress(`${name}: ${options.seconds} s of traffic, the failover ${options.failoverAfter} s in`);
@@ -216,7 +218,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     progress(`${name}: primary :${before} → :${after} in ${primaryMs} ms`);
     if (switchover) progress(`${name}: writes paused for at most ${switchover.pauseMs} ms; replicas at offset ${switchover.offset} after ${switchover.caughtUpMs} ms, :${before} a replica after ${switchover.demotedMs} ms`);
     const sent = await traffic;
-    await transfer?.resume();
+    await held?.resume();
 
     // Delivery: every 250, or as much of them as will ever come.
     const accepted = sent.filter((m) => m.code === 250);
@@ -245,7 +247,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
     };
   } finally {
     progress(`${name}: stopping`);
-    await transfer?.close().catch(() => {});
+    await held?.close().catch(() => {});
     if (stack) {
       await stack.close();
       stacks.delete(stack);
@@ -259,10 +261,10 @@ interface PausedQueue {
   close(): Promise<void>;
 }
 
-/** The relay's transfer queue, paused: the relay takes mail and queues it, nothing moves on. */
-async function pausedTransferQueue(sentinels: SentinelSetup, stack: Stack): Promise<PausedQueue> {
+/** The delivery queue, paused: the relay takes mail and queues it (its delivery job, for one local recipient), nothing is delivered. */
+async function pausedDeliveryQueue(sentinels: SentinelSetup, stack: Stack): Promise<PausedQueue> {
   const redis = createRedis({ url: 'redis://127.0.0.1', sentinels: sentinels.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), sentinelName: sentinels.name }, { role: 'worker' });
-  const queue = new Queue(queueNames.transfer, { connection: redis, prefix: bullPrefix(stack.env.MAILWAY_REDIS_PREFIX ?? '') });
+  const queue = new Queue(queueNames.delivery, { connection: redis, prefix: bullPrefix(stack.env.MAILWAY_REDIS_PREFIX ?? '') });
   // It loses its connection in the failover and finds the new primary, as the agents do: quietly.
   redis.on('error', () => {});
   queue.on('error', () => {});
@@ -327,7 +329,7 @@ const seconds = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFix
 function report(options: Options, rows: readonly Row[]): void {
   const out = (text = ''): void => void process.stdout.write(`${text}\n`);
   out();
-  out(`Failover behind Sentinel: a primary, two replicas, three sentinels (down-after-milliseconds 1000), all on loopback; ${options.senders} smtplib senders to the relay port for ${options.seconds} s, one message per session; the failover ${options.failoverAfter} s in${options.backlog ? '; every accepted message held in the queue (transfer paused) until the traffic ends' : ''}`);
+  out(`Failover behind Sentinel: a primary, two replicas, three sentinels (down-after-milliseconds 1000), all on loopback; ${options.senders} smtplib senders to the relay port for ${options.seconds} s, one message per session; the failover ${options.failoverAfter} s in${options.backlog ? '; every accepted message held in the queue (delivery paused) until the traffic ends' : ''}`);
   out('LOST: answered 250, never delivered (*: a loss fails the bench). new primary: until the sentinels named one that takes writes (a paused switch: from the pause). old primary demoted: a paused switch, from the pause until the old primary was a replica. accepted again: until the first 250 to a session opened after the failover started. longest gap: without any 250, from the failover to the end of the traffic.');
   out();
   const header = ['run', 'sent', '250', '4xx', 'no reply', '250 delivered once', '250 LOST', 'duplicates', 'new primary s', 'old primary demoted s', 'accepted again s', 'longest gap s'];

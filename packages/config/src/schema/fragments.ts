@@ -144,7 +144,7 @@ export const hopCountLimitSetting = setting.int('MAILWAY_HOPCOUNT_LIMIT', 50, { 
  */
 export const inflowSettings = z.object({
   delay: setting.duration('MAILWAY_IN_FLOW_DELAY', 1000),
-  backlog: setting.int('MAILWAY_IN_FLOW_BACKLOG', 100, { min: 1 }),
+  backlog: setting.int('MAILWAY_IN_FLOW_BACKLOG', 50, { min: 1 }),
 });
 
 /** The environment variables of one listener group's connection limits; `prefix` is e.g. `RELAY`. */
