@@ -25,12 +25,22 @@ export function networkList(blocks: readonly string[]): NetworkList {
     list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
   }
 
+  // BlockList.check builds a SocketAddress on every call, and a session asks several times per
+  // message: answers are kept per address (the list never changes), a bounded number of them.
+  const answers = new Map<string, boolean>();
   return {
     contains(address) {
+      const known = answers.get(address);
+      if (known !== undefined) return known;
       const plain = unmappedAddress(address);
       const family = isIP(plain);
-      if (family === 0) return false;
-      return list.check(plain, family === 6 ? 'ipv6' : 'ipv4');
+      const inside = family !== 0 && list.check(plain, family === 6 ? 'ipv6' : 'ipv4');
+      if (answers.size >= maxAnswers) answers.clear();
+      answers.set(address, inside);
+      return inside;
     },
   };
 }
+
+/** Most addresses whose answers a list keeps. */
+const maxAnswers = 4096;
