@@ -48,7 +48,7 @@ import { bullPrefix } from '@mailway/queue/queues';
 import { createRedis } from '@mailway/queue/redis';
 import { type SentinelSetup, type Switchover, startSentinels } from '@mailway/testing/sentinel';
 import { type Stack, startStack } from '../test/support/stack.js';
-import { type Sent, copiesInMaildir, sendFor } from '../test/support/traffic.js';
+import { type Sent, copiesInMaildir, failoverStackEnv, sendFor } from '../test/support/traffic.js';
 
 const usage = `usage: pnpm bench:failover [-- options]
   --seconds <s>          traffic per run (default 20)
@@ -183,16 +183,7 @@ async function measure(scenario: Scenario, options: Options): Promise<Row> {
   try {
     sentinels = await startSentinels({ replicas });
     stack = await startStack({
-      ...sentinels.env,
-      // Behind Sentinel the URL gives only credentials, database and scheme: none here.
-      REDIS_URL: 'redis://127.0.0.1',
-      // One client sends all the traffic, a session per message.
-      RELAY_CLIENT_CONNECTION_RATE: '0',
-      // A job cut off by the failover is taken up again within seconds.
-      RELAY_TRANSFER_LOCK_DURATION: '5s',
-      RELAY_TRANSFER_STALLED_INTERVAL: '2s',
-      DELIVERY_LOCK_DURATION: '5s',
-      DELIVERY_STALLED_INTERVAL: '2s',
+      ...failoverStackEnv(sentinels),
       // A held queue is a backlog by design here: the intake must not slow down for it.
       ...(options.backlog ? { MAILWAY_IN_FLOW_DELAY: '0' } : {}),
       ...(scenario.waitReplicas === null ? {} : { REDIS_WAIT_REPLICAS: scenario.waitReplicas }),

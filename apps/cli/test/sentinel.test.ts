@@ -16,25 +16,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRedis } from '@mailway/queue/redis';
 import { type SentinelSetup, startSentinels } from '@mailway/testing/sentinel';
 import { type Stack, run, startStack } from './support/stack.js';
-import { type Sent, copiesInMaildir, sendFor } from './support/traffic.js';
+import { type Sent, copiesInMaildir, failoverStackEnv, sendFor } from './support/traffic.js';
 
 let sentinels: SentinelSetup;
 let s: Stack;
 
 beforeAll(async () => {
   sentinels = await startSentinels({ replicas: 2 });
-  s = await startStack({
-    ...sentinels.env,
-    // Behind Sentinel the URL gives only credentials, database and scheme: none here.
-    REDIS_URL: 'redis://127.0.0.1',
-    // One client sends all the traffic, a session per message.
-    RELAY_CLIENT_CONNECTION_RATE: '0',
-    // A job cut off by the failover is taken up again within seconds.
-    RELAY_TRANSFER_LOCK_DURATION: '5s',
-    RELAY_TRANSFER_STALLED_INTERVAL: '2s',
-    DELIVERY_LOCK_DURATION: '5s',
-    DELIVERY_STALLED_INTERVAL: '2s',
-  });
+  s = await startStack(failoverStackEnv(sentinels));
   // The CLI through the sentinels.
   await s.mailway('domain', 'add', 'example.org');
   await s.mailway('user', 'add', 'bob@example.org', 'bob-secret');

@@ -1,12 +1,30 @@
 /**
  * Mail traffic through a failover: Python's smtplib as remote MTAs sending to a stack's relay
  * port without pause, one message per session, each message's fate as the client saw it; and
- * the copies of each message in a user's Maildir, by Message-ID. The Sentinel test and the
- * failover bench both count 250s against deliveries with these.
+ * the copies of each message in a user's Maildir, by Message-ID; and the settings of a stack
+ * that takes such traffic behind Sentinel. The Sentinel test and the failover bench both count
+ * 250s against deliveries with these.
  */
 import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SentinelSetup } from '@mailway/testing/sentinel';
+
+/** The settings of a stack on `sentinels` that one client sends to without pause through a failover. */
+export function failoverStackEnv(sentinels: SentinelSetup): Record<string, string> {
+  return {
+    ...sentinels.env,
+    // Behind Sentinel the URL gives only credentials, database and scheme: none here.
+    REDIS_URL: 'redis://127.0.0.1',
+    // One client sends all the traffic, a session per message.
+    RELAY_CLIENT_CONNECTION_RATE: '0',
+    // A job cut off by the failover is taken up again within seconds.
+    RELAY_TRANSFER_LOCK_DURATION: '5s',
+    RELAY_TRANSFER_STALLED_INTERVAL: '2s',
+    DELIVERY_LOCK_DURATION: '5s',
+    DELIVERY_STALLED_INTERVAL: '2s',
+  };
+}
 
 /** One message's fate as the sending client saw it. */
 export interface Sent {
