@@ -7,9 +7,9 @@
  * delivery job goes on the queue at once, as the relay's transfer worker would have added it
  * (same payload, same job id). The routing runs while the content is being spooled. Several
  * recipients keep the transfer job even when all are local: their jobs must be queued all or
- * none, which one job add gives and BullMQ's bulk add (a pipeline, not a transaction) does not. The entry is claimed after the jobs are
- * queued, without waiting: a claim that never lands leaves an entry that its delivery jobs
- * release, or its write TTL removes, as an unrouted one would be.
+ * none, which one job add gives and BullMQ's bulk add (a pipeline, not a transaction) does not.
+ * The entry is claimed once the job is queued, without waiting: a claim that never lands leaves
+ * an entry that its delivery job releases, or its write TTL removes, as an unrouted one would be.
  *
  * If the job cannot be added, the spooled copy is removed (best effort; an unclaimed spool
  * entry also expires on its own), so a failed hand-off leaves nothing behind.
@@ -33,7 +33,7 @@ export interface HandoffTargets {
   readonly trace?: TraceLog;
   /** Resolves once the writes made so far are safe from a failover (replicas confirmed them); throws when not. */
   readonly confirm?: () => Promise<void>;
-  /** Where all-local mail goes without a transfer job; none: every message takes the transfer job. */
+  /** Where mail for one local recipient goes without a transfer job; none: every message takes the transfer job. */
   readonly local?: LocalTargets;
 }
 
@@ -47,7 +47,7 @@ export interface LocalTargets {
 /** A hand-off as it happened: the size in octets, and the recipient queued straight for delivery (null: a transfer job). */
 export interface Handoff {
   readonly size: number;
-  readonly delivered: EnvelopeRecipient | null;
+  readonly local: EnvelopeRecipient | null;
 }
 
 /** Spool `content` under the job's queue id and enqueue its transfer job, or its delivery job when its one recipient is local. */
@@ -62,7 +62,7 @@ export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 's
   const entry = await targets.spool.write(spoolId, content, { refs: recipients.length });
   const local = routing === null ? null : await routing.catch(() => null);
 
-  // Enqueue; undo the spool write if the jobs did not make it.
+  // Enqueue; undo the spool write if the job did not make it.
   try {
     if (local !== null && targets.local !== undefined) await targets.local.delivery.add(deliveryJob(job, spoolId, entry.size, local));
     else await targets.transfer.add({ ...job, spoolId, size: entry.size });
@@ -73,7 +73,7 @@ export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 's
   // Owned by the delivery job from now on (see above: not waited for).
   if (local !== null) void targets.spool.claim(spoolId).catch(() => {});
   await targets.confirm?.();
-  return { size: entry.size, delivered: local };
+  return { size: entry.size, local };
 }
 
 /** The one recipient, when the message has one and it is local; otherwise null (the transfer worker routes it). */

@@ -120,18 +120,20 @@ export function queueIntake(options: QueueIntakeOptions, policy: IntakePolicy): 
       // Hand off: spool, then the transfer job (or, for one local recipient, its delivery job).
       const started = process.hrtime.bigint();
       const job = { queueId, messageId: prepared.messageId, envelope: envelopeOf(transaction, from, recipients), origin: { ...originOf(session, options.agent, prepared.user, date), ...(prepared.quarantine === true ? { quarantine: true as const } : {}) }, hops: arrival.hops };
-      const { size, delivered } = await handOff(options.targets, job, prepared.content);
+      const { size, local } = await handOff(options.targets, job, prepared.content);
       metrics.handoffSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       const accepted = { type: 'accepted' as const, agent: options.agent, client: session.remote.address, helo: session.helo?.name ?? null, tls: session.tls?.protocol ?? null, user: prepared.user, from, recipients: [...recipients], size, messageId: prepared.messageId };
-      if (delivered === null) options.targets.trace?.record(queueId, accepted);
-      else options.targets.trace?.record(queueId, accepted, { type: 'routed', agent: options.agent, recipient: delivered.address, route: 'local' });
-      if (delivered !== null) metrics.routed?.inc({ route: 'local' });
+      if (local === null) options.targets.trace?.record(queueId, accepted);
+      else {
+        options.targets.trace?.record(queueId, accepted, { type: 'routed', agent: options.agent, recipient: local.address, route: 'local' });
+        metrics.routed?.inc({ route: 'local' });
+      }
 
       // Account for it: one line per message.
       metrics.messages.inc();
       metrics.bytes.inc(size);
       prepared.queued?.();
-      logger.info({ ...log, size, messageId: prepared.messageId, tls: session.tls?.protocol ?? null, route: delivered === null ? 'transfer' : 'local', ...(waitedMs > 0 ? { inflowDelayMs: waitedMs } : {}), ...prepared.logFields }, 'queued');
+      logger.info({ ...log, size, messageId: prepared.messageId, tls: session.tls?.protocol ?? null, route: local === null ? 'transfer' : 'local', ...(waitedMs > 0 ? { inflowDelayMs: waitedMs } : {}), ...prepared.logFields }, 'queued');
       return queuedReply(queueId);
     } catch (error) {
       const failure = intakeFailureOf(error, body.errored !== null);
