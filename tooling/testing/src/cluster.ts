@@ -10,8 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { freePort } from '@mailway/vitest-config/redis';
+import { onRedisNode } from './redis-node.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
@@ -23,18 +23,6 @@ export interface RedisClusterSetup {
   /** Keys matching `pattern`, by the port of the node that holds them. */
   keys(pattern: string): Promise<Map<number, string[]>>;
   close(): Promise<void>;
-}
-
-/** A direct connection to one node, used and closed. */
-async function onNode<T>(port: number, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    return await use(redis);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** Starts `nodes` (at least 3) cluster nodes and joins them; resolves once the cluster is ok. */
@@ -62,11 +50,11 @@ export async function startRedisCluster(options: { nodes?: number } = {}): Promi
       child.once('error', () => {});
       children.push(child);
     }
-    for (const port of ports) await waitFor(`cluster node :${port}`, () => onNode(port, async (redis) => (await redis.ping()) === 'PONG').catch(() => false), { timeoutMs: 10_000 });
+    for (const port of ports) await waitFor(`cluster node :${port}`, () => onRedisNode(port, async (redis) => (await redis.ping()) === 'PONG').catch(() => false), { timeoutMs: 10_000 });
     await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
     // Every node must agree before a client asks one of them for the slots.
     for (const port of ports) {
-      await waitFor(`cluster state ok on :${port}`, () => onNode(port, async (redis) => String(await redis.cluster('INFO')).includes('cluster_state:ok')).catch(() => false), { timeoutMs: 20_000 });
+      await waitFor(`cluster state ok on :${port}`, () => onRedisNode(port, async (redis) => String(await redis.cluster('INFO')).includes('cluster_state:ok')).catch(() => false), { timeoutMs: 20_000 });
     }
   } catch (error) {
     await close();
@@ -78,7 +66,7 @@ export async function startRedisCluster(options: { nodes?: number } = {}): Promi
     env: { REDIS_CLUSTER_NODES: ports.map((port) => `127.0.0.1:${port}`).join(',') },
     async keys(pattern) {
       const found = new Map<number, string[]>();
-      for (const port of ports) found.set(port, await onNode(port, (redis) => redis.keys(pattern)));
+      for (const port of ports) found.set(port, await onRedisNode(port, (redis) => redis.keys(pattern)));
       return found;
     },
     close,

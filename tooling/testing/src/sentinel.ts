@@ -13,8 +13,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { freePort } from '@mailway/vitest-config/redis';
+import { onRedisNode } from './redis-node.js';
 import { waitFor } from './wait.js';
 
 export interface SentinelSetup {
@@ -107,24 +107,14 @@ export async function startSentinels(options: { replicas?: number; name?: string
     children.set(port, child);
   }
 
-  const ask = async <T>(port: number, use: (redis: Redis) => Promise<T>): Promise<T> => {
-    const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    redis.on('error', () => {});
-    try {
-      await redis.connect();
-      return await use(redis);
-    } finally {
-      redis.disconnect();
-    }
-  };
   const masterFields = async (port: number): Promise<Map<string, string>> => {
-    const reply = (await ask(port, (redis) => redis.call('SENTINEL', 'MASTER', name))) as string[];
+    const reply = (await onRedisNode(port, (redis) => redis.call('SENTINEL', 'MASTER', name))) as string[];
     const fields = new Map<string, string>();
     for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), String(reply[i + 1]));
     return fields;
   };
   const replication = async (port: number): Promise<Map<string, string>> => {
-    const text = await ask(port, (redis) => redis.info('replication'));
+    const text = await onRedisNode(port, (redis) => redis.info('replication'));
     const fields = new Map<string, string>();
     for (const line of text.split('\r\n')) {
       const at = line.indexOf(':');
@@ -133,7 +123,7 @@ export async function startSentinels(options: { replicas?: number; name?: string
     return fields;
   };
   const primaryPort = async (): Promise<number> => {
-    const reply = (await ask(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name))) as string[];
+    const reply = (await onRedisNode(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name))) as string[];
     return Number(reply[1]);
   };
 
@@ -143,7 +133,7 @@ export async function startSentinels(options: { replicas?: number; name?: string
       async () => {
         const now = await primaryPort().catch(() => port);
         if (now === port) return false;
-        const role = await ask(now, (redis) => redis.role()).catch(() => null);
+        const role = await onRedisNode(now, (redis) => redis.role()).catch(() => null);
         return Array.isArray(role) && role[0] === 'master' ? now : false;
       },
       { timeoutMs },
@@ -188,14 +178,14 @@ export async function startSentinels(options: { replicas?: number; name?: string
     kill,
     start: (port) => startServer(port, null),
     async failover() {
-      await ask(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
+      await onRedisNode(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
     },
     failedOverFrom,
     async pausedFailover(pauseMs, { demote = 'replicaof', timeoutMs = 20_000 } = {}) {
       const from = await primaryPort();
       const replicas = serverPorts.filter((port) => port !== from);
       const pausedAt = Date.now();
-      await ask(from, (redis) => redis.call('CLIENT', 'PAUSE', String(pauseMs), 'WRITE'));
+      await onRedisNode(from, (redis) => redis.call('CLIENT', 'PAUSE', String(pauseMs), 'WRITE'));
 
       // The replicas catch up: nothing the primary acknowledged is missing from any of them.
       const offset = await waitFor(
@@ -213,13 +203,13 @@ export async function startSentinels(options: { replicas?: number; name?: string
       const caughtUpMs = Date.now() - pausedAt;
 
       // The switch, and the old primary made a replica before its writes resume.
-      await ask(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
+      await onRedisNode(sentinelPorts[0] ?? 0, (redis) => redis.call('SENTINEL', 'FAILOVER', name));
       const to = await failedOverFrom(from, timeoutMs);
       const promotedMs = Date.now() - pausedAt;
-      if (demote === 'replicaof') await ask(from, (redis) => redis.call('REPLICAOF', '127.0.0.1', String(to)));
-      await waitFor(`:${from} to become a replica`, async () => ((await ask(from, (redis) => redis.role()).catch(() => null)) as unknown[] | null)?.[0] === 'slave', { timeoutMs: demote === 'replicaof' ? timeoutMs : pauseMs + timeoutMs });
+      if (demote === 'replicaof') await onRedisNode(from, (redis) => redis.call('REPLICAOF', '127.0.0.1', String(to)));
+      await waitFor(`:${from} to become a replica`, async () => ((await onRedisNode(from, (redis) => redis.role()).catch(() => null)) as unknown[] | null)?.[0] === 'slave', { timeoutMs: demote === 'replicaof' ? timeoutMs : pauseMs + timeoutMs });
       const demotedMs = Date.now() - pausedAt;
-      await ask(from, (redis) => redis.call('CLIENT', 'UNPAUSE'));
+      await onRedisNode(from, (redis) => redis.call('CLIENT', 'UNPAUSE'));
       return { from, to, offset, caughtUpMs, promotedMs, demotedMs, pauseMs };
     },
     close,
@@ -230,18 +220,7 @@ export async function startSentinels(options: { replicas?: number; name?: string
 async function ping(port: number): Promise<void> {
   await waitFor(
     `redis-server on :${port}`,
-    async () => {
-      const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      redis.on('error', () => {});
-      try {
-        await redis.connect();
-        return (await redis.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        redis.disconnect();
-      }
-    },
+    () => onRedisNode(port, async (redis) => (await redis.ping()) === 'PONG').catch(() => false),
     { timeoutMs: 10_000 },
   );
 }
