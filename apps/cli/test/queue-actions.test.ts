@@ -16,10 +16,9 @@ import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
 import { traceKey } from '@mailway/queue/trace';
 
-import { dropKeys } from '@mailway/testing/redis';
-import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
 import { outboundJob, rcpt } from './support/jobs.js';
+import { closeQueues, until } from './support/queues.js';
 
 // Each test runs several `mailway` commands, each a process started from the sources: on a
 // busy machine one takes seconds.
@@ -114,17 +113,7 @@ beforeAll(async () => {
   await queues.transfer.add(tn);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(Object.values(queues).map((q) => q.close()));
-  await dropKeys(command, prefix);
-  command.disconnect();
-  workerConnection.disconnect();
-});
-
-/** Waits until `probe` says yes (20 s at most). */
-async function until(probe: () => Promise<boolean>): Promise<void> {
-  await waitFor('the queues to reach the expected state', probe, { timeoutMs: 20_000 });
-}
+afterAll(() => closeQueues({ queues, command, workerConnection, prefix }));
 
 const states = async (queueId: string) => (JSON.parse((await mailway('queue', 'list', '--json')).stdout) as QueuedMessage[]).find((q) => q.queueId === queueId)?.recipients.map((r) => [r.address, r.state]);
 

@@ -15,10 +15,10 @@ import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
 import { createTraceLog, traceKey } from '@mailway/queue/trace';
 import { parseDsn } from '@mailway/testing/dsn-parse';
-import { dropKeys } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
 import { outboundJob, rcpt } from './support/jobs.js';
+import { closeQueues } from './support/queues.js';
 
 // Each test runs several `mailway` commands, each a process started from the sources: on a
 // busy machine one takes seconds.
@@ -97,12 +97,7 @@ beforeAll(async () => {
   await spool.park(m, outboundJobId(m, m, 'example.com'), new Date(Date.now() + lifetime), 2);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(Object.values(queues).map((q) => q.close()));
-  await dropKeys(command, prefix);
-  command.disconnect();
-  workerConnection.disconnect();
-});
+afterAll(() => closeQueues({ queues, command, workerConnection, prefix }));
 
 /** Every key that names the message's queue id, but its trace, which must expire by itself. */
 async function keysOf(queueId: string): Promise<string[]> {

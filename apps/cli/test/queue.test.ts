@@ -14,10 +14,9 @@ import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@
 import { createRedis, waitForRedis } from '@mailway/queue/redis';
 import { createRedisSpool } from '@mailway/queue/spool';
 
-import { dropKeys } from '@mailway/testing/redis';
-import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
 import { outboundJob, rcpt } from './support/jobs.js';
+import { closeQueues, until } from './support/queues.js';
 
 // Each test runs several `mailway` commands, each a process started from the sources: on a
 // busy machine one takes seconds.
@@ -119,17 +118,7 @@ beforeAll(async () => {
   await queues.transfer.add(tc);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(Object.values(queues).map((q) => q.close()));
-  await dropKeys(command, prefix);
-  command.disconnect();
-  workerConnection.disconnect();
-});
-
-/** Waits until `probe` says yes (20 s at most). */
-async function until(probe: () => Promise<boolean>): Promise<void> {
-  await waitFor('the queues to reach the expected state', probe, { timeoutMs: 20_000 });
-}
+afterAll(() => closeQueues({ queues, command, workerConnection, prefix }));
 
 async function closeWorkers(...workers: Worker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.close()));
