@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { generate } from 'selfsigned';
 import { sharedPort } from '@mailway/testing/ports';
 import { waitFor } from '@mailway/testing/wait';
-import { type Harness, sendThrough, settled, startOutboundRelay } from './support/harness.js';
+import { type Harness, lastAttempt, sendThrough, settled, startOutboundRelay } from './support/harness.js';
 import { type DnssecWorld, startDnssecWorld } from './support/dnssec.js';
 import { type Peer, type PeerScript, startPeer } from './support/peers.js';
 import { type PolicyServer, startPolicyServer } from './support/policy-server.js';
@@ -94,14 +94,6 @@ async function relay(env: Record<string, string> = {}): Promise<Harness> {
   });
   onTestFinished(() => h.close());
   return h;
-}
-
-/** The last attempt's record for the one recipient of message `queueId`, once there is one. */
-async function lastAttempt(h: Harness, queueId: string) {
-  return waitFor(`an attempt for ${queueId}`, async () => {
-    const job = (await h.jobs('outbound')).find((j) => j.data.queueId === queueId);
-    return job?.data.progress?.last[0] ?? null;
-  });
 }
 
 describe('DANE', () => {

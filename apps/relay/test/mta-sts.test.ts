@@ -14,7 +14,7 @@ import { dnsmasqForTests } from '@mailway/testing/dns';
 import { testRedis } from '@mailway/testing/redis';
 import { waitFor } from '@mailway/testing/wait';
 import { MtaStsPolicies } from '../src/outbound/security/mta-sts.js';
-import { type Harness, sendThrough, settled, startOutboundRelay } from './support/harness.js';
+import { type Harness, lastAttempt, sendThrough, settled, startOutboundRelay } from './support/harness.js';
 import { type Peer, startPeer } from './support/peers.js';
 import { type PolicyServer, startPolicyServer } from './support/policy-server.js';
 import { type TestCa, createTestCa } from './support/test-ca.js';
@@ -142,14 +142,6 @@ describe('mail to domains with an MTA-STS policy', () => {
     });
     onTestFinished(() => h.close());
     return h;
-  }
-
-  /** The last attempt's record for the one recipient of message `queueId`, once there is one. */
-  async function lastAttempt(h: Harness, queueId: string) {
-    return waitFor(`an attempt for ${queueId}`, async () => {
-      const job = (await h.jobs('outbound')).find((j) => j.data.queueId === queueId);
-      return job?.data.progress?.last[0] ?? null;
-    });
   }
 
   it('enforce, MX named and certificate good: delivered over TLS', async () => {

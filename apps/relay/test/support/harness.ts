@@ -12,6 +12,8 @@ import { type AgentHandles, agentBase } from '@mailway/testing/agent';
 import { type MessageParts, smallMessage } from '@mailway/testing/message';
 import { expect } from 'vitest';
 import { Dialog } from '@mailway/testing/dialog';
+import { waitFor } from '@mailway/testing/wait';
+import type { AttemptRecord } from '@mailway/queue/jobs';
 import type { JobTypes, QueueName } from '@mailway/queue/queues';
 import { bullPrefix } from '@mailway/queue/queues';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
@@ -150,4 +152,12 @@ export function startOutboundRelay(dns: string, port: number, env: Record<string
 }
 
 /** A probe: true once the message's content is gone from the spool (every recipient settled). */
+/** The last attempt's record for the one recipient of outbound message `queueId`, once there is one. */
+export async function lastAttempt(h: Harness, queueId: string): Promise<AttemptRecord> {
+  return waitFor(`an attempt for ${queueId}`, async () => {
+    const job = (await h.jobs('outbound')).find((j) => j.data.queueId === queueId);
+    return job?.data.progress?.last[0] ?? null;
+  });
+}
+
 export const settled = (h: Harness, queueId: string) => async (): Promise<boolean> => (await h.spool.stat(queueId)) === null;
