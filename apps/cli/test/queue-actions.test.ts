@@ -11,14 +11,13 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { QueuedMessage } from '@mailway/queue/admin';
 import { type OutboundJob, type TransferJob, deliveryJobId, newQueueId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
-import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
-import { createRedis, waitForRedis } from '@mailway/queue/redis';
+import { bullPrefix, createMailWorker } from '@mailway/queue/queues';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
 import { traceKey } from '@mailway/queue/trace';
 
 import { mailwayWith } from './support/cli.js';
 import { outboundJob, rcpt } from './support/jobs.js';
-import { closeQueues, until } from './support/queues.js';
+import { closeQueues, openQueues, type QueueTestHandles, until } from './support/queues.js';
 
 // Each test runs several `mailway` commands, each a process started from the sources: on a
 // busy machine one takes seconds.
@@ -46,7 +45,7 @@ function transferJob(queueId: string, to: string[]): TransferJob {
 let command: Redis;
 let workerConnection: Redis;
 let spool: Spool;
-let queues: { transfer: MailQueue<'transfer'>; outbound: MailQueue<'outbound'>; delivery: MailQueue<'delivery'> };
+let queues: QueueTestHandles['queues'];
 
 /** Spool the message and queue its jobs as the transfer worker leaves them: outbound references parked per job. */
 async function routed(t: TransferJob, local: string[], remote: string[]): Promise<void> {
@@ -74,12 +73,8 @@ const tx = transferJob(x, ['joe@example.net']);
 const retryAt = Date.now() + 10 * minute;
 
 beforeAll(async () => {
-  const url = process.env.MAILWAY_TEST_REDIS_URL!;
-  command = createRedis(url, { role: 'command' });
-  workerConnection = createRedis(url, { role: 'worker' });
-  await Promise.all([waitForRedis(command), waitForRedis(workerConnection)]);
+  ({ command, workerConnection, queues } = await openQueues(prefix));
   const bull = bullPrefix(prefix);
-  queues = { transfer: createMailQueue('transfer', command, { prefix: bull }), outbound: createMailQueue('outbound', command, { prefix: bull }), delivery: createMailQueue('delivery', command, { prefix: bull }) };
   spool = createRedisSpool(command, { prefix });
 
   // m's transfer job ran (completed, kept); its example.net job delivered carol and deferred bob.

@@ -10,15 +10,14 @@ import { DelayedError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type EnvelopeRecipient, type TransferJob, newQueueId, outboundJobId, transferJobId } from '@mailway/queue/jobs';
-import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
-import { createRedis, waitForRedis } from '@mailway/queue/redis';
+import { bullPrefix, createMailWorker } from '@mailway/queue/queues';
 import { type Spool, createRedisSpool } from '@mailway/queue/spool';
 import { createTraceLog, traceKey } from '@mailway/queue/trace';
 import { parseDsn } from '@mailway/testing/dsn-parse';
 import { waitFor } from '@mailway/testing/wait';
 import { mailwayWith } from './support/cli.js';
 import { outboundJob, rcpt } from './support/jobs.js';
-import { closeQueues } from './support/queues.js';
+import { closeQueues, openQueues, type QueueTestHandles } from './support/queues.js';
 
 // Each test runs several `mailway` commands, each a process started from the sources: on a
 // busy machine one takes seconds.
@@ -44,7 +43,7 @@ function transferJob(queueId: string, from: string, to: EnvelopeRecipient[]): Tr
 let command: Redis;
 let workerConnection: Redis;
 let spool: Spool;
-let queues: { transfer: MailQueue<'transfer'>; outbound: MailQueue<'outbound'> };
+let queues: QueueTestHandles['queues'];
 
 // m: alice → bob and carol at example.net (carol delivered, bob deferred with a 451), dave at
 // example.com (queued, NOTIFY=NEVER) and eve at example.com. z: a notice (from <>), deferred.
@@ -64,12 +63,8 @@ async function routed(t: TransferJob, domains: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  const url = process.env.MAILWAY_TEST_REDIS_URL!;
-  command = createRedis(url, { role: 'command' });
-  workerConnection = createRedis(url, { role: 'worker' });
-  await Promise.all([waitForRedis(command), waitForRedis(workerConnection)]);
+  ({ command, workerConnection, queues } = await openQueues(prefix));
   const bull = bullPrefix(prefix);
-  queues = { transfer: createMailQueue('transfer', command, { prefix: bull }), outbound: createMailQueue('outbound', command, { prefix: bull }) };
   spool = createRedisSpool(command, { prefix });
 
   // m's example.net job and z's ran once: carol delivered, the rest deferred with the peer's 451.

@@ -10,13 +10,12 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MessageDetail, QueueSummary, QueuedMessage, RetryResult } from '@mailway/queue/admin';
 import { type AttemptRecord, type OutboundJob, type OutboundProgress, type TransferJob, newQueueId, outboundJobId } from '@mailway/queue/jobs';
-import { type MailQueue, bullPrefix, createMailQueue, createMailWorker } from '@mailway/queue/queues';
-import { createRedis, waitForRedis } from '@mailway/queue/redis';
+import { bullPrefix, createMailWorker } from '@mailway/queue/queues';
 import { createRedisSpool } from '@mailway/queue/spool';
 
 import { mailwayWith } from './support/cli.js';
 import { outboundJob, rcpt } from './support/jobs.js';
-import { closeQueues, until } from './support/queues.js';
+import { closeQueues, openQueues, type QueueTestHandles, until } from './support/queues.js';
 
 // Each test runs several `mailway` commands, each a process started from the sources: on a
 // busy machine one takes seconds.
@@ -46,7 +45,7 @@ function attempt(address: string, state: AttemptRecord['state'], status: string,
 
 let command: Redis;
 let workerConnection: Redis;
-let queues: { transfer: MailQueue<'transfer'>; outbound: MailQueue<'outbound'>; delivery: MailQueue<'delivery'> };
+let queues: QueueTestHandles['queues'];
 
 // Message a: alice → bob and carol at example.net (bob greylisted, carol delivered) and dave at
 // example.com (not tried yet). Message b: a bounce (null sender) to example.net, whose host
@@ -71,12 +70,8 @@ const attempts: Record<string, { records: AttemptRecord[]; retryAt: number }> = 
 };
 
 beforeAll(async () => {
-  const url = process.env.MAILWAY_TEST_REDIS_URL!;
-  command = createRedis(url, { role: 'command' });
-  workerConnection = createRedis(url, { role: 'worker' });
-  await Promise.all([waitForRedis(command), waitForRedis(workerConnection)]);
+  ({ command, workerConnection, queues } = await openQueues(prefix));
   const bull = bullPrefix(prefix);
-  queues = { transfer: createMailQueue('transfer', command, { prefix: bull }), outbound: createMailQueue('outbound', command, { prefix: bull }), delivery: createMailQueue('delivery', command, { prefix: bull }) };
 
   // One attempt each, recorded and rescheduled as the outbound worker does.
   const outbound = createMailWorker(
