@@ -14,7 +14,7 @@ export const deliverySettings = z.object({
   mailboxFormat: setting.oneOf('DELIVERY_MAILBOX_FORMAT', ['maildir', 'mbox'], 'maildir'),
   /** Deliveries in flight at once. */
   // Each delivery mostly waits on fsyncs (file, directory, Redis AOF); many in flight share them.
-  concurrency: setting.int('DELIVERY_CONCURRENCY', 32, { min: 1, max: 1000 }),
+  concurrency: setting.int('DELIVERY_CONCURRENCY', 100, { min: 1, max: 1000 }),
   /** A failure notice returns the original whole up to this size, else its header only. */
   bounceReturnLimit: setting.bytes('DELIVERY_BOUNCE_RETURN_LIMIT', 100 * 1024),
   /** `user+tag@domain` goes into the folder `tag` (otherwise into the inbox). */

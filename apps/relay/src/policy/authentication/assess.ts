@@ -8,8 +8,7 @@
  * saw survives a later forward; a chain that already failed is not sealed (§5.1.2), except
  * where its last hop said it passed (mailauth's shouldSeal).
  */
-import { type ARCResult, type DKIMVerifyResult, type DMARCResult, arc, dkimVerify, dmarc } from 'mailauth';
-import { createSeal } from 'mailauth/lib/arc/index.js';
+import type { ARCResult, DKIMVerifyResult, DMARCResult } from 'mailauth';
 import type { DnsResolver } from './resolver.js';
 import type { SpfResult } from './spf.js';
 
@@ -38,6 +37,8 @@ export interface SealKey {
 /** Assess `message` (as received) whose SPF result is `spf`; `hostname` is the authserv-id. */
 export async function assess(message: Buffer, spf: SpfResult, options: { readonly hostname: string; readonly sender: string; readonly resolver: DnsResolver; readonly seal?: SealKey | null }): Promise<Assessment> {
   const { resolver } = options;
+  // Loaded on first use: a relay with sender authentication off never holds mailauth in memory.
+  const { arc, dkimVerify, dmarc } = await import('mailauth');
   const sealing = options.seal ?? null;
   // With a key, the verifier also hashes the body as the seal will need it.
   const dkim = (await dkimVerify(message, { resolver, sender: options.sender, ...(sealing === null ? {} : { seal: { ...sealing } }) })) as DKIMVerifyResult & { arc: Parameters<typeof arc>[0]; seal?: Record<string, unknown>; headers: unknown };
@@ -65,6 +66,7 @@ export async function assess(message: Buffer, spf: SpfResult, options: { readonl
   const chainOk = arcResult.status.result === 'none' || arcResult.status.result === 'pass' || arcResult.status.shouldSeal === true;
   if (sealing !== null && dkim.seal !== undefined && chainOk) {
     const instance = (typeof arcResult.i === 'number' ? arcResult.i : 0) + 1;
+    const { createSeal } = await import('mailauth/lib/arc/index.js');
     const created = await createSeal(false, { headers: dkim.headers, arc: dkim.arc, seal: { ...dkim.seal, i: instance, cv: arcResult.status.result, authResults: value, signTime: new Date() } });
     seal = created.headers;
   }

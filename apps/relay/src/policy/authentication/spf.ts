@@ -9,7 +9,7 @@
  * Softfail, neutral, none and permerror are only recorded.
  */
 import { isIP } from 'node:net';
-import { type SPFResult, spf } from 'mailauth';
+import type { SPFResult } from 'mailauth';
 import type { Logger } from '@mailway/runtime';
 import { unmappedAddress } from '@mailway/smtp/address';
 import { type HookResult, defer, reject } from '@mailway/smtp/server';
@@ -38,7 +38,9 @@ export interface SpfFacts {
 }
 
 /** Check SPF for one client and reverse-path. */
-export function checkSpf(facts: SpfFacts, resolver: DnsResolver): Promise<SpfResult> {
+export async function checkSpf(facts: SpfFacts, resolver: DnsResolver): Promise<SpfResult> {
+  // Loaded on first use, as in assess.ts.
+  const { spf } = await import('mailauth');
   const ip = unmappedAddress(facts.ip);
   // mailauth checks postmaster@<HELO> when there is no sender; an address literal is bracketed.
   const helo = facts.helo === '' ? `[${ip}]` : isIP(facts.helo) === 0 ? facts.helo : `[${facts.helo}]`;
