@@ -310,10 +310,10 @@ function report(options: Options, mailway: Side | null, postfix: Side | null): v
   // Postfix recycles its daemons (max_use 100), so a sum of their VmHWM would add processes that never ran together.
   const names = (memory: MemoryPeak): string => Object.entries(memory.names).map(([name, count]) => `${name}×${count}`).join(', ');
   if (mailway?.memory) {
-    const { peakRss, hwmSum } = mailway.memory;
-    out(`Mailway peak RSS, agents + redis-server: ${mib(peakRss)} MiB highest sampled sum of VmRSS; ${mib(hwmSum)} MiB sum of VmHWM [${names(mailway.memory)}]`);
+    const { peakRss, peakPss, hwmSum } = mailway.memory;
+    out(`Mailway peak RSS, agents + redis-server: ${mib(peakRss)} MiB highest sampled sum of VmRSS; ${mib(hwmSum)} MiB sum of VmHWM; ${mib(peakPss)} MiB highest sampled sum of PSS [${names(mailway.memory)}]`);
   }
-  if (postfix?.memory) out(`Postfix peak RSS, master's process group: ${mib(postfix.memory.peakRss)} MiB highest sampled sum of VmRSS [processes seen: ${names(postfix.memory)}]`);
+  if (postfix?.memory) out(`Postfix peak RSS, master's process group: ${mib(postfix.memory.peakRss)} MiB highest sampled sum of VmRSS; ${mib(postfix.memory.peakPss)} MiB highest sampled sum of PSS [processes seen: ${names(postfix.memory)}]`);
 
   const [oursSource, ours] = mailway?.runs ?? [];
   const [source, theirs] = postfix?.runs ?? [];

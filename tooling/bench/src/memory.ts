@@ -5,7 +5,10 @@
  * each tick; emits, on stop(), the peak of their summed RSS over the samples and the sum of each
  * process's own peak (VmHWM, as last seen). The second is what the kernel vouches for but adds
  * peaks that did not coincide; the first is the figure both sides measure alike, also when
- * processes come and go (Postfix recycles its daemons).
+ * processes come and go (Postfix recycles its daemons). Also the peak of their summed PSS
+ * (/proc/<pid>/smaps_rollup), which counts a page shared by several processes once in all: a
+ * forked child (Redis's AOF rewrite), the text of a binary run several times (node, Postfix's
+ * daemons) and the shared libraries, which RSS counts again in every process.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -13,6 +16,8 @@ import { readdir, readFile } from 'node:fs/promises';
 export interface MemoryPeak {
   /** Highest sum of VmRSS over one sample, in bytes. */
   readonly peakRss: number;
+  /** Highest sum of PSS (proportional set size) over one sample, in bytes; 0 where smaps_rollup cannot be read. */
+  readonly peakPss: number;
   /** Sum over every process seen of its VmHWM, in bytes. */
   readonly hwmSum: number;
   /** How many processes of each name were seen. */
@@ -23,14 +28,16 @@ interface Status {
   readonly name: string;
   readonly rss: number;
   readonly hwm: number;
+  readonly pss: number;
 }
 
-/** Name, VmRSS and VmHWM of a process, or null when it is gone. */
+/** Name, VmRSS, VmHWM and PSS of a process, or null when it is gone. */
 async function status(pid: number): Promise<Status | null> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => null);
   if (text === null) return null;
-  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
-  return { name: /^Name:\s+(.*)$/m.exec(text)?.[1] ?? '?', rss: kib('VmRSS'), hwm: kib('VmHWM') };
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+  const kib = (source: string, field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(source)?.[1] ?? 0) * 1024;
+  return { name: /^Name:\s+(.*)$/m.exec(text)?.[1] ?? '?', rss: kib(text, 'VmRSS'), hwm: kib(text, 'VmHWM'), pss: kib(rollup, 'Pss') };
 }
 
 /** Every descendant of `pid` (children, their children, …), from /proc/<pid>/task/<tid>/children. */
@@ -74,18 +81,22 @@ export async function processGroup(pgid: number): Promise<number[]> {
 export function sampleMemory(members: () => Promise<number[]>, ignore: readonly string[] = [], everyMs = 250): { stop(): Promise<MemoryPeak> } {
   const hwm = new Map<number, { name: string; hwm: number }>();
   let peakRss = 0;
+  let peakPss = 0;
   let running = true;
 
   // One sample: the sum of the members' RSS now, and each one's peak so far.
   const sample = async (): Promise<void> => {
     let rss = 0;
+    let pss = 0;
     for (const pid of await members()) {
       const now = await status(pid);
       if (now === null || ignore.includes(now.name)) continue;
       rss += now.rss;
+      pss += now.pss;
       hwm.set(pid, { name: now.name, hwm: Math.max(now.hwm, hwm.get(pid)?.hwm ?? 0) });
     }
     peakRss = Math.max(peakRss, rss);
+    peakPss = Math.max(peakPss, pss);
   };
   const loop = (async () => {
     while (running) {
@@ -102,7 +113,7 @@ export function sampleMemory(members: () => Promise<number[]>, ignore: readonly 
     await sample();
     const names: Record<string, number> = {};
     for (const { name } of hwm.values()) names[name] = (names[name] ?? 0) + 1;
-    return { peakRss, hwmSum: [...hwm.values()].reduce((sum, p) => sum + p.hwm, 0), names };
+    return { peakRss, peakPss, hwmSum: [...hwm.values()].reduce((sum, p) => sum + p.hwm, 0), names };
   };
   // stop() may be called again (a finally block after the normal path): same answer.
   return { stop: () => (result ??= finish()) };
