@@ -86,6 +86,8 @@ describe('a peer MTA delivers to a local user', () => {
     const one = await send(['bob@local.example']);
     const [delivery] = await current.waitForJobs('delivery', 1, one);
     expect(delivery?.id).toBe(deliveryJobId(one, 'bob@local.example'));
+    // Nothing adds its id again, so it is not kept once delivered.
+    expect(delivery?.opts.removeOnComplete).toBe(true);
     expect(delivery?.data).toMatchObject({ queueId: one, spoolId: one, from: 'carol@remote.example', recipient: { address: 'bob@local.example' }, hops: 1, mailParams: { body: null, smtputf8: false } });
     expect(await transferOf(one)).toHaveLength(0);
     await waitFor(async () => (await current.spool.stat(one))?.claimed === true);

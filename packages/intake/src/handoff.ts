@@ -10,6 +10,9 @@
  * none, which one job add gives and BullMQ's bulk add (a pipeline, not a transaction) does not.
  * The entry is claimed once the job is queued, without waiting: a claim that never lands leaves
  * an entry that its delivery job releases, or its write TTL removes, as an unrouted one would be.
+ * That delivery job is deleted once it completes rather than kept a day: the day lets a
+ * transfer job run again after a crash find the delivery jobs it already added, and this one has
+ * no transfer job; nothing else adds its id (each message gets a queue id of its own).
  *
  * If the job cannot be added, the spooled copy is removed (best effort; an unclaimed spool
  * entry also expires on its own), so a failed hand-off leaves nothing behind.
@@ -64,7 +67,7 @@ export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 's
 
   // Enqueue; undo the spool write if the job did not make it.
   try {
-    if (local !== null && targets.local !== undefined) await targets.local.delivery.add(deliveryJob(job, spoolId, entry.size, local));
+    if (local !== null && targets.local !== undefined) await targets.local.delivery.add(deliveryJob(job, spoolId, entry.size, local), { keepCompleted: false });
     else await targets.transfer.add({ ...job, spoolId, size: entry.size });
   } catch (error) {
     await targets.spool.remove(spoolId).catch(() => {});

@@ -7,7 +7,7 @@
  * "bob-secret"), dave@second.example; alias team@local.example → bob@local.example.
  * Host name mx.local.example.
  */
-import { Queue } from 'bullmq';
+import { type JobsOptions, Queue } from 'bullmq';
 import { type AgentHandles, agentBase } from '@mailway/testing/agent';
 import { type MessageParts, smallMessage } from '@mailway/testing/message';
 import { expect } from 'vitest';
@@ -28,9 +28,9 @@ export interface Harness extends AgentHandles {
   readonly metrics: Metrics;
   readonly spool: Spool;
   /** Jobs of a queue in any state, with their ids. */
-  jobs<N extends QueueName>(name: N): Promise<{ id: string; data: JobTypes[N] }[]>;
+  jobs<N extends QueueName>(name: N): Promise<{ id: string; data: JobTypes[N]; opts: JobsOptions }[]>;
   /** Wait until `name` holds `count` jobs (in any state) of message `queueId`, or of any message; returns them. */
-  waitForJobs<N extends QueueName>(name: N, count: number, queueId?: string): Promise<{ id: string; data: JobTypes[N] }[]>;
+  waitForJobs<N extends QueueName>(name: N, count: number, queueId?: string): Promise<{ id: string; data: JobTypes[N]; opts: JobsOptions }[]>;
   /** The value of a metric series in Prometheus text, or 0. */
   metric(line: RegExp): Promise<number>;
   close(): Promise<void>;
@@ -76,9 +76,9 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
     return found;
   };
 
-  async function jobs<N extends QueueName>(name: N): Promise<{ id: string; data: JobTypes[N] }[]> {
+  async function jobs<N extends QueueName>(name: N): Promise<{ id: string; data: JobTypes[N]; opts: JobsOptions }[]> {
     const found = await queue(name).getJobs([...states], 0, -1, true);
-    return found.map((job) => ({ id: job.id ?? '', data: job.data as JobTypes[N] }));
+    return found.map((job) => ({ id: job.id ?? '', data: job.data as JobTypes[N], opts: job.opts }));
   }
 
   const handles = { ...base.handles, agent, config, metrics, spool };

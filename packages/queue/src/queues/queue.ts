@@ -7,6 +7,17 @@ import type { Redis } from 'ioredis';
 import { type JobSpec, type JobTypes, type QueueName, jobSpecs } from '../jobs/registry.js';
 import { jobOptions } from './options.js';
 
+/** How one job is added, where it differs from the queue's defaults. */
+export interface AddOptions {
+  readonly delayMs?: number;
+  readonly attempts?: number;
+  /**
+   * false: the job is deleted once it completes, instead of kept a day (the default). Only for a
+   * job whose id nothing will add again: the day is what lets a repeated add find it.
+   */
+  readonly keepCompleted?: boolean;
+}
+
 /** A typed producer for queue `N`. */
 export interface MailQueue<N extends QueueName> {
   readonly name: N;
@@ -16,7 +27,7 @@ export interface MailQueue<N extends QueueName> {
    * Validates `data`, then adds it under its deterministic job id. A second add with the same id
    * changes nothing and returns the existing job id. Resolves once Redis acknowledged the add.
    */
-  add(data: JobTypes[N], options?: { delayMs?: number; attempts?: number }): Promise<string>;
+  add(data: JobTypes[N], options?: AddOptions): Promise<string>;
   /** Closes the queue; the connection stays open (it is the caller's). */
   close(): Promise<void>;
 }
@@ -28,7 +39,7 @@ export function createMailQueue<N extends QueueName>(name: N, connection: Redis,
   // How long failed jobs are kept travels with each job (its removeOnFail), for the spool to read.
   const queue = new Queue(name, { connection, prefix, defaultJobOptions: { ...jobOptions(options.failedRetentionMs), ...(spec.retry ?? {}) } });
 
-  async function add(data: JobTypes[N], addOptions: { delayMs?: number; attempts?: number } = {}): Promise<string> {
+  async function add(data: JobTypes[N], addOptions: AddOptions = {}): Promise<string> {
     // Sanity checks: a bad payload never reaches Redis.
     const payload = spec.schema.parse(data);
     const jobId = spec.jobId(payload);
@@ -42,6 +53,7 @@ export function createMailQueue<N extends QueueName>(name: N, connection: Redis,
       jobId,
       ...(addOptions.delayMs !== undefined ? { delay: addOptions.delayMs } : {}),
       ...(addOptions.attempts !== undefined ? { attempts: addOptions.attempts } : {}),
+      ...(addOptions.keepCompleted === false ? { removeOnComplete: true } : {}),
     });
     return job.id ?? jobId;
   }

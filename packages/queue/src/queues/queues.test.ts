@@ -110,6 +110,22 @@ describe('createMailQueue + createMailWorker', () => {
     expect(await queue.queue.getWaitingCount()).toBe(2);
   });
 
+  it('keeps a completed job a day by default, and deletes it at once when added with keepCompleted: false', async () => {
+    const queue = closing(createMailQueue('delivery', command, { prefix: `${prefix}-kept` }));
+    const queueId = newQueueId();
+    const kept = await queue.add(deliveryJob(queueId, 'kept@example.org'));
+    const dropped = await queue.add(deliveryJob(queueId, 'dropped@example.org'), { keepCompleted: false });
+    const done = new Promise<void>((resolve) => {
+      let completed = 0;
+      const w = closing(createMailWorker('delivery', worker, async () => {}, { prefix: `${prefix}-kept` }));
+      w.on('completed', () => ++completed === 2 && resolve());
+    });
+    await done;
+    expect(await (await queue.queue.getJob(kept))?.getState()).toBe('completed');
+    expect(await queue.queue.getJob(dropped)).toBeUndefined();
+    expect(await command.exists(`${prefix}-kept:delivery:${dropped}`)).toBe(0);
+  });
+
   it('applies delayMs and attempts', async () => {
     const queue = closing(createMailQueue('transfer', command, { prefix: `${prefix}-delay` }));
     const id = await queue.add(transferJob(), { delayMs: 60_000, attempts: 9 });
