@@ -7,6 +7,7 @@
  * primary demoted since) reconnects and sends the command again, so writes go to the new primary.
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { coalesceWrites } from './coalesce.js';
 
 /**
  * command: answers or fails at once, for producers on the SMTP hot path (a session must be able
@@ -85,7 +86,9 @@ export function createRedis(target: string | RedisTarget, options: { role?: Redi
   if ((given.clusterNodes ?? []).length > 0) return createCluster(given, role, named);
   const reach = targetOptions(given);
   const clientOptions: RedisOptions = { ...reach.options, ...roleOptions[role], ...named };
-  return reach.url === undefined ? new Redis(clientOptions) : new Redis(reach.url, clientOptions);
+  const redis = reach.url === undefined ? new Redis(clientOptions) : new Redis(reach.url, clientOptions);
+  coalesceWrites(redis);
+  return redis;
 }
 
 /**
