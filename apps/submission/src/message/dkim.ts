@@ -4,7 +4,6 @@
  * the whole message is held in memory while it is signed.
  */
 import { readFile } from 'node:fs/promises';
-import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 
 export interface DkimSettings {
   readonly domains: readonly string[];
@@ -24,6 +23,8 @@ export async function createDkimSigner(settings: DkimSettings): Promise<DkimSign
   if (settings.domains.length === 0) return null;
   if (settings.keyFile === undefined) throw new Error('SUBMISSION_DKIM_DOMAINS is set but SUBMISSION_DKIM_KEY_FILE is not');
   const privateKey = await readFile(settings.keyFile, 'utf8');
+  // Loaded only when signing is on: mailauth's signer is about 20 MiB of a running agent.
+  const { dkimSign } = await import('mailauth/lib/dkim/sign.js');
   const domains = new Set(settings.domains.map((d) => d.toLowerCase()));
 
   return {
