@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
+import { startRedisCluster } from '@mailway/testing/cluster';
 import { coalesceWrites } from './coalesce.js';
 import { createRedis } from './connection.js';
 import { waitForRedis } from './wait.js';
@@ -73,5 +74,25 @@ describe('coalesceWrites', () => {
     await ready;
     expect((redis as unknown as { stream: Socket }).stream).not.toBe(before);
     expect(await socketWrites(redis, () => fifty(redis, key))).toBe(3);
+  });
+
+  it('coalesces on the connection to each node of a cluster', async () => {
+    const cluster = await startRedisCluster();
+    try {
+      const ports = cluster.ports.map((port) => ({ host: '127.0.0.1', port }));
+      const redis = await connected(createRedis({ url: 'redis://127.0.0.1', clusterNodes: ports }));
+      // One hash tag: every command goes to the node that serves its slot.
+      const key = `mailway-test:{coalesce}:${randomUUID()}`;
+      const slot = Number(await redis.cluster('KEYSLOT', key));
+      const owner = (redis as unknown as { slots: string[][] }).slots[slot]?.[0];
+      const serving = (redis as unknown as Cluster).nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+      expect(serving).toBeDefined();
+      // The client connects to a node on first use.
+      await serving!.ping();
+      // The client's own slot refreshes may add a write now and then; without coalescing it is 52.
+      expect(await socketWrites(serving!, () => fifty(redis, `${key}:list`))).toBeLessThanOrEqual(4);
+    } finally {
+      await cluster.close();
+    }
   });
 });

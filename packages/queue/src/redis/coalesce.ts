@@ -6,7 +6,8 @@
  * promise continuations have run hands the kernel all of them in one writev. Nothing waits:
  * the uncork comes before the event loop next polls for I/O.
  *
- * Applied to every socket the client opens (it opens a new one on each reconnect).
+ * Applied to every socket the client opens (it opens a new one on each reconnect), and for a
+ * cluster to the connection to each node.
  */
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';

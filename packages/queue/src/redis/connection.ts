@@ -103,7 +103,10 @@ function createCluster(target: RedisTarget, role: RedisRole, named: RedisOptions
     clusterRetryStrategy: (times: number) => Math.min(times * 100, 2_000),
   };
   const nodes = (target.clusterNodes ?? []).map(({ host, port }) => ({ host, port }));
-  const client = new Cluster(nodes, clusterOptions) as unknown as Redis;
+  const cluster = new Cluster(nodes, clusterOptions);
+  // Each node's connection coalesces its writes, as a single server's does.
+  cluster.on('+node', (node: Redis) => coalesceWrites(node));
+  const client = cluster as unknown as Redis;
   clusterDescriptions.set(client, `cluster://${nodes.map(({ host, port }) => `${host}:${port}`).join(',')}`);
   return client;
 }
