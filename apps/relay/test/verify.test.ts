@@ -55,7 +55,8 @@ describe('RELAY_VERIFY on', () => {
   it('records dkim=pass, spf=pass and dmarc=pass for a signed message from sender.example', async () => {
     const raw = message({ from: 'Sam <sam@sender.example>', extraHeaders: 'Message-ID: <signed.1@sender.example>' });
     const signature = { signingDomain: 'sender.example', selector: 'mw2026', privateKey, canonicalization: 'relaxed/relaxed' };
-    const signed = await dkimSign(raw, { ...signature, signatureData: [signature] });
+    // One signing time: mailauth otherwise reads the clock twice for t= (see the submission signer).
+    const signed = await dkimSign(raw, { ...signature, signatureData: [signature], signTime: new Date() });
     expect(signed.errors).toEqual([]);
     expect(signed.signatures).toMatch(/^DKIM-Signature: /);
     const original = signed.signatures + raw;

@@ -32,7 +32,10 @@ export async function createDkimSigner(settings: DkimSettings): Promise<DkimSign
     async sign(message, domain) {
       // mailauth reads the signatures to make from signatureData; the top-level fields only name defaults.
       const signature = { signingDomain: domain.toLowerCase(), selector: settings.selector, privateKey, canonicalization: 'relaxed/relaxed' };
-      const result = await dkimSign(message, { ...signature, signatureData: [signature] });
+      // One signing time for both of mailauth's passes: without it, the t= tag is read from the
+      // clock once for the hashed field and again for the emitted one, and a signature made
+      // across a half-second boundary carries a t= it was not computed over (dkim=fail).
+      const result = await dkimSign(message, { ...signature, signatureData: [signature], signTime: new Date() });
       const failure = result.errors[0] as { err?: Error } | Error | undefined;
       if (failure !== undefined) throw new Error(`DKIM signing failed for ${domain}: ${failure instanceof Error ? failure.message : (failure.err?.message ?? 'unknown error')}`);
       if (!result.signatures.startsWith('DKIM-Signature:')) throw new Error(`DKIM signing produced no signature for ${domain}`);
