@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,13 +151,27 @@ export async function startDnssecWorld(records: readonly string[], insecure: rea
   return { resolver: `127.0.0.1:${unboundPort}`, authority: `127.0.0.1:${nsdPort}`, stop };
 }
 
-/** A UDP port free on 127.0.0.1 now (the TCP port of the same number is taken as free too). */
+/**
+ * A port free on 127.0.0.1 now for both UDP and TCP (NSD and unbound bind both). A UDP port
+ * the kernel hands out may be a TCP port another test's connection holds: such a port is
+ * passed over.
+ */
 async function freePort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
+  for (;;) {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const { port } = socket.address();
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    if (await tcpFree(port)) return port;
+  }
+}
+
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
