@@ -159,4 +159,27 @@ describe('mailway queue bounce', () => {
     expect(await keysOf(z)).toEqual([]);
     expect(await queues.transfer.queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
   });
+
+  it('a message its delivery job carries: shown and returned from the job, gone with it', async () => {
+    // As the intake queues a small message for one local recipient: no spool entry, the content in the job.
+    const c = newQueueId();
+    const carried = content.replace('to be returned', 'carried back');
+    const origin = { agent: 'relay' as const, client: null, user: null, tls: null, receivedAt: new Date().toISOString() };
+    await queues.delivery.add({ queueId: c, spoolId: c, size: carried.length, messageId: '<bounce.1@example.org>', from: 'alice@example.org', recipient: rcpt('erin@example.org'), origin, content: carried });
+
+    const shown = await mailway('queue', 'show', c);
+    expect(shown.stdout).toContain('Subject: carried back');
+    expect(shown.stdout).not.toContain('no longer spooled');
+    const json = JSON.parse((await mailway('queue', 'show', c, '--body', '--json')).stdout) as Record<string, unknown>;
+    expect(json.message).toBe(carried);
+    expect(json).not.toHaveProperty('carried');
+
+    const { stdout } = await mailway('queue', 'bounce', c, '--json');
+    const [result] = JSON.parse(stdout) as { notice: string; returned: string[] }[];
+    expect(result?.returned).toEqual(['erin@example.org']);
+    const dsn = await parseDsn(await spool.readAll(result!.notice));
+    expect(dsn.perRecipient.map((r) => [r['Final-Recipient'], r.Status])).toEqual([['rfc822; erin@example.org', '5.0.0']]);
+    expect(dsn.returned).toContain('Subject: carried back');
+    expect(await keysOf(c)).toEqual([]);
+  });
 });

@@ -21,7 +21,7 @@ import { type MailboxFormat, type MailboxStore, QuotaExceededError, mailboxPath,
 import { type DeliveryJob, type TransferJob, jobSpecs } from '@mailway/queue/jobs';
 import { notifyAfterExpansion } from '@mailway/intake/notices';
 import type { MailQueue } from '@mailway/queue/queues';
-import type { Spool } from '@mailway/queue/spool';
+import { type Spool, isCarried, readContent, writeCarried } from '@mailway/queue/spool';
 import type { TraceLog } from '@mailway/queue/trace';
 import { deliveredToField, joinHeaderBlock, prependFields, readHeaderBlock, returnPathField } from '@mailway/smtp/message';
 import { checkDeliveredTo, cycleOf, planExpansion } from './loop.js';
@@ -81,7 +81,7 @@ export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId:
   const folder = job.origin.quarantine === true ? targets.junkFolder : targets.subaddressFolders ? resolution.folder : null;
   const result = await store.deliver(path, message, { key: jobId, folder, sender: job.from, retry, beforeWrite: checkQuota });
   const notice = await reportSuccess(targets, job, jobId, 'delivered', `delivered to the mailbox of ${resolution.user}`);
-  await spool.releaseOnce(job.spoolId, jobId);
+  await releaseReference(spool, job, jobId);
   return { kind: 'delivered', user: resolution.user, folder, ...result, notice };
 }
 
@@ -92,7 +92,7 @@ export async function deliver(targets: DeliveryTargets, job: DeliveryJob, jobId:
  * has Delivered-To for `mailbox`.
  */
 async function* checkedMessage(spool: Spool, job: DeliveryJob, mailbox: string): AsyncGenerator<Buffer, void, undefined> {
-  const split = await readHeaderBlock(spool.read(job.spoolId), { maxHeaderBytes: Math.max(job.size, 1) });
+  const split = await readHeaderBlock(readContent(spool, job), { maxHeaderBytes: Math.max(job.size, 1) });
   checkDeliveredTo(split.header, mailbox, job);
   yield* prependFields([returnPathField(job.from), deliveredToField(mailbox)], joinHeaderBlock(split));
 }
@@ -131,12 +131,21 @@ async function expand(targets: DeliveryTargets, job: DeliveryJob, jobId: string,
     visited: [...plan.visited],
   };
   // A run after one that died once the targets were on their way (their job exists) must not
-  // retain again: the targets may all be delivered and the content gone.
-  if (!(await transfer.queue.getJob(jobSpecs.transfer.jobId(transferJob)))) await spool.retainOnce(job.spoolId, `expand:${jobId}`, addresses.length);
+  // retain again: the targets may all be delivered and the content gone. Content carried in
+  // this job is spooled for them instead.
+  if (!(await transfer.queue.getJob(jobSpecs.transfer.jobId(transferJob)))) {
+    if (isCarried(job)) await writeCarried(spool, job, addresses.length);
+    else await spool.retainOnce(job.spoolId, `expand:${jobId}`, addresses.length);
+  }
   const id = await transfer.add(transferJob);
   // The alias's own reference stays with the failure of the looping targets.
   if (plan.looping.length > 0) throw cycleOf(plan);
   const notice = list ? await reportSuccess(targets, job, jobId, 'expanded', `expanded to ${addresses.length} recipients`) : null;
-  await spool.releaseOnce(job.spoolId, jobId);
+  await releaseReference(spool, job, jobId);
   return { kind: 'expanded', targets: addresses, transferJob: id, notice };
+}
+
+/** Lets go of the recipient's spool reference; a job that carries its content holds none. */
+export async function releaseReference(spool: Spool, job: DeliveryJob, jobId: string): Promise<void> {
+  if (!isCarried(job)) await spool.releaseOnce(job.spoolId, jobId);
 }

@@ -69,7 +69,7 @@ export async function reportSuccess(targets: NoticeTargets, job: DeliveryJob, jo
 
 /** The message a notice about `job` is about, with the MAIL FROM parameters it was accepted with. */
 function subjectOf(job: DeliveryJob): NoticeSubject {
-  return { queueId: job.queueId, spoolId: job.spoolId, envelope: { from: job.from, envid: job.mailParams?.envid ?? null, ret: job.mailParams?.ret ?? null }, origin: job.origin };
+  return { queueId: job.queueId, spoolId: job.spoolId, content: job.content, envelope: { from: job.from, envid: job.mailParams?.envid ?? null, ret: job.mailParams?.ret ?? null }, origin: job.origin };
 }
 
 /** The report on `job`'s recipient. */

@@ -9,13 +9,15 @@
  * The recipient's spool reference: a job that fails for good parks it until BullMQ drops the
  * failed job (its removeOnFail age), so the content stays as long as the job can be inspected,
  * retried or bounced, and then goes; a retried job (by an operator, or after a crash) holds it
- * again before it runs.
+ * again before it runs. A job that carries its message (spool/carried.ts) holds no reference:
+ * the content lives and goes with the job.
  */
 import type { DeliveryJob } from '@mailway/queue/jobs';
 import { type MailProcessor, failedJobDeadline } from '@mailway/queue/queues';
+import { isCarried } from '@mailway/queue/spool';
 import type { Logger } from '@mailway/runtime';
 import type { Verdict } from '@mailway/smtp/server';
-import { type DeliveryTargets, deliver } from './deliver.js';
+import { type DeliveryTargets, deliver, releaseReference } from './deliver.js';
 import { traceOutcome } from './trace.js';
 import type { DeliveryMetrics } from './metrics.js';
 import { returnToSender } from './notices.js';
@@ -43,7 +45,7 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
       // BullMQ counts every start of a job (and every stall): only a job's first start can skip looking for an earlier copy.
       const retry = !taken || job.attemptsStarted > 1 || job.attemptsMade > 0 || job.stalledCounter > 0;
       // A retry may follow a final failure that parked the reference: the job is live again.
-      if (retry) await targets.spool.unpark(data.spoolId, jobId);
+      if (retry && !isCarried(data)) await targets.spool.unpark(data.spoolId, jobId);
       const result = await deliver(targets, data, jobId, retry);
       traceOutcome(targets, data, result);
       if (result.kind === 'expanded') {
@@ -62,14 +64,14 @@ export function deliveryProcessor(targets: DeliveryTargets, logger: Logger, metr
       metrics.deliveries.inc({ outcome: failure.outcome, source: 'queue' });
       targets.trace?.record(data.queueId, { type: final || failure.drop ? 'failed' : 'deferred', agent: 'delivery', recipient: data.recipient.address, reply: `${statusOf(failure.verdict)} ${error instanceof Error ? error.message : String(error)}`.trim(), attempt: job.attemptsMade + 1 });
       if (failure.drop) {
-        await targets.spool.releaseOnce(data.spoolId, jobId);
+        await releaseReference(targets.spool, data, jobId);
         logger.error({ ...log, ...path, outcome: failure.outcome, from: data.from, file: null, final, err: error }, 'delivery failed for good: bounce dropped, never bounced');
         return;
       }
       logger[final ? 'error' : 'warn']({ ...log, ...path, outcome: failure.outcome, file: null, final, err: error }, final ? 'delivery failed for good' : 'delivery deferred');
       if (final) {
         await returnFailure(data, jobId, failure.verdict);
-        await parkFailed(targets, data.spoolId, jobId, failedJobDeadline(job.opts), logger);
+        if (!isCarried(data)) await parkFailed(targets, data.spoolId, jobId, failedJobDeadline(job.opts), logger);
       }
       // A failure for good is recorded with its status (`554 5.4.6 …`), which a bounce will report.
       if (failure.permanent) throw new PermanentFailure(failure.outcome, `${statusOf(failure.verdict)} ${error instanceof Error ? error.message : String(error)}`);

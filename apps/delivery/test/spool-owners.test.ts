@@ -17,15 +17,23 @@ import { type Harness, message, startDelivery } from './support/harness.js';
 const retentionMs = 2000;
 const liveStates: JobType[] = ['waiting', 'delayed', 'prioritized', 'active', 'waiting-children'];
 
-/** The spool ids of jobs still live, and of failed jobs BullMQ still keeps within their retention. */
+/**
+ * The spool ids of jobs still live, and of failed jobs BullMQ still keeps within their
+ * retention; a job that carries its message owns no entry.
+ */
 async function owned(queues: MailQueue<'delivery' | 'transfer'>[]): Promise<string[]> {
   const ids = new Set<string>();
+  const spooled = (job: { data: unknown }): string | null => {
+    const data = job.data as { spoolId: string; content?: string };
+    return data.content === undefined ? data.spoolId : null;
+  };
   for (const { queue } of queues) {
-    for (const job of await queue.getJobs(liveStates)) ids.add((job.data as { spoolId: string }).spoolId);
+    for (const job of await queue.getJobs(liveStates)) ids.add(spooled(job) ?? '');
     for (const job of await queue.getJobs(['failed'])) {
-      if ((job.finishedOn ?? 0) + retentionMs > Date.now()) ids.add((job.data as { spoolId: string }).spoolId);
+      if ((job.finishedOn ?? 0) + retentionMs > Date.now()) ids.add(spooled(job) ?? '');
     }
   }
+  ids.delete('');
   return [...ids].sort();
 }
 
@@ -77,9 +85,12 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners, %s spoo
     const mixed = await h.enqueue(message('mixed'), ['bob@example.org', 'nobody@example.org'], quiet);
     // An alias whose targets wait on `transfer` (no relay runs here): live, whatever else fails.
     const waiting = await h.enqueue(message('alias'), ['team@example.org', 'nobody@example.org'], quiet);
+    // Carried in their jobs (small, one local recipient): delivered, and failed for good.
+    const carriedDelivered = await h.enqueue(message('carried'), ['bob@example.org'], { carried: true, ...quiet });
+    const carriedFailed = await h.enqueue(message('carried, unknown'), ['nobody@example.org'], { carried: true, attempts: 5, ...quiet });
 
-    const states = await Promise.all([delivered, unknown, overQuota, deleted, mixed, waiting].flatMap((m) => m.jobIds).map((id) => h.settle(id)));
-    expect(states).toEqual(['completed', 'failed', 'failed', 'failed', 'completed', 'failed', 'completed', 'failed']);
+    const states = await Promise.all([delivered, unknown, overQuota, deleted, mixed, waiting, carriedDelivered, carriedFailed].flatMap((m) => m.jobIds).map((id) => h.settle(id)));
+    expect(states).toEqual(['completed', 'failed', 'failed', 'failed', 'completed', 'failed', 'completed', 'failed', 'completed', 'failed']);
     await (await h.delivery.queue.getJob(deleted.jobIds[0]!))!.remove();
 
     // While the failed jobs are kept, so is their content (the deleted job's, until its deadline).
@@ -98,7 +109,7 @@ describe.each(['redis', 'fs'] as const)('spool entries and their owners, %s spoo
     const result = await settleTo(stored, () => owned(queues));
     expect(result.stored).toEqual(result.owned);
     expect(result.stored).toContain(waiting.queueId);
-    for (const gone of [unknown, overQuota, deleted, mixed]) expect(result.stored).not.toContain(gone.queueId);
+    for (const gone of [unknown, overQuota, deleted, mixed, carriedDelivered, carriedFailed]) expect(result.stored).not.toContain(gone.queueId);
     // The live alias expansion still finds its content, held with no deadline: three targets'
     // references and the failed recipient's, parked.
     expect(await h.spool.stat(waiting.queueId)).toMatchObject({ refs: 4, parked: 1, expiresAt: null });

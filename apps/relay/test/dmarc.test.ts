@@ -200,7 +200,7 @@ function queuedLine(queueId: string): Record<string, unknown> | undefined {
 /** The stored content of queued message `reply`, folds undone. */
 async function stored(reply: [number, string] | undefined): Promise<string> {
   expect(reply?.[0]).toBe(250);
-  return (await h.spool.readAll(queueIdOf(reply?.[1] ?? ''))).toString('utf8').replace(/\r\n[ \t]+/g, ' ');
+  return (await h.stored(queueIdOf(reply?.[1] ?? ''))).toString('utf8').replace(/\r\n[ \t]+/g, ' ');
 }
 
 /** Files in a Maildir folder's new/ (the inbox for ''), once there are `count`. */
@@ -318,7 +318,7 @@ describe('ARC sealing (RELAY_ARC_SEAL_*)', () => {
       // First hop: unsigned, from the address SPF lists: passes by aligned SPF, and is sealed.
       const replies = await smtplib(first.agent.port, listed, 'sam@aligned.test', message({ from: 'sam@aligned.test', subject: 'sealed on the way' }));
       expect(replies.data?.[0]).toBe(250);
-      const sealedCopy = (await first.spool.readAll(queueIdOf(replies.data?.[1] ?? ''))).toString('utf8');
+      const sealedCopy = (await first.stored(queueIdOf(replies.data?.[1] ?? ''))).toString('utf8');
       const unfolded = sealedCopy.replace(/\r\n[ \t]+/g, ' ');
       expect(unfolded).toMatch(/^ARC-Seal: i=1; a=rsa-sha256; t=\d+; cv=none; d=relay\.test; s=seal; /);
       expect(unfolded).toMatch(/\r\nARC-Message-Signature: i=1; /);
@@ -419,7 +419,7 @@ describe('trusted clients', () => {
     try {
       const replies = await smtplib(trusting.agent.port, blocked, 'sam@aligned.test', message({ from: 'sam@aligned.test' }));
       expect(replies.data?.[0]).toBe(250);
-      const content = (await trusting.spool.readAll(queueIdOf(replies.data?.[1] ?? ''))).toString('utf8');
+      const content = (await trusting.stored(queueIdOf(replies.data?.[1] ?? ''))).toString('utf8');
       expect(content).not.toContain('Authentication-Results');
     } finally {
       await trusting.close();

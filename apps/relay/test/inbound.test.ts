@@ -1,8 +1,9 @@
 /**
  * Inbound SMTP from an independent peer: Python's smtplib hands a message for a local user to
  * the relay port; it becomes a delivery job carrying the envelope (straight from the intake for
- * one local recipient; through the transfer worker for several, or with a remote one), and
- * the spooled content is the message byte-exact behind one Received field. Unknown users are
+ * one local recipient, carrying the message itself when it is small; through the transfer
+ * worker for several, or with a remote one), and the content queued is the message byte-exact
+ * behind one Received field. Unknown users are
  * refused at RCPT with 550 5.1.1; duplicate recipients give one delivery and keep the spool's
  * reference count right.
  */
@@ -40,13 +41,13 @@ async function smtplib(port: number, from: string, to: string[], raw: Buffer): P
 }
 
 describe('a peer MTA delivers to a local user', () => {
-  it('queues it, and the worker makes a delivery job with the spool byte-exact behind Received', async () => {
+  it('queues it as a delivery job carrying the message byte-exact behind Received', async () => {
     const raw = Buffer.from(message({ extraHeaders: 'Message-ID: <peer.1@remote.example>', body: 'Line one.\r\n.leading dot\r\n8-bit: caf\u00e9\r\n' }), 'utf8');
     const response = await smtplib(relay.current.agent.port, 'carol@remote.example', ['bob@local.example'], raw);
     expect(response).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-Z]{20}$/);
     const queueId = queueIdOf(response);
 
-    // The transfer job, routed by the worker into one delivery job.
+    // One delivery job, straight from the intake.
     const [delivery] = await relay.current.waitForJobs('delivery', 1, queueId);
     expect(delivery?.data).toMatchObject({
       queueId,
@@ -59,7 +60,7 @@ describe('a peer MTA delivers to a local user', () => {
     expect((await relay.current.jobs('outbound')).length).toBe(0);
 
     // The content: one Received field, then the message exactly as sent.
-    const stored = await relay.current.spool.readAll(queueId);
+    const stored = await relay.current.stored(queueId);
     expect(delivery?.data.size).toBe(stored.length);
     expect(stored.subarray(stored.length - raw.length).equals(raw)).toBe(true);
     const added = readHeaderFields(stored.subarray(0, stored.length - raw.length)).map((f) => f.raw.toString('utf8').replace(/\r\n\t/g, ' '));
@@ -68,8 +69,9 @@ describe('a peer MTA delivers to a local user', () => {
     expect(added[0]).toContain('by mx.local.example with ESMTP id');
     expect(added[0]).toContain(`id ${queueId}`);
     expect(added[0]).toContain('for <bob@local.example>');
-    const entry = await relay.current.spool.stat(queueId);
-    expect(entry).toMatchObject({ refs: 1, claimed: true });
+    // Carried in the job: nothing was spooled.
+    expect(delivery?.data.content).toBe(stored.toString('latin1'));
+    expect(await relay.current.spool.stat(queueId)).toBeNull();
 
     // One log line for the transaction, and the metrics.
     expect(relay.current.logs.filter((l) => l.msg === 'queued' && l.queueId === queueId)).toHaveLength(1);
@@ -82,7 +84,7 @@ describe('a peer MTA delivers to a local user', () => {
     const send = async (to: string[]): Promise<string> => queueIdOf(await smtplib(current.agent.port, 'carol@remote.example', to, Buffer.from(message())));
     const transferOf = async (queueId: string) => (await current.jobs('transfer')).filter((j) => j.data.queueId === queueId);
 
-    // One local recipient: its delivery job, no transfer job; the entry is owned by the job.
+    // One local recipient: its delivery job, no transfer job, the message in the job.
     const one = await send(['bob@local.example']);
     const [delivery] = await current.waitForJobs('delivery', 1, one);
     expect(delivery?.id).toBe(deliveryJobId(one, 'bob@local.example'));
@@ -90,11 +92,20 @@ describe('a peer MTA delivers to a local user', () => {
     expect(delivery?.opts.removeOnComplete).toBe(true);
     expect(delivery?.data).toMatchObject({ queueId: one, spoolId: one, from: 'carol@remote.example', recipient: { address: 'bob@local.example' }, hops: 1, mailParams: { body: null, smtputf8: false } });
     expect(await transferOf(one)).toHaveLength(0);
-    await waitFor(async () => (await current.spool.stat(one))?.claimed === true);
-    expect(await current.spool.stat(one)).toMatchObject({ refs: 1, expiresAt: null });
+    expect(delivery?.data.content).toMatch(/^Received: /);
+    expect(await current.spool.stat(one)).toBeNull();
     const events = (await createTraceLog(current.redis, { prefix: current.prefix, retentionMs: 60_000 }).read(one)).map((e) => e.event);
     expect(events.slice(0, 2)).toMatchObject([{ type: 'accepted', agent: 'relay' }, { type: 'routed', agent: 'relay', recipient: 'bob@local.example', route: 'local' }]);
     expect(current.logs.find((l) => l.msg === 'queued' && l.queueId === one)?.route).toBe('local');
+
+    // Larger than a job carries: spooled, and the entry owned by the job.
+    const large = queueIdOf(await smtplib(current.agent.port, 'carol@remote.example', ['bob@local.example'], Buffer.from(message({ body: `${'x'.repeat(998)}\r\n`.repeat(70) }))));
+    const [spooled] = await current.waitForJobs('delivery', 1, large);
+    expect(spooled?.data.content).toBeUndefined();
+    expect(await transferOf(large)).toHaveLength(0);
+    await waitFor(async () => (await current.spool.stat(large))?.claimed === true);
+    expect(await current.spool.stat(large)).toMatchObject({ refs: 1, expiresAt: null });
+    expect(spooled?.data.size).toBeGreaterThan(64 * 1024);
 
     // Two local recipients: the transfer worker routes them (their jobs go on the queue together).
     const two = await send(['bob@local.example', 'dave@second.example']);
@@ -156,7 +167,7 @@ describe('a peer MTA delivers to a local user', () => {
     await dialog.command('RCPT TO:<bob@local.example>');
     const reply = await dialog.data(message());
     await dialog.close();
-    const stored = (await relay.current.spool.readAll(queueIdOf(reply.text))).toString('latin1').replace(/\r\n\t/g, ' ');
+    const stored = (await relay.current.stored(queueIdOf(reply.text))).toString('latin1').replace(/\r\n\t/g, ' ');
     expect(stored).toMatch(/^Received: from client\.example \(\[127\.0\.0\.1\]\) \(using TLSv1\.3 with cipher [A-Z0-9_]+\) by mx\.local\.example with ESMTPS id /);
   });
 });

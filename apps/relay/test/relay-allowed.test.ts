@@ -56,7 +56,7 @@ describe('an authenticated client', () => {
     const outbound = await h.waitForJobs('outbound', 2, queueId);
     expect(outbound.map((j) => j.data.domain).sort()).toEqual(['other.example', 'remote.example']);
     expect(outbound.every((j) => j.data.origin.user === bob.user && j.data.queueId === queueId)).toBe(true);
-    const stored = (await h.spool.readAll(queueId)).toString('latin1').replace(/\r\n\t/g, ' ');
+    const stored = (await h.stored(queueId)).toString('latin1').replace(/\r\n\t/g, ' ');
     expect(stored).toMatch(/^Received: from \S+ \(\[127\.0\.0\.1\]\) \(using TLSv1\.3 with cipher \S+\) by mx\.local\.example with ESMTPSA id /);
   });
 

@@ -40,7 +40,7 @@ async function send(h: Harness, from: string, raw: string): Promise<string> {
   const reply = await dialog.data(raw);
   expect(reply.status).toBe('250 2.0.0');
   await dialog.close();
-  return (await h.spool.readAll(queueIdOf(reply.text))).toString('utf8').replace(/\r\n[ \t]+/g, ' ');
+  return (await h.stored(queueIdOf(reply.text))).toString('utf8').replace(/\r\n[ \t]+/g, ' ');
 }
 
 describe('RELAY_VERIFY on', () => {
@@ -117,7 +117,7 @@ describe('forged Authentication-Results (RFC 8601 §5)', () => {
       const reply = await dialog.data(forged + other + message({ from: bob.user }));
       expect(reply.status).toBe('250 2.0.0');
       await dialog.close();
-      const stored = (await h.spool.readAll(queueIdOf(reply.text))).toString('latin1');
+      const stored = (await h.stored(queueIdOf(reply.text))).toString('latin1');
       expect(stored).not.toContain('Authentication-Results');
     } finally {
       await h.close();

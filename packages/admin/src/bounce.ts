@@ -40,16 +40,21 @@ export async function bounceMessage(admin: QueueAdmin, queueId: string, context:
   const detail = await admin.show(queueId);
   if (detail === null || !detail.jobs.some((j) => j.state !== null)) return { done: [], active: [], notice: null, returned: [], dropped: [] };
 
-  // Hold the content for the notice while the jobs' references go.
+  // Hold the content for the notice while the jobs' references go (content a job carries is in hand already).
   const token = `bounce:${queueId}`;
   const { spool } = context;
+  const carried = detail.carried ?? undefined;
   let held = true;
-  try {
-    await spool.retainOnce(detail.spoolId, token, 1);
-    await spool.park(detail.spoolId, token, new Date(Date.now() + holdMs), 1);
-  } catch (error) {
-    if (!(error instanceof SpoolNotFoundError)) throw error;
-    held = false;
+  let retained = false;
+  if (carried === undefined) {
+    try {
+      await spool.retainOnce(detail.spoolId, token, 1);
+      await spool.park(detail.spoolId, token, new Date(Date.now() + holdMs), 1);
+      retained = true;
+    } catch (error) {
+      if (!(error instanceof SpoolNotFoundError)) throw error;
+      held = false;
+    }
   }
 
   try {
@@ -69,10 +74,10 @@ export async function bounceMessage(admin: QueueAdmin, queueId: string, context:
     const notice = noticeQueueId(queueId, `bounce|${removed.done.map((j) => j.jobId).join(',')}`);
     const last = lastAttempts(detail);
     const recipients = owed.map((address) => dsnRecipient(address, byAddress.get(address.toLowerCase()), last.get(address)));
-    await sendNotice(notice, { queueId, spoolId: detail.spoolId, envelope, origin: { receivedAt: detail.arrivedAt } }, recipients, { ...context, agent: 'relay' });
+    await sendNotice(notice, { queueId, spoolId: detail.spoolId, content: carried, envelope, origin: { receivedAt: detail.arrivedAt } }, recipients, { ...context, agent: 'relay' });
     return { ...removed, notice, returned: owed, dropped };
   } finally {
-    if (held) await spool.releaseOnce(detail.spoolId, token);
+    if (retained) await spool.releaseOnce(detail.spoolId, token);
   }
 }
 

@@ -5,7 +5,9 @@
  *
  * A message for one local recipient skips the transfer job when the agent gives `local`: its
  * delivery job goes on the queue at once, as the relay's transfer worker would have added it
- * (same payload, same job id). The routing runs while the content is being spooled. Several
+ * (same payload, same job id). A small one (up to the spool's `carriedLimit`) travels inside
+ * that job and is not spooled at all: the job add alone makes it durable (spool/carried.ts).
+ * A larger one is spooled, the routing running while it is written. Several
  * recipients keep the transfer job even when all are local: their jobs must be queued all or
  * none, which one job add gives and BullMQ's bulk add (a pipeline, not a transaction) does not.
  * The entry is claimed once the job is queued, without waiting: a claim that never lands leaves
@@ -25,8 +27,9 @@
 import type { Directory } from '@mailway/directory';
 import type { DeliveryJob, EnvelopeRecipient, TransferJob } from '@mailway/queue/jobs';
 import type { MailQueue } from '@mailway/queue/queues';
-import { type Spool, SpoolExistsError } from '@mailway/queue/spool';
+import { type Spool, SpoolExistsError, carriedLimit, carry } from '@mailway/queue/spool';
 import type { TraceLog } from '@mailway/queue/trace';
+import { readUpTo } from './read-up-to.js';
 import { routeRecipients } from './route.js';
 
 export interface HandoffTargets {
@@ -61,8 +64,22 @@ export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 's
   const routing = targets.local === undefined || job.parent !== undefined ? null : oneLocal(targets.local.directory, recipients);
   void routing?.catch(() => {});
 
+  // A small message for one local recipient travels in its delivery job: nothing is spooled.
+  let body = content;
+  if (routing !== null && targets.local !== undefined && recipients.length === 1) {
+    const read = await readUpTo(content, carriedLimit);
+    body = read.content;
+    const local = read.small === null ? null : await routing.catch(() => null);
+    if (local !== null && read.small !== null) {
+      const size = read.small.length;
+      await targets.local.delivery.add({ ...deliveryJob(job, spoolId, size, local), content: carry(read.small) }, { keepCompleted: false });
+      await targets.confirm?.();
+      return { size, local };
+    }
+  }
+
   // Store the content, one reference per recipient still to be delivered.
-  const entry = await targets.spool.write(spoolId, content, { refs: recipients.length });
+  const entry = await targets.spool.write(spoolId, body, { refs: recipients.length });
   const local = routing === null ? null : await routing.catch(() => null);
 
   // Enqueue; undo the spool write if the job did not make it.

@@ -81,9 +81,10 @@ const actions = {
       process.stderr.write(`mailway queue show: no job of message ${queueId} is queued or kept\n`);
       return 1;
     }
-    // The header (or with --body the whole message) as spooled; gone once every recipient is done.
-    const content = await spooledText(tools.spool(), detail.spoolId, values.body);
-    if (values.json) print(JSON.stringify({ ...detail, ...(content === null ? {} : values.body ? { message: content } : { header: content }) }, null, 2));
+    // The header (or with --body the whole message) as spooled or carried by its job; gone once every recipient is done.
+    const { carried, ...shown } = detail;
+    const content = carried === null ? await spooledText(tools.spool(), detail.spoolId, values.body) : await messageText(Buffer.from(carried, 'latin1'), values.body);
+    if (values.json) print(JSON.stringify({ ...shown, ...(content === null ? {} : values.body ? { message: content } : { header: content }) }, null, 2));
     else {
       formatDetail(detail).forEach(print);
       print('');
@@ -206,6 +207,13 @@ function durationFlag(name: string, value: string | undefined): number | undefin
   const ms = parseDuration(value);
   if (ms === undefined) throw new UsageError(`${name} must be a duration (30m, 2h, 1d), not ${JSON.stringify(value)}`);
   return ms;
+}
+
+/** A message's header block, or with `whole` all of it, as text. */
+async function messageText(message: Buffer, whole: boolean): Promise<string> {
+  if (whole) return message.toString('utf8');
+  const { header } = await readHeaderBlock((async function* () { yield message; })(), { maxHeaderBytes: 1024 * 1024 });
+  return header.toString('utf8');
 }
 
 /** The spooled message's header block, or with `whole` all of it, as text; null once it is gone. */

@@ -26,8 +26,12 @@ export interface Harness extends AgentHandles {
   readonly transfer: MailQueue<'transfer'>;
   /** The mailbox root. */
   readonly root: string;
-  /** Spools `content` for `recipients` and queues one delivery job each, as the relay does; returns the job ids. */
-  enqueue(content: Buffer, recipients: string[], options?: { from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams']; notify?: DeliveryJob['recipient']['notify']; orcpt?: DeliveryJob['recipient']['orcpt']; quarantine?: boolean }): Promise<{ queueId: string; jobIds: string[] }>;
+  /**
+   * Spools `content` for `recipients` and queues one delivery job each, as the relay does; with
+   * `carried`, each job carries the content and nothing is spooled (as the intake queues a small
+   * message for one local recipient). Returns the job ids.
+   */
+  enqueue(content: Buffer, recipients: string[], options?: { carried?: boolean; from?: string; attempts?: number; queueId?: string; hops?: number; visited?: string[]; mailParams?: DeliveryJob['mailParams']; notify?: DeliveryJob['recipient']['notify']; orcpt?: DeliveryJob['recipient']['orcpt']; quarantine?: boolean }): Promise<{ queueId: string; jobIds: string[] }>;
   /** Queues a delivery job for each recipient of a transfer job (an expanded alias's), as the relay's router does for a local recipient; returns their ids. */
   route(transferJobId: string): Promise<string[]>;
   /** Waits until the job is completed or failed; returns the state. */
@@ -73,8 +77,11 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
     root,
     async enqueue(content, recipients, enqueueOptions = {}) {
       const queueId = enqueueOptions.queueId ?? newQueueId();
-      await spool.write(queueId, content, { refs: recipients.length });
-      await spool.claim(queueId);
+      const carried = enqueueOptions.carried === true;
+      if (!carried) {
+        await spool.write(queueId, content, { refs: recipients.length });
+        await spool.claim(queueId);
+      }
       const jobIds: string[] = [];
       for (const address of recipients) {
         const job: DeliveryJob = {
@@ -88,6 +95,7 @@ export async function startDelivery(options: { env?: Record<string, string> } = 
           ...(enqueueOptions.hops === undefined ? {} : { hops: enqueueOptions.hops }),
           ...(enqueueOptions.visited === undefined ? {} : { visited: enqueueOptions.visited }),
           ...(enqueueOptions.mailParams === undefined ? {} : { mailParams: enqueueOptions.mailParams }),
+          ...(carried ? { content: content.toString('latin1') } : {}),
         };
         jobIds.push(await delivery.add(job, enqueueOptions.attempts === undefined ? {} : { attempts: enqueueOptions.attempts }));
       }

@@ -31,6 +31,8 @@ export interface Harness extends AgentHandles {
   jobs<N extends QueueName>(name: N): Promise<{ id: string; data: JobTypes[N]; opts: JobsOptions }[]>;
   /** Wait until `name` holds `count` jobs (in any state) of message `queueId`, or of any message; returns them. */
   waitForJobs<N extends QueueName>(name: N, count: number, queueId?: string): Promise<{ id: string; data: JobTypes[N]; opts: JobsOptions }[]>;
+  /** The message as queued: carried by its delivery job (one local recipient), else its spool entry. */
+  stored(queueId: string): Promise<Buffer>;
   /** The value of a metric series in Prometheus text, or 0. */
   metric(line: RegExp): Promise<number>;
   close(): Promise<void>;
@@ -92,6 +94,10 @@ export async function startRelay(options: { env?: Record<string, string>; redisU
         if (found.length >= count || Date.now() > deadline) return found;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+    },
+    async stored(queueId) {
+      const carried = (await jobs('delivery')).find((j) => j.data.queueId === queueId && j.data.content !== undefined);
+      return carried === undefined ? spool.readAll(queueId) : Buffer.from(carried.data.content ?? '', 'latin1');
     },
     async metric(line) {
       const text = await metrics.registry.metrics();

@@ -5,12 +5,12 @@
  * sender's MX. Every agent that decides a recipient's fate (the relay's outbound worker, the
  * delivery agent) sends its notices this way.
  *
- * Reads: the original's spool entry and envelope. Emits: one transfer job under a queue id
+ * Reads: the original (its spool entry, or the copy its job carries) and its envelope. Emits: one transfer job under a queue id
  * chosen in advance, so that sending again after a crash adds nothing.
  */
 import { createHash } from 'node:crypto';
 import { type DsnNotify, type Envelope, type EnvelopeRecipient, type Origin, transferJobId } from '@mailway/queue/jobs';
-import type { Spool } from '@mailway/queue/spool';
+import { type Spool, readContent } from '@mailway/queue/spool';
 import { type HandoffTargets, handOffOnce } from '../handoff.js';
 import { type DsnRecipient, buildDsn } from './dsn.js';
 
@@ -18,6 +18,8 @@ import { type DsnRecipient, buildDsn } from './dsn.js';
 export interface NoticeSubject {
   readonly queueId: string;
   readonly spoolId: string;
+  /** The message itself, when its job carries it rather than the spool (spool/carried.ts). */
+  readonly content?: string | undefined;
   /** Its envelope as accepted: the sender the notice goes to, ENVID, RET. */
   readonly envelope: Pick<Envelope, 'from' | 'envid' | 'ret'>;
   readonly origin: Pick<Origin, 'receivedAt'>;
@@ -43,7 +45,7 @@ export async function sendNotice(queueId: string, subject: NoticeSubject, recipi
   if ((await context.targets.transfer.queue.getJob(transferJobId(queueId))) !== undefined) return false;
 
   // The original: whole when small enough, else what is needed for its header.
-  const { octets, complete } = await readPrefix(context.spool, subject.spoolId, context.returnLimit);
+  const { octets, complete } = await readPrefix(readContent(context.spool, subject), context.returnLimit);
   const dsn = buildDsn({
     reportingMta: context.hostname,
     to: subject.envelope.from,
@@ -126,11 +128,11 @@ export function noticeQueueId(queueId: string, token: string): string {
   return `${queueId.slice(0, 10)}${tail}`;
 }
 
-/** The first `limit` octets of a spooled message (one more, to know whether it is all of it). */
-async function readPrefix(spool: Spool, id: string, limit: number): Promise<{ octets: Buffer; complete: boolean }> {
+/** The first `limit` octets of a message (one more, to know whether it is all of it). */
+async function readPrefix(content: AsyncIterable<Buffer>, limit: number): Promise<{ octets: Buffer; complete: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of spool.read(id)) {
+  for await (const chunk of content) {
     chunks.push(chunk);
     size += chunk.length;
     if (size > limit) return { octets: Buffer.concat(chunks), complete: false };

@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { type AttemptRecord, DeliveryJob, type Envelope, type Origin, OutboundJob, type OutboundProgress, type QueueName, TransferJob, deliveryJobId, outboundJobId, queueIdPattern, queueIdTime, queueNames, transferJobId } from '../jobs/index.js';
 import { bullPrefix } from '../queues/options.js';
+import { isCarried } from '../spool/carried.js';
 import type { Spool } from '../spool/spool.js';
 import type { TraceLog } from '../trace/log.js';
 
@@ -80,6 +81,8 @@ export interface MessageDetail {
   readonly queueId: string;
   /** Where its content is spooled. */
   readonly spoolId: string;
+  /** The message itself when its delivery job carries it instead of the spool (spool/carried.ts); else null. */
+  readonly carried: string | null;
   readonly arrivedAt: string;
   readonly ageMs: number;
   readonly size: number;
@@ -252,6 +255,7 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
     return {
       queueId,
       spoolId: first.data.spoolId,
+      carried: parsed.map((p) => (p.queue === 'delivery' ? (p.data.content ?? null) : null)).find((content) => content !== null) ?? null,
       arrivedAt,
       ageMs: Date.now() - Date.parse(arrivedAt),
       size: first.data.size,
@@ -396,7 +400,8 @@ export function createQueueAdmin(connection: Redis, options: { prefix?: string; 
     const jobId = p.job.id!;
     switch (p.queue) {
       case 'delivery':
-        await spool.releaseOnce(p.data.spoolId, jobId);
+        // A job that carries its message holds no reference: the content went with the job.
+        if (!isCarried(p.data)) await spool.releaseOnce(p.data.spoolId, jobId);
         return;
       case 'outbound':
         for (const r of p.data.envelope.recipients) await spool.releaseOnce(p.data.spoolId, `${jobId}|${r.address}`, jobId);
@@ -470,8 +475,15 @@ function group(jobs: readonly Parsed[], now: number): QueuedMessage[] {
  */
 function rebuiltEnvelope(jobs: readonly Parsed[]): Envelope | null {
   const outbound = jobs.flatMap((p) => (p.queue === 'outbound' ? [p.data.envelope] : []));
+  // A message for one local recipient never had a transfer job: its delivery job is all there is.
+  const delivery = jobs.flatMap((p) => (p.queue === 'delivery' ? [p.data] : []));
+  const recipients = [...outbound.flatMap((e) => e.recipients), ...delivery.map((d) => d.recipient)];
   const first = outbound[0];
-  return first === undefined ? null : { ...first, recipients: outbound.flatMap((e) => e.recipients) };
+  if (first !== undefined) return { ...first, recipients };
+  const local = delivery[0];
+  if (local === undefined) return null;
+  const params = local.mailParams;
+  return { from: local.from, recipients, body: params?.body ?? null, smtputf8: params?.smtputf8 ?? false, ret: params?.ret ?? null, envid: params?.envid ?? null, requireTls: params?.requireTls ?? false };
 }
 
 function describeJob(p: Parsed): MessageJob {

@@ -1,6 +1,7 @@
 /**
  * The job payloads: what one agent hands to the next through a queue. Jobs carry a spool
- * reference (`spoolId`), never the message body.
+ * reference (`spoolId`), not the message body; only a delivery job may carry a small message
+ * itself (see spool/carried.ts).
  */
 import { z } from 'zod';
 import { Envelope, EnvelopeRecipient } from './envelope.js';
@@ -65,6 +66,12 @@ export const DeliveryJob = z.object({
    * 3461 §4, RFC 6152, RFC 8689). Absent on jobs queued before it existed.
    */
   mailParams: Envelope.omit({ from: true, recipients: true }).optional(),
+  /**
+   * The message itself (latin1, one character per octet) when it travels in the job instead of
+   * the spool: a small message for one local recipient. The job then holds no spool reference;
+   * `spoolId` names the entry an alias expansion writes for its targets.
+   */
+  content: z.string().optional(),
 });
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 

@@ -17,3 +17,4 @@ export {
 export { createRedisSpool, type RedisSpoolOptions } from './redis-spool.js';
 export { createFsSpool, type FsSpool } from './fs-spool.js';
 export { openSpool, type SpoolSettings, type OpenSpoolOptions, type SweepLogger, type OpenedSpool } from './open.js';
+export { type ContentRef, carriedLimit, carry, isCarried, readContent, writeCarried } from './carried.js';
