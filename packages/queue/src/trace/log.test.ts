@@ -1,8 +1,9 @@
 /**
  * The trace record against a real Redis: events come back in the order they were written,
  * from several writers, with their fields; the record keeps only its newest events, expires
- * after the retention from its latest event, and a write to a Redis that refuses it is reported,
- * never thrown.
+ * after the retention from its latest event, takes about its own size in Redis's memory, and
+ * a write to a Redis that refuses it is reported, never thrown. A record an earlier version
+ * wrote as a stream is still read.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newQueueId } from '../jobs/ids.js';
 import { createRedis } from '../redis/connection.js';
 import { waitForRedis } from '../redis/wait.js';
-import { createTraceLog, traceKey } from './log.js';
+import { createTraceLog, streamTraceKey, traceKey } from './log.js';
 
 const prefix = `mailway-test:${randomUUID()}:`;
 let redis: Redis;
@@ -72,11 +73,31 @@ describe('the trace record', () => {
   it('reports a write Redis refuses, and never throws', async () => {
     const queueId = newQueueId();
     const errors: unknown[] = [];
-    // A key of another type where the record would be: Redis refuses XADD (WRONGTYPE).
-    await redis.set(traceKey(prefix, queueId), 'not a stream');
+    // A key of another type where the record would be: Redis refuses RPUSH (WRONGTYPE).
+    await redis.set(traceKey(prefix, queueId), 'not a list');
     const trace = createTraceLog(redis, { prefix, retentionMs: 60_000, onError: (error) => errors.push(error) });
     expect(() => trace.record(queueId, { type: 'accepted', agent: 'relay' })).not.toThrow();
     await trace.flush();
     expect(String(errors[0])).toContain('WRONGTYPE');
+  });
+
+  it('takes about its own size in memory: a message\'s usual three events in well under 1 KiB', async () => {
+    const queueId = newQueueId();
+    const trace = createTraceLog(redis, { prefix, retentionMs: 60_000 });
+    trace.record(queueId, { type: 'accepted', agent: 'relay', client: '192.0.2.7', helo: 'mx.example.net', tls: null, user: null, from: 'alice@example.net', recipients: ['bob@example.org'], size: 2048, messageId: '<a.1@example.net>' }, { type: 'routed', agent: 'relay', recipient: 'bob@example.org', route: 'local' });
+    trace.record(queueId, { type: 'delivered', agent: 'delivery', recipient: 'bob@example.org', mailbox: 'bob@example.org' });
+    await trace.flush();
+    const content = (await redis.lrange(traceKey(prefix, queueId), 0, -1)).reduce((sum, json) => sum + json.length, 0);
+    const used = Number(await redis.call('MEMORY', 'USAGE', traceKey(prefix, queueId)));
+    // A stream of the same events takes its 4 KiB node whatever they hold.
+    expect(used).toBeLessThan(content + 256);
+    expect(used).toBeLessThan(1024);
+  });
+
+  it('still reads a record an earlier version wrote as a stream', async () => {
+    const queueId = newQueueId();
+    await redis.xadd(streamTraceKey(prefix, queueId), '*', 'e', JSON.stringify({ type: 'accepted', agent: 'relay', at: new Date().toISOString() }));
+    const entries = await createTraceLog(redis, { prefix, retentionMs: 60_000 }).read(queueId);
+    expect(entries.map((e) => [e.event.type, e.event.agent])).toEqual([['accepted', 'relay']]);
   });
 });
