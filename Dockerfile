@@ -35,10 +35,12 @@ ARG HTTP_PORT
 # A directory the agent writes and a volume is mounted on (the delivery agent's mailboxes); none by default.
 ARG DATA_DIR=
 # The health check reads the agent's own <AGENT>_HTTP_PORT when set, else the default it was built with.
-# A fixed malloc mmap threshold returns large freed blocks (AUTH's scrypt) to the kernel, as
-# `mailway start` does for its agents (apps/cli/src/supervisor/agents.ts).
+# A fixed malloc mmap threshold returns large freed blocks (AUTH's scrypt) to the kernel, and
+# 4 MiB semi-spaces keep V8's young generation small, as `mailway start` does for its agents
+# (apps/cli/src/supervisor/agents.ts).
 ENV NODE_ENV=production \
     MALLOC_MMAP_THRESHOLD_=131072 \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     MAILWAY_IMAGE_AGENT=${AGENT} \
     MAILWAY_IMAGE_HTTP_PORT=${HTTP_PORT}
 WORKDIR /app

@@ -5,15 +5,24 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { agentProcessDefaults, spawnAgent } from './agents.js';
 
-/** What a process started by spawnAgent with `env` finds in MALLOC_MMAP_THRESHOLD_ (its output goes to ours, so it writes a file). */
-async function thresholdSeen(env: Record<string, string>): Promise<string> {
+/**
+ * What a process started by spawnAgent with `env` finds: MALLOC_MMAP_THRESHOLD_, and the size
+ * its young generation grows to under a steady stream of short-lived objects, in MiB (twice
+ * the semi-space limit). Its output goes to ours, so it writes a file.
+ */
+async function seen(env: Record<string, string>): Promise<{ threshold: string; newSpaceMiB: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'mailway-agents-'));
   try {
     const file = join(dir, 'seen');
-    const script = `require('node:fs').writeFileSync(${JSON.stringify(file)}, process.env.MALLOC_MMAP_THRESHOLD_ ?? '(unset)')`;
+    const script = [
+      "const ring = new Array(20000); let i = 0;",
+      "for (let n = 0; n < 3e6; n++) { ring[i] = { a: n, b: [n, n + 1], c: 'x' + n }; i = (i + 1) % ring.length; }",
+      "const space = require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');",
+      `require('node:fs').writeFileSync(${JSON.stringify(file)}, JSON.stringify({ threshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? '(unset)', newSpaceMiB: Math.round(space.space_size / 1048576) }));`,
+    ].join('\n');
     const child = spawnAgent({ command: process.execPath, args: ['-e', script], cwd: dir }, env);
     await once(child, 'exit');
-    return await readFile(file, 'utf8');
+    return JSON.parse(await readFile(file, 'utf8')) as { threshold: string; newSpaceMiB: number };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -22,7 +31,14 @@ async function thresholdSeen(env: Record<string, string>): Promise<string> {
 describe('spawnAgent', () => {
   it('gives every agent a fixed malloc mmap threshold, unless the environment sets one', async () => {
     expect(agentProcessDefaults.MALLOC_MMAP_THRESHOLD_).toBe('131072');
-    expect(await thresholdSeen({})).toBe('131072');
-    expect(await thresholdSeen({ MALLOC_MMAP_THRESHOLD_: '65536' })).toBe('65536');
+    expect((await seen({})).threshold).toBe('131072');
+    expect((await seen({ MALLOC_MMAP_THRESHOLD_: '65536' })).threshold).toBe('65536');
+  });
+
+  it('gives every agent 4 MiB semi-spaces, beside other NODE_OPTIONS, unless NODE_OPTIONS sets its own', async () => {
+    // Node's own default lets the young generation grow to 32 MiB.
+    expect((await seen({})).newSpaceMiB).toBeLessThanOrEqual(8);
+    expect((await seen({ NODE_OPTIONS: '--stack-trace-limit=20' })).newSpaceMiB).toBeLessThanOrEqual(8);
+    expect((await seen({ NODE_OPTIONS: '--max-semi-space-size=16' })).newSpaceMiB).toBeGreaterThan(8);
   });
 });

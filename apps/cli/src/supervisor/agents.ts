@@ -42,7 +42,23 @@ export function agentCommand(name: AgentName, env: NodeJS.ProcessEnv = process.e
  */
 export const agentProcessDefaults: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '131072' };
 
-/** Starts an agent with `env` (over agentProcessDefaults), in its own process group, its output on ours. */
+/**
+ * The V8 flag every agent gets unless NODE_OPTIONS already sets it: semi-spaces of 4 MiB, not
+ * 16. An agent's garbage is short-lived (a message's objects live for its few milliseconds in
+ * the agent), so a smaller young generation collects it as well, and each agent stays about 20
+ * MiB smaller under load, with the Buffers it drops freed sooner. Measured with `pnpm bench:e2e`
+ * (see the root README): the stack's peak RSS 547-562 → 481-508 MiB at the same throughput.
+ */
+export const agentNodeOptions = '--max-semi-space-size=4';
+
+/** The environment an agent starts with: `env` over agentProcessDefaults, agentNodeOptions added to NODE_OPTIONS. */
+export function agentEnvironment(env: Record<string, string>): Record<string, string> {
+  const nodeOptions = env.NODE_OPTIONS ?? '';
+  const flag = agentNodeOptions.split('=')[0] as string;
+  return { ...agentProcessDefaults, ...env, NODE_OPTIONS: nodeOptions.includes(flag) ? nodeOptions : `${nodeOptions} ${agentNodeOptions}`.trim() };
+}
+
+/** Starts an agent with agentEnvironment(env), in its own process group, its output on ours. */
 export function spawnAgent(agent: AgentCommand, env: Record<string, string>): ChildProcess {
-  return spawn(agent.command, agent.args, { cwd: agent.cwd, env: { ...agentProcessDefaults, ...env }, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  return spawn(agent.command, agent.args, { cwd: agent.cwd, env: agentEnvironment(env), stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 }
