@@ -35,12 +35,10 @@ ARG HTTP_PORT
 # A directory the agent writes and a volume is mounted on (the delivery agent's mailboxes); none by default.
 ARG DATA_DIR=
 # The health check reads the agent's own <AGENT>_HTTP_PORT when set, else the default it was built with.
-# A fixed malloc mmap threshold returns large freed blocks (AUTH's scrypt) to the kernel, and
-# 4 MiB semi-spaces keep V8's young generation small, as `mailway start` does for its agents
-# (apps/cli/src/supervisor/agents.ts).
+# A fixed malloc mmap threshold returns large freed blocks (AUTH's scrypt) to the kernel, as
+# `mailway start` does for its agents (apps/cli/src/supervisor/agents.ts).
 ENV NODE_ENV=production \
     MALLOC_MMAP_THRESHOLD_=131072 \
-    NODE_OPTIONS=--max-semi-space-size=4 \
     MAILWAY_IMAGE_AGENT=${AGENT} \
     MAILWAY_IMAGE_HTTP_PORT=${HTTP_PORT}
 WORKDIR /app
@@ -50,4 +48,5 @@ RUN if [ -n "$DATA_DIR" ]; then mkdir -p "$DATA_DIR" && chown node:node "$DATA_D
 USER node
 EXPOSE ${PORTS} ${HTTP_PORT}
 HEALTHCHECK --interval=30s --timeout=5s CMD ["node", "-e", "const env = process.env; fetch('http://127.0.0.1:' + (env[env.MAILWAY_IMAGE_AGENT.toUpperCase() + '_HTTP_PORT'] || env.MAILWAY_IMAGE_HTTP_PORT) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/main.js"]
+# V8's heap kept to an agent's size, as `mailway start` runs its agents (agentNodeFlags there).
+CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=50", "dist/main.js"]
