@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { agentForTests } from '@mailway/testing/agent';
 import { deliveryJobId } from '@mailway/queue/jobs';
 import { readHeaderFields } from '@mailway/smtp/message';
+import { carriedLimit } from '@mailway/queue/spool';
 import { createTraceLog } from '@mailway/queue/trace';
 import { Dialog } from '@mailway/testing/dialog';
 import { message, queueIdOf, startRelay } from './support/harness.js';
@@ -105,7 +106,7 @@ describe('a peer MTA delivers to a local user', () => {
     expect(await transferOf(large)).toHaveLength(0);
     await waitFor(async () => (await current.spool.stat(large))?.claimed === true);
     expect(await current.spool.stat(large)).toMatchObject({ refs: 1, expiresAt: null });
-    expect(spooled?.data.size).toBeGreaterThan(64 * 1024);
+    expect(spooled?.data.size).toBeGreaterThan(carriedLimit);
 
     // Two local recipients: the transfer worker routes them (their jobs go on the queue together).
     const two = await send(['bob@local.example', 'dave@second.example']);
