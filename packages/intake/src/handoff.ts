@@ -27,7 +27,7 @@
 import type { Directory } from '@mailway/directory';
 import type { DeliveryJob, EnvelopeRecipient, TransferJob } from '@mailway/queue/jobs';
 import type { MailQueue } from '@mailway/queue/queues';
-import { type Spool, SpoolExistsError, carriedLimit, carry } from '@mailway/queue/spool';
+import { type Spool, carriedLimit, carry, writeIfAbsent } from '@mailway/queue/spool';
 import type { TraceLog } from '@mailway/queue/trace';
 import { readUpTo } from './read-up-to.js';
 import { routeRecipients } from './route.js';
@@ -70,11 +70,10 @@ export async function handOff(targets: HandoffTargets, job: Omit<TransferJob, 's
     const read = await readUpTo(content, carriedLimit);
     body = read.content;
     const local = read.small === null ? null : await routing.catch(() => null);
-    if (local !== null && read.small !== null) {
-      const size = read.small.length;
-      await targets.local.delivery.add({ ...deliveryJob(job, spoolId, size, local), content: carry(read.small) }, { keepCompleted: false });
+    if (read.small !== null && local !== null) {
+      await targets.local.delivery.add({ ...deliveryJob(job, spoolId, read.small.length, local), content: carry(read.small) }, { keepCompleted: false });
       await targets.confirm?.();
-      return { size, local };
+      return { size: read.small.length, local };
     }
   }
 
@@ -118,11 +117,7 @@ function deliveryJob(job: Omit<TransferJob, 'spoolId' | 'size'>, spoolId: string
  */
 export async function handOffOnce(targets: HandoffTargets, job: Omit<TransferJob, 'spoolId' | 'size'>, content: Buffer): Promise<number> {
   const spoolId = job.queueId;
-  try {
-    await targets.spool.write(spoolId, content, { refs: job.envelope.recipients.length });
-  } catch (error) {
-    if (!(error instanceof SpoolExistsError)) throw error;
-  }
+  await writeIfAbsent(targets.spool, spoolId, content, { refs: job.envelope.recipients.length });
   await targets.transfer.add({ ...job, spoolId, size: content.length });
   await targets.confirm?.();
   return content.length;

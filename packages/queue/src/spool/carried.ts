@@ -9,7 +9,7 @@
  * The bytes travel as a latin1 string (one character per octet), which JSON carries at about
  * its own size for mail text, where base64 would add a third.
  */
-import { type Spool, SpoolExistsError } from './spool.js';
+import { type Spool, writeIfAbsent } from './spool.js';
 
 /**
  * Messages up to this many octets travel in their job; larger ones always go through the spool.
@@ -48,9 +48,5 @@ export async function* readContent(spool: Spool, ref: ContentRef): AsyncGenerato
  * (a spool write is all or nothing).
  */
 export async function writeCarried(spool: Spool, ref: ContentRef & { readonly content: string }, refs: number): Promise<void> {
-  try {
-    await spool.write(ref.spoolId, Buffer.from(ref.content, 'latin1'), { refs });
-  } catch (error) {
-    if (!(error instanceof SpoolExistsError)) throw error;
-  }
+  await writeIfAbsent(spool, ref.spoolId, Buffer.from(ref.content, 'latin1'), { refs });
 }

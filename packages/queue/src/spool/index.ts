@@ -13,6 +13,7 @@ export {
   defaultSpoolTtlMs,
   assertSpoolId,
   isSpoolId,
+  writeIfAbsent,
 } from './spool.js';
 export { createRedisSpool, type RedisSpoolOptions } from './redis-spool.js';
 export { createFsSpool, type FsSpool } from './fs-spool.js';

@@ -110,6 +110,18 @@ export class SpoolExistsError extends Error {
   }
 }
 
+/**
+ * Writes `content` under `id` unless an entry is there already, which is kept as it is (a spool
+ * write is all or nothing): a write that is safe to repeat after a crash.
+ */
+export async function writeIfAbsent(spool: Spool, id: string, content: Uint8Array, options: SpoolWriteOptions): Promise<void> {
+  try {
+    await spool.write(id, content, options);
+  } catch (error) {
+    if (!(error instanceof SpoolExistsError)) throw error;
+  }
+}
+
 /** Unclaimed entries live this long by default. */
 export const defaultSpoolTtlMs = 7 * 24 * 60 * 60 * 1000;
 
