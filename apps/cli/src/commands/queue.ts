@@ -22,7 +22,7 @@ import { type ActionResult, type MessageDetail, type QueueAdmin, type QueueSumma
 import type { AttemptRecord } from '@mailway/queue/jobs';
 import { bullPrefix, createMailQueue } from '@mailway/queue/queues';
 import { createTraceLog } from '@mailway/queue/trace';
-import { type Spool, SpoolNotFoundError, createFsSpool, createRedisSpool } from '@mailway/queue/spool';
+import { type ContentRef, type Spool, SpoolNotFoundError, createFsSpool, createRedisSpool, readContent } from '@mailway/queue/spool';
 import { readHeaderBlock } from '@mailway/smtp/message';
 import type { Redis } from 'ioredis';
 import { withRedis } from '../connection.js';
@@ -83,7 +83,7 @@ const actions = {
     }
     // The header (or with --body the whole message) as spooled or carried by its job; gone once every recipient is done.
     const { carried, ...shown } = detail;
-    const content = carried === null ? await spooledText(tools.spool(), detail.spoolId, values.body) : await messageText(Buffer.from(carried, 'latin1'), values.body);
+    const content = await messageText(tools.spool(), { spoolId: detail.spoolId, content: carried ?? undefined }, values.body);
     if (values.json) print(JSON.stringify({ ...shown, ...(content === null ? {} : values.body ? { message: content } : { header: content }) }, null, 2));
     else {
       formatDetail(detail).forEach(print);
@@ -209,18 +209,15 @@ function durationFlag(name: string, value: string | undefined): number | undefin
   return ms;
 }
 
-/** A message's header block, or with `whole` all of it, as text. */
-async function messageText(message: Buffer, whole: boolean): Promise<string> {
-  if (whole) return message.toString('utf8');
-  const { header } = await readHeaderBlock((async function* () { yield message; })(), { maxHeaderBytes: 1024 * 1024 });
-  return header.toString('utf8');
-}
-
-/** The spooled message's header block, or with `whole` all of it, as text; null once it is gone. */
-async function spooledText(spool: Spool, spoolId: string, whole: boolean): Promise<string | null> {
+/** The message's header block, or with `whole` all of it, as text (spooled, or carried by its job); null once it is gone. */
+async function messageText(spool: Spool, ref: ContentRef, whole: boolean): Promise<string | null> {
   try {
-    if (whole) return (await spool.readAll(spoolId)).toString('utf8');
-    const { header, rest } = await readHeaderBlock(spool.read(spoolId), { maxHeaderBytes: 1024 * 1024 });
+    if (whole) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of readContent(spool, ref)) chunks.push(chunk);
+      return Buffer.concat(chunks).toString('utf8');
+    }
+    const { header, rest } = await readHeaderBlock(readContent(spool, ref), { maxHeaderBytes: 1024 * 1024 });
     // Started, then left: that hands the spool's reader back (a file spool closes its file).
     const unread = rest[Symbol.asyncIterator]();
     await unread.next();
